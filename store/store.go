@@ -1,0 +1,253 @@
+// Package store is SecureCam's data model and its persistence.
+//
+// The types mirror the tables of the seed schema (same names, snake_case JSON). Two
+// implementations satisfy [Store]: store/sqlite (embedded mode) and store/postgres
+// (cluster mode); store/storetest is the conformance suite both pass.
+//
+// Concurrency: a Store is safe for concurrent use by any number of goroutines. Methods
+// block on I/O and honour their context. Every method returns [ErrNotFound] when the row
+// it names does not exist (or is soft-deleted), [ErrConflict] when a uniqueness rule or a
+// state-machine precondition refuses the write, and wraps every other error.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Device roles and statuses.
+const (
+	RoleCamera = "camera"
+	RoleViewer = "viewer"
+
+	DeviceOnline  = "online"
+	DeviceOffline = "offline"
+)
+
+// Link statuses.
+const (
+	LinkActive  = "active"
+	LinkRevoked = "revoked"
+)
+
+// Command statuses. Acknowledged, failed and expired are terminal.
+const (
+	CommandPending      = "pending"
+	CommandDispatched   = "dispatched"
+	CommandAcknowledged = "acknowledged"
+	CommandFailed       = "failed"
+	CommandExpired      = "expired"
+)
+
+// ProviderCredential is account.provider_id for e-mail + password accounts (Better Auth).
+const ProviderCredential = "credential"
+
+// User is a row of users. PasswordHash mirrors account.password and never leaves the hub.
+type User struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	PasswordHash  string    `json:"-"`
+	EmailVerified bool      `json:"email_verified"`
+	Image         *string   `json:"image"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Session is a row of session. TokenHash is stored in the column token: the plain token
+// is shown to the client once and never stored.
+type Session struct {
+	ID        string
+	TokenHash string
+	UserID    string
+	ExpiresAt time.Time
+	IPAddress string
+	UserAgent string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Verification is a row of verification: Identifier says what it verifies (for example
+// "email-verification:<user id>" or "password-reset:<user id>"), ValueHash is the hash
+// of the single-use token (column value).
+type Verification struct {
+	ID         string
+	Identifier string
+	ValueHash  string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Device is a row of devices. Status and LastSeenAt are the durable presence record.
+type Device struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Platform   string     `json:"platform"`
+	AppVersion *string    `json:"app_version"`
+	PushToken  *string    `json:"push_token"`
+	Status     string     `json:"status"`
+	IsCamera   bool       `json:"is_camera"`
+	LastSeenAt *time.Time `json:"last_seen_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// DeviceUpdate changes the fields that are non-nil. An empty PushToken clears it.
+type DeviceUpdate struct {
+	Name       *string
+	PushToken  *string
+	AppVersion *string
+}
+
+// DeviceLink is a row of device_links: a viewer (client) allowed to reach a camera.
+type DeviceLink struct {
+	ID             string    `json:"id"`
+	OwnerUserID    string    `json:"owner_user_id"`
+	CameraDeviceID string    `json:"camera_device_id"`
+	ClientDeviceID string    `json:"client_device_id"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Command is a row of commands. RequestID (the sender's envelope id) and ExpiresAt are
+// columns the hub adds to the seed schema.
+type Command struct {
+	ID               string          `json:"id"`
+	OwnerUserID      string          `json:"owner_user_id"`
+	SourceDeviceID   string          `json:"source_device_id"`
+	TargetDeviceID   string          `json:"target_device_id"`
+	CommandType      string          `json:"command_type"`
+	Payload          json.RawMessage `json:"payload"`
+	Status           string          `json:"status"`
+	RetryCount       int             `json:"retry_count"`
+	LastDispatchedAt *time.Time      `json:"last_dispatched_at"`
+	AcknowledgedAt   *time.Time      `json:"acknowledged_at"`
+	Error            *string         `json:"error"`
+	RequestID        *string         `json:"-"`
+	ExpiresAt        time.Time       `json:"expires_at"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+}
+
+// CommandFilter narrows ListCommands. Empty fields match everything.
+type CommandFilter struct {
+	DeviceID string // source or target
+	Status   string
+}
+
+// AuditLog is a row of audit_logs.
+type AuditLog struct {
+	ID            string          `json:"id"`
+	OwnerUserID   *string         `json:"owner_user_id"`
+	ActorDeviceID *string         `json:"actor_device_id"`
+	Action        string          `json:"action"`
+	TargetType    *string         `json:"target_type"`
+	TargetID      *string         `json:"target_id"`
+	Metadata      json.RawMessage `json:"metadata"`
+	IPAddress     *string         `json:"ip_address"`
+	CreatedAt     time.Time       `json:"created_at"`
+}
+
+// Page asks for one page of a list, newest first. Limit is clamped to 1..200 (0 means
+// 50); Cursor is the NextCursor of the previous page, or empty for the first.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// Store is the whole persistence surface. Consumers declare the subset they use.
+type Store interface {
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// CreateUser inserts the user and its credential account (account.password =
+	// u.PasswordHash) in one transaction. ErrConflict if the e-mail (case-insensitive)
+	// is taken. Fills ID (UUID v7 when empty) and the timestamps.
+	CreateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// CredentialPassword returns account.password of the user's credential account.
+	CredentialPassword(ctx context.Context, userID string) (string, error)
+	// SetPassword updates account.password and users.password_hash together.
+	SetPassword(ctx context.Context, userID, hash string) error
+	SetEmailVerified(ctx context.Context, userID string) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	// ExtendSession moves expires_at forward (sliding renewal).
+	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+
+	CreateVerification(ctx context.Context, v *Verification) error
+	// ConsumeVerification deletes and returns the unexpired row with this identifier
+	// and value hash: a token works once. ErrNotFound otherwise.
+	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (Verification, error)
+
+	// CreateDevice inserts the device with the hash of its device token. A push token
+	// given here is removed from every other device that held it.
+	CreateDevice(ctx context.Context, d *Device, tokenHash string) error
+	Device(ctx context.Context, id string) (Device, error)
+	DeviceByTokenHash(ctx context.Context, tokenHash string) (Device, error)
+	ListDevices(ctx context.Context, userID string, p Page) (items []Device, nextCursor string, err error)
+	// UpdateDevice applies the non-nil fields; a new push token is removed from every
+	// other device that held it, in the same transaction.
+	UpdateDevice(ctx context.Context, id string, u DeviceUpdate) (Device, error)
+	// DeleteDevice soft-deletes the device (it is ErrNotFound from then on), clears its
+	// token hash and push token, and revokes its links. Returns the revoked links.
+	DeleteDevice(ctx context.Context, id string) ([]DeviceLink, error)
+	// SetDevicePresence records status and last_seen_at.
+	SetDevicePresence(ctx context.Context, id, status string, lastSeen time.Time) error
+	// MarkAllDevicesOffline sets every online device offline (embedded start).
+	MarkAllDevicesOffline(ctx context.Context, at time.Time) error
+	// ClearPushToken removes the device's push token if it still equals token.
+	ClearPushToken(ctx context.Context, deviceID, token string) error
+
+	// CreateLink inserts an active link. ErrConflict if an active link between the
+	// same camera and client exists.
+	CreateLink(ctx context.Context, l *DeviceLink) error
+	Link(ctx context.Context, id string) (DeviceLink, error)
+	ListLinks(ctx context.Context, ownerUserID string, p Page) (items []DeviceLink, nextCursor string, err error)
+	// RevokeLink sets status revoked; ErrNotFound if absent, no error if already revoked.
+	RevokeLink(ctx context.Context, id string) (DeviceLink, error)
+	// LinkedDeviceIDs lists the devices with an active link to deviceID, either side.
+	LinkedDeviceIDs(ctx context.Context, deviceID string) ([]string, error)
+	// Linked reports whether an active link joins a and b, either side.
+	Linked(ctx context.Context, a, b string) (bool, error)
+
+	// CreateCommand inserts c (status pending). When c.RequestID is set and the same
+	// source device created a command with that request id within dedupeWindow, that
+	// command is returned with created=false and nothing is inserted.
+	CreateCommand(ctx context.Context, c *Command, dedupeWindow time.Duration) (created bool, err error)
+	Command(ctx context.Context, id string) (Command, error)
+	ListCommands(ctx context.Context, ownerUserID string, f CommandFilter, p Page) (items []Command, nextCursor string, err error)
+	// DeliverableCommands lists the target's pending or dispatched commands that have
+	// not expired at now, oldest first.
+	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]Command, error)
+	// MarkCommandDispatched sets status dispatched (if pending or dispatched),
+	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
+	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)
+	// CompleteCommand moves a pending or dispatched command of that target to status
+	// (acknowledged or failed) with errText. A repeat of the same completion returns
+	// the command unchanged; ErrConflict if it is terminal otherwise.
+	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (Command, error)
+	// ExpireCommands marks every pending or dispatched command with expires_at <= now
+	// as expired and returns them.
+	ExpireCommands(ctx context.Context, now time.Time) ([]Command, error)
+
+	AddAuditLog(ctx context.Context, a *AuditLog) error
+	ListAuditLogs(ctx context.Context, ownerUserID string, p Page) (items []AuditLog, nextCursor string, err error)
+}
