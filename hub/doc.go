@@ -1,0 +1,30 @@
+// Package hub is SecureCam's real-time transport: it accepts device WebSockets on
+// GET /ws, frames messages in the [Envelope], keeps a local registry of connected
+// devices, routes a message to a device wherever it is connected in the cluster
+// (through a [Bus]), tracks cluster-wide presence (through a [Presence] registry) and
+// drains connections on shutdown. It knows no message type beyond hello, ack, error,
+// ping/pong and presence: package signaling registers handlers for the rest with
+// [Hub.Handle].
+//
+// hub imports none of the project's other packages. It declares what it needs —
+// [Authenticator], [Directory], [Bus], [Presence] — and cmd wires implementations in.
+// Two buses and two presence registries exist: in process ([NewMemoryBus],
+// [NewMemoryPresence]) for embedded mode, and Redis (package hub/redisbus) for a
+// cluster. hub/bustest is the conformance suite both pass.
+//
+// # Concurrency
+//
+// A [Hub] is safe for concurrent use. Each connection is served by the goroutine
+// net/http runs ServeHTTP in: it reads frames and calls handlers one at a time, in
+// arrival order, so a handler sees the messages of one device sequentially and a slow
+// handler delays only that device. Writes go through a bounded per-connection queue
+// drained by at most one writer goroutine, started when the queue gets work and gone
+// when it is empty; enqueueing ([Client.Send], [Hub.Send]) never blocks, and a full
+// queue closes the socket with 4008. A connection's goroutines are awaited before
+// ServeHTTP returns. The hub's own background goroutines (heartbeats, presence refresh,
+// sweeping and recording) are started by [New] and awaited by [Hub.Shutdown], which also
+// closes the Bus and the Presence registry the hub was given.
+//
+// Panics in handlers and hooks are recovered, logged and answered with an error of code
+// internal; the connection stays open.
+package hub

@@ -1,0 +1,248 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Config configures a [Hub]. Only Authenticator is required; every other zero field
+// takes the default documented beside it.
+type Config struct {
+	// NodeID names this replica (hello.node). Default: host name + "-" + 4 random hex.
+	NodeID string
+
+	// Authenticator authenticates every /ws request before the upgrade. Required.
+	Authenticator Authenticator
+	// Directory gives linked devices and records presence. Nil: no device is linked
+	// and nothing is recorded.
+	Directory Directory
+	// Bus routes messages between replicas. Nil: a new in-process bus (one replica).
+	Bus Bus
+	// Presence is the cluster-wide presence registry. Nil: a new in-memory registry.
+	Presence Presence
+
+	// OnConnect runs on the connection's goroutine after hello was queued, before the
+	// first client message is read (signaling delivers pending commands here). ctx
+	// lives as long as the connection.
+	OnConnect func(ctx context.Context, c *Client)
+	// OnDisconnect runs after the connection ended and was unregistered. clean is true
+	// when the client closed the socket normally (1000 or 1001), false when it was
+	// dropped, timed out or closed by the hub (replaced, too slow, shutdown, …).
+	OnDisconnect func(ctx context.Context, id Identity, clean bool)
+
+	// ReadLimit is the largest message accepted, in bytes; larger closes with 1009.
+	// Default 64 KiB.
+	ReadLimit int64
+	// SendQueueSize is the most messages queued for one connection. Default 256.
+	SendQueueSize int
+	// SendQueueBytes is the most bytes queued for one connection. Default 1 MiB.
+	SendQueueBytes int
+	// HeartbeatInterval: a connection silent this long gets a WebSocket ping; also
+	// hello.heartbeat_seconds, the client's app-level ping period. Default 25 s.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout: a connection from which nothing (message, pong) arrived for
+	// this long is dropped. Default 60 s.
+	HeartbeatTimeout time.Duration
+	// WriteTimeout bounds each write to a socket. Default 10 s.
+	WriteTimeout time.Duration
+	// MessageRate and MessageBurst bound the messages per second one connection may
+	// send (token bucket); beyond, the socket closes with 4029. Defaults 50 and 100.
+	MessageRate  float64
+	MessageBurst int
+	// AcceptRate and AcceptBurst bound new connections per second on this replica;
+	// beyond, /ws answers 503 with Retry-After before the upgrade. Defaults 200 and 400.
+	AcceptRate  float64
+	AcceptBurst int
+	// PresenceRefreshInterval: how often this replica refreshes its presence entries
+	// and tries to sweep expired ones. Must be well below the registry's TTL.
+	// Default 10 s.
+	PresenceRefreshInterval time.Duration
+	// PresenceFlushInterval: how often presence changes are written to the Directory
+	// (coalesced per device). Default 1 s.
+	PresenceFlushInterval time.Duration
+	// ShutdownConcurrency bounds the sockets closed at once by Shutdown. Default 128.
+	ShutdownConcurrency int
+
+	// Logger receives the hub's logs. Default: discarded.
+	Logger *slog.Logger
+	// Registerer receives the hub's Prometheus metrics. Nil: not registered.
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "hub"
+		}
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		c.NodeID = host + "-" + hex.EncodeToString(b[:])
+	}
+	if c.Bus == nil {
+		c.Bus = NewMemoryBus()
+	}
+	if c.Presence == nil {
+		c.Presence = NewMemoryPresence(0)
+	}
+	setDefault(&c.ReadLimit, 64<<10)
+	setDefault(&c.SendQueueSize, 256)
+	setDefault(&c.SendQueueBytes, 1<<20)
+	setDefault(&c.HeartbeatInterval, 25*time.Second)
+	setDefault(&c.HeartbeatTimeout, 60*time.Second)
+	setDefault(&c.WriteTimeout, 10*time.Second)
+	setDefault(&c.MessageRate, 50)
+	setDefault(&c.MessageBurst, 100)
+	setDefault(&c.AcceptRate, 200)
+	setDefault(&c.AcceptBurst, 400)
+	setDefault(&c.PresenceRefreshInterval, 10*time.Second)
+	setDefault(&c.PresenceFlushInterval, time.Second)
+	setDefault(&c.ShutdownConcurrency, 128)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+func setDefault[T int | int64 | float64 | time.Duration](p *T, v T) {
+	if *p <= 0 {
+		*p = v
+	}
+}
+
+// HandlerFunc handles one client message of a registered type. It runs on the
+// connection's goroutine; ctx ends with the connection. A handler answers messages
+// that carry an id with [Client.Ack] or [Client.Error].
+type HandlerFunc func(ctx context.Context, c *Client, env Envelope)
+
+const shardCount = 64
+
+type shard struct {
+	mu      sync.RWMutex
+	clients map[string]*Client // by device id
+}
+
+// Hub accepts device connections and routes messages to them. Create it with [New],
+// register handlers with [Hub.Handle] before serving, mount it on GET /ws, and call
+// [Hub.Shutdown] to stop it.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     Directory
+	bus     Bus
+	pres    Presence
+	metrics *metrics
+	accept  *rate.Limiter
+
+	handlersMu sync.RWMutex
+	handlers   map[string]HandlerFunc
+
+	shards [shardCount]shard
+
+	// ctx is the hub's lifetime context: the parent of every connection's context,
+	// cancelled when Shutdown gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards draining and Adds to conns
+	draining bool
+	conns    sync.WaitGroup // connection goroutines (ServeHTTP calls past admission)
+
+	stopBG chan struct{}
+	bg     sync.WaitGroup // background loops
+
+	presMu      sync.Mutex
+	presPending map[string]PresenceUpdate
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+	busHealthy   atomic.Bool
+}
+
+// New returns a running hub. It starts the bus and the hub's background goroutines;
+// [Hub.Shutdown] stops them.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Authenticator == nil {
+		return nil, errors.New("hub: new: Config.Authenticator is required")
+	}
+	cfg.setDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("hub: new: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{
+		cfg:         cfg,
+		log:         cfg.Logger.With("node", cfg.NodeID),
+		dir:         cfg.Directory,
+		bus:         cfg.Bus,
+		pres:        cfg.Presence,
+		metrics:     m,
+		accept:      rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
+		handlers:    make(map[string]HandlerFunc),
+		ctx:         ctx,
+		cancel:      cancel,
+		stopBG:      make(chan struct{}),
+		presPending: make(map[string]PresenceUpdate),
+	}
+	if h.dir == nil {
+		h.dir = noDirectory{}
+	}
+	for i := range h.shards {
+		h.shards[i].clients = make(map[string]*Client)
+	}
+	if err := h.bus.Start(h.receive); err != nil {
+		cancel()
+		return nil, fmt.Errorf("hub: start bus: %w", err)
+	}
+	h.bg.Add(3)
+	go h.heartbeatLoop()
+	go h.presenceLoop()
+	go h.flushLoop()
+	return h, nil
+}
+
+// NodeID returns this replica's id.
+func (h *Hub) NodeID() string { return h.cfg.NodeID }
+
+// Handle registers fn for client messages of type typ, replacing any earlier
+// handler. Register before serving. The types ping and pong are the hub's own.
+func (h *Hub) Handle(typ string, fn HandlerFunc) {
+	h.handlersMu.Lock()
+	defer h.handlersMu.Unlock()
+	h.handlers[typ] = fn
+}
+
+func (h *Hub) handler(typ string) HandlerFunc {
+	h.handlersMu.RLock()
+	defer h.handlersMu.RUnlock()
+	return h.handlers[typ]
+}
+
+type noDirectory struct{}
+
+func (noDirectory) LinkedDevices(context.Context, string) ([]LinkedDevice, error) { return nil, nil }
+func (noDirectory) RecordPresence(context.Context, []PresenceUpdate) error        { return nil }
+
+// closeCodeLabel names a close code for metrics and logs.
+func closeCodeLabel(code websocket.StatusCode) string {
+	switch code {
+	case -1:
+		return "abnormal"
+	case statusTimeout:
+		return "timeout"
+	}
+	return fmt.Sprintf("%d", int(code))
+}

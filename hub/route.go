@@ -1,0 +1,273 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Frames on the bus: 'm' type 0x00 envelope — deliver to the device of the key;
+// 'x' JSON control — act on the device of the key, or on all devices (broadcast).
+const (
+	frameMessage = 'm'
+	frameControl = 'x'
+)
+
+const (
+	opReplace      = "replace"       // a newer connection Conn of the device exists
+	opClose        = "close"         // close the device's socket with Code and Reason
+	opCloseSession = "close_session" // close the sockets of Session (broadcast)
+)
+
+type control struct {
+	Op      string `json:"op"`
+	Conn    string `json:"conn,omitempty"`
+	Session string `json:"session,omitempty"`
+	Code    int    `json:"code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Node    string `json:"node,omitempty"`
+}
+
+var shardSeed = maphash.MakeSeed()
+
+func (h *Hub) shard(deviceID string) *shard {
+	return &h.shards[maphash.String(shardSeed, deviceID)%shardCount]
+}
+
+// local returns the connection of deviceID on this replica, or nil.
+func (h *Hub) local(deviceID string) *Client {
+	s := h.shard(deviceID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.clients[deviceID]
+}
+
+// register makes c the local connection of its device and returns the connection it
+// displaced, to be closed with 4001. When a newer connection of the device is
+// already registered, c is returned instead.
+func (h *Hub) register(c *Client) (loser *Client) {
+	s := h.shard(c.id.DeviceID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.clients[c.id.DeviceID]
+	if old != nil && old.connID > c.connID {
+		return c
+	}
+	s.clients[c.id.DeviceID] = c
+	return old
+}
+
+// unregister removes c if it is still its device's local connection and reports
+// whether it was.
+func (h *Hub) unregister(c *Client) bool {
+	s := h.shard(c.id.DeviceID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clients[c.id.DeviceID] != c {
+		return false
+	}
+	delete(s.clients, c.id.DeviceID)
+	return true
+}
+
+// eachClient calls fn for every local connection, holding a shard's read lock:
+// fn must not block.
+func (h *Hub) eachClient(fn func(c *Client)) {
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		for _, c := range s.clients {
+			fn(c)
+		}
+		s.mu.RUnlock()
+	}
+}
+
+func (h *Hub) localClients() []*Client {
+	var cs []*Client
+	h.eachClient(func(c *Client) { cs = append(cs, c) })
+	return cs
+}
+
+func (h *Hub) localDevices() []string {
+	var ids []string
+	h.eachClient(func(c *Client) { ids = append(ids, c.id.DeviceID) })
+	return ids
+}
+
+// Send delivers env to deviceID wherever it is connected in the cluster: a socket on
+// this replica gets it queued directly; otherwise it goes over the bus. It returns
+// [ErrOffline] when the device is connected nowhere, [ErrQueueFull] when its local
+// queue overflowed (the socket is closing with 4008). Delivery to another replica is
+// at most once: that replica's queue may still overflow. The hub stamps nothing:
+// callers set From. Messages from one goroutine to one device arrive in order.
+func (h *Hub) Send(ctx context.Context, deviceID string, env Envelope) error {
+	b, err := Encode(env)
+	if err != nil {
+		return fmt.Errorf("hub: send: %w", err)
+	}
+	return h.route(ctx, deviceID, env.Type, b)
+}
+
+func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
+	start := time.Now()
+	if c := h.local(deviceID); c != nil {
+		err := c.sendRaw(typ, b)
+		if err == nil {
+			h.metrics.routeSeconds.WithLabelValues("local").Observe(time.Since(start).Seconds())
+			return nil
+		}
+		if errors.Is(err, ErrQueueFull) {
+			return err
+		}
+		// Closing here: the device may already be connected elsewhere.
+	}
+	frame := make([]byte, 0, 2+len(typ)+len(b))
+	frame = append(frame, frameMessage)
+	frame = append(frame, typ...)
+	frame = append(frame, 0)
+	frame = append(frame, b...)
+	n, err := h.bus.Publish(ctx, deviceID, frame)
+	if err != nil {
+		h.metrics.busPublishErrors.Inc()
+		return fmt.Errorf("hub: send: %w", err)
+	}
+	if n == 0 {
+		return ErrOffline
+	}
+	h.metrics.routeSeconds.WithLabelValues("bus").Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (h *Hub) publishControl(ctx context.Context, key string, m control) {
+	b, _ := json.Marshal(m) // strings and ints: cannot fail
+	frame := append([]byte{frameControl}, b...)
+	var err error
+	if key == "" {
+		err = h.bus.Broadcast(ctx, frame)
+	} else {
+		_, err = h.bus.Publish(ctx, key, frame)
+	}
+	if err != nil {
+		h.metrics.busPublishErrors.Inc()
+		h.log.Warn("bus publish control", "op", m.Op, "err", err)
+	}
+}
+
+// receive handles a frame from the bus. It never blocks.
+func (h *Hub) receive(key string, msg []byte) {
+	defer h.recoverGoroutine("bus receive")
+	if len(msg) == 0 {
+		return
+	}
+	switch msg[0] {
+	case frameMessage:
+		typ, body, ok := bytes.Cut(msg[1:], []byte{0})
+		if !ok {
+			return
+		}
+		if c := h.local(key); c != nil {
+			// The bus hands over its buffer; the queue keeps the slice.
+			_ = c.sendRaw(string(typ), body)
+		}
+	case frameControl:
+		var m control
+		if err := json.Unmarshal(msg[1:], &m); err != nil {
+			h.log.Warn("bad control frame on bus", "err", err)
+			return
+		}
+		h.control(key, m)
+	}
+}
+
+func (h *Hub) control(key string, m control) {
+	switch m.Op {
+	case opReplace:
+		if c := h.local(key); c != nil && c.connID < m.Conn {
+			c.close(StatusReplaced, "replaced by a newer connection", false)
+		}
+	case opClose:
+		if c := h.local(key); c != nil {
+			c.close(websocket.StatusCode(m.Code), m.Reason, true)
+		}
+	case opCloseSession:
+		if m.Node != h.cfg.NodeID {
+			h.closeSessionLocal(m.Session, websocket.StatusCode(m.Code), m.Reason)
+		}
+	}
+}
+
+// CloseDevice closes deviceID's socket with code and reason wherever it is connected
+// in the cluster (after the messages already queued for it). A device connected
+// nowhere is not an error.
+func (h *Hub) CloseDevice(ctx context.Context, deviceID string, code websocket.StatusCode, reason string) error {
+	if c := h.local(deviceID); c != nil {
+		c.close(code, reason, true)
+		return nil
+	}
+	b, _ := json.Marshal(control{Op: opClose, Code: int(code), Reason: reason})
+	if _, err := h.bus.Publish(ctx, deviceID, append([]byte{frameControl}, b...)); err != nil {
+		h.metrics.busPublishErrors.Inc()
+		return fmt.Errorf("hub: close device: %w", err)
+	}
+	return nil
+}
+
+// CloseSession closes, on every replica, the sockets opened with user session
+// sessionID (sign-out: 4003).
+func (h *Hub) CloseSession(ctx context.Context, sessionID string, code websocket.StatusCode, reason string) error {
+	if sessionID == "" {
+		return errors.New("hub: close session: empty session id")
+	}
+	h.closeSessionLocal(sessionID, code, reason)
+	b, _ := json.Marshal(control{Op: opCloseSession, Session: sessionID, Code: int(code), Reason: reason, Node: h.cfg.NodeID})
+	if err := h.bus.Broadcast(ctx, append([]byte{frameControl}, b...)); err != nil {
+		h.metrics.busPublishErrors.Inc()
+		return fmt.Errorf("hub: close session: %w", err)
+	}
+	return nil
+}
+
+func (h *Hub) closeSessionLocal(sessionID string, code websocket.StatusCode, reason string) {
+	h.eachClient(func(c *Client) {
+		if c.id.SessionID == sessionID {
+			c.close(code, reason, true)
+		}
+	})
+}
+
+// Online reports whether deviceID is connected anywhere in the cluster.
+func (h *Hub) Online(ctx context.Context, deviceID string) (bool, error) {
+	if h.local(deviceID) != nil {
+		return true, nil
+	}
+	on, err := h.pres.Online(ctx, []string{deviceID})
+	if err != nil {
+		return false, fmt.Errorf("hub: online: %w", err)
+	}
+	return on[0], nil
+}
+
+// Ready reports whether the hub can serve: not shutting down, bus and presence
+// registry healthy.
+func (h *Hub) Ready(ctx context.Context) error {
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		return ErrShutdown
+	}
+	if err := h.bus.Ready(ctx); err != nil {
+		return fmt.Errorf("hub: bus: %w", err)
+	}
+	if err := h.pres.Ready(ctx); err != nil {
+		return fmt.Errorf("hub: presence: %w", err)
+	}
+	return nil
+}
