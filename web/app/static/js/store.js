@@ -1,0 +1,171 @@
+// App state shared by the screens: the signed-in user, this tab's device, the
+// user's devices with live presence and telemetry, links, events and unread
+// notifications. One plain object replaced on every change; components read
+// it with useAppState() and re-render.
+
+import { useEffect, useReducer } from '../vendor/htm-preact.js';
+import { api } from './api.js';
+
+let state = {
+  authChecked: false,
+  user: null,
+  devices: [],
+  links: [],
+  telemetry: {}, // device id → {battery, charging, network, …, at}
+  events: [],
+  eventsCursor: null,
+  unread: [],
+  announcement: '',
+};
+const listeners = new Set();
+
+export const getState = () => state;
+
+export function setState(patch) {
+  state = { ...state, ...(typeof patch === 'function' ? patch(state) : patch) };
+  for (const fn of listeners) fn();
+}
+
+export function useAppState() {
+  const [, rerender] = useReducer((n) => n + 1, 0);
+  useEffect(() => {
+    listeners.add(rerender);
+    return () => listeners.delete(rerender);
+  }, []);
+  return state;
+}
+
+// announce puts text in the polite aria-live region. A no-break space is
+// toggled so that the same message twice is announced twice.
+let toggle = false;
+export function announce(text) {
+  toggle = !toggle;
+  setState({ announcement: toggle ? text : `${text}\u00a0` });
+}
+
+// ---- session ----
+
+const USER_KEY = 'securecam.user';
+
+export function signedIn(user) {
+  localStorage.setItem(USER_KEY, JSON.stringify({ id: user.id, email: user.email, name: user.name }));
+  setState({ user, authChecked: true });
+}
+
+export function signedOut() {
+  localStorage.removeItem(USER_KEY);
+  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, unread: [] });
+}
+
+export function rememberedEmail() {
+  return JSON.parse(localStorage.getItem(USER_KEY) || 'null')?.email || '';
+}
+
+const deviceKey = (user, role) => `securecam.device.${user.id}.${role}`;
+
+// ensureDevice returns this browser's device for the role, re-using the one
+// remembered in localStorage while it still exists, else registering anew.
+export async function ensureDevice(user, role) {
+  const id = localStorage.getItem(deviceKey(user, role));
+  if (id) {
+    try {
+      const device = await api.getDevice(id);
+      if (device.role === role) return device;
+    } catch (err) {
+      if (err.status !== 404 && err.status !== 403) throw err;
+    }
+  }
+  const { device } = await api.createDevice({ name: defaultDeviceName(role), role, platform: 'web' });
+  localStorage.setItem(deviceKey(user, role), device.id);
+  return device;
+}
+
+export function forgetDevice(user, role) {
+  localStorage.removeItem(deviceKey(user, role));
+}
+
+export function isThisBrowser(deviceId) {
+  return !!state.user && ['viewer', 'camera'].some((r) => localStorage.getItem(deviceKey(state.user, r)) === deviceId);
+}
+
+function defaultDeviceName(role) {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+  return `${browser}${os ? ` on ${os}` : ''} (${role})`;
+}
+
+// ---- data loading ----
+
+export async function refreshDevices() {
+  const { items } = await api.listDevices();
+  setState({ devices: items });
+}
+
+export async function refreshLinks() {
+  const { items } = await api.listLinks();
+  setState({ links: items });
+}
+
+export async function refreshNotifications() {
+  const { items } = await api.listNotifications();
+  setState({ unread: items.filter((n) => !n.is_read) });
+}
+
+export async function loadEvents(more = false) {
+  const page = await api.listEvents(more ? state.eventsCursor : undefined);
+  setState((s) => ({ events: more ? [...s.events, ...page.items] : page.items, eventsCursor: page.next_cursor }));
+}
+
+export function deviceName(id) {
+  return state.devices.find((d) => d.id === id)?.name || 'Unknown device';
+}
+
+export function isLinked(cameraId, viewerId) {
+  return state.links.some((l) => l.camera_device_id === cameraId && l.client_device_id === viewerId && l.status === 'active');
+}
+
+// ensureLink links the camera to this viewer if it is not yet: the owner asked
+// to watch it, which is the consent a link records.
+export async function ensureLink(cameraId, viewerId) {
+  if (isLinked(cameraId, viewerId)) return;
+  await api.createLink(cameraId, viewerId);
+  await refreshLinks();
+  announce(`Linked ${deviceName(cameraId)} to this browser.`);
+}
+
+const patchDevice = (id, patch) =>
+  setState((s) => ({ devices: s.devices.map((d) => (d.id === id ? { ...d, ...patch } : d)) }));
+
+// connectState keeps the shared state current from the socket's messages.
+// It returns the function that disconnects it.
+export function connectState(socket) {
+  const warn = (what) => (err) => console.warn(what, err);
+  return socket.subscribe((msg) => {
+    const d = msg.data || {};
+    switch (msg.type) {
+      case 'hello':
+        for (const p of d.presence || []) patchDevice(p.device_id, { status: p.status, last_seen_at: p.last_seen_at });
+        refreshDevices().catch(warn('devices'));
+        refreshLinks().catch(warn('links'));
+        refreshNotifications().catch(warn('notifications'));
+        break;
+      case 'presence': {
+        const before = state.devices.find((x) => x.id === d.device_id);
+        patchDevice(d.device_id, { status: d.status, last_seen_at: d.last_seen_at });
+        if (before && before.status !== d.status) announce(`${before.name} is ${d.status}.`);
+        break;
+      }
+      case 'telemetry':
+        if (msg.from) setState((s) => ({ telemetry: { ...s.telemetry, [msg.from]: { ...d, at: new Date() } } }));
+        break;
+      case 'event':
+        setState((s) => ({ events: [d, ...s.events.filter((e) => e.id !== d.id)] }));
+        announce(`${d.title || 'Event'} on ${deviceName(d.device_id)}.`);
+        break;
+      case 'notification':
+        if (!d.is_read) setState((s) => ({ unread: [d, ...s.unread.filter((n) => n.id !== d.id)] }));
+        break;
+    }
+  });
+}

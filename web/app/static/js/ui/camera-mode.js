@@ -1,0 +1,111 @@
+// Camera mode screen (/camera): this browser serves its camera to the user's
+// viewers. Shows the preview and what the camera is doing, and offers the
+// local controls that viewers can also trigger remotely.
+
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
+import { api } from '../api.js';
+import { Camera } from '../camera.js';
+import { announce, refreshDevices } from '../store.js';
+import { ErrorText, navigate, useAction } from './common.js';
+
+export function CameraPage({ conn }) {
+  const camera = useRef(null);
+  const [st, setSt] = useState(null);
+  const preview = useRef(null);
+  useEffect(() => {
+    const cam = new Camera(conn.socket, conn.device.id, setSt);
+    camera.current = cam;
+    setSt(cam.state);
+    cam.start();
+    return () => cam.stop();
+  }, [conn]);
+  useEffect(() => {
+    if (preview.current && st?.stream) preview.current.srcObject = st.stream;
+  }, [st?.stream]);
+  useEffect(() => {
+    if (st?.motionActive) announce('Motion detected.');
+  }, [st?.motionActive]);
+
+  const [act, { busy, error }] = useAction(async (what, fn) => {
+    await fn(camera.current);
+    announce(`${what}: done.`);
+  });
+  if (!st) return null;
+
+  const status = st.media === 'on' ? `Camera on · ${viewersText(st.viewers)}` : st.media === 'starting' ? 'Starting the camera…' : 'Camera off';
+  return html`
+    <section class="camera-mode" aria-labelledby="camera-title">
+      <div class="section-head">
+        <h1 id="camera-title">Camera mode</h1>
+        <button type="button" id="stop-camera" onClick=${() => navigate('/')}>Stop camera</button>
+      </div>
+      <p class="camera-status" role="status" data-media=${st.media}>${status}${st.recording ? ' · Recording clip' : ''}</p>
+      ${st.media === 'error' && html`<p class="error" role="alert">${st.error}</p>`}
+      <video ref=${preview} class="preview" autoplay playsinline defaultMuted=${true} muted aria-label="Camera preview"></video>
+
+      <${CameraName} device=${conn.device} />
+
+      <fieldset class="motion">
+        <legend>Motion detection</legend>
+        <label class="check">
+          <input
+            type="checkbox"
+            id="motion-enabled"
+            checked=${st.motion.enabled}
+            onChange=${(e) => camera.current.setMotion({ enabled: e.currentTarget.checked })}
+          />
+          Detect motion and record clips
+        </label>
+        <label for="motion-sensitivity">Motion sensitivity</label>
+        <input
+          type="range"
+          id="motion-sensitivity"
+          min="0"
+          max="1"
+          step="0.05"
+          value=${st.motion.sensitivity}
+          aria-valuetext=${`${Math.round(st.motion.sensitivity * 100)}%`}
+          onInput=${(e) => camera.current.setMotion({ sensitivity: e.currentTarget.valueAsNumber })}
+        />
+        <label for="motion-level">Motion level</label>
+        <meter id="motion-level" min="0" max="1" high="0.99" value=${Math.min(1, st.level)}></meter>
+        <p class="muted">${st.motionActive ? 'Motion now' : st.lastEventAt ? `Last motion at ${st.lastEventAt.toLocaleTimeString()}` : 'No motion yet'}</p>
+      </fieldset>
+
+      <div class="actions">
+        <button type="button" disabled=${busy || st.media !== 'on'} onClick=${() => act('Switch camera', switchCamera)}>Switch camera</button>
+        ${st.torch !== null &&
+        html`<button type="button" aria-pressed=${String(st.torch)} disabled=${busy} onClick=${() => act('Torch', (c) => c.setTorch(!st.torch))}>
+          Torch
+        </button>`}
+        <button type="button" disabled=${busy || st.media !== 'on'} onClick=${() => act('Snapshot', (c) => c.snapshot())}>Take snapshot</button>
+      </div>
+      <${ErrorText} error=${error} />
+      <p class="muted">Keep this page open and the screen on. Plug the phone in.</p>
+    </section>`;
+}
+
+const switchCamera = (c) =>
+  c.switchCamera().catch((err) => {
+    throw err.message === 'unsupported' ? new Error('This device has only one camera.') : err;
+  });
+
+const viewersText = (n) => (n === 0 ? 'no one watching' : n === 1 ? '1 viewer watching' : `${n} viewers watching`);
+
+function CameraName({ device }) {
+  const [save, { busy, error }] = useAction(async (e) => {
+    const name = new FormData(e.currentTarget).get('name').trim();
+    await api.updateDevice(device.id, { name });
+    await refreshDevices();
+    announce(`Camera renamed to ${name}.`);
+  });
+  return html`
+    <form class="row" id="camera-name-form" onSubmit=${(e) => (e.preventDefault(), save(e))}>
+      <div>
+        <label for="camera-name">Camera name</label>
+        <input id="camera-name" name="name" required maxlength="100" defaultValue=${device.name} />
+      </div>
+      <button type="submit" disabled=${busy}>Save name</button>
+    </form>
+    <${ErrorText} error=${error} />`;
+}

@@ -1,0 +1,186 @@
+// Live view: one camera full screen (/live/<camera id>) with remote controls,
+// or a grid of every online camera (/live).
+
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
+import { ensureLink, useAppState } from '../store.js';
+import { LiveView } from '../viewer.js';
+import { ErrorText, Link, navigate, useAction } from './common.js';
+
+const REASONS = {
+  camera_offline: 'Camera offline',
+  camera_unreachable: 'Camera unreachable',
+  declined: 'The camera declined',
+  camera_unavailable: 'The camera is not capturing',
+  camera_stopped: 'The camera was stopped',
+  busy: 'Camera busy: too many viewers',
+  timeout: 'The camera did not answer',
+  disconnected: 'Connection lost',
+  link_revoked: 'Link revoked',
+  not_linked: 'This browser is not linked to the camera',
+  not_found: 'Camera not found',
+  forbidden: 'Not allowed',
+};
+
+export function statusText({ phase, reason }, camera) {
+  switch (phase) {
+    case 'waiting':
+      return 'Connecting to the hub…';
+    case 'requesting':
+      return camera.status === 'online' ? 'Connecting…' : 'Waking camera…';
+    case 'waking':
+      return 'Waking camera…';
+    case 'negotiating':
+      return 'Connecting…';
+    case 'live':
+      return 'Live';
+    case 'recovering':
+      return 'Reconnecting…';
+    case 'ended':
+      return reason && reason !== 'ended' ? `Ended: ${REASONS[reason] || reason}` : 'Ended';
+    default:
+      return 'Connecting…';
+  }
+}
+
+// useLiveView runs one LiveView for the component's lifetime.
+function useLiveView(conn, camera) {
+  const [state, setState] = useState({ phase: 'waiting' });
+  const [stream, setStream] = useState(null);
+  const view = useRef(null);
+  useEffect(() => {
+    const lv = new LiveView(conn.socket, camera.id, { onState: setState, onStream: setStream });
+    view.current = lv;
+    let cancelled = false;
+    ensureLink(camera.id, conn.device.id).then(
+      () => !cancelled && lv.start(),
+      (err) => !cancelled && setState({ phase: 'ended', reason: err.code || err.message }),
+    );
+    return () => {
+      cancelled = true;
+      lv.stop();
+    };
+  }, [conn, camera.id]);
+  return [state, stream, view];
+}
+
+function LiveVideo({ stream, camera, muted }) {
+  const video = useRef(null);
+  useEffect(() => {
+    video.current.srcObject = stream;
+    if (stream) video.current.play().catch(() => {});
+  }, [stream]);
+  // defaultMuted is the muted attribute (autoplay needs it); muted is the live state.
+  return html`<video
+    ref=${video}
+    autoplay
+    playsinline
+    defaultMuted=${true}
+    muted=${muted}
+    aria-label=${`Live view of ${camera.name}`}
+  ></video>`;
+}
+
+export function LivePage({ conn, cameraId }) {
+  const s = useAppState();
+  if (!cameraId) return html`<${LiveGrid} conn=${conn} cameras=${s.devices.filter((d) => d.role === 'camera')} />`;
+  const camera = s.devices.find((d) => d.id === cameraId);
+  if (!camera) {
+    return html`<p role="status">${s.devices.length ? 'This camera does not exist.' : 'Loading…'}</p>
+      <${Link} href="/">Back to devices<//>`;
+  }
+  return html`<${LiveSingle} key=${camera.id} conn=${conn} camera=${camera} />`;
+}
+
+function LiveSingle({ conn, camera }) {
+  const [state, stream, view] = useLiveView(conn, camera);
+  const [muted, setMuted] = useState(true);
+  const figure = useRef(null);
+  const text = statusText(state, camera);
+  const fullScreen = () => {
+    const video = figure.current.querySelector('video');
+    if (figure.current.requestFullscreen) figure.current.requestFullscreen().catch(() => {});
+    else video.webkitEnterFullscreen?.();
+  };
+  return html`
+    <figure ref=${figure} class="live single" data-camera-id=${camera.id} data-phase=${state.phase}>
+      <${LiveVideo} stream=${stream} camera=${camera} muted=${muted} />
+      <figcaption>
+        <h1 class="name">${camera.name}</h1>
+        <span class="live-status" role="status" data-phase=${state.phase}>${text}</span>
+      </figcaption>
+    </figure>
+    <div class="actions live-controls">
+      <button type="button" onClick=${() => view.current.reconnect()}>Reconnect</button>
+      <button type="button" aria-pressed=${String(!muted)} onClick=${() => setMuted(!muted)}>Sound</button>
+      <button type="button" onClick=${fullScreen}>Full screen</button>
+      <button type="button" onClick=${() => navigate('/')}>Leave</button>
+    </div>
+    <${RemoteControls} conn=${conn} camera=${camera} />`;
+}
+
+// RemoteControls sends standard commands to the camera and shows their outcome.
+function RemoteControls({ conn, camera }) {
+  const [outcome, setOutcome] = useState('');
+  const pending = useRef(new Map()); // command_id → label
+  useEffect(
+    () =>
+      conn.socket.subscribe((msg) => {
+        const label = msg.type === 'command.status' && pending.current.get(msg.data.command_id);
+        if (!label) return;
+        const { status, error } = msg.data;
+        if (status === 'acknowledged') setOutcome(`${label}: done`);
+        else if (status === 'failed') setOutcome(`${label}: failed${error ? ` (${error})` : ''}`);
+        else if (status === 'expired') setOutcome(`${label}: the camera did not answer`);
+        else return;
+        pending.current.delete(msg.data.command_id);
+      }),
+    [conn],
+  );
+  const [send, { busy, error }] = useAction(async (label, command_type, payload = {}) => {
+    setOutcome(`${label}: sent`);
+    const ack = await conn.socket.request('command.send', { target_device_id: camera.id, command_type, payload });
+    pending.current.set(ack.command_id, label);
+  });
+  return html`
+    <section class="remote" aria-labelledby="remote-title">
+      <h2 id="remote-title">Camera controls</h2>
+      <div class="actions">
+        <button type="button" disabled=${busy} onClick=${() => send('Switch camera', 'switch_camera')}>Switch camera</button>
+        <button type="button" disabled=${busy} onClick=${() => send('Torch on', 'set_torch', { on: true })}>Torch on</button>
+        <button type="button" disabled=${busy} onClick=${() => send('Torch off', 'set_torch', { on: false })}>Torch off</button>
+        <button type="button" disabled=${busy} onClick=${() => send('Snapshot', 'snapshot')}>Take snapshot</button>
+      </div>
+      <p class="command-outcome" role="status">${outcome}</p>
+      <${ErrorText} error=${error} />
+    </section>`;
+}
+
+function LiveGrid({ conn, cameras }) {
+  const online = cameras.filter((c) => c.status === 'online');
+  return html`
+    <h1>Live</h1>
+    ${online.length
+      ? html`<ul id="live-grid" class="grid" aria-label="Online cameras">
+          ${online.map((c) => html`<li key=${c.id}><${GridTile} conn=${conn} camera=${c} /></li>`)}
+        </ul>`
+      : html`<p class="muted" role="status">No camera is online. Cameras appear here as they connect.</p>`}
+    ${cameras.length > online.length &&
+    html`<p class="muted">${cameras.length - online.length} camera(s) offline. Open one from <${Link} href="/">Devices<//> to wake it.</p>`}`;
+}
+
+function GridTile({ conn, camera }) {
+  const [state, stream, view] = useLiveView(conn, camera);
+  return html`
+    <figure class="live tile" data-camera-id=${camera.id} data-phase=${state.phase}>
+      <${LiveVideo} stream=${stream} camera=${camera} muted=${true} />
+      <figcaption>
+        <span class="name">${camera.name}</span>
+        <span class="live-status" data-phase=${state.phase}>${statusText(state, camera)}</span>
+        <span class="tile-actions">
+          ${state.phase === 'ended' &&
+          html`<button type="button" aria-label=${`Reconnect ${camera.name}`} onClick=${() => view.current.reconnect()}>Reconnect</button>`}
+          <button type="button" aria-label=${`Open ${camera.name}`} onClick=${() => navigate(`/live/${camera.id}`)}>Open</button>
+        </span>
+      </figcaption>
+    </figure>`;
+}

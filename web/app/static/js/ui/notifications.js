@@ -1,0 +1,52 @@
+// Notifications screen: unread notifications (one per event the user was
+// told about), marked read one by one or all at once.
+
+import { html, useEffect } from '../../vendor/htm-preact.js';
+import { api } from '../api.js';
+import { announce, deviceName, getState, loadEvents, refreshNotifications, setState, useAppState } from '../store.js';
+import { ErrorText, Link, Time, useAction } from './common.js';
+
+const markRead = async (ids) => {
+  await Promise.all(ids.map((id) => api.markNotificationRead(id)));
+  setState((s) => ({ unread: s.unread.filter((n) => !ids.includes(n.id)) }));
+};
+
+export function NotificationsPage() {
+  const s = useAppState();
+  const [load, { error }] = useAction(() =>
+    Promise.all([refreshNotifications(), getState().events.length ? null : loadEvents()]),
+  );
+  useEffect(() => {
+    load();
+  }, []);
+  const [readAll, readAllState] = useAction(async () => {
+    await markRead(getState().unread.map((n) => n.id));
+    announce('All notifications marked read.');
+  });
+  return html`
+    <div class="section-head">
+      <h1 id="notifications-title">Notifications</h1>
+      ${s.unread.length > 0 &&
+      html`<button type="button" disabled=${readAllState.busy} onClick=${() => readAll()}>Mark all read</button>`}
+    </div>
+    <${ErrorText} error=${error || readAllState.error} />
+    <ul id="notification-list" class="cards" aria-labelledby="notifications-title">
+      ${s.unread.map((n) => html`<${NotificationItem} key=${n.id} n=${n} event=${s.events.find((e) => e.id === n.event_id)} />`)}
+    </ul>
+    ${!s.unread.length && html`<p class="muted">No unread notifications.</p>`}`;
+}
+
+function NotificationItem({ n, event }) {
+  const [read, { busy, error }] = useAction(() => markRead([n.id]));
+  const title = n.title || event?.title || 'Event';
+  const where = event ? ` on ${deviceName(event.device_id)}` : '';
+  return html`
+    <li class="card notification" data-notification-id=${n.id}>
+      <p><strong>${title}</strong>${where} · <${Time} value=${n.sent_at || event?.started_at} /></p>
+      <${ErrorText} error=${error} />
+      <div class="actions">
+        <${Link} href="/events">See events<//>
+        <button type="button" disabled=${busy} aria-label=${`Mark ${title}${where} read`} onClick=${() => read()}>Mark read</button>
+      </div>
+    </li>`;
+}

@@ -1,0 +1,183 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+// SessionCookie is the name of the browser session cookie.
+const SessionCookie = "securecam_session"
+
+// principal is who a request acts as: a user through a session, or one device
+// through its device token.
+type principal struct {
+	userID  string
+	session *store.Session // set for a user session
+	device  *store.Device  // set for a device token
+	cookie  bool           // the session came from the cookie
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+var (
+	errNoCredentials = errUnauthorized("authentication required")
+	errBadToken      = errUnauthorized("invalid or expired token")
+	errDeviceToken   = errForbidden("a device token cannot do this: sign in as the user")
+	errBadOrigin     = errForbidden("request origin not allowed")
+)
+
+// authenticate requires a user session (bearer or cookie) or, when allowDevice, also
+// a device token. Cookie-authenticated state-changing requests must pass the origin
+// check.
+func (s *Server) authenticate(allowDevice bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := s.authRequest(w, r)
+			if err == nil && p.device != nil && !allowDevice {
+				err = errDeviceToken
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		})
+	}
+}
+
+func (s *Server) authRequest(w http.ResponseWriter, r *http.Request) (*principal, error) {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := parseBearer(h)
+		if !ok {
+			return nil, errUnauthorized("Authorization must be \"Bearer <token>\"")
+		}
+		sess, _, err := s.sessionByToken(ctx, tok, true)
+		if err == nil {
+			return &principal{userID: sess.UserID, session: &sess}, nil
+		}
+		if !errors.Is(err, errBadToken) {
+			return nil, err
+		}
+		d, err := s.deviceByToken(ctx, tok)
+		if err != nil {
+			return nil, err
+		}
+		return &principal{userID: d.UserID, device: &d}, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, errNoCredentials
+	}
+	if !safeMethod(r.Method) && !s.originAllowed(r) {
+		return nil, errBadOrigin
+	}
+	sess, renewed, err := s.sessionByToken(ctx, c.Value, true)
+	if err != nil {
+		return nil, err
+	}
+	if renewed {
+		s.setSessionCookie(w, c.Value, sess.ExpiresAt)
+	}
+	return &principal{userID: sess.UserID, session: &sess, cookie: true}, nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func parseBearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// sessionByToken finds the unexpired session of a token and, if renew, extends it when
+// less than half its lifetime is left (renewed reports that). errBadToken when there
+// is none.
+func (s *Server) sessionByToken(ctx context.Context, tok string, renew bool) (sess store.Session, renewed bool, err error) {
+	if len(tok) > maxTokenLen {
+		return store.Session{}, false, errBadToken
+	}
+	sess, err = s.store.SessionByTokenHash(ctx, hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, false, errBadToken
+	}
+	if err != nil {
+		return sess, false, err
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) {
+		return sess, false, errBadToken
+	}
+	if !renew || sess.ExpiresAt.Sub(now) >= s.sessionTTL/2 {
+		return sess, false, nil
+	}
+	exp := now.Add(s.sessionTTL).UTC()
+	if err := s.store.ExtendSession(ctx, sess.ID, exp); err != nil {
+		s.log.WarnContext(ctx, "session renewal failed", "session_id", sess.ID, "err", err)
+		return sess, false, nil
+	}
+	sess.ExpiresAt = exp
+	return sess, true, nil
+}
+
+func (s *Server) deviceByToken(ctx context.Context, tok string) (store.Device, error) {
+	if len(tok) > maxTokenLen {
+		return store.Device{}, errBadToken
+	}
+	d, err := s.store.DeviceByTokenHash(ctx, hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return d, errBadToken
+	}
+	return d, err
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    token,
+		Path:     "/",
+		Expires:  expires,
+		HttpOnly: true,
+		Secure:   s.secureCookie,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.secureCookie,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// refuseForeignOrigin guards the anonymous endpoints: a browser that posts from an
+// origin we do not serve is refused (login CSRF). Apps send no Origin and pass.
+func (s *Server) refuseForeignOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" && !safeMethod(r.Method) && !s.originOK(o, r.Host) {
+			s.writeError(w, r, errBadOrigin)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

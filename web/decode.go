@@ -1,0 +1,200 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/securecam/securecam/store"
+)
+
+// Input bounds.
+const (
+	maxEmailLen      = 254
+	minPasswordRunes = 8
+	maxPasswordRunes = 128 // Better Auth's default maximum
+	maxNameRunes     = 100
+	maxAppVersionLen = 64
+	maxPushTokenLen  = 4096
+	maxTokenLen      = 512 // any token we issue is far shorter
+	maxPageLimit     = 200
+)
+
+// decodeJSON reads one JSON object from the body into dst: at most s.maxBody bytes
+// (413 too_large beyond), no trailing data, types as declared; unknown fields are
+// ignored.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	if r.ContentLength > s.maxBody {
+		return tooLarge(s.maxBody)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err, s.maxBody)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err, s.maxBody)
+		}
+		return errBadRequest("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func tooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+		Detail: fmt.Sprintf("request body larger than %d bytes", limit)}
+}
+
+func decodeError(err error, limit int64) *Error {
+	var (
+		maxErr    *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return tooLarge(limit)
+	case errors.Is(err, io.EOF):
+		return errBadRequest("empty body, want a JSON object")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return errBadRequest("want a JSON object, got %s", typeErr.Value)
+		}
+		return errBadRequest("field %q: want %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return errBadRequest("malformed JSON: %v", err)
+	default:
+		return errBadRequest("malformed JSON: %v", err)
+	}
+}
+
+// parseID returns the canonical lower-case form of a UUID in its 36-character form.
+func parseID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// pathID reads the {id} path parameter. A malformed id names no resource: 404.
+func pathID(r *http.Request) (string, error) {
+	id, ok := parseID(chi.URLParam(r, "id"))
+	if !ok {
+		return "", errNotFound("no such resource")
+	}
+	return id, nil
+}
+
+// bodyID validates an id given in a request body: malformed is 400.
+func bodyID(field, v string) (string, error) {
+	if v == "" {
+		return "", errBadRequest("%s is required", field)
+	}
+	id, ok := parseID(v)
+	if !ok {
+		return "", errBadRequest("%s is not a UUID", field)
+	}
+	return id, nil
+}
+
+// pageParams reads limit (1..200, larger values clamped to 200, default 50) and cursor.
+func pageParams(r *http.Request) (store.Page, error) {
+	q := r.URL.Query()
+	p := store.Page{Limit: 50, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return p, errBadRequest("limit must be a positive integer")
+		}
+		p.Limit = min(n, maxPageLimit)
+	}
+	if len(p.Cursor) > 512 {
+		return p, errBadRequest("cursor too long")
+	}
+	return p, nil
+}
+
+// list is the shape of every paginated answer.
+type list[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func newList[T any](items []T, next string) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	l := list[T]{Items: items}
+	if next != "" {
+		l.NextCursor = &next
+	}
+	return l
+}
+
+// normalizeEmail trims and lower-cases an address and checks that it is a bare
+// address (no display name), as Better Auth stores it.
+func normalizeEmail(v string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(v))
+	if e == "" {
+		return "", errBadRequest("email is required")
+	}
+	if len(e) > maxEmailLen {
+		return "", errBadRequest("email longer than %d bytes", maxEmailLen)
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || !strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".") {
+		return "", errBadRequest("email is not a valid address")
+	}
+	return e, nil
+}
+
+func checkPassword(v string) error {
+	n := utf8.RuneCountInString(v)
+	if n < minPasswordRunes || n > maxPasswordRunes {
+		return errBadRequest("password must be %d to %d characters", minPasswordRunes, maxPasswordRunes)
+	}
+	return nil
+}
+
+// checkName trims a display name and requires 1..100 printable characters.
+func checkName(field, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", errBadRequest("%s is required", field)
+	}
+	if utf8.RuneCountInString(v) > maxNameRunes {
+		return "", errBadRequest("%s longer than %d characters", field, maxNameRunes)
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return "", errBadRequest("%s contains control characters", field)
+	}
+	return v, nil
+}
+
+func checkAppVersion(v string) error {
+	if len(v) > maxAppVersionLen || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return errBadRequest("app_version must be at most %d printable bytes", maxAppVersionLen)
+	}
+	return nil
+}
+
+func checkPushToken(v string) error {
+	if len(v) > maxPushTokenLen {
+		return errBadRequest("push_token longer than %d bytes", maxPushTokenLen)
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/securecam/securecam/store"
+)
+
+// Device platforms accepted at registration.
+var platforms = map[string]bool{"ios": true, "android": true, "web": true, "other": true}
+
+// ownedDevice returns the device if it belongs to the user; another user's device and
+// a missing one are both 404.
+func (s *Server) ownedDevice(ctx context.Context, userID, id string) (store.Device, error) {
+	d, err := s.store.Device(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
+		return store.Device{}, errNotFound("no such device")
+	}
+	if err != nil {
+		return store.Device{}, fmt.Errorf("device: %w", err)
+	}
+	return d, nil
+}
+
+// POST /devices {name, role, platform, app_version?, push_token?}
+func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name       string  `json:"name"`
+		Role       string  `json:"role"`
+		Platform   string  `json:"platform"`
+		AppVersion *string `json:"app_version"`
+		PushToken  *string `json:"push_token"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	name, err := checkName("name", in.Name)
+	if err != nil {
+		return err
+	}
+	if in.Role != store.RoleCamera && in.Role != store.RoleViewer {
+		return errBadRequest("role must be %q or %q", store.RoleCamera, store.RoleViewer)
+	}
+	if !platforms[in.Platform] {
+		return errBadRequest("platform must be one of ios, android, web, other")
+	}
+	if in.AppVersion != nil {
+		if err := checkAppVersion(*in.AppVersion); err != nil {
+			return err
+		}
+		if *in.AppVersion == "" {
+			in.AppVersion = nil
+		}
+	}
+	if in.PushToken != nil {
+		if err := checkPushToken(*in.PushToken); err != nil {
+			return err
+		}
+		if *in.PushToken == "" {
+			in.PushToken = nil
+		}
+	}
+	tok, err := newSecret()
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	d := store.Device{
+		UserID:     p.userID,
+		Name:       name,
+		Role:       in.Role,
+		Platform:   in.Platform,
+		AppVersion: in.AppVersion,
+		PushToken:  in.PushToken,
+		Status:     store.DeviceOffline,
+		IsCamera:   in.Role == store.RoleCamera,
+	}
+	if err := s.store.CreateDevice(r.Context(), &d, hashToken(tok)); err != nil {
+		return fmt.Errorf("create device: %w", err)
+	}
+	s.audit(r, p.userID, AuditDeviceCreated, "device", d.ID, map[string]any{"role": d.Role, "platform": d.Platform})
+	writeJSON(w, http.StatusCreated, struct {
+		Device      store.Device `json:"device"`
+		DeviceToken string       `json:"device_token"`
+	}{d, tok})
+	return nil
+}
+
+// GET /devices
+func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.store.ListDevices(r.Context(), principalFrom(r.Context()).userID, page)
+	if err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+// GET /devices/{id}
+func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.ownedDevice(r.Context(), principalFrom(r.Context()).userID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// PATCH /devices/{id} {name?, push_token?, app_version?}; a device token may change
+// only its own push_token and app_version.
+func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name       *string `json:"name"`
+		PushToken  *string `json:"push_token"`
+		AppVersion *string `json:"app_version"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	if p.device != nil {
+		if p.device.ID != id {
+			return errForbidden("a device token may only change its own device")
+		}
+		if in.Name != nil {
+			return errForbidden("a device token may only change push_token and app_version")
+		}
+	} else if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
+		return err
+	}
+	var u store.DeviceUpdate
+	if in.Name != nil {
+		name, err := checkName("name", *in.Name)
+		if err != nil {
+			return err
+		}
+		u.Name = &name
+	}
+	if in.PushToken != nil {
+		if err := checkPushToken(*in.PushToken); err != nil {
+			return err
+		}
+		u.PushToken = in.PushToken
+	}
+	if in.AppVersion != nil {
+		if err := checkAppVersion(*in.AppVersion); err != nil {
+			return err
+		}
+		u.AppVersion = in.AppVersion
+	}
+	var d store.Device
+	if u == (store.DeviceUpdate{}) {
+		d, err = s.store.Device(ctx, id)
+	} else {
+		d, err = s.store.UpdateDevice(ctx, id, u)
+	}
+	if err != nil {
+		return fmt.Errorf("update device: %w", err)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// DELETE /devices/{id}: soft-deletes, revokes its links, closes its socket (4003).
+func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
+		return err
+	}
+	revoked, err := s.store.DeleteDevice(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete device: %w", err)
+	}
+	if s.sockets != nil {
+		if err := s.sockets.CloseDevice(ctx, id, CloseForbidden, "device deleted"); err != nil {
+			s.log.WarnContext(ctx, "closing the device's sockets failed", "device_id", id, "err", err)
+		}
+	}
+	for _, l := range revoked {
+		s.linkRevoked(ctx, l)
+	}
+	s.audit(r, p.userID, AuditDeviceDeleted, "device", id, map[string]any{"revoked_links": len(revoked)})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package web is SecureCam's HTTP surface: the REST API under /api/v1 (accounts,
+// sessions, devices, device links, WebSocket tickets, audit logs), /healthz, /readyz,
+// /metrics, and the mount point of the hub's /ws handler.
+//
+// Every error a client sees is an RFC 9457 problem document built in one place
+// (problem.go) from a typed [*Error] or a store sentinel. Passwords are hashed in Better
+// Auth's scrypt format in a bounded pool; session, device, verification and ticket
+// tokens are random and stored only as SHA-256 hashes.
+//
+// Concurrency: a [Server] is an http.Handler safe for concurrent use by any number of
+// requests. It owns one kind of goroutine, the background mail sends started by the
+// verification and password-reset requests; [Server.Shutdown] waits for them. Limiters
+// and mailers are safe for concurrent use.
+package web

@@ -1,0 +1,71 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	rateLimited  *prometheus.CounterVec
+	signIns      *prometheus.CounterVec
+	mails        *prometheus.CounterVec
+	mailsPending atomic.Int64
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "securecam", Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "securecam", Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "HTTP request latency by method and route pattern (WebSocket excluded).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "securecam", Subsystem: "http", Name: "rate_limited_total",
+			Help: "Requests refused with 429, by reason (action name or password_pool).",
+		}, []string{"reason"}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "securecam", Subsystem: "auth", Name: "sign_ins_total",
+			Help: "Sign-in attempts by result (ok, invalid).",
+		}, []string{"result"}),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "securecam", Subsystem: "mail", Name: "sent_total",
+			Help: "Mails by result (sent, failed, dropped).",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.signIns, m.mails} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("web metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// instrument counts and times requests and logs them at debug level (path only: a
+// query may carry a ticket).
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		m := httpsnoop.CaptureMetrics(next, w, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(m.Code)).Inc()
+		s.metrics.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		s.log.DebugContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path,
+			"status", m.Code, "duration", m.Duration, "client_ip", s.clientIP(r))
+	})
+}

@@ -1,0 +1,158 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/web/internal/password"
+)
+
+// Error codes of the wire contract (PROTOCOL.md) that the web layer answers with.
+const (
+	CodeBadRequest         = "bad_request"
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeUnauthorized       = "unauthorized"
+	CodeForbidden          = "forbidden"
+	CodeNotFound           = "not_found"
+	CodeConflict           = "conflict"
+	CodeTooLarge           = "too_large"
+	CodeRateLimited        = "rate_limited"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// Error is an error a client sees: an HTTP status, a wire code and a human detail.
+// Handlers and [Server.AuthenticateSocket] return it; the problem writer turns it
+// into an RFC 9457 document.
+type Error struct {
+	Status     int
+	Code       string
+	Detail     string
+	RetryAfter time.Duration // sent as Retry-After when positive
+	cause      error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Detail, e.cause)
+	}
+	return e.Code + ": " + e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// HTTPStatus and ErrorCode let packages that must not import web (the hub) read the
+// refusal through a small interface.
+func (e *Error) HTTPStatus() int { return e.Status }
+
+// ErrorCode returns the wire code, for example "forbidden".
+func (e *Error) ErrorCode() string { return e.Code }
+
+func errBadRequest(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Detail: fmt.Sprintf(format, args...)}
+}
+
+func errUnauthorized(detail string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Detail: detail}
+}
+
+func errForbidden(detail string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: detail}
+}
+
+func errNotFound(detail string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Detail: detail}
+}
+
+func errConflict(detail string) *Error {
+	return &Error{Status: http.StatusConflict, Code: CodeConflict, Detail: detail}
+}
+
+func errRateLimited(retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		Detail: "too many requests, retry later", RetryAfter: retryAfter}
+}
+
+var errInvalidCredentials = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidCredentials,
+	Detail: "wrong email or password"}
+
+// problem is the RFC 9457 body.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+// asError maps any error to the *Error a client sees: typed errors as they are, store
+// and pool sentinels to their codes, everything else to 500 internal.
+func asError(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound("no such resource")
+	case errors.Is(err, store.ErrConflict):
+		return errConflict("the request conflicts with the current state")
+	case errors.Is(err, password.ErrBusy):
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Detail: "the server is busy hashing passwords, retry shortly", RetryAfter: time.Second, cause: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Detail: "a dependency did not answer in time, retry", RetryAfter: time.Second, cause: err}
+	default:
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+			Detail: "internal error", cause: err}
+	}
+}
+
+// writeError is the one place errors become responses.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	switch {
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		s.log.DebugContext(r.Context(), "request cancelled", "method", r.Method, "path", r.URL.Path)
+	case e.Status >= 500:
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"status", e.Status, "err", err)
+	}
+	writeProblem(w, e)
+}
+
+func writeProblem(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(e.Status),
+		Status: e.Status,
+		Detail: e.Detail,
+		Code:   e.Code,
+	})
+}
+
+// writeJSON writes v with status. API answers are never cached: some carry tokens.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,122 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// handlerFunc is a handler whose error becomes the problem document.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) h(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) routes(ws http.Handler, gatherer prometheus.Gatherer) http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer)
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, errNotFound("no such endpoint"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeBadRequest,
+			Detail: "method not allowed on this endpoint"})
+	})
+	if ws != nil {
+		r.Method(http.MethodGet, "/ws", ws)
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(s.instrument)
+		r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		r.Get("/readyz", s.handleReady)
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+
+		r.Route("/api/v1", func(r chi.Router) {
+			// Anyone. A browser request from a foreign origin is refused (login CSRF).
+			r.Group(func(r chi.Router) {
+				r.Use(s.refuseForeignOrigin)
+				r.Post("/auth/sign-up", s.h(s.handleSignUp))
+				r.Post("/auth/sign-in", s.h(s.handleSignIn))
+				r.Post("/auth/verify-email", s.h(s.handleVerifyEmail))
+				r.Post("/auth/password-reset/request", s.h(s.handlePasswordResetRequest))
+				r.Post("/auth/password-reset", s.h(s.handlePasswordReset))
+			})
+			// A user session (bearer or cookie).
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate(false))
+				r.Post("/auth/sign-out", s.h(s.handleSignOut))
+				r.Get("/me", s.h(s.handleMe))
+				r.Post("/auth/verify-email/request", s.h(s.handleVerifyEmailRequest))
+				r.Post("/devices", s.h(s.handleCreateDevice))
+				r.Get("/devices", s.h(s.handleListDevices))
+				r.Get("/devices/{id}", s.h(s.handleGetDevice))
+				r.Delete("/devices/{id}", s.h(s.handleDeleteDevice))
+				r.Post("/device-links", s.h(s.handleCreateLink))
+				r.Get("/device-links", s.h(s.handleListLinks))
+				r.Delete("/device-links/{id}", s.h(s.handleRevokeLink))
+				r.Get("/audit-logs", s.h(s.handleListAuditLogs))
+			})
+			// A user session or a device token (limited to its own device).
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate(true))
+				r.Patch("/devices/{id}", s.h(s.handleUpdateDevice))
+				r.Post("/ws-tickets", s.h(s.handleCreateTicket))
+			})
+		})
+	})
+	return r
+}
+
+// recoverer turns a handler panic into a 500 problem and a log line. A panic after the
+// response started (or after a hijack) only logs.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
+			writeProblem(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Detail: "internal error"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleReady asks the store and every ReadyCheck, each with a 2 s budget.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	checks := append([]ReadyCheck{{Name: "store", Check: s.store.Ping}}, s.ready...)
+	status := map[string]string{}
+	var failed []string
+	for _, c := range checks {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := c.Check(ctx)
+		cancel()
+		if err != nil {
+			s.log.WarnContext(r.Context(), "not ready", "dependency", c.Name, "err", err)
+			status[c.Name] = "unavailable"
+			failed = append(failed, c.Name)
+			continue
+		}
+		status[c.Name] = "ok"
+	}
+	if len(failed) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed, "checks": status})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": status})
+}

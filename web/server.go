@@ -1,0 +1,358 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/web/internal/password"
+)
+
+// Store is the part of store.Store the web layer uses; a store.Store satisfies it.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateUser(ctx context.Context, u *store.User) error
+	UserByID(ctx context.Context, id string) (store.User, error)
+	UserByEmail(ctx context.Context, email string) (store.User, error)
+	CredentialPassword(ctx context.Context, userID string) (string, error)
+	SetPassword(ctx context.Context, userID, hash string) error
+	SetEmailVerified(ctx context.Context, userID string) error
+
+	CreateSession(ctx context.Context, s *store.Session) error
+	SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error)
+	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+
+	CreateVerification(ctx context.Context, v *store.Verification) error
+	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (store.Verification, error)
+
+	CreateDevice(ctx context.Context, d *store.Device, tokenHash string) error
+	Device(ctx context.Context, id string) (store.Device, error)
+	DeviceByTokenHash(ctx context.Context, tokenHash string) (store.Device, error)
+	ListDevices(ctx context.Context, userID string, p store.Page) ([]store.Device, string, error)
+	UpdateDevice(ctx context.Context, id string, u store.DeviceUpdate) (store.Device, error)
+	DeleteDevice(ctx context.Context, id string) ([]store.DeviceLink, error)
+
+	CreateLink(ctx context.Context, l *store.DeviceLink) error
+	Link(ctx context.Context, id string) (store.DeviceLink, error)
+	ListLinks(ctx context.Context, ownerUserID string, p store.Page) ([]store.DeviceLink, string, error)
+	RevokeLink(ctx context.Context, id string) (store.DeviceLink, error)
+
+	AddAuditLog(ctx context.Context, a *store.AuditLog) error
+	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
+}
+
+// Sockets closes live WebSockets; the hub implements it. Each method closes every
+// matching socket on every replica with code and reason, and returns nil when none
+// matched.
+type Sockets interface {
+	// CloseDevice closes the sockets of one device.
+	CloseDevice(ctx context.Context, deviceID string, code int, reason string) error
+	// CloseSession closes the sockets authenticated by one user session.
+	CloseSession(ctx context.Context, sessionID string, code int, reason string) error
+	// CloseUserSessions closes every socket authenticated by any session of the user
+	// (not those authenticated by a device token).
+	CloseUserSessions(ctx context.Context, userID string, code int, reason string) error
+}
+
+// CloseForbidden is the WebSocket close code for a revoked session or deleted device.
+const CloseForbidden = 4003
+
+// ReadyCheck is one dependency /readyz asks; a nil error means ready.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// RateLimit allows Requests per Window.
+type RateLimit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Config tunes the server; every zero field takes the documented default.
+type Config struct {
+	// PublicURL is how clients reach the hub: the base of links in mails, the default
+	// allowed origin, and Secure cookies when it is https. Default http://localhost:8080.
+	PublicURL string
+	// AllowedOrigins are browser origins ("https://app.example.com") allowed besides
+	// same-origin requests. Default: the origin of PublicURL.
+	AllowedOrigins []string
+	// TrustedProxies are CIDRs or addresses whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// MaxBodyBytes caps JSON request bodies (413 beyond). Default 64 KiB.
+	MaxBodyBytes int64
+	// SessionTTL is a session's lifetime, renewed when less than half is left.
+	// Default 30 days.
+	SessionTTL time.Duration
+	// EmailVerificationTTL (default 24 h), PasswordResetTTL (default 1 h) and
+	// WSTicketTTL (default 30 s) bound how long those single-use tokens work.
+	EmailVerificationTTL time.Duration
+	PasswordResetTTL     time.Duration
+	WSTicketTTL          time.Duration
+	// HashWorkers is how many password hashes run at once: default and maximum
+	// runtime.NumCPU().
+	HashWorkers int
+	// HashQueue is how many hashes may wait for a worker before requests get 429.
+	// Default 2×HashWorkers; negative means none may wait.
+	HashQueue int
+	// Limits on sign-in, sign-up and password-reset requests, each counted per action:
+	// per client IP (default 30/min), per client IP and account (default 10/min), per
+	// account from anywhere (default 60/min).
+	AuthPerIP        RateLimit
+	AuthPerIPAccount RateLimit
+	AuthPerAccount   RateLimit
+}
+
+// Deps are the server's collaborators. Store is required; every other nil field takes
+// the documented default.
+type Deps struct {
+	Store Store
+	// Mailer sends verification and reset mails. Default: a LogMailer on Logger.
+	Mailer Mailer
+	// Logger default: discard.
+	Logger *slog.Logger
+	// Limiter counts auth attempts. Default: a MemoryLimiter (one replica); use a
+	// RedisLimiter when replicas share the load.
+	Limiter Limiter
+	// Registerer and Gatherer back /metrics. Default: a private registry with Go and
+	// process collectors. A Registerer that is also a Gatherer may come alone.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Sockets closes WebSockets on sign-out, device deletion and password reset.
+	// Default: nothing to close.
+	Sockets Sockets
+	// WS is mounted at GET /ws when set.
+	WS http.Handler
+	// Ready are checked by /readyz after the store's Ping.
+	Ready []ReadyCheck
+	// OnLinkRevoked runs after a link is revoked (directly or by deleting a device),
+	// for example to end live sessions between the two devices.
+	OnLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler. Create it with [New].
+type Server struct {
+	store         Store
+	mailer        Mailer
+	log           *slog.Logger
+	limiter       Limiter
+	sockets       Sockets
+	ready         []ReadyCheck
+	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	now           func() time.Time
+	hasher        *password.Pool
+	metrics       *metrics
+	handler       http.Handler
+
+	publicURL      *url.URL
+	secureCookie   bool
+	allowedOrigins map[string]bool
+	trustedProxies []netip.Prefix
+	maxBody        int64
+	sessionTTL     time.Duration
+	verifyTTL      time.Duration
+	resetTTL       time.Duration
+	ticketTTL      time.Duration
+	perIP          RateLimit
+	perIPAccount   RateLimit
+	perAccount     RateLimit
+
+	mailMu     sync.Mutex
+	mailClosed bool
+	mailWG     sync.WaitGroup
+}
+
+// maxPendingMails bounds mails being sent at once; more are dropped and logged.
+const maxPendingMails = 32
+
+// New builds the server.
+func New(cfg Config, deps Deps) (*Server, error) {
+	return newServer(cfg, deps, password.BetterAuth)
+}
+
+func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
+	if deps.Store == nil {
+		return nil, errors.New("web: Deps.Store is required")
+	}
+	s := &Server{
+		store:         deps.Store,
+		mailer:        deps.Mailer,
+		log:           deps.Logger,
+		limiter:       deps.Limiter,
+		sockets:       deps.Sockets,
+		ready:         deps.Ready,
+		onLinkRevoked: deps.OnLinkRevoked,
+		now:           deps.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.mailer == nil {
+		s.mailer = NewLogMailer(s.log)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.limiter == nil {
+		s.limiter = NewMemoryLimiter(s.now)
+	}
+
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:8080"
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("web: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+	}
+	s.publicURL = u
+	s.secureCookie = u.Scheme == "https"
+	origins := cfg.AllowedOrigins
+	if origins == nil {
+		origins = []string{cfg.PublicURL}
+	}
+	s.allowedOrigins = make(map[string]bool, len(origins))
+	for _, o := range origins {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		n := originOf(o)
+		if n == "" {
+			return nil, fmt.Errorf("web: allowed origin %q: want scheme://host[:port]", o)
+		}
+		s.allowedOrigins[n] = true
+	}
+	if s.trustedProxies, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+
+	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
+	s.sessionTTL = orDefault(cfg.SessionTTL, 30*24*time.Hour)
+	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
+	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
+	s.ticketTTL = orDefault(cfg.WSTicketTTL, 30*time.Second)
+	s.perIP = rateOrDefault(cfg.AuthPerIP, RateLimit{30, time.Minute})
+	s.perIPAccount = rateOrDefault(cfg.AuthPerIPAccount, RateLimit{10, time.Minute})
+	s.perAccount = rateOrDefault(cfg.AuthPerAccount, RateLimit{60, time.Minute})
+
+	workers := cfg.HashWorkers
+	if workers <= 0 || workers > runtime.NumCPU() {
+		workers = runtime.NumCPU()
+	}
+	queue := cfg.HashQueue
+	if queue == 0 {
+		queue = 2 * workers
+	}
+	s.hasher = password.NewPool(params, workers, max(queue, 0))
+
+	reg, gat := deps.Registerer, deps.Gatherer
+	switch {
+	case reg == nil && gat == nil:
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg, gat = r, r
+	case gat == nil:
+		g, ok := reg.(prometheus.Gatherer)
+		if !ok {
+			return nil, errors.New("web: Deps.Registerer is not a Gatherer and Deps.Gatherer is nil")
+		}
+		gat = g
+	case reg == nil:
+		return nil, errors.New("web: Deps.Gatherer without Deps.Registerer")
+	}
+	if s.metrics, err = newMetrics(reg); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes(deps.WS, gat)
+	return s, nil
+}
+
+func orDefault[T int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func rateOrDefault(v, def RateLimit) RateLimit {
+	if v.Requests <= 0 || v.Window <= 0 {
+		return def
+	}
+	return v
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Shutdown stops taking new background mails and waits until those being sent are
+// done or ctx ends. Call it after the HTTP server has stopped.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mailMu.Lock()
+	s.mailClosed = true
+	s.mailMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.mailWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("web shutdown: %w", ctx.Err())
+	}
+}
+
+// sendMail sends in the background so that answers do not depend on the mail server
+// (and take the same time whether or not an account exists).
+func (s *Server) sendMail(ctx context.Context, to, subject, body string) {
+	s.mailMu.Lock()
+	defer s.mailMu.Unlock()
+	if s.mailClosed {
+		s.log.WarnContext(ctx, "mail dropped: server shutting down", "subject", subject)
+		return
+	}
+	if s.metrics.mailsPending.Load() >= maxPendingMails {
+		s.log.ErrorContext(ctx, "mail dropped: too many pending", "subject", subject)
+		s.metrics.mails.WithLabelValues("dropped").Inc()
+		return
+	}
+	s.metrics.mailsPending.Add(1)
+	s.mailWG.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	go func() {
+		defer s.mailWG.Done()
+		defer s.metrics.mailsPending.Add(-1)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(ctx, "mail send panicked", "panic", p)
+			}
+		}()
+		if err := s.mailer.Send(ctx, to, subject, body); err != nil {
+			s.metrics.mails.WithLabelValues("failed").Inc()
+			s.log.ErrorContext(ctx, "mail send failed", "subject", subject, "err", err)
+			return
+		}
+		s.metrics.mails.WithLabelValues("sent").Inc()
+	}()
+}

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+// SocketIdentity is who a WebSocket belongs to. SessionID is empty when the socket
+// was opened with a device token (or a ticket minted with one).
+type SocketIdentity struct {
+	UserID    string
+	DeviceID  string
+	SessionID string
+}
+
+// AuthenticateSocket decides, before the upgrade, whether a request may open /ws and
+// as which device. It tries, in order: ?ticket= (single use, from POST
+// /api/v1/ws-tickets); Authorization: Bearer with a device token; Bearer with a user
+// session token plus the device id in X-Device-Id or ?device_id=; the session cookie
+// plus a device id and an Origin header that is allowed. A present but bad credential
+// is refused, never skipped.
+//
+// Every error is an [*Error]: 401 unauthorized (no or bad credentials), 403 forbidden
+// (device not the user's, origin missing or not allowed with the cookie), 400
+// bad_request (no device id with a session, header and query ids disagree, malformed
+// id), or 5xx when the store fails.
+func (s *Server) AuthenticateSocket(r *http.Request) (SocketIdentity, error) {
+	id, err := s.authenticateSocket(r)
+	if err != nil {
+		e := asError(err)
+		if e.Status >= 500 {
+			s.log.ErrorContext(r.Context(), "socket authentication failed", "err", err)
+		}
+		return SocketIdentity{}, e
+	}
+	return id, nil
+}
+
+func (s *Server) authenticateSocket(r *http.Request) (SocketIdentity, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if q.Has("ticket") {
+		return s.socketByTicket(ctx, q.Get("ticket"))
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := parseBearer(h)
+		if !ok {
+			return SocketIdentity{}, errUnauthorized("Authorization must be \"Bearer <token>\"")
+		}
+		sess, _, err := s.sessionByToken(ctx, tok, true)
+		if err == nil {
+			return s.socketForSession(ctx, r, sess)
+		}
+		if !errors.Is(err, errBadToken) {
+			return SocketIdentity{}, err
+		}
+		d, err := s.deviceByToken(ctx, tok)
+		if err != nil {
+			return SocketIdentity{}, err
+		}
+		given, err := socketDeviceID(r)
+		if err != nil && !errors.Is(err, errNoDeviceID) {
+			return SocketIdentity{}, err
+		}
+		if given != "" && given != d.ID {
+			return SocketIdentity{}, errForbidden("the device token is for another device")
+		}
+		return SocketIdentity{UserID: d.UserID, DeviceID: d.ID}, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return SocketIdentity{}, errNoCredentials
+	}
+	if o := r.Header.Get("Origin"); o == "" || !s.originOK(o, r.Host) {
+		return SocketIdentity{}, errForbidden("a cookie-authenticated socket needs an allowed Origin")
+	}
+	// No renewal here: the new expiry could not reach the cookie before the upgrade.
+	sess, _, err := s.sessionByToken(ctx, c.Value, false)
+	if err != nil {
+		return SocketIdentity{}, err
+	}
+	return s.socketForSession(ctx, r, sess)
+}
+
+var errNoDeviceID = errBadRequest("a session needs the device id in X-Device-Id or ?device_id=")
+
+// socketDeviceID reads the device id from the header or the query; both present must
+// agree.
+func socketDeviceID(r *http.Request) (string, error) {
+	h, q := r.Header.Get("X-Device-Id"), r.URL.Query().Get("device_id")
+	raw := h
+	switch {
+	case h != "" && q != "":
+		hid, ok1 := parseID(h)
+		qid, ok2 := parseID(q)
+		if !ok1 || !ok2 || hid != qid {
+			return "", errBadRequest("X-Device-Id and device_id disagree")
+		}
+	case h == "" && q == "":
+		return "", errNoDeviceID
+	case h == "":
+		raw = q
+	}
+	id, ok := parseID(raw)
+	if !ok {
+		return "", errBadRequest("device id is not a UUID")
+	}
+	return id, nil
+}
+
+func (s *Server) socketForSession(ctx context.Context, r *http.Request, sess store.Session) (SocketIdentity, error) {
+	id, err := socketDeviceID(r)
+	if err != nil {
+		return SocketIdentity{}, err
+	}
+	d, err := s.store.Device(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != sess.UserID) {
+		return SocketIdentity{}, errForbidden("the device is not this user's")
+	}
+	if err != nil {
+		return SocketIdentity{}, fmt.Errorf("socket device: %w", err)
+	}
+	return SocketIdentity{UserID: sess.UserID, DeviceID: d.ID, SessionID: sess.ID}, nil
+}
+
+var errBadTicket = errUnauthorized("invalid, used or expired ticket")
+
+// A ticket is "<device id>.<session id or empty>.<secret>", stored hashed under
+// "ws-ticket:<device id>".
+func (s *Server) socketByTicket(ctx context.Context, ticket string) (SocketIdentity, error) {
+	ids, ok := splitScopedToken(ticket, 2)
+	if !ok {
+		return SocketIdentity{}, errBadTicket
+	}
+	deviceID, ok := parseID(ids[0])
+	if !ok || (ids[1] != "" && len(ids[1]) != 36) {
+		return SocketIdentity{}, errBadTicket
+	}
+	_, err := s.store.ConsumeVerification(ctx, kindWSTicket+":"+deviceID, hashToken(ticket), s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return SocketIdentity{}, errBadTicket
+	}
+	if err != nil {
+		return SocketIdentity{}, fmt.Errorf("consume ticket: %w", err)
+	}
+	d, err := s.store.Device(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return SocketIdentity{}, errBadTicket
+	}
+	if err != nil {
+		return SocketIdentity{}, fmt.Errorf("ticket device: %w", err)
+	}
+	return SocketIdentity{UserID: d.UserID, DeviceID: d.ID, SessionID: ids[1]}, nil
+}
+
+type ticketJSON struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// POST /ws-tickets {device_id} → 201 {ticket, expires_at}
+func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		DeviceID string `json:"device_id"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	id, err := bodyID("device_id", in.DeviceID)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	sessionID := ""
+	if p.device != nil {
+		if p.device.ID != id {
+			return errForbidden("a device token may only get tickets for its own device")
+		}
+	} else {
+		if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
+			return err
+		}
+		sessionID = p.session.ID
+	}
+	ticket, err := newScopedToken(id, sessionID)
+	if err != nil {
+		return err
+	}
+	v := store.Verification{
+		Identifier: kindWSTicket + ":" + id,
+		ValueHash:  hashToken(ticket),
+		ExpiresAt:  s.now().Add(s.ticketTTL).UTC(),
+	}
+	if err := s.store.CreateVerification(ctx, &v); err != nil {
+		return fmt.Errorf("create ticket: %w", err)
+	}
+	writeJSON(w, http.StatusCreated, ticketJSON{Ticket: ticket, ExpiresAt: v.ExpiresAt})
+	return nil
+}
