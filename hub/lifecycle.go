@@ -55,8 +55,13 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 		return false
 	}
 
-	if old := h.register(c); old != nil {
-		old.close(StatusReplaced, "replaced by a newer connection", false)
+	switch loser := h.register(c); loser {
+	case nil:
+	case c: // a newer connection of the device registered first
+		c.close(StatusReplaced, "replaced by a newer connection", false)
+		return false
+	default:
+		loser.close(StatusReplaced, "replaced by a newer connection", false)
 	}
 	if err := h.bus.Subscribe(ctx, dev); err != nil {
 		c.log.Warn("bus subscribe", "err", err) // the bus subscribes when it is back

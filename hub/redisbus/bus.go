@@ -1,0 +1,449 @@
+// Package redisbus implements the hub's [hub.Bus] on Redis pub/sub and its
+// [hub.Presence] registry on Redis keys, for a cluster of replicas.
+//
+// Layout, all names under Config.Prefix (e.g. "securecam:"):
+//
+//	channel <prefix>dev:<device id>    messages for one device; a replica subscribes while
+//	                                   the device is connected to it, so PUBLISH's receiver
+//	                                   count says whether the device is online anywhere
+//	channel <prefix>broadcast          messages for every replica
+//	hash    <prefix>presence:node      device id → replica holding its socket
+//	zset    <prefix>presence:seen      device id → last refresh (Redis time, ms)
+//	string  <prefix>presence:lease     replica allowed to sweep, with a TTL
+//
+// Each replica holds one pub/sub connection (go-redis reconnects it and resubscribes
+// after a Redis restart) and probes it with PING every PingInterval: Ready fails when
+// no PONG came back recently, and a connection silent for three intervals is replaced.
+// Publishes to one device go through one of a few workers (chosen by device id) that
+// pipeline what is queued, which keeps them in order per device.
+//
+// Concurrency: Bus and Presence are safe for concurrent use. Bus owns the goroutines it
+// starts in Start and waits for them in Close; the *redis.Client is the caller's.
+package redisbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/securecam/securecam/hub"
+)
+
+// Config configures a [Bus].
+type Config struct {
+	// Prefix is put before every channel and key name. Default "securecam:".
+	Prefix string
+	// PingInterval is the period of the pub/sub health probe. Default 5 s.
+	PingInterval time.Duration
+	// PublishWorkers is the number of pipelining publish workers. Default 4.
+	PublishWorkers int
+	// Logger receives the bus's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Prefix == "" {
+		c.Prefix = "securecam:"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 5 * time.Second
+	}
+	if c.PublishWorkers <= 0 {
+		c.PublishWorkers = 4
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Bus is a [hub.Bus] endpoint on Redis pub/sub.
+type Bus struct {
+	rdb       redis.UniversalClient
+	cfg       Config
+	log       *slog.Logger
+	devPrefix string
+	bcast     string
+
+	mu      sync.Mutex // guards ps, subs, started, closed
+	ps      *redis.PubSub
+	subs    map[string]int
+	recv    func(key string, msg []byte)
+	started bool
+	closed  bool
+
+	lastPong atomic.Int64 // unix nanoseconds of the last PONG on the pub/sub connection
+
+	pubMu   sync.RWMutex // Publish holds it shared while queueing; Close exclusively
+	pubShut bool
+	pubs    []chan *pubReq
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type pubReq struct {
+	channel string
+	msg     []byte
+	res     chan pubRes
+}
+
+type pubRes struct {
+	n   int
+	err error
+}
+
+// New returns a bus endpoint on rdb. Call Start (the hub does) before use.
+func New(rdb redis.UniversalClient, cfg Config) *Bus {
+	cfg.setDefaults()
+	b := &Bus{
+		rdb:       rdb,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		devPrefix: cfg.Prefix + "dev:",
+		bcast:     cfg.Prefix + "broadcast",
+		subs:      make(map[string]int),
+		stop:      make(chan struct{}),
+	}
+	b.pubs = make([]chan *pubReq, cfg.PublishWorkers)
+	for i := range b.pubs {
+		b.pubs[i] = make(chan *pubReq, 1024)
+	}
+	return b
+}
+
+// Start implements [hub.Bus]. It does not fail when Redis is unreachable: the bus
+// connects when Redis is back, and Ready tells the truth meanwhile.
+func (b *Bus) Start(recv func(key string, msg []byte)) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return hub.ErrBusClosed
+	}
+	if b.started {
+		return errors.New("redisbus: already started")
+	}
+	b.started = true
+	b.recv = recv
+	b.ps = b.newPubSub(context.Background())
+	b.wg.Add(2 + len(b.pubs))
+	go b.receiveLoop()
+	go b.pingLoop()
+	for _, ch := range b.pubs {
+		go b.publishWorker(ch)
+	}
+	return nil
+}
+
+// newPubSub opens a pub/sub connection subscribed to the broadcast channel and to
+// every key subscribed so far. Called with b.mu held.
+func (b *Bus) newPubSub(ctx context.Context) *redis.PubSub {
+	channels := make([]string, 0, 1+len(b.subs))
+	channels = append(channels, b.bcast)
+	for k := range b.subs {
+		channels = append(channels, b.devPrefix+k)
+	}
+	// Subscribe records the channels even when Redis is down and subscribes them
+	// when its connection is (re)established.
+	return b.rdb.Subscribe(ctx, channels...)
+}
+
+func (b *Bus) pubSub() *redis.PubSub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ps
+}
+
+func (b *Bus) stopped() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// receiveLoop delivers messages and records PONGs; it replaces a pub/sub connection
+// that stayed silent for three ping intervals.
+func (b *Bus) receiveLoop() {
+	defer b.wg.Done()
+	defer b.recoverGoroutine("receive")
+	backoff := 50 * time.Millisecond
+	for !b.stopped() {
+		ps := b.pubSub()
+		m, err := ps.ReceiveTimeout(context.Background(), b.cfg.PingInterval)
+		if err != nil {
+			if b.stopped() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if b.silentFor() > 3*b.cfg.PingInterval {
+					b.log.Warn("redis pub/sub connection silent: reconnecting")
+					b.replacePubSub(ps)
+				}
+				continue
+			}
+			b.log.Debug("redis pub/sub receive", "err", err)
+			select {
+			case <-b.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		switch m := m.(type) {
+		case *redis.Message:
+			b.deliver(m)
+		case *redis.Pong:
+			b.lastPong.Store(time.Now().UnixNano())
+		case *redis.Subscription:
+			// Any reply proves the connection alive.
+			b.lastPong.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+func (b *Bus) deliver(m *redis.Message) {
+	var key string
+	switch {
+	case m.Channel == b.bcast:
+	case len(m.Channel) > len(b.devPrefix) && m.Channel[:len(b.devPrefix)] == b.devPrefix:
+		key = m.Channel[len(b.devPrefix):]
+	default:
+		return
+	}
+	b.recv(key, []byte(m.Payload))
+}
+
+func (b *Bus) silentFor() time.Duration {
+	return time.Since(time.Unix(0, b.lastPong.Load()))
+}
+
+// replacePubSub closes old, if it is still current, and opens a new connection with
+// the same subscriptions.
+func (b *Bus) replacePubSub(old *redis.PubSub) {
+	b.mu.Lock()
+	if b.ps != old || b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.ps = b.newPubSub(context.Background())
+	b.lastPong.Store(time.Now().UnixNano()) // give the new connection a full period
+	b.mu.Unlock()
+	_ = old.Close()
+}
+
+// pingLoop sends PING on the pub/sub connection every PingInterval.
+func (b *Bus) pingLoop() {
+	defer b.wg.Done()
+	defer b.recoverGoroutine("ping")
+	t := time.NewTicker(b.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.PingInterval)
+		if err := b.pubSub().Ping(ctx, "securecam"); err != nil {
+			b.log.Debug("redis pub/sub ping", "err", err)
+		}
+		cancel()
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Subscribe implements [hub.Bus].
+func (b *Bus) Subscribe(ctx context.Context, key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || !b.started {
+		return hub.ErrBusClosed
+	}
+	b.subs[key]++
+	if b.subs[key] > 1 {
+		return nil
+	}
+	if err := b.ps.Subscribe(ctx, b.devPrefix+key); err != nil {
+		return fmt.Errorf("redisbus: subscribe: %w", err)
+	}
+	return nil
+}
+
+// Unsubscribe implements [hub.Bus].
+func (b *Bus) Unsubscribe(ctx context.Context, key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || !b.started {
+		return hub.ErrBusClosed
+	}
+	if b.subs[key] == 0 {
+		return nil
+	}
+	b.subs[key]--
+	if b.subs[key] > 0 {
+		return nil
+	}
+	delete(b.subs, key)
+	if err := b.ps.Unsubscribe(ctx, b.devPrefix+key); err != nil {
+		return fmt.Errorf("redisbus: unsubscribe: %w", err)
+	}
+	return nil
+}
+
+var workerSeed = maphash.MakeSeed()
+
+// Publish implements [hub.Bus]. The message joins the pipeline of the worker that
+// owns key; Publish waits for Redis's answer.
+func (b *Bus) Publish(ctx context.Context, key string, msg []byte) (int, error) {
+	req := &pubReq{channel: b.devPrefix + key, msg: msg, res: make(chan pubRes, 1)}
+	b.pubMu.RLock()
+	if b.pubShut {
+		b.pubMu.RUnlock()
+		return 0, hub.ErrBusClosed
+	}
+	ch := b.pubs[maphash.String(workerSeed, key)%uint64(len(b.pubs))]
+	select {
+	case ch <- req:
+	case <-ctx.Done():
+		b.pubMu.RUnlock()
+		return 0, fmt.Errorf("redisbus: publish: %w", ctx.Err())
+	}
+	b.pubMu.RUnlock()
+	select {
+	case r := <-req.res:
+		if r.err != nil {
+			return 0, fmt.Errorf("redisbus: publish: %w", r.err)
+		}
+		return r.n, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("redisbus: publish: %w", ctx.Err())
+	}
+}
+
+const maxPipeline = 256
+
+// publishWorker sends the queued publishes of its keys in pipelines.
+func (b *Bus) publishWorker(ch chan *pubReq) {
+	defer b.wg.Done()
+	defer b.recoverGoroutine("publish")
+	batch := make([]*pubReq, 0, maxPipeline)
+	cmds := make([]*redis.IntCmd, 0, maxPipeline)
+	for {
+		var first *pubReq
+		select {
+		case first = <-ch:
+		case <-b.stop:
+			// Publish queues nothing after Close began: fail what is left.
+			for {
+				select {
+				case r := <-ch:
+					r.res <- pubRes{err: hub.ErrBusClosed}
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxPipeline {
+			select {
+			case r := <-ch:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pipe := b.rdb.Pipeline()
+		cmds = cmds[:0]
+		for _, r := range batch {
+			cmds = append(cmds, pipe.Publish(ctx, r.channel, r.msg))
+		}
+		_, _ = pipe.Exec(ctx) // errors are per command
+		cancel()
+		for i, r := range batch {
+			n, err := cmds[i].Result()
+			r.res <- pubRes{n: int(n), err: err}
+			batch[i] = nil
+		}
+	}
+}
+
+// Broadcast implements [hub.Bus].
+func (b *Bus) Broadcast(ctx context.Context, msg []byte) error {
+	if b.isClosed() {
+		return hub.ErrBusClosed
+	}
+	if err := b.rdb.Publish(ctx, b.bcast, msg).Err(); err != nil {
+		return fmt.Errorf("redisbus: broadcast: %w", err)
+	}
+	return nil
+}
+
+// Ready implements [hub.Bus]: Redis answers, and the pub/sub connection answered a
+// probe within the last two ping intervals.
+func (b *Bus) Ready(ctx context.Context) error {
+	b.mu.Lock()
+	started, closed := b.started, b.closed
+	b.mu.Unlock()
+	if closed || !started {
+		return hub.ErrBusClosed
+	}
+	if silent := b.silentFor(); silent > 2*b.cfg.PingInterval {
+		return fmt.Errorf("redisbus: pub/sub connection silent for %s", silent.Round(time.Millisecond))
+	}
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisbus: ping: %w", err)
+	}
+	return nil
+}
+
+func (b *Bus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// Close implements [hub.Bus]: it stops the goroutines, fails pending publishes and
+// closes the pub/sub connection. The Redis client stays open.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	ps, started := b.ps, b.started
+	b.mu.Unlock()
+
+	b.pubMu.Lock()
+	b.pubShut = true
+	b.pubMu.Unlock()
+	if !started {
+		return nil
+	}
+	close(b.stop)
+	err := ps.Close()
+	b.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("redisbus: close: %w", err)
+	}
+	return nil
+}
+
+func (b *Bus) recoverGoroutine(where string) {
+	if v := recover(); v != nil {
+		b.log.Error("panic in redis bus goroutine", "where", where, "panic", v)
+	}
+}
