@@ -81,6 +81,9 @@ type Bus struct {
 
 	lastPong atomic.Int64 // unix nanoseconds of the last PONG on the pub/sub connection
 
+	waitMu  sync.Mutex
+	waiters map[string][]chan struct{} // channel → Subscribe calls awaiting confirmation
+
 	pubMu   sync.RWMutex // Publish holds it shared while queueing; Close exclusively
 	pubShut bool
 	pubs    []chan *pubReq
@@ -110,6 +113,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Bus {
 		devPrefix: cfg.Prefix + "dev:",
 		bcast:     cfg.Prefix + "broadcast",
 		subs:      make(map[string]int),
+		waiters:   make(map[string][]chan struct{}),
 		stop:      make(chan struct{}),
 	}
 	b.pubs = make([]chan *pubReq, cfg.PublishWorkers)
@@ -209,6 +213,9 @@ func (b *Bus) receiveLoop() {
 		case *redis.Subscription:
 			// Any reply proves the connection alive.
 			b.lastPong.Store(time.Now().UnixNano())
+			if m.Kind == "subscribe" {
+				b.confirm(m.Channel)
+			}
 		}
 	}
 }
@@ -263,21 +270,70 @@ func (b *Bus) pingLoop() {
 	}
 }
 
-// Subscribe implements [hub.Bus].
+// subscribeWait bounds how long Subscribe waits for Redis to confirm.
+const subscribeWait = 3 * time.Second
+
+// Subscribe implements [hub.Bus]. It returns once Redis confirmed the subscription,
+// so a Publish that follows reaches this endpoint. When Redis is unreachable it
+// returns an error after at most a few seconds; the subscription is made when the
+// connection is back.
 func (b *Bus) Subscribe(ctx context.Context, key string) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed || !b.started {
+		b.mu.Unlock()
 		return hub.ErrBusClosed
 	}
 	b.subs[key]++
 	if b.subs[key] > 1 {
+		b.mu.Unlock()
 		return nil
 	}
-	if err := b.ps.Subscribe(ctx, b.devPrefix+key); err != nil {
-		return fmt.Errorf("redisbus: subscribe: %w", err)
+	channel := b.devPrefix + key
+	w := make(chan struct{})
+	b.waitMu.Lock()
+	b.waiters[channel] = append(b.waiters[channel], w)
+	b.waitMu.Unlock()
+	err := b.ps.Subscribe(ctx, channel)
+	b.mu.Unlock()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, subscribeWait)
+		defer cancel()
+		select {
+		case <-w:
+			return nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
-	return nil
+	b.unwait(channel, w)
+	return fmt.Errorf("redisbus: subscribe: %w", err)
+}
+
+// confirm wakes the Subscribe calls waiting for channel.
+func (b *Bus) confirm(channel string) {
+	b.waitMu.Lock()
+	defer b.waitMu.Unlock()
+	for _, w := range b.waiters[channel] {
+		close(w)
+	}
+	delete(b.waiters, channel)
+}
+
+func (b *Bus) unwait(channel string, w chan struct{}) {
+	b.waitMu.Lock()
+	defer b.waitMu.Unlock()
+	ws := b.waiters[channel]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(b.waiters, channel)
+	} else {
+		b.waiters[channel] = ws
+	}
 }
 
 // Unsubscribe implements [hub.Bus].
