@@ -55,7 +55,8 @@ type Config struct {
 	// ICETransportPolicy: ICETransportPolicyRelay uses TURN only.
 	ICETransportPolicy webrtc.ICETransportPolicy
 	// SettingEngine tunes pion (network types, loopback, timeouts); nil means
-	// pion's defaults. It is copied; its LoggerFactory is replaced by Logger.
+	// pion's defaults. It is copied; its LoggerFactory is replaced by Logger,
+	// and with ICETransportPolicyRelay its relay acceptance wait is set to 0.
 	SettingEngine *webrtc.SettingEngine
 	// OnStateChange, if set, is called (from a pion goroutine) on every change
 	// of the peer connection's state.
@@ -118,6 +119,11 @@ func newPeer(cfg Config, role string) (*peer, error) {
 		se = *cfg.SettingEngine
 	}
 	se.LoggerFactory = pionlog.Factory{Logger: log}
+	if cfg.ICETransportPolicy == webrtc.ICETransportPolicyRelay {
+		// pion waits 2 s before nominating a relay pair, hoping for a better
+		// one; with relays only there is none to wait for.
+		se.SetRelayAcceptanceMinWait(0)
+	}
 
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
