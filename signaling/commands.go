@@ -1,0 +1,236 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/store"
+)
+
+// commandMessage is the data of the command message a target receives.
+type commandMessage struct {
+	CommandID      string          `json:"command_id"`
+	CommandType    string          `json:"command_type"`
+	Payload        json.RawMessage `json:"payload"`
+	SourceDeviceID string          `json:"source_device_id"`
+	CreatedAt      time.Time       `json:"created_at"`
+	ExpiresAt      time.Time       `json:"expires_at"`
+}
+
+// commandStatus is the data of command.status and of the ack of command.send.
+type commandStatus struct {
+	CommandID string  `json:"command_id"`
+	Status    string  `json:"status"`
+	Error     *string `json:"error,omitempty"`
+}
+
+func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	if env.ID == "" {
+		_ = c.Error("", CodeBadRequest, "command.send must carry an id")
+		return
+	}
+	var req CommandRequest
+	err := decodeData(env.Data, &req)
+	if err == nil {
+		id := c.Identity()
+		req.SourceDeviceID = id.DeviceID
+		var cmd store.Command
+		cmd, err = s.SendCommand(ctx, id.UserID, req, env.ID)
+		if err == nil {
+			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status}, nil)
+			return
+		}
+	}
+	s.reply(c, env, nil, err)
+}
+
+// SendCommand persists a command from req.SourceDeviceID (a device of userID) to
+// req.TargetDeviceID and dispatches it: at once if the target is connected anywhere,
+// else it waits (pending) and the target is woken. requestID, when not empty, is the
+// sender's envelope id: a repeat within the dedupe window returns the first command.
+// The returned command carries the status it had when SendCommand returned.
+func (s *Service) SendCommand(ctx context.Context, userID string, req CommandRequest, requestID string) (store.Command, error) {
+	if err := req.Validate(); err != nil {
+		return store.Command{}, err
+	}
+	if req.SourceDeviceID == req.TargetDeviceID {
+		return store.Command{}, errorf(CodeBadRequest, "a device cannot command itself")
+	}
+	for _, id := range []string{req.SourceDeviceID, req.TargetDeviceID} {
+		d, err := s.store.Device(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
+			return store.Command{}, errorf(CodeNotFound, "device %s not found", id)
+		}
+		if err != nil {
+			return store.Command{}, err
+		}
+	}
+	linked, err := s.store.Linked(ctx, req.SourceDeviceID, req.TargetDeviceID)
+	if err != nil {
+		return store.Command{}, err
+	}
+	if !linked {
+		return store.Command{}, errorf(CodeNotLinked, "the devices are not linked")
+	}
+	now := s.cfg.Now().UTC()
+	cmd := store.Command{
+		OwnerUserID:    userID,
+		SourceDeviceID: req.SourceDeviceID,
+		TargetDeviceID: req.TargetDeviceID,
+		CommandType:    req.CommandType,
+		Payload:        req.Payload,
+		Status:         store.CommandPending,
+		ExpiresAt:      now.Add(req.TTL()),
+		CreatedAt:      now,
+	}
+	if requestID != "" {
+		cmd.RequestID = &requestID
+	}
+	created, err := s.store.CreateCommand(ctx, &cmd, s.cfg.CommandDedupeWindow)
+	if err != nil {
+		return store.Command{}, err
+	}
+	if !created {
+		return cmd, nil
+	}
+	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
+		if !errors.Is(err, hub.ErrOffline) {
+			s.log.Warn("command dispatch failed; it waits for the next connect", "command_id", cmd.ID, "err", err)
+		}
+		s.wake(ctx, cmd.TargetDeviceID, "command")
+		return cmd, nil
+	}
+	return s.dispatched(ctx, cmd), nil
+}
+
+func commandEnvelope(cmd store.Command) hub.Envelope {
+	data, _ := json.Marshal(commandMessage{
+		CommandID:      cmd.ID,
+		CommandType:    cmd.CommandType,
+		Payload:        cmd.Payload,
+		SourceDeviceID: cmd.SourceDeviceID,
+		CreatedAt:      cmd.CreatedAt,
+		ExpiresAt:      cmd.ExpiresAt,
+	})
+	return hub.Envelope{Type: "command", From: cmd.SourceDeviceID, Data: data}
+}
+
+// dispatched records that cmd was handed to its target, tells the source when the
+// command leaves pending, and schedules the next re-dispatch. It returns the command
+// as it is now.
+func (s *Service) dispatched(ctx context.Context, cmd store.Command) store.Command {
+	was := cmd.Status
+	updated, err := s.store.MarkCommandDispatched(ctx, cmd.ID, s.cfg.Now().UTC())
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) { // ErrConflict: answered meanwhile
+			s.log.Warn("mark command dispatched", "command_id", cmd.ID, "err", err)
+		}
+		return cmd
+	}
+	if was == store.CommandPending {
+		s.notifySource(ctx, updated)
+	}
+	s.scheduleRedispatch(updated)
+	return updated
+}
+
+// scheduleRedispatch arranges the next delivery of a dispatched command its target
+// has not answered, while re-dispatches remain.
+func (s *Service) scheduleRedispatch(cmd store.Command) {
+	n := cmd.RetryCount - 1 // re-dispatches done so far
+	if n < 0 || n >= len(s.cfg.RedispatchDelays) {
+		return
+	}
+	id := cmd.ID
+	s.after("command:"+id, s.cfg.RedispatchDelays[n], func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.redispatch(ctx, id)
+	})
+}
+
+func (s *Service) redispatch(ctx context.Context, id string) {
+	cmd, err := s.store.Command(ctx, id)
+	if err != nil {
+		s.log.Warn("re-dispatch: load command", "command_id", id, "err", err)
+		return
+	}
+	if cmd.Status != store.CommandDispatched || !cmd.ExpiresAt.After(s.cfg.Now()) {
+		return
+	}
+	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
+		return // offline: delivered again at the next connect
+	}
+	s.dispatched(ctx, cmd)
+}
+
+// deliverWaiting sends a freshly connected device every command waiting for it.
+func (s *Service) deliverWaiting(ctx context.Context, c *hub.Client) {
+	deviceID := c.Identity().DeviceID
+	cmds, err := s.store.DeliverableCommands(ctx, deviceID, s.cfg.Now().UTC())
+	if err != nil {
+		s.log.Warn("load waiting commands", "device_id", deviceID, "err", err)
+		return
+	}
+	for _, cmd := range cmds {
+		if err := c.Send(commandEnvelope(cmd)); err != nil {
+			return
+		}
+		s.dispatched(ctx, cmd)
+	}
+}
+
+func (s *Service) handleCommandResult(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	var res CommandResult
+	err := decodeData(env.Data, &res)
+	if err == nil {
+		err = res.Validate()
+	}
+	if err == nil {
+		var cmd store.Command
+		cmd, err = s.store.CompleteCommand(ctx, res.CommandID, c.Identity().DeviceID, res.Status, res.Error, s.cfg.Now().UTC())
+		if err == nil {
+			s.cancel("command:" + cmd.ID)
+			s.notifySource(ctx, cmd)
+			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status}, nil)
+			return
+		}
+		if errors.Is(err, store.ErrConflict) {
+			err = errorf(CodeConflict, "command %s is already %s", res.CommandID, s.statusOf(ctx, res.CommandID))
+		}
+	}
+	s.reply(c, env, nil, err)
+}
+
+func (s *Service) statusOf(ctx context.Context, id string) string {
+	cmd, err := s.store.Command(ctx, id)
+	if err != nil {
+		return "finished"
+	}
+	return cmd.Status
+}
+
+// notifySource sends command.status to the command's source, wherever it is; a source
+// that is offline sees the status through the REST API.
+func (s *Service) notifySource(ctx context.Context, cmd store.Command) {
+	data, _ := json.Marshal(commandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error})
+	err := s.router.Send(ctx, cmd.SourceDeviceID, hub.Envelope{Type: "command.status", Data: data})
+	if err != nil && !errors.Is(err, hub.ErrOffline) {
+		s.log.Warn("send command.status", "command_id", cmd.ID, "err", err)
+	}
+}
+
+func (s *Service) expireCommands(ctx context.Context) {
+	cmds, err := s.store.ExpireCommands(ctx, s.cfg.Now().UTC())
+	if err != nil {
+		s.log.Warn("expire commands", "err", err)
+		return
+	}
+	for _, cmd := range cmds {
+		s.cancel("command:" + cmd.ID)
+		s.notifySource(ctx, cmd)
+	}
+}

@@ -1,0 +1,175 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Limits of command requests.
+const (
+	MaxPayloadBytes = 8 << 10
+	DefaultTTL      = 120 * time.Second
+	MaxTTL          = 24 * time.Hour
+)
+
+var commandTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
+
+// CommandRequest is the data of command.send, and of POST /api/v1/commands with the
+// source device named by the caller.
+type CommandRequest struct {
+	SourceDeviceID string          `json:"source_device_id"`
+	TargetDeviceID string          `json:"target_device_id"`
+	CommandType    string          `json:"command_type"`
+	Payload        json.RawMessage `json:"payload"`
+	TTLSeconds     *int            `json:"ttl_seconds"`
+}
+
+// TTL returns the requested time to live, or the default.
+func (r CommandRequest) TTL() time.Duration {
+	if r.TTLSeconds == nil {
+		return DefaultTTL
+	}
+	return time.Duration(*r.TTLSeconds) * time.Second
+}
+
+// Validate checks the request and normalises an absent payload to {}.
+// SourceDeviceID is checked only when set (the socket fills it in from the identity).
+func (r *CommandRequest) Validate() error {
+	if r.SourceDeviceID != "" && !validID(r.SourceDeviceID) {
+		return errorf(CodeBadRequest, "source_device_id must be a UUID")
+	}
+	if !validID(r.TargetDeviceID) {
+		return errorf(CodeBadRequest, "target_device_id must be a UUID")
+	}
+	if !commandTypeRE.MatchString(r.CommandType) {
+		return errorf(CodeBadRequest, "command_type must match %s", commandTypeRE)
+	}
+	if r.TTLSeconds != nil && (*r.TTLSeconds < 1 || time.Duration(*r.TTLSeconds)*time.Second > MaxTTL) {
+		return errorf(CodeBadRequest, "ttl_seconds must be between 1 and %d", int(MaxTTL/time.Second))
+	}
+	p := bytes.TrimSpace(r.Payload)
+	if len(p) == 0 || bytes.Equal(p, []byte("null")) {
+		r.Payload = json.RawMessage(`{}`)
+		p = r.Payload
+	}
+	if len(p) > MaxPayloadBytes {
+		return errorf(CodeBadRequest, "payload is larger than %d bytes", MaxPayloadBytes)
+	}
+	if p[0] != '{' {
+		return errorf(CodeBadRequest, "payload must be a JSON object")
+	}
+	if err := validateStandardPayload(r.CommandType, p); err != nil {
+		return errorf(CodeBadRequest, "payload of %s: %v", r.CommandType, err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, p); err != nil {
+		return errorf(CodeBadRequest, "payload: %v", err)
+	}
+	r.Payload = compact.Bytes()
+	return nil
+}
+
+// validateStandardPayload checks the payloads of the standard command types; apps'
+// own types only need an object.
+func validateStandardPayload(commandType string, p []byte) error {
+	switch commandType {
+	case "set_torch":
+		var v struct {
+			On *bool `json:"on"`
+		}
+		if err := json.Unmarshal(p, &v); err != nil {
+			return err
+		}
+		if v.On == nil {
+			return errors.New("on is required")
+		}
+	case "siren":
+		var v struct {
+			On      *bool `json:"on"`
+			Seconds *int  `json:"seconds"`
+		}
+		if err := json.Unmarshal(p, &v); err != nil {
+			return err
+		}
+		if v.On == nil {
+			return errors.New("on is required")
+		}
+		if v.Seconds != nil && (*v.Seconds < 1 || *v.Seconds > 3600) {
+			return errors.New("seconds must be between 1 and 3600")
+		}
+	case "set_motion":
+		var v struct {
+			Enabled     *bool    `json:"enabled"`
+			Sensitivity *float64 `json:"sensitivity"`
+		}
+		if err := json.Unmarshal(p, &v); err != nil {
+			return err
+		}
+		if v.Enabled == nil {
+			return errors.New("enabled is required")
+		}
+		if v.Sensitivity != nil && (*v.Sensitivity < 0 || *v.Sensitivity > 1) {
+			return errors.New("sensitivity must be between 0 and 1")
+		}
+	default:
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(p, &v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CommandResult is the data of command.result.
+type CommandResult struct {
+	CommandID string  `json:"command_id"`
+	Status    string  `json:"status"`
+	Error     *string `json:"error"`
+}
+
+// Validate checks the result.
+func (r CommandResult) Validate() error {
+	if !validID(r.CommandID) {
+		return errorf(CodeBadRequest, "command_id must be a UUID")
+	}
+	if r.Status != "acknowledged" && r.Status != "failed" {
+		return errorf(CodeBadRequest, `status must be "acknowledged" or "failed"`)
+	}
+	if r.Error != nil && len(*r.Error) > 1024 {
+		return errorf(CodeBadRequest, "error is longer than 1024 bytes")
+	}
+	return nil
+}
+
+// decodeData decodes a message's data object into v: a JSON object whose members have
+// the right types (unknown members are ignored). Absent data decodes as {}.
+func decodeData(data json.RawMessage, v any) error {
+	d := bytes.TrimSpace(data)
+	if len(d) == 0 {
+		d = []byte("{}")
+	}
+	if d[0] != '{' {
+		return errorf(CodeBadRequest, "data must be a JSON object")
+	}
+	if err := json.Unmarshal(d, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return errorf(CodeBadRequest, "data.%s: %s is not a valid %s", te.Field, te.Value, te.Type)
+		}
+		return errorf(CodeBadRequest, "data: %v", err)
+	}
+	return nil
+}
+
+func validID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}

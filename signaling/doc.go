@@ -1,0 +1,17 @@
+// Package signaling gives the hub's messages their meaning: durable remote commands,
+// live-view sessions and their WebRTC offer/answer/candidate relay, and the REST twins
+// of those socket actions.
+//
+// A [Service] registers its handlers on a [hub.Hub] with [Service.Attach] and is told
+// about connections through [Service.OnConnect], which cmd wires into the hub's
+// Config. The decode and validate functions (decode.go) have no
+// goroutines and do no I/O.
+//
+// # Concurrency
+//
+// A Service is safe for concurrent use. Handlers run on the connection goroutine of the
+// device that sent the message, so one device's messages are handled in order. The
+// Service owns two kinds of goroutines: the sweeper started by [Service.Run] (expiring
+// commands), which Run waits for, and re-dispatch timers, which [Service.Close] stops
+// and waits for.
+package signaling

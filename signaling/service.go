@@ -1,0 +1,220 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/store"
+)
+
+// Store is the part of the store signaling uses.
+type Store interface {
+	Device(ctx context.Context, id string) (store.Device, error)
+	Linked(ctx context.Context, a, b string) (bool, error)
+
+	CreateCommand(ctx context.Context, c *store.Command, dedupeWindow time.Duration) (bool, error)
+	Command(ctx context.Context, id string) (store.Command, error)
+	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]store.Command, error)
+	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error)
+	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (store.Command, error)
+	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)
+}
+
+// Router delivers a message to a device wherever it is connected: the hub.
+type Router interface {
+	Send(ctx context.Context, deviceID string, env hub.Envelope) error
+}
+
+// Waker wakes an offline device (a push) so it connects and receives what waits for
+// it. reason is "command" or "stream_request". The push package implements it.
+type Waker interface {
+	Wake(ctx context.Context, deviceID, reason string) error
+}
+
+// Config configures a [Service]. The zero value of every field but Store works.
+type Config struct {
+	Store Store
+	// Waker wakes offline targets. Nil: wake-ups are only logged.
+	Waker  Waker
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+
+	// CommandDedupeWindow: a command.send repeated with the same envelope id by the same
+	// device within this window returns the first command. Default 24 h.
+	CommandDedupeWindow time.Duration
+	// RedispatchDelays are the waits before each re-dispatch of a command its connected
+	// target has not answered; after the last, the command waits for the next connect
+	// or its expiry. Default 5 s, 15 s, 45 s.
+	RedispatchDelays []time.Duration
+	// SweepInterval: how often expired commands are marked expired. Default 1 s.
+	SweepInterval time.Duration
+}
+
+// Service implements the signaling messages. Create it with [New], wire OnConnect and
+// OnDisconnect into the hub's Config, then [Service.Attach] it to the hub.
+type Service struct {
+	cfg    Config
+	store  Store
+	router Router
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	timers map[string]*time.Timer // re-dispatch timer by command id
+	wg     sync.WaitGroup         // running timer callbacks
+}
+
+// New returns a Service. It routes nothing until [Service.Attach].
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("signaling: Config.Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CommandDedupeWindow <= 0 {
+		cfg.CommandDedupeWindow = 24 * time.Hour
+	}
+	if cfg.RedispatchDelays == nil {
+		cfg.RedispatchDelays = []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second}
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Second
+	}
+	return &Service{
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		timers: make(map[string]*time.Timer),
+	}, nil
+}
+
+// Attach registers the Service's message handlers on h and routes through it.
+func (s *Service) Attach(h *hub.Hub) {
+	s.router = h
+	h.Handle("command.send", s.handleCommandSend)
+	h.Handle("command.result", s.handleCommandResult)
+}
+
+// OnConnect delivers the commands waiting for the device that just connected.
+func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
+	s.deliverWaiting(ctx, c)
+}
+
+// Run expires commands every SweepInterval until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.expireCommands(ctx)
+		}
+	}
+}
+
+// Close stops the re-dispatch timers and waits for any that is running.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for id, t := range s.timers {
+		if t.Stop() {
+			s.wg.Done()
+		}
+		delete(s.timers, id)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// after runs fn after d unless the Service is closed first; a new timer for key
+// replaces the old one.
+func (s *Service) after(key string, d time.Duration, fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if old, ok := s.timers[key]; ok && old.Stop() {
+		s.wg.Done()
+	}
+	s.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		defer s.wg.Done()
+		s.mu.Lock()
+		if s.timers[key] == t {
+			delete(s.timers, key)
+		}
+		s.mu.Unlock()
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in signaling timer", "key", key, "panic", fmt.Sprint(p))
+			}
+		}()
+		fn()
+	})
+	s.timers[key] = t
+}
+
+// cancel stops the timer for key, if any.
+func (s *Service) cancel(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.timers[key]; ok {
+		if t.Stop() {
+			s.wg.Done()
+		}
+		delete(s.timers, key)
+	}
+}
+
+// wake asks the Waker to wake deviceID, or logs it when none is configured.
+func (s *Service) wake(ctx context.Context, deviceID, reason string) {
+	if s.cfg.Waker == nil {
+		s.log.Info("wake-up requested, no push configured", "device_id", deviceID, "reason", reason)
+		return
+	}
+	if err := s.cfg.Waker.Wake(ctx, deviceID, reason); err != nil {
+		s.log.Warn("wake-up failed", "device_id", deviceID, "reason", reason, "err", err)
+	}
+}
+
+// reply answers env on c: an ack with data, or the error err maps to.
+func (s *Service) reply(c *hub.Client, env hub.Envelope, data any, err error) {
+	if err == nil {
+		_ = c.Ack(env.ID, data)
+		return
+	}
+	var se *Error
+	if !errors.As(err, &se) {
+		s.log.Error("signaling failed", "type", env.Type, "device_id", c.Identity().DeviceID, "err", err)
+		se = storeError(err)
+	}
+	_ = c.Error(env.ID, se.Code, se.Message)
+}
+
+// storeError maps a store failure to what a client sees.
+func storeError(err error) *Error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(CodeNotFound, "not found")
+	case errors.Is(err, store.ErrConflict):
+		return errorf(CodeConflict, "conflict")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errorf(CodeUnavailable, "the hub is busy, retry")
+	}
+	return errorf(CodeInternal, "internal error")
+}
