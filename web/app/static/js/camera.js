@@ -243,6 +243,8 @@ export class Camera {
         return s && this.#closeSession(msg.session, null);
       case 'command':
         return this.#command(msg.data);
+      case 'presence': // a linked viewer came online: let it see battery and network at once
+        return msg.data?.status === 'online' && this.#sendTelemetry();
     }
   }
 

@@ -143,6 +143,8 @@ export function connectState(socket) {
   const warn = (what) => (err) => console.warn(what, err);
   return socket.subscribe((msg) => {
     const d = msg.data || {};
+    const about = msg.type === 'presence' ? d.device_id : msg.type === 'event' ? d.device_id : msg.from;
+    if (about && !state.devices.some((x) => x.id === about)) refreshDevices().catch(warn('devices'));
     switch (msg.type) {
       case 'hello':
         for (const p of d.presence || []) patchDevice(p.device_id, { status: p.status, last_seen_at: p.last_seen_at });

@@ -59,10 +59,7 @@ function EventItem({ event: e, clip }) {
   return html`
     <li class="event" data-event-id=${e.id} data-status=${e.status}>
       <h3>${e.title || 'Event'}</h3>
-      <p class="meta">
-        <span class="camera">${camera}</span> · <${Time} value=${e.started_at || e.created_at} /> ·
-        <span class="trigger">${e.triggered_by}</span> · <span class="state">${e.status === 'ended' ? 'ended' : 'ongoing'}</span>
-      </p>
+      <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} · ${e.status === 'ended' ? 'ended' : 'ongoing'}</p>
       ${clip
         ? playing
           ? html`<video class="clip" src=${clip} controls autoplay playsinline aria-label=${`Clip of ${e.title || 'event'} on ${camera}`}></video>`
