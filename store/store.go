@@ -6,8 +6,14 @@
 //
 // Concurrency: a Store is safe for concurrent use by any number of goroutines. Methods
 // block on I/O and honour their context. Every method returns [ErrNotFound] when the row
-// it names does not exist (or is soft-deleted), [ErrConflict] when a uniqueness rule or a
-// state-machine precondition refuses the write, and wraps every other error.
+// it names does not exist (or is soft-deleted; an id that is not a UUID names no row),
+// [ErrConflict] when a uniqueness rule or a state-machine precondition refuses the write,
+// and wraps every other error. Lists and look-ups keyed by a parent (a user's devices,
+// a device's links) return nothing rather than ErrNotFound when the parent is unknown.
+//
+// Create methods fill an empty ID with a UUID v7, a zero CreatedAt with the current
+// time, and UpdatedAt with CreatedAt. Times are stored with microsecond precision and
+// returned in UTC. Lists are newest first (ids are UUID v7, so id order is time order).
 package store
 
 import (
@@ -21,6 +27,8 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: conflict")
+	// ErrInvalidCursor is returned by lists given a Page.Cursor they did not issue.
+	ErrInvalidCursor = errors.New("store: invalid cursor")
 )
 
 // Device roles and statuses.
@@ -88,6 +96,7 @@ type Verification struct {
 }
 
 // Device is a row of devices. Status and LastSeenAt are the durable presence record.
+// IsCamera follows Role (set by CreateDevice).
 type Device struct {
 	ID         string     `json:"id"`
 	UserID     string     `json:"user_id"`
@@ -122,7 +131,10 @@ type DeviceLink struct {
 }
 
 // Command is a row of commands. RequestID (the sender's envelope id) and ExpiresAt are
-// columns the hub adds to the seed schema.
+// columns the hub adds to the seed schema. ExpiresAt is required by CreateCommand. A
+// command's RequestID is set to nil when a later command of the same source reuses the
+// request id after the dedupe window. AcknowledgedAt is the time of the target's answer,
+// acknowledged or failed.
 type Command struct {
 	ID               string          `json:"id"`
 	OwnerUserID      string          `json:"owner_user_id"`
@@ -161,7 +173,8 @@ type AuditLog struct {
 }
 
 // Page asks for one page of a list, newest first. Limit is clamped to 1..200 (0 means
-// 50); Cursor is the NextCursor of the previous page, or empty for the first.
+// 50); Cursor is the NextCursor of the previous page, or empty for the first. A list
+// returns nextCursor "" on its last page, and ErrInvalidCursor for a foreign cursor.
 type Page struct {
 	Limit  int
 	Cursor string
@@ -185,11 +198,15 @@ type Store interface {
 	SetPassword(ctx context.Context, userID, hash string) error
 	SetEmailVerified(ctx context.Context, userID string) error
 
+	// CreateSession inserts s. ErrNotFound if the user does not exist, ErrConflict if
+	// the token hash is taken.
 	CreateSession(ctx context.Context, s *Session) error
+	// SessionByTokenHash returns the session even if expired: the caller checks ExpiresAt.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
 	// ExtendSession moves expires_at forward (sliding renewal).
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions deletes every session of the user; none is not an error.
 	DeleteUserSessions(ctx context.Context, userID string) error
 
 	CreateVerification(ctx context.Context, v *Verification) error
@@ -197,8 +214,10 @@ type Store interface {
 	// and value hash: a token works once. ErrNotFound otherwise.
 	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (Verification, error)
 
-	// CreateDevice inserts the device with the hash of its device token. A push token
-	// given here is removed from every other device that held it.
+	// CreateDevice inserts the device with the hash of its device token (empty: none).
+	// Status defaults to offline. A push token given here is removed from every other
+	// device that held it. ErrNotFound if the user does not exist, ErrConflict if the
+	// token hash is taken.
 	CreateDevice(ctx context.Context, d *Device, tokenHash string) error
 	Device(ctx context.Context, id string) (Device, error)
 	DeviceByTokenHash(ctx context.Context, tokenHash string) (Device, error)
@@ -213,13 +232,16 @@ type Store interface {
 	SetDevicePresence(ctx context.Context, id, status string, lastSeen time.Time) error
 	// MarkAllDevicesOffline sets every online device offline (embedded start).
 	MarkAllDevicesOffline(ctx context.Context, at time.Time) error
-	// ClearPushToken removes the device's push token if it still equals token.
+	// ClearPushToken removes the device's push token if it still equals token (no error
+	// if it does not).
 	ClearPushToken(ctx context.Context, deviceID, token string) error
 
-	// CreateLink inserts an active link. ErrConflict if an active link between the
-	// same camera and client exists.
+	// CreateLink inserts an active link. ErrNotFound unless both devices exist and
+	// belong to l.OwnerUserID; ErrConflict if an active link between the same camera
+	// and client exists.
 	CreateLink(ctx context.Context, l *DeviceLink) error
 	Link(ctx context.Context, id string) (DeviceLink, error)
+	// ListLinks lists the owner's links, active and revoked.
 	ListLinks(ctx context.Context, ownerUserID string, p Page) (items []DeviceLink, nextCursor string, err error)
 	// RevokeLink sets status revoked; ErrNotFound if absent, no error if already revoked.
 	RevokeLink(ctx context.Context, id string) (DeviceLink, error)
@@ -229,8 +251,10 @@ type Store interface {
 	Linked(ctx context.Context, a, b string) (bool, error)
 
 	// CreateCommand inserts c (status pending). When c.RequestID is set and the same
-	// source device created a command with that request id within dedupeWindow, that
-	// command is returned with created=false and nothing is inserted.
+	// source device created a command with that request id within dedupeWindow (before
+	// c.CreatedAt, or now), that command is returned in *c with created=false and
+	// nothing is inserted. ErrNotFound unless both devices exist and belong to
+	// c.OwnerUserID.
 	CreateCommand(ctx context.Context, c *Command, dedupeWindow time.Duration) (created bool, err error)
 	Command(ctx context.Context, id string) (Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f CommandFilter, p Page) (items []Command, nextCursor string, err error)
