@@ -103,6 +103,8 @@ func asError(err error) *Error {
 		return errNotFound("no such resource")
 	case errors.Is(err, store.ErrConflict):
 		return errConflict("the request conflicts with the current state")
+	case errors.Is(err, store.ErrInvalidCursor):
+		return errBadRequest("cursor is not one this list issued")
 	case errors.Is(err, password.ErrBusy):
 		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 			Detail: "the server is busy hashing passwords, retry shortly", RetryAfter: time.Second, cause: err}

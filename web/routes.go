@@ -21,7 +21,7 @@ func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) routes(ws http.Handler, gatherer prometheus.Gatherer) http.Handler {
+func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
@@ -74,6 +74,9 @@ func (s *Server) routes(ws http.Handler, gatherer prometheus.Gatherer) http.Hand
 				r.Post("/ws-tickets", s.h(s.handleCreateTicket))
 			})
 		})
+		if app != nil {
+			r.Handle("/*", app)
+		}
 	})
 	return r
 }

@@ -139,6 +139,8 @@ type Deps struct {
 	Sockets Sockets
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
+	// App, when set, answers every path no other route takes (the browser app).
+	App http.Handler
 	// Ready are checked by /readyz after the store's Ping.
 	Ready []ReadyCheck
 	// OnLinkRevoked runs after a link is revoked (directly or by deleting a device),
@@ -280,7 +282,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	if s.metrics, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
-	s.handler = s.routes(deps.WS, gat)
+	s.handler = s.routes(deps.WS, deps.App, gat)
 	return s, nil
 }
 

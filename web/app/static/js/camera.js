@@ -79,7 +79,7 @@ export class Camera {
     const signal = this.#abort.signal;
     this.#unsubscribe = [
       this.#socket.subscribe((msg) => this.#receive(msg)),
-      this.#socket.watch((st) => st.status === 'open' && this.#sendTelemetry()),
+      this.#socket.watch((st) => this.#socketChanged(st)),
     ];
     this.#timer = setInterval(() => this.#sendTelemetry(), TELEMETRY_MS);
     navigator.connection?.addEventListener('change', () => this.#sendTelemetry(), { signal });
@@ -229,6 +229,13 @@ export class Camera {
   }
 
   // ---- live view: one peer connection per session ----
+
+  // The hub ends the sessions of a device whose socket went away, so a camera
+  // that lost its socket closes them too; viewers ask again once it is back.
+  #socketChanged(st) {
+    if (st.status === 'open') return this.#sendTelemetry();
+    for (const id of [...this.#sessions.keys()]) this.#closeSession(id, null);
+  }
 
   #receive(msg) {
     const s = this.#sessions.get(msg.session);

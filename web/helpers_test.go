@@ -1,0 +1,361 @@
+package web_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/sqlite"
+	"github.com/securecam/securecam/web"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// mailbox is a Mailer that hands every mail to the test.
+type mailbox struct{ ch chan sentMail }
+
+type sentMail struct{ to, subject, body string }
+
+func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
+	m.ch <- sentMail{to, subject, body}
+	return nil
+}
+
+// next waits for the next mail.
+func (m *mailbox) next(t *testing.T) sentMail {
+	t.Helper()
+	select {
+	case mail := <-m.ch:
+		return mail
+	case <-time.After(10 * time.Second):
+		t.Fatal("no mail sent within 10 s")
+		return sentMail{}
+	}
+}
+
+// tokenIn extracts the token=… of the link in a mail body.
+func tokenIn(t *testing.T, body string) string {
+	t.Helper()
+	for _, f := range strings.Fields(body) {
+		if u, err := url.Parse(f); err == nil && u.Query().Get("token") != "" {
+			return u.Query().Get("token")
+		}
+	}
+	t.Fatalf("no link with a token in mail:\n%s", body)
+	return ""
+}
+
+// sockets records what the server asked the hub to close.
+type sockets struct {
+	mu     sync.Mutex
+	closed []string // "device:<id>:<code>", "session:<id>:<code>", "user:<id>:<code>"
+}
+
+func (s *sockets) add(kind, id string, code int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = append(s.closed, fmt.Sprintf("%s:%s:%d", kind, id, code))
+	return nil
+}
+
+func (s *sockets) CloseDevice(_ context.Context, id string, code int, _ string) error {
+	return s.add("device", id, code)
+}
+
+func (s *sockets) CloseSession(_ context.Context, id string, code int, _ string) error {
+	return s.add("session", id, code)
+}
+
+func (s *sockets) CloseUserSessions(_ context.Context, id string, code int, _ string) error {
+	return s.add("user", id, code)
+}
+
+func (s *sockets) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.closed...)
+}
+
+// env is a server on a real store behind httptest.
+type env struct {
+	t       *testing.T
+	srv     *web.Server
+	http    *httptest.Server
+	store   store.Store
+	dbPath  string
+	clock   *clock
+	mail    *mailbox
+	sockets *sockets
+
+	revokedMu sync.Mutex
+	revoked   []string // link ids passed to OnLinkRevoked
+}
+
+// setup is what options may change before the server is built.
+type setup struct {
+	cfg         web.Config
+	deps        web.Deps
+	realHashing bool // Better Auth's scrypt cost (slow under -race) instead of a cheap one
+}
+
+type envOpt func(*setup)
+
+func realHashing(s *setup) { s.realHashing = true }
+
+func config(f func(*web.Config)) envOpt { return func(s *setup) { f(&s.cfg) } }
+
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnvOn(t, st, opts...)
+	e.dbPath = path
+	return e
+}
+
+func newEnvOn(t *testing.T, st store.Store, opts ...envOpt) *env {
+	t.Helper()
+	e := &env{
+		t:       t,
+		store:   st,
+		clock:   &clock{now: time.Now().UTC()},
+		mail:    &mailbox{ch: make(chan sentMail, 16)},
+		sockets: &sockets{},
+	}
+	su := setup{deps: web.Deps{
+		Store:   st,
+		Mailer:  e.mail,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sockets: e.sockets,
+		Now:     e.clock.Now,
+		OnLinkRevoked: func(_ context.Context, l store.DeviceLink) {
+			e.revokedMu.Lock()
+			e.revoked = append(e.revoked, l.ID)
+			e.revokedMu.Unlock()
+		},
+	}}
+	for _, o := range opts {
+		o(&su)
+	}
+	newFn := web.NewFast
+	if su.realHashing {
+		newFn = web.New
+	}
+	srv, err := newFn(su.cfg, su.deps)
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	e.srv = srv
+	e.http = httptest.NewServer(srv)
+	t.Cleanup(func() {
+		e.http.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return e
+}
+
+func (e *env) revokedLinks() []string {
+	e.revokedMu.Lock()
+	defer e.revokedMu.Unlock()
+	return append([]string(nil), e.revoked...)
+}
+
+// reqOpt changes a request before it is sent.
+type reqOpt func(*http.Request)
+
+func bearer(tok string) reqOpt {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
+
+func withCookie(tok string) reqOpt {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: tok}) }
+}
+
+func header(k, v string) reqOpt {
+	return func(r *http.Request) { r.Header.Set(k, v) }
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	resp   *http.Response
+}
+
+// do sends a request; body is sent as is when it is a string, else as JSON.
+func (e *env) do(method, path string, body any, opts ...reqOpt) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.http.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	res, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: raw, resp: res}
+}
+
+// want checks the status and decodes the body into v (if not nil).
+func (r response) want(t *testing.T, status int, v any) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("decode %s: %v", r.body, err)
+		}
+	}
+}
+
+type problemDoc struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// wantProblem checks that the answer is a problem document with status and code.
+func (r response) wantProblem(t *testing.T, status int, code string) problemDoc {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemDoc
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decode problem %s: %v", r.body, err)
+	}
+	if p.Status != status || p.Code != code || p.Type == "" || p.Title == "" {
+		t.Fatalf("problem %+v, want status %d code %q with type and title", p, status, code)
+	}
+	return p
+}
+
+func (r response) cookie(name string) *http.Cookie {
+	for _, c := range r.resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+type authJSON struct {
+	User    store.User `json:"user"`
+	Session struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	} `json:"session"`
+}
+
+const testPassword = "correct horse battery"
+
+func uniqueEmail() string { return "u-" + uuid.NewString()[:8] + "@example.com" }
+
+// signUp creates an account and returns it with its session token.
+func (e *env) signUp() authJSON {
+	e.t.Helper()
+	var a authJSON
+	e.do("POST", "/api/v1/auth/sign-up", map[string]string{
+		"email": uniqueEmail(), "password": testPassword, "name": "Test User",
+	}).want(e.t, http.StatusCreated, &a)
+	return a
+}
+
+type deviceJSON struct {
+	Device      store.Device `json:"device"`
+	DeviceToken string       `json:"device_token"`
+}
+
+func (e *env) createDevice(tok, role string) deviceJSON {
+	e.t.Helper()
+	var d deviceJSON
+	e.do("POST", "/api/v1/devices", map[string]any{
+		"name": role + " phone", "role": role, "platform": "android",
+	}, bearer(tok)).want(e.t, http.StatusCreated, &d)
+	return d
+}
+
+func (e *env) auditActions(tok string) []string {
+	e.t.Helper()
+	var l struct{ Items []store.AuditLog }
+	e.do("GET", "/api/v1/audit-logs?limit=200", nil, bearer(tok)).want(e.t, http.StatusOK, &l)
+	var out []string
+	for _, a := range l.Items {
+		out = append(out, a.Action)
+	}
+	return out
+}
+
+func sha256hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
