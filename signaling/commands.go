@@ -96,6 +96,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 	if !created {
 		return cmd, nil
 	}
+	// The ack (or the REST answer) carries the status: the source is not told again.
 	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
 		if !errors.Is(err, hub.ErrOffline) {
 			s.log.Warn("command dispatch failed; it waits for the next connect", "command_id", cmd.ID, "err", err)
@@ -103,7 +104,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 		s.wake(ctx, cmd.TargetDeviceID, "command")
 		return cmd, nil
 	}
-	return s.dispatched(ctx, cmd), nil
+	return s.dispatched(ctx, cmd, false), nil
 }
 
 func commandEnvelope(cmd store.Command) hub.Envelope {
@@ -118,10 +119,10 @@ func commandEnvelope(cmd store.Command) hub.Envelope {
 	return hub.Envelope{Type: "command", From: cmd.SourceDeviceID, Data: data}
 }
 
-// dispatched records that cmd was handed to its target, tells the source when the
-// command leaves pending, and schedules the next re-dispatch. It returns the command
-// as it is now.
-func (s *Service) dispatched(ctx context.Context, cmd store.Command) store.Command {
+// dispatched records that cmd was handed to its target, tells the source (when notify
+// is set and the command leaves pending) and schedules the next re-dispatch. It
+// returns the command as it is now.
+func (s *Service) dispatched(ctx context.Context, cmd store.Command, notify bool) store.Command {
 	was := cmd.Status
 	updated, err := s.store.MarkCommandDispatched(ctx, cmd.ID, s.cfg.Now().UTC())
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Service) dispatched(ctx context.Context, cmd store.Command) store.Comma
 		}
 		return cmd
 	}
-	if was == store.CommandPending {
+	if notify && was == store.CommandPending {
 		s.notifySource(ctx, updated)
 	}
 	s.scheduleRedispatch(updated)
@@ -164,7 +165,7 @@ func (s *Service) redispatch(ctx context.Context, id string) {
 	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
 		return // offline: delivered again at the next connect
 	}
-	s.dispatched(ctx, cmd)
+	s.dispatched(ctx, cmd, false)
 }
 
 // deliverWaiting sends a freshly connected device every command waiting for it.
@@ -179,7 +180,7 @@ func (s *Service) deliverWaiting(ctx context.Context, c *hub.Client) {
 		if err := c.Send(commandEnvelope(cmd)); err != nil {
 			return
 		}
-		s.dispatched(ctx, cmd)
+		s.dispatched(ctx, cmd, true)
 	}
 }
 

@@ -1,0 +1,360 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/storetest"
+)
+
+type commandMsg struct {
+	CommandID      string          `json:"command_id"`
+	CommandType    string          `json:"command_type"`
+	Payload        json.RawMessage `json:"payload"`
+	SourceDeviceID string          `json:"source_device_id"`
+	CreatedAt      time.Time       `json:"created_at"`
+	ExpiresAt      time.Time       `json:"expires_at"`
+}
+
+type statusMsg struct {
+	CommandID string  `json:"command_id"`
+	Status    string  `json:"status"`
+	Error     *string `json:"error"`
+}
+
+type family struct {
+	acct           *account
+	camera, viewer store.Device
+}
+
+func newFamily(t *testing.T, st store.Store) family {
+	acct := newAccount(t, st)
+	f := family{acct: acct, camera: acct.device(t, store.RoleCamera), viewer: acct.device(t, store.RoleViewer)}
+	acct.link(t, f.camera, f.viewer)
+	return f
+}
+
+func sendCommand(p *peer, target store.Device, typ string, payload any) statusMsg {
+	p.t.Helper()
+	ans := p.request("command.send", "", map[string]any{"target_device_id": target.ID, "command_type": typ, "payload": payload})
+	if ans.Type != "ack" {
+		p.t.Fatalf("command.send refused: %s", ans.Data)
+	}
+	return decode[statusMsg](p.t, ans)
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+
+	ack := sendCommand(view, f.camera, "set_torch", map[string]bool{"on": true})
+	if ack.Status != store.CommandDispatched {
+		t.Errorf("ack status = %q, want dispatched (camera online)", ack.Status)
+	}
+	got := cam.expect("command")
+	if got.From != f.viewer.ID {
+		t.Errorf("command from = %q, want the viewer %q", got.From, f.viewer.ID)
+	}
+	cmd := decode[commandMsg](t, got)
+	if cmd.CommandID != ack.CommandID || cmd.CommandType != "set_torch" || string(cmd.Payload) != `{"on":true}` || cmd.SourceDeviceID != f.viewer.ID {
+		t.Errorf("command = %+v", cmd)
+	}
+	if d := cmd.ExpiresAt.Sub(cmd.CreatedAt); d != signaling.DefaultTTL {
+		t.Errorf("expires_at - created_at = %v, want the default TTL", d)
+	}
+
+	res := cam.request("command.result", "", map[string]any{"command_id": cmd.CommandID, "status": "acknowledged"})
+	if res.Type != "ack" {
+		t.Fatalf("command.result refused: %s", res.Data)
+	}
+	status := decode[statusMsg](t, view.expect("command.status"))
+	if status.CommandID != cmd.CommandID || status.Status != store.CommandAcknowledged {
+		t.Errorf("status = %+v, want acknowledged", status)
+	}
+	stored, err := st.Command(context.Background(), cmd.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != store.CommandAcknowledged || stored.AcknowledgedAt == nil {
+		t.Errorf("stored = %+v", stored)
+	}
+
+	// A repeat of the same result changes nothing and is not an error.
+	if again := cam.request("command.result", "", map[string]any{"command_id": cmd.CommandID, "status": "acknowledged"}); again.Type != "ack" {
+		t.Errorf("repeated result: %s %s", again.Type, again.Data)
+	}
+	// A failure after the acknowledgement is refused.
+	if code := errorCode(t, cam.request("command.result", "", map[string]any{"command_id": cmd.CommandID, "status": "failed", "error": "late"})); code != signaling.CodeConflict {
+		t.Errorf("late failure code = %q, want conflict", code)
+	}
+}
+
+func TestCommandFailedCarriesError(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+
+	ack := sendCommand(view, f.camera, "launch_rocket", nil)
+	cmd := decode[commandMsg](t, cam.expect("command"))
+	if string(cmd.Payload) != `{}` {
+		t.Errorf("absent payload delivered as %s, want {}", cmd.Payload)
+	}
+	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "failed", "error": "unsupported"})
+	status := decode[statusMsg](t, view.expect("command.status"))
+	if status.Status != store.CommandFailed || status.Error == nil || *status.Error != "unsupported" {
+		t.Errorf("status = %+v, want failed with unsupported", status)
+	}
+}
+
+func TestCommandToOfflineTargetWaitsForConnect(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	waker := &recordingWaker{}
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Waker = waker }})
+	f := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+
+	ack := sendCommand(view, f.camera, "snapshot", map[string]any{})
+	if ack.Status != store.CommandPending {
+		t.Errorf("ack status = %q, want pending (camera offline)", ack.Status)
+	}
+	if got := waker.calls(); len(got) != 1 || got[0] != f.camera.ID+" command" {
+		t.Errorf("wake-ups = %q, want one for the camera", got)
+	}
+
+	cam := dial(t, n, f.camera)
+	cmd := decode[commandMsg](t, cam.expect("command"))
+	if cmd.CommandID != ack.CommandID {
+		t.Fatalf("delivered %s, want %s", cmd.CommandID, ack.CommandID)
+	}
+	if s := decode[statusMsg](t, view.expect("command.status")); s.Status != store.CommandDispatched {
+		t.Errorf("source told %q, want dispatched", s.Status)
+	}
+}
+
+func TestUnansweredCommandIsDeliveredAgainOnReconnect(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+	cam := dial(t, n, f.camera)
+
+	ack := sendCommand(view, f.camera, "siren", map[string]any{"on": true, "seconds": 5})
+	first := decode[commandMsg](t, cam.expect("command"))
+	cam.drop() // the phone vanishes before answering
+
+	cam = dial(t, n, f.camera)
+	again := decode[commandMsg](t, cam.expect("command"))
+	if again.CommandID != first.CommandID || first.CommandID != ack.CommandID {
+		t.Fatalf("redelivered %s, want %s", again.CommandID, first.CommandID)
+	}
+	cam.send("command.result", "", "", map[string]any{"command_id": again.CommandID, "status": "acknowledged"})
+	if s := decode[statusMsg](t, view.expect("command.status")); s.Status != store.CommandAcknowledged {
+		t.Errorf("status %q, want acknowledged", s.Status)
+	}
+
+	// Acknowledged: the next connect delivers nothing; the first message after hello
+	// is the pong to our ping.
+	cam.drop()
+	cam = dial(t, n, f.camera)
+	if ans := cam.request("ping", "", map[string]any{}); ans.Type != "pong" {
+		t.Errorf("after reconnect got %s, want only the pong", ans.Type)
+	}
+}
+
+func TestSilentTargetGetsRedispatchesWithBackoff(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) {
+		c.RedispatchDelays = []time.Duration{time.Millisecond, 2 * time.Millisecond}
+	}})
+	f := newFamily(t, st)
+	view, cam := dial(t, n, f.viewer), dial(t, n, f.camera)
+
+	ack := sendCommand(view, f.camera, "ping", nil)
+	for i := range 3 { // the dispatch and two re-dispatches
+		if cmd := decode[commandMsg](t, cam.expect("command")); cmd.CommandID != ack.CommandID {
+			t.Fatalf("delivery %d is %s, want %s", i, cmd.CommandID, ack.CommandID)
+		}
+	}
+	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "acknowledged"})
+	view.expect("command.status")
+	stored, err := st.Command(context.Background(), ack.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RetryCount != 3 || stored.LastDispatchedAt == nil {
+		t.Errorf("retry_count = %d, last_dispatched_at = %v; want 3 and set", stored.RetryCount, stored.LastDispatchedAt)
+	}
+}
+
+func TestRetriedSendReturnsTheFirstCommand(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+
+	data := map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot"}
+	view.send("command.send", "retry-1", "", data)
+	first := view.next()
+	view.send("command.send", "retry-1", "", data)
+	second := view.next()
+	if first.Type != "ack" || second.Type != "ack" {
+		t.Fatalf("answers %s %s / %s %s", first.Type, first.Data, second.Type, second.Data)
+	}
+	a, b := decode[statusMsg](t, first), decode[statusMsg](t, second)
+	if a.CommandID != b.CommandID {
+		t.Errorf("retry created a second command: %s then %s", a.CommandID, b.CommandID)
+	}
+	items, _, err := st.ListCommands(context.Background(), f.acct.user.ID, store.CommandFilter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 {
+		t.Errorf("%d commands stored, want 1", len(items))
+	}
+}
+
+func TestCommandExpires(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	clock := &fakeClock{now: time.Now().UTC()}
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
+	f := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+
+	ans := view.request("command.send", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 30})
+	ack := decode[statusMsg](t, ans)
+	clock.Advance(31 * time.Second)
+	s := decode[statusMsg](t, view.expect("command.status"))
+	if s.CommandID != ack.CommandID || s.Status != store.CommandExpired {
+		t.Errorf("status = %+v, want expired", s)
+	}
+	// The expired command is not delivered when the camera connects.
+	cam := dial(t, n, f.camera)
+	if ans := cam.request("ping", "", nil); ans.Type != "pong" {
+		t.Errorf("camera got %s, want nothing but the pong", ans.Type)
+	}
+}
+
+func TestCommandSendRefusals(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	unlinked := f.acct.device(t, store.RoleCamera)
+	other := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+
+	tests := []struct {
+		name string
+		data any
+		want string
+	}{
+		{"not linked", map[string]any{"target_device_id": unlinked.ID, "command_type": "snapshot"}, signaling.CodeNotLinked},
+		{"another user's device", map[string]any{"target_device_id": other.camera.ID, "command_type": "snapshot"}, signaling.CodeNotFound},
+		{"itself", map[string]any{"target_device_id": f.viewer.ID, "command_type": "snapshot"}, signaling.CodeBadRequest},
+		{"bad target id", map[string]any{"target_device_id": "cam-1", "command_type": "snapshot"}, signaling.CodeBadRequest},
+		{"bad command type", map[string]any{"target_device_id": f.camera.ID, "command_type": "Snap Shot"}, signaling.CodeBadRequest},
+		{"wrong type of field", map[string]any{"target_device_id": f.camera.ID, "command_type": 7}, signaling.CodeBadRequest},
+		{"payload not an object", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "payload": []int{1}}, signaling.CodeBadRequest},
+		{"standard payload invalid", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_motion", "payload": map[string]any{"enabled": true, "sensitivity": 2}}, signaling.CodeBadRequest},
+		{"torch without on", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_torch", "payload": map[string]any{}}, signaling.CodeBadRequest},
+		{"ttl too long", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 86401}, signaling.CodeBadRequest},
+		{"payload too large", map[string]any{"target_device_id": f.camera.ID, "command_type": "custom.big", "payload": map[string]string{"x": string(make([]byte, 9000))}}, signaling.CodeBadRequest},
+		{"data not an object", "snapshot", signaling.CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := errorCode(t, view.request("command.send", "", tt.data)); code != tt.want {
+				t.Errorf("code = %q, want %q", code, tt.want)
+			}
+		})
+	}
+
+	t.Run("no id", func(t *testing.T) {
+		view.send("command.send", "", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot"})
+		if code := errorCode(t, view.next()); code != signaling.CodeBadRequest {
+			t.Errorf("code = %q, want bad_request", code)
+		}
+	})
+	items, _, err := st.ListCommands(context.Background(), f.acct.user.ID, store.CommandFilter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 0 {
+		t.Errorf("refused sends stored %d commands", len(items))
+	}
+}
+
+func TestCommandResultRefusals(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	second := f.acct.device(t, store.RoleCamera)
+	f.acct.link(t, second, f.viewer)
+	view, cam, cam2 := dial(t, n, f.viewer), dial(t, n, f.camera), dial(t, n, second)
+
+	ack := sendCommand(view, f.camera, "snapshot", nil)
+	cam.expect("command")
+	tests := []struct {
+		name string
+		from *peer
+		data any
+		want string
+	}{
+		{"another device answers", cam2, map[string]any{"command_id": ack.CommandID, "status": "acknowledged"}, signaling.CodeNotFound},
+		{"unknown command", cam, map[string]any{"command_id": "0190a4e2-0000-7000-8000-000000000000", "status": "acknowledged"}, signaling.CodeNotFound},
+		{"bad status", cam, map[string]any{"command_id": ack.CommandID, "status": "done"}, signaling.CodeBadRequest},
+		{"bad id", cam, map[string]any{"command_id": "x", "status": "failed"}, signaling.CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := errorCode(t, tt.from.request("command.result", "", tt.data)); code != tt.want {
+				t.Errorf("code = %q, want %q", code, tt.want)
+			}
+		})
+	}
+	if c, err := st.Command(context.Background(), ack.CommandID); err != nil || c.Status != store.CommandDispatched {
+		t.Errorf("command after refusals: %+v, %v; want still dispatched", c, err)
+	}
+}
+
+type recordingWaker struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (w *recordingWaker) Wake(_ context.Context, deviceID, reason string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got = append(w.got, deviceID+" "+reason)
+	return nil
+}
+
+func (w *recordingWaker) calls() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.got...)
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
