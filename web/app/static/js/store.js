@@ -45,6 +45,8 @@ export function announce(text) {
 
 // ---- session ----
 
+// The last signed-in user stays remembered after sign-out, to fill in the
+// sign-in form; device ids are remembered per user and role.
 const USER_KEY = 'securecam.user';
 
 export function signedIn(user) {
@@ -53,7 +55,6 @@ export function signedIn(user) {
 }
 
 export function signedOut() {
-  localStorage.removeItem(USER_KEY);
   setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, unread: [] });
 }
 
