@@ -86,6 +86,7 @@ func newAPNs(cfg APNsConfig, logger *slog.Logger) (*apnsProvider, error) {
 	http2Only.SetHTTP2(true) // APNs speaks HTTP/2 over TLS only
 	dialer := &net.Dialer{Timeout: apnsDialTimeout, KeepAlive: apnsKeepAlive}
 	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.DialContext,
 		TLSHandshakeTimeout: apnsDialTimeout,
 		Protocols:           &http2Only,
@@ -94,9 +95,7 @@ func newAPNs(cfg APNsConfig, logger *slog.Logger) (*apnsProvider, error) {
 	if cfg.RootCAs != nil {
 		tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs}
 	}
-	client := apns2.NewTokenClient(tok)
-	client.Host = host
-	client.HTTPClient = &http.Client{Transport: headerCapture{tr}}
+	client := &apns2.Client{Host: host, Token: tok, HTTPClient: &http.Client{Transport: headerCapture{tr}}}
 	return &apnsProvider{client: client, topic: cfg.Topic, logger: logger}, nil
 }
 
