@@ -142,3 +142,21 @@ func TestWebRTC(t *testing.T) {
 		t.Fatalf("WebRTC() = %+v", w)
 	}
 }
+
+func FuzzParseUsername(f *testing.F) {
+	for _, s := range []string{"1767229200:dev-1", "1:a:b", "", ":", "x:y", "-1:d", "99999999999999999999:d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, username string) {
+		expiry, device, err := ice.ParseUsername(username)
+		if err != nil {
+			return
+		}
+		// What parses formats back to a username that parses the same.
+		again, cred := ice.Credentials("k", device, expiry)
+		expiry2, device2, err := ice.ParseUsername(again)
+		if err != nil || !expiry2.Equal(expiry) || device2 != device || cred != ice.Credential("k", again) {
+			t.Fatalf("%q → (%s, %q) → %q → (%s, %q, %v)", username, expiry, device, again, expiry2, device2, err)
+		}
+	})
+}

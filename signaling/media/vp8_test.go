@@ -67,3 +67,27 @@ func TestEmbeddedPatternStartsWithKeyframe(t *testing.T) {
 		t.Fatal("embedded test pattern does not start with a VP8 keyframe")
 	}
 }
+
+func FuzzFrameAssembler(f *testing.F) {
+	for _, p := range packetize(append([]byte{0x10}, make([]byte, 1500)...), 1, 1, 1000) {
+		b, err := p.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var pkt rtp.Packet
+		if pkt.Unmarshal(raw) != nil {
+			return
+		}
+		var a frameAssembler
+		// Any packet, twice: no panic, and a frame is complete only on a marker.
+		for range 2 {
+			if complete, _ := a.push(&pkt); complete && !pkt.Marker {
+				t.Fatal("frame completed without the marker bit")
+			}
+		}
+	})
+}

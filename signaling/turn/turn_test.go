@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
+	"github.com/pion/transport/v5/test"
 	pionturn "github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,6 +108,8 @@ func relayConfig(t *testing.T, p *ice.Provider, device, transport string) media.
 func TestMediaThroughRelay(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
+			// Registered first, so it runs after the peers and the server closed.
+			t.Cleanup(test.CheckRoutines(t))
 			srv, reg := startServer(t, turn.Config{})
 			provider, err := ice.New(ice.Config{TURNHost: "127.0.0.1", TURNPort: srv.Port(), Secret: secret})
 			if err != nil {
