@@ -92,6 +92,8 @@ type peer struct {
 	connected     chan struct{}
 	connectedOnce sync.Once
 
+	// descMu makes one description at a time.
+	descMu sync.Mutex
 	// emitMu serializes calls of the Signaler. While holding is set (a
 	// description is being created), local candidates wait in held.
 	emitMu  sync.Mutex
@@ -182,6 +184,8 @@ func (p *peer) sendCandidate(c webrtc.ICECandidateInit) {
 // describe creates a local description with create, applies it, sends it and
 // then the candidates gathered meanwhile.
 func (p *peer) describe(ctx context.Context, create func() (webrtc.SessionDescription, error)) error {
+	p.descMu.Lock()
+	defer p.descMu.Unlock()
 	if p.ctx.Err() != nil {
 		return ErrClosed
 	}
@@ -190,8 +194,10 @@ func (p *peer) describe(ctx context.Context, create func() (webrtc.SessionDescri
 	p.emitMu.Unlock()
 
 	desc, err := create()
-	if err == nil {
-		err = p.pc.SetLocalDescription(desc)
+	if err != nil {
+		err = fmt.Errorf("create description: %w", err)
+	} else if err = p.pc.SetLocalDescription(desc); err != nil {
+		err = fmt.Errorf("set local description: %w", err)
 	}
 
 	p.emitMu.Lock()
@@ -202,7 +208,7 @@ func (p *peer) describe(ctx context.Context, create func() (webrtc.SessionDescri
 		for _, c := range held {
 			p.sendCandidate(c)
 		}
-		return fmt.Errorf("set local description: %w", err)
+		return err
 	}
 	if err := p.signaler.SendDescription(ctx, *p.pc.LocalDescription()); err != nil {
 		return fmt.Errorf("send %s: %w", desc.Type, err)
