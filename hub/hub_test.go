@@ -1,0 +1,362 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/securecam/securecam/hub"
+)
+
+func TestHelloPresenceSnapshotAndAnnouncements(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{NodeID: "node-a", HeartbeatInterval: 20 * time.Second})
+	th.dir.link("cam", "viewer")
+	seen := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	th.dir.lastSeen["viewer"] = seen
+
+	cam, hello := dial(t, th, "cam", "X-User", "user-7")
+	var h struct {
+		DeviceID         string `json:"device_id"`
+		UserID           string `json:"user_id"`
+		Node             string `json:"node"`
+		HeartbeatSeconds int    `json:"heartbeat_seconds"`
+		Presence         []struct {
+			DeviceID   string  `json:"device_id"`
+			Status     string  `json:"status"`
+			LastSeenAt *string `json:"last_seen_at"`
+		} `json:"presence"`
+	}
+	if err := json.Unmarshal(hello.Data, &h); err != nil {
+		t.Fatalf("hello data: %v", err)
+	}
+	if h.DeviceID != "cam" || h.UserID != "user-7" || h.Node != "node-a" || h.HeartbeatSeconds != 20 {
+		t.Fatalf("hello = %s", hello.Data)
+	}
+	if len(h.Presence) != 1 || h.Presence[0].DeviceID != "viewer" || h.Presence[0].Status != "offline" ||
+		h.Presence[0].LastSeenAt == nil || *h.Presence[0].LastSeenAt != "2025-01-02T03:04:05Z" {
+		t.Fatalf("hello presence = %s", hello.Data)
+	}
+	th.dir.waitRecorded(t, "cam", true)
+
+	viewer, vhello := dial(t, th, "viewer")
+	if !bytes.Contains(vhello.Data, []byte(`"device_id":"cam","status":"online"`)) {
+		t.Fatalf("viewer's hello does not show cam online: %s", vhello.Data)
+	}
+	dev, status, last := presenceOf(t, cam.until("presence"))
+	if dev != "viewer" || status != "online" || last == nil {
+		t.Fatalf("cam got presence %s %s %v, want viewer online with last_seen_at", dev, status, last)
+	}
+	if on, err := th.Online(bg(t), "viewer"); err != nil || !on {
+		t.Fatalf("Online(viewer) = %v, %v", on, err)
+	}
+
+	if err := viewer.conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	dev, status, _ = presenceOf(t, cam.until("presence"))
+	if dev != "viewer" || status != "offline" {
+		t.Fatalf("cam got presence %s %s, want viewer offline", dev, status)
+	}
+	if d := th.hook.waitDisconnect(t, "viewer"); !d.clean {
+		t.Fatal("a normal close by the client is not clean")
+	}
+	th.dir.waitRecorded(t, "viewer", false)
+	if on, err := th.Online(bg(t), "viewer"); err != nil || on {
+		t.Fatalf("Online(viewer) after close = %v, %v", on, err)
+	}
+}
+
+func TestRefusalsBeforeUpgrade(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	tests := []struct {
+		name     string
+		protos   []string
+		hdr      http.Header
+		status   int
+		code     string
+		wantAuth bool
+	}{
+		{"no subprotocol", nil, deviceHeader("d1"), 400, "bad_request", false},
+		{"other subprotocol", []string{"chat"}, deviceHeader("d1"), 400, "bad_request", false},
+		{"subprotocol checked before auth", nil, deviceHeader("d1", "X-Refuse", "401"), 400, "bad_request", false},
+		{"unauthorized", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "401"), 401, "code_401", true},
+		{"forbidden", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "403"), 403, "code_403", true},
+		{"bad request from auth", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "400"), 400, "code_400", true},
+		{"auth failure", []string{hub.Subprotocol}, deviceHeader("d1", "X-Fail", "1"), 500, "internal", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := bg(t)
+			conn, resp, err := websocket.Dial(ctx, th.url, &websocket.DialOptions{Subprotocols: tt.protos, HTTPHeader: tt.hdr})
+			if err == nil {
+				_ = conn.CloseNow()
+				t.Fatal("dial succeeded")
+			}
+			if resp == nil || resp.StatusCode != tt.status {
+				t.Fatalf("response %v, want status %d", resp, tt.status)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			var p struct {
+				Status int    `json:"status"`
+				Code   string `json:"code"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatalf("problem body: %v", err)
+			}
+			if p.Status != tt.status || p.Code != tt.code {
+				t.Fatalf("problem %+v, want status %d code %s", p, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+func TestAdmissionControl(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{AcceptRate: 0.01, AcceptBurst: 1})
+	dial(t, th, "d1")
+	_, resp, err := websocket.Dial(bg(t), th.url, &websocket.DialOptions{
+		Subprotocols: []string{hub.Subprotocol}, HTTPHeader: deviceHeader("d2"),
+	})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection: %v %v, want 503", err, resp)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+}
+
+func TestPingUnknownTypeHandlersAndPanics(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	th.Handle("echo", func(ctx context.Context, c *hub.Client, env hub.Envelope) {
+		if err := c.Ack(env.ID, map[string]string{"echo": string(env.Data), "device": c.Identity().DeviceID}); err != nil {
+			t.Errorf("Ack: %v", err)
+		}
+	})
+	th.Handle("boom", func(context.Context, *hub.Client, hub.Envelope) { panic("handler bug") })
+	c, _ := dial(t, th, "d1")
+
+	c.send(hub.Envelope{Type: "ping", ID: "p1"})
+	if pong := c.read(); pong.Type != "pong" || pong.Ref != "p1" {
+		t.Fatalf("got %+v, want pong ref p1", pong)
+	}
+	c.send(hub.Envelope{Type: "nope", ID: "u1"})
+	env := c.read()
+	if e := errorOf(t, env); e.Code != hub.CodeUnknownType || env.Ref != "u1" {
+		t.Fatalf("got %+v, want error unknown_type ref u1", env)
+	}
+	c.send(hub.Envelope{Type: "echo", ID: "e1", Data: json.RawMessage(`{"x":1}`)})
+	ack := c.read()
+	if ack.Type != "ack" || ack.Ref != "e1" || !bytes.Contains(ack.Data, []byte(`"device":"d1"`)) {
+		t.Fatalf("got %+v %s, want ack ref e1", ack, ack.Data)
+	}
+	c.send(hub.Envelope{Type: "boom", ID: "b1"})
+	env = c.read()
+	if e := errorOf(t, env); e.Code != hub.CodeInternal || env.Ref != "b1" {
+		t.Fatalf("got %+v, want error internal ref b1", env)
+	}
+	c.send(hub.Envelope{Type: "ping", ID: "p2"})
+	if pong := c.read(); pong.Type != "pong" || pong.Ref != "p2" {
+		t.Fatalf("after a panic: got %+v, want pong ref p2", pong)
+	}
+}
+
+func TestCloseCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  hub.Config
+		act  func(t *testing.T, th *testHub, c *client)
+		want websocket.StatusCode
+	}{
+		{"message too big", hub.Config{ReadLimit: 1024}, func(t *testing.T, _ *testHub, c *client) {
+			c.sendRaw(websocket.MessageText, []byte(`{"type":"ping","data":"`+strings.Repeat("x", 2048)+`"}`))
+		}, websocket.StatusMessageTooBig},
+		{"not JSON", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
+			c.sendRaw(websocket.MessageText, []byte(`hello`))
+		}, hub.StatusProtocolViolation},
+		{"no type", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
+			c.sendRaw(websocket.MessageText, []byte(`{"id":"1"}`))
+		}, hub.StatusProtocolViolation},
+		{"binary frame", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
+			c.sendRaw(websocket.MessageBinary, []byte(`{"type":"ping"}`))
+		}, hub.StatusProtocolViolation},
+		{"rate limited", hub.Config{MessageRate: 1, MessageBurst: 5}, func(t *testing.T, _ *testHub, c *client) {
+			for range 10 {
+				c.sendRaw(websocket.MessageText, []byte(`{"type":"pong"}`))
+			}
+		}, hub.StatusRateLimited},
+		{"replaced", hub.Config{}, func(t *testing.T, th *testHub, _ *client) {
+			dial(t, th, "d1")
+		}, hub.StatusReplaced},
+		{"device closed", hub.Config{}, func(t *testing.T, th *testHub, _ *client) {
+			if err := th.CloseDevice(bg(t), "d1", hub.StatusForbidden, "device deleted"); err != nil {
+				t.Fatalf("CloseDevice: %v", err)
+			}
+		}, hub.StatusForbidden},
+		{"session closed", hub.Config{}, func(t *testing.T, th *testHub, _ *client) {
+			if err := th.CloseSession(bg(t), "s1", hub.StatusForbidden, "signed out"); err != nil {
+				t.Fatalf("CloseSession: %v", err)
+			}
+		}, hub.StatusForbidden},
+		{"shutdown", hub.Config{}, func(t *testing.T, th *testHub, _ *client) {
+			go func() { _ = th.Shutdown(context.Background()) }()
+		}, websocket.StatusServiceRestart},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := prometheus.NewRegistry()
+			tt.cfg.Registerer = reg
+			th := newHub(t, tt.cfg)
+			c, _ := dial(t, th, "d1", "X-Session", "s1")
+			tt.act(t, th, c)
+			if got := c.closeStatus(); got != tt.want {
+				t.Fatalf("close code %d, want %d", got, tt.want)
+			}
+			if d := th.hook.waitDisconnect(t, "d1"); d.clean {
+				t.Fatal("a close by the hub reported clean")
+			}
+			if n := counter(t, reg, "securecam_hub_disconnects_total", "code", strconv.Itoa(int(tt.want))); n != 1 {
+				t.Fatalf("disconnects_total{code=%d} = %v, want 1", tt.want, n)
+			}
+		})
+	}
+}
+
+// counter returns the value of the counter name{label=value} in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestSlowClientOverflowCloses4008(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{SendQueueSize: 4})
+	c, _ := dial(t, th, "d1")
+	// The client does not read: the socket buffers fill, then the queue overflows.
+	big := hub.Envelope{Type: "blob", Data: json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)}
+	var err error
+	for i := 0; i < 100000 && err == nil; i++ {
+		err = th.Send(bg(t), "d1", big)
+	}
+	if !errors.Is(err, hub.ErrQueueFull) {
+		t.Fatalf("Send never overflowed: %v", err)
+	}
+	if got := c.closeStatus(); got != hub.StatusTooSlow {
+		t.Fatalf("close code %d, want 4008", got)
+	}
+	th.hook.waitDisconnect(t, "d1")
+}
+
+func TestHeartbeatTimeoutDropsSilentConnection(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{HeartbeatInterval: 30 * time.Millisecond, HeartbeatTimeout: 150 * time.Millisecond})
+	th.dir.link("d1", "d2")
+	// d2 reads, so its client library answers pings: it stays.
+	d2, _ := dial(t, th, "d2")
+	d2.pump()
+	// d1 never reads after hello: no pongs, so the hub drops it.
+	dial(t, th, "d1")
+	if d := th.hook.waitDisconnect(t, "d1"); d.clean {
+		t.Fatal("heartbeat timeout reported clean")
+	}
+	dev, status, _ := presenceOf(t, d2.until("presence"))
+	for dev != "d1" || status != "offline" {
+		dev, status, _ = presenceOf(t, d2.until("presence"))
+	}
+	// d2 keeps working across several timeouts' worth of pings.
+	d2.send(hub.Envelope{Type: "ping", ID: "still"})
+	if env := d2.until("pong"); env.Ref != "still" {
+		t.Fatalf("pong ref %q", env.Ref)
+	}
+	if on, _ := th.Online(bg(t), "d2"); !on {
+		t.Fatal("d2, which answers pings, was dropped")
+	}
+}
+
+func TestSendLocal(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	c, _ := dial(t, th, "d1")
+	for i := range 50 {
+		if err := th.Send(bg(t), "d1", hub.Envelope{Type: "telemetry", From: "cam", Data: json.RawMessage(strconv.Itoa(i))}); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	for i := range 50 {
+		env := c.read()
+		if env.Type != "telemetry" || env.From != "cam" || string(env.Data) != strconv.Itoa(i) {
+			t.Fatalf("message %d: %+v %s", i, env, env.Data)
+		}
+	}
+	if err := th.Send(bg(t), "nobody", hub.Envelope{Type: "x"}); !errors.Is(err, hub.ErrOffline) {
+		t.Fatalf("Send to an unconnected device: %v, want ErrOffline", err)
+	}
+}
+
+func TestOnConnectRunsAfterHello(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{
+		OnConnect: func(ctx context.Context, c *hub.Client) {
+			_ = c.Send(hub.Envelope{Type: "command", Data: json.RawMessage(`{"command_id":"c1"}`)})
+		},
+	})
+	c, _ := dial(t, th, "d1") // dial checks hello is first
+	if env := c.read(); env.Type != "command" {
+		t.Fatalf("got %q after hello, want the command queued by OnConnect", env.Type)
+	}
+}
+
+func TestShutdownRefusesNewConnectionsAndReportsNotReady(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	if err := th.Ready(bg(t)); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	c, _ := dial(t, th, "d1")
+	done := make(chan error, 1)
+	go func() { done <- th.Shutdown(bg(t)) }()
+	if got := c.closeStatus(); got != websocket.StatusServiceRestart {
+		t.Fatalf("close code %d, want 1012", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := th.Ready(bg(t)); !errors.Is(err, hub.ErrShutdown) {
+		t.Fatalf("Ready after Shutdown: %v", err)
+	}
+	_, resp, err := websocket.Dial(bg(t), th.url, &websocket.DialOptions{Subprotocols: []string{hub.Subprotocol}, HTTPHeader: deviceHeader("d2")})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial after Shutdown: %v %v, want 503", err, resp)
+	}
+	th.dir.waitRecorded(t, "d1", false) // flushed before Shutdown returned
+}
