@@ -4,7 +4,7 @@
 
 const BASE = '/api/v1';
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, problem) {
     super(problem.detail || problem.title || `Request failed (${status})`);
     this.status = status;

@@ -12,7 +12,7 @@ const CLIP_MAX_MS = 30_000;
 const TELEMETRY_MS = 60_000;
 const FAILED_SESSION_MS = 30_000; // a failed connection waits this long for the viewer's ICE restart
 
-export class CommandError extends Error {}
+class CommandError extends Error {}
 const unsupported = () => new CommandError('unsupported');
 
 // State passed to onChange:
@@ -20,7 +20,7 @@ const unsupported = () => new CommandError('unsupported');
 //   stream      the local MediaStream, for the preview
 //   viewers     number of live-view sessions
 //   motion      {enabled, sensitivity}; level: last motion level (1 = trigger)
-//   motionActive, recording, lastEventAt
+//   motionActive, recording, lastMotionAt
 //   torch       null when the camera has no torch, else on/off
 export class Camera {
   state = {
@@ -32,7 +32,7 @@ export class Camera {
     level: 0,
     motionActive: false,
     recording: false,
-    lastEventAt: null,
+    lastMotionAt: null,
     torch: null,
   };
   #socket;
@@ -75,7 +75,7 @@ export class Camera {
     if (!this.#stopped) this.#onChange(this.state);
   }
 
-  async start() {
+  start() {
     const signal = this.#abort.signal;
     this.#unsubscribe = [
       this.#socket.subscribe((msg) => this.#receive(msg)),
@@ -114,7 +114,7 @@ export class Camera {
     clearInterval(this.#timer);
     this.#detector.stop();
     for (const id of [...this.#sessions.keys()]) this.#closeSession(id, { reason: 'camera_stopped' });
-    this.#recorder?.stop();
+    stopRecorder(this.#recorder);
     this.state.stream?.getTracks().forEach((t) => t.stop());
     this.#wakeLock?.release().catch(() => {});
   }
@@ -148,7 +148,7 @@ export class Camera {
       const sender = pc.getSenders().find((s) => s.track === current);
       await sender?.replaceTrack(track);
     }
-    this.#recorder?.stop(); // the clip was recording the old track
+    stopRecorder(this.#recorder); // the clip was recording the old track
     current.stop();
     this.#useStream(new MediaStream([track, ...this.state.stream.getAudioTracks()]));
     this.#detector.reset();
@@ -304,7 +304,7 @@ export class Camera {
   // ---- motion events and clips ----
 
   #motionStarted() {
-    this.#set({ motionActive: true, lastEventAt: new Date() });
+    this.#set({ motionActive: true, lastMotionAt: new Date() });
     if (this.#event) return;
     const ev = { id: this.#startEvent(), startedAt: Date.now(), stopTimer: 0 };
     this.#event = ev;
@@ -317,7 +317,7 @@ export class Camera {
     if (!ev) return;
     this.#event = null;
     clearTimeout(ev.stopTimer);
-    ev.stopTimer = setTimeout(() => ev.recorder?.stop(), Math.max(0, ev.startedAt + CLIP_MIN_MS - Date.now()));
+    ev.stopTimer = setTimeout(() => stopRecorder(ev.recorder), Math.max(0, ev.startedAt + CLIP_MIN_MS - Date.now()));
     const id = await ev.id;
     if (!id) return;
     if (!this.#socket.send('event.end', { event_id: id })) {
@@ -349,22 +349,23 @@ export class Camera {
       this.#recorder = null;
       this.#set({ recording: false });
       const contentType = mimeType.split(';')[0];
-      this.#uploadClip(ev, new Blob(chunks, { type: contentType }), contentType);
+      const seconds = Math.round((Date.now() - ev.startedAt) / 1000);
+      this.#uploadClip(ev, new Blob(chunks, { type: contentType }), contentType, seconds);
     };
     rec.start(1_000);
     ev.recorder = rec;
-    ev.stopTimer = setTimeout(() => rec.stop(), CLIP_MAX_MS);
+    ev.stopTimer = setTimeout(() => stopRecorder(rec), CLIP_MAX_MS);
     this.#recorder = rec;
     this.#set({ recording: true });
   }
 
-  async #uploadClip(ev, blob, contentType) {
+  async #uploadClip(ev, blob, contentType, seconds) {
     if (!blob.size) return;
     const meta = {
       camera_device_id: this.#deviceId,
       event_id: (await ev.id) || undefined,
       content_type: contentType,
-      duration_seconds: Math.round((Date.now() - ev.startedAt) / 1000),
+      duration_seconds: seconds,
     };
     try {
       await api.uploadRecording(meta, blob);
@@ -417,6 +418,10 @@ function mediaErrorText(err) {
     default:
       return `The camera could not start: ${err.message}`;
   }
+}
+
+function stopRecorder(rec) {
+  if (rec && rec.state !== 'inactive') rec.stop();
 }
 
 function clipType() {

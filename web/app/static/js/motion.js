@@ -2,8 +2,8 @@
 // (changedFraction, triggerLevel, MotionTracker) have no DOM and are unit-tested
 // with `node --test web/app/jstest`.
 
-export const WIDTH = 64;
-export const HEIGHT = 48;
+const WIDTH = 64;
+const HEIGHT = 48;
 const SAMPLE_MS = 200;
 const WARMUP_SAMPLES = 10; // auto-exposure settles after the camera starts
 

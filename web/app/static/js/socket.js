@@ -5,7 +5,7 @@
 
 import { api } from './api.js';
 
-export const SUBPROTOCOL = 'securecam.v1';
+const SUBPROTOCOL = 'securecam.v1';
 
 // backoffDelay is the wait before reconnect attempt number `attempt` (0-based):
 // an exponential cap from 1 s to 30 s, and a random point in its upper half so
@@ -15,7 +15,7 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
-export class SocketError extends Error {
+class SocketError extends Error {
   constructor(code, message) {
     super(message || code);
     this.code = code;

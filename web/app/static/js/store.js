@@ -1,4 +1,4 @@
-// App state shared by the screens: the signed-in user, this tab's device, the
+// App state shared by the screens: the signed-in user, the
 // user's devices with live presence and telemetry, links, events and unread
 // notifications. One plain object replaced on every change; components read
 // it with useAppState() and re-render.
@@ -122,13 +122,14 @@ export function deviceName(id) {
   return state.devices.find((d) => d.id === id)?.name || 'Unknown device';
 }
 
-export function isLinked(cameraId, viewerId) {
+function isLinked(cameraId, viewerId) {
   return state.links.some((l) => l.camera_device_id === cameraId && l.client_device_id === viewerId && l.status === 'active');
 }
 
 // ensureLink links the camera to this viewer if it is not yet: the owner asked
 // to watch it, which is the consent a link records.
 export async function ensureLink(cameraId, viewerId) {
+  await refreshLinks(); // the list may not be loaded yet on a page opened directly
   if (isLinked(cameraId, viewerId)) return;
   await api.createLink(cameraId, viewerId);
   await refreshLinks();

@@ -69,7 +69,7 @@ export function CameraPage({ conn }) {
         />
         <label for="motion-level">Motion level</label>
         <meter id="motion-level" min="0" max="1" high="0.99" value=${Math.min(1, st.level)}></meter>
-        <p class="muted">${st.motionActive ? 'Motion now' : st.lastEventAt ? `Last motion at ${st.lastEventAt.toLocaleTimeString()}` : 'No motion yet'}</p>
+        <p class="muted">${st.motionActive ? 'Motion now' : st.lastMotionAt ? `Last motion at ${st.lastMotionAt.toLocaleTimeString()}` : 'No motion yet'}</p>
       </fieldset>
 
       <div class="actions">

@@ -21,7 +21,7 @@ const REASONS = {
   forbidden: 'Not allowed',
 };
 
-export function statusText({ phase, reason }, camera) {
+function statusText({ phase, reason }, camera) {
   switch (phase) {
     case 'waiting':
       return 'Connecting to the hub…';
