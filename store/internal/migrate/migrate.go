@@ -54,9 +54,10 @@ func Load(fsys fs.FS) ([]Migration, error) {
 }
 
 // Apply applies, in order, each migration whose version is not recorded yet, each in
-// its own transaction together with its record. It returns the names it applied.
-// Versions recorded but unknown here (a newer binary migrated the database) are left
-// alone.
+// its own transaction together with its record, and returns the names it applied. The
+// check is made inside that transaction, so a second process that waited for the
+// first one's transaction skips what it did. Versions recorded but unknown here (a
+// newer binary migrated the database) are left alone.
 func Apply(ctx context.Context, db sqlstore.DB, ms []Migration) ([]string, error) {
 	if _, err := db.Write().Exec(ctx, `CREATE TABLE IF NOT EXISTS securecam_migrations (
 		version integer PRIMARY KEY,
@@ -64,29 +65,17 @@ func Apply(ctx context.Context, db sqlstore.DB, ms []Migration) ([]string, error
 		applied_at text NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	done := map[int]bool{}
-	rows, err := db.Write().Query(ctx, `SELECT version FROM securecam_migrations`)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
-		done[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
 	var applied []string
 	for _, m := range ms {
-		if done[m.Version] {
-			continue
-		}
+		done := false
 		err := db.InTx(ctx, func(q sqlstore.Querier) error {
+			var n int
+			if err := q.QueryRow(ctx, `SELECT count(*) FROM securecam_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
+				return err
+			}
+			if done = n > 0; done {
+				return nil
+			}
 			if _, err := q.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
@@ -97,7 +86,9 @@ func Apply(ctx context.Context, db sqlstore.DB, ms []Migration) ([]string, error
 		if err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
-		applied = append(applied, m.Name)
+		if !done {
+			applied = append(applied, m.Name)
+		}
 	}
 	return applied, nil
 }
