@@ -354,6 +354,13 @@ func TestWSTickets(t *testing.T) {
 	e.do("POST", "/api/v1/ws-tickets", `{"device_id": true}`, auth).wantProblem(t, 400, "bad_request")
 	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": viewer.Device.ID}).wantProblem(t, 401, "unauthorized")
 
+	// A ticket of a session that ended since is refused.
+	c := e.signUp()
+	cv := e.createDevice(c.Session.Token, "viewer")
+	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": cv.Device.ID}, bearer(c.Session.Token)).want(t, http.StatusCreated, &tk)
+	e.do("POST", "/api/v1/auth/sign-out", nil, bearer(c.Session.Token)).want(t, http.StatusNoContent, nil)
+	wantRefusal(t, "signed-out session's ticket", 401, "unauthorized")(ws("ticket=" + tk.Ticket))
+
 	// A deleted device's ticket is refused.
 	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": viewer.Device.ID}, auth).want(t, http.StatusCreated, &tk)
 	e.do("DELETE", "/api/v1/devices/"+viewer.Device.ID, nil, auth).want(t, http.StatusNoContent, nil)

@@ -130,15 +130,17 @@ func (s *Server) socketForSession(ctx context.Context, r *http.Request, sess sto
 
 var errBadTicket = errUnauthorized("invalid, used or expired ticket")
 
-// A ticket is "<device id>.<session id or empty>.<secret>", stored hashed under
-// "ws-ticket:<device id>".
+// A ticket is "<device id>.<session token hash, or empty for a device token>.<secret>",
+// stored hashed under "ws-ticket:<device id>". Naming the session by its token hash
+// lets the ticket be refused once the session has ended (signed out, reset), even
+// within its 30 seconds; the hash alone authenticates nothing.
 func (s *Server) socketByTicket(ctx context.Context, ticket string) (SocketIdentity, error) {
 	ids, ok := splitScopedToken(ticket, 2)
 	if !ok {
 		return SocketIdentity{}, errBadTicket
 	}
 	deviceID, ok := parseID(ids[0])
-	if !ok || (ids[1] != "" && len(ids[1]) != 36) {
+	if !ok {
 		return SocketIdentity{}, errBadTicket
 	}
 	_, err := s.store.ConsumeVerification(ctx, kindWSTicket+":"+deviceID, hashToken(ticket), s.now())
@@ -155,7 +157,19 @@ func (s *Server) socketByTicket(ctx context.Context, ticket string) (SocketIdent
 	if err != nil {
 		return SocketIdentity{}, fmt.Errorf("ticket device: %w", err)
 	}
-	return SocketIdentity{UserID: d.UserID, DeviceID: d.ID, SessionID: ids[1]}, nil
+	id := SocketIdentity{UserID: d.UserID, DeviceID: d.ID}
+	if ids[1] == "" {
+		return id, nil
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, ids[1])
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != d.UserID || !s.now().Before(sess.ExpiresAt))) {
+		return SocketIdentity{}, errBadTicket
+	}
+	if err != nil {
+		return SocketIdentity{}, fmt.Errorf("ticket session: %w", err)
+	}
+	id.SessionID = sess.ID
+	return id, nil
 }
 
 type ticketJSON struct {
@@ -177,7 +191,7 @@ func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	sessionID := ""
+	sessionRef := ""
 	if p.device != nil {
 		if p.device.ID != id {
 			return errForbidden("a device token may only get tickets for its own device")
@@ -186,9 +200,9 @@ func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) erro
 		if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
 			return err
 		}
-		sessionID = p.session.ID
+		sessionRef = p.session.TokenHash
 	}
-	ticket, err := newScopedToken(id, sessionID)
+	ticket, err := newScopedToken(id, sessionRef)
 	if err != nil {
 		return err
 	}
