@@ -44,8 +44,8 @@ export function ErrorText({ error }) {
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 export function Time({ value }) {
-  if (!value) return null;
   const d = new Date(value);
+  if (!value || Number.isNaN(d.getTime())) return null;
   return html`<time datetime=${d.toISOString()}>${timeFormat.format(d)}</time>`;
 }
 
@@ -53,6 +53,7 @@ const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 export function timeAgo(value) {
   const seconds = Math.round((new Date(value) - Date.now()) / 1000);
+  if (Number.isNaN(seconds)) return '';
   const abs = Math.abs(seconds);
   if (abs < 60) return relative.format(seconds, 'second');
   if (abs < 3600) return relative.format(Math.round(seconds / 60), 'minute');
