@@ -52,7 +52,17 @@ export function SignUp({ next }) {
         <label for="sign-up-email">Email</label>
         <input id="sign-up-email" name="email" type="email" autocomplete="username" required />
         <label for="sign-up-password">Password</label>
-        <input id="sign-up-password" name="password" type="password" autocomplete="new-password" required />
+        <input
+          id="sign-up-password"
+          name="password"
+          type="password"
+          autocomplete="new-password"
+          required
+          minlength="8"
+          maxlength="128"
+          aria-describedby="sign-up-password-hint"
+        />
+        <p id="sign-up-password-hint" class="hint">At least 8 characters.</p>
         <${ErrorText} error=${error} />
         <button type="submit" class="primary" disabled=${busy}>Create account</button>
       </form>
@@ -108,7 +118,17 @@ export function ResetPassword() {
           : html`
               <form id="reset-form" aria-labelledby="reset-title" onSubmit=${(e) => (e.preventDefault(), submit(e))}>
                 <label for="reset-password">New password</label>
-                <input id="reset-password" name="password" type="password" autocomplete="new-password" required />
+                <input
+                  id="reset-password"
+                  name="password"
+                  type="password"
+                  autocomplete="new-password"
+                  required
+                  minlength="8"
+                  maxlength="128"
+                  aria-describedby="reset-password-hint"
+                />
+                <p id="reset-password-hint" class="hint">At least 8 characters.</p>
                 <${ErrorText} error=${error} />
                 <button type="submit" class="primary" disabled=${busy}>Set new password</button>
               </form>`}
