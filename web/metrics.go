@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
@@ -13,12 +12,11 @@ import (
 )
 
 type metrics struct {
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	rateLimited  *prometheus.CounterVec
-	signIns      *prometheus.CounterVec
-	mails        *prometheus.CounterVec
-	mailsPending atomic.Int64
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
+	signIns     *prometheus.CounterVec
+	mails       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +92,8 @@ type Config struct {
 	// allowed origin, and Secure cookies when it is https. Default http://localhost:8080.
 	PublicURL string
 	// AllowedOrigins are browser origins ("https://app.example.com") allowed besides
-	// same-origin requests. Default: the origin of PublicURL.
+	// same-origin requests. nil means the origin of PublicURL; an empty non-nil slice
+	// means none besides same-origin.
 	AllowedOrigins []string
 	// TrustedProxies are CIDRs or addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -177,9 +179,10 @@ type Server struct {
 	perIPAccount   RateLimit
 	perAccount     RateLimit
 
-	mailMu     sync.Mutex
-	mailClosed bool
-	mailWG     sync.WaitGroup
+	mailMu       sync.Mutex
+	mailClosed   bool
+	mailWG       sync.WaitGroup
+	mailsPending atomic.Int64
 }
 
 // maxPendingMails bounds mails being sent at once; more are dropped and logged.
@@ -333,17 +336,17 @@ func (s *Server) sendMail(ctx context.Context, to, subject, body string) {
 		s.log.WarnContext(ctx, "mail dropped: server shutting down", "subject", subject)
 		return
 	}
-	if s.metrics.mailsPending.Load() >= maxPendingMails {
+	if s.mailsPending.Load() >= maxPendingMails {
 		s.log.ErrorContext(ctx, "mail dropped: too many pending", "subject", subject)
 		s.metrics.mails.WithLabelValues("dropped").Inc()
 		return
 	}
-	s.metrics.mailsPending.Add(1)
+	s.mailsPending.Add(1)
 	s.mailWG.Add(1)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	go func() {
 		defer s.mailWG.Done()
-		defer s.metrics.mailsPending.Add(-1)
+		defer s.mailsPending.Add(-1)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
