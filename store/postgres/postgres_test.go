@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -86,7 +87,7 @@ func TestConcurrentOpen(t *testing.T) {
 func TestTimeZoneIndependence(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t)
-	s, err := postgres.Open(t.Context(), postgres.Config{URL: url + "&timezone=Pacific/Auckland"})
+	s, err := postgres.Open(t.Context(), postgres.Config{URL: withTimeZone(t, url, "Pacific/Auckland")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestTimeZoneIndependence(t *testing.T) {
 	if !got.CreatedAt.Equal(at) || got.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt = %v, want %v in UTC", got.CreatedAt, at)
 	}
-	c := connect(t, url+"&timezone=America/New_York")
+	c := connect(t, withTimeZone(t, url, "America/New_York"))
 	var wall string
 	if err := c.QueryRow(t.Context(), `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM users WHERE id = $1`, u.ID).Scan(&wall); err != nil {
 		t.Fatal(err)
@@ -159,14 +160,14 @@ func TestAdoptSeedDatabase(t *testing.T) {
 	}
 	// The old backend's server ran in another time zone; its timestamp columns hold
 	// UTC wall-clock times regardless (it wrote Date.toISOString()).
-	seed := connect(t, url+"&timezone=America/New_York")
+	seed := connect(t, withTimeZone(t, url, "America/New_York"))
 	for _, sql := range []string{string(ddl), seedData} {
 		if _, err := seed.Exec(ctx, sql); err != nil {
 			t.Fatalf("seed: %v", err)
 		}
 	}
 
-	s, err := postgres.Open(ctx, postgres.Config{URL: url + "&timezone=America/New_York"})
+	s, err := postgres.Open(ctx, postgres.Config{URL: withTimeZone(t, url, "America/New_York")})
 	if err != nil {
 		t.Fatalf("Open on the seed database: %v", err)
 	}
@@ -291,6 +292,19 @@ func TestAdoptSeedDatabase(t *testing.T) {
 }
 
 func strp(s string) *string { return &s }
+
+// withTimeZone sets the TimeZone of the connections a URL opens.
+func withTimeZone(t *testing.T, raw, zone string) string {
+	t.Helper()
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("timezone", zone)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
 
 func sortedIDs(ds []store.Device) []string {
 	ids := make([]string, len(ds))
