@@ -107,6 +107,10 @@ if ! command -v "${cc:-gcc}" >/dev/null 2>&1; then
 	fi
 fi
 export CGO_ENABLED=1
+# Go fetches modules over HTTPS; minimal Debian images have no CA certificates.
+if [[ ! -s /etc/ssl/certs/ca-certificates.crt ]] && can_apt; then
+	apt_install ca-certificates || missing "CA certificates (Go downloads modules over HTTPS)" "apt-get install ca-certificates"
+fi
 
 # ---------------------------------------------------------------------------- PostgreSQL
 
@@ -210,10 +214,10 @@ redis_default_url="redis://127.0.0.1:6379"
 redis_pings() {
 	local reply
 	reply=$(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		exec 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
 		printf 'PING\r\n' >&3
 		IFS= read -r -t 3 line <&3 && printf '%s' "$line"
-	) 2>/dev/null || return 1
+	) || return 1
 	[[ "$reply" == "+PONG"* ]]
 }
 
