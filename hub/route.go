@@ -23,12 +23,14 @@ const (
 	opReplace      = "replace"       // a newer connection Conn of the device exists
 	opClose        = "close"         // close the device's socket with Code and Reason
 	opCloseSession = "close_session" // close the sockets of Session (broadcast)
+	opCloseUser    = "close_user"    // close the session sockets of User (broadcast)
 )
 
 type control struct {
 	Op      string `json:"op"`
 	Conn    string `json:"conn,omitempty"`
 	Session string `json:"session,omitempty"`
+	User    string `json:"user,omitempty"`
 	Code    int    `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Node    string `json:"node,omitempty"`
@@ -196,9 +198,9 @@ func (h *Hub) control(key string, m control) {
 		if c := h.local(key); c != nil {
 			c.close(websocket.StatusCode(m.Code), m.Reason, true)
 		}
-	case opCloseSession:
+	case opCloseSession, opCloseUser:
 		if m.Node != h.cfg.NodeID {
-			h.closeSessionLocal(m.Session, websocket.StatusCode(m.Code), m.Reason)
+			h.closeLocal(m, websocket.StatusCode(m.Code))
 		}
 	}
 }
@@ -225,19 +227,35 @@ func (h *Hub) CloseSession(ctx context.Context, sessionID string, code websocket
 	if sessionID == "" {
 		return errors.New("hub: close session: empty session id")
 	}
-	h.closeSessionLocal(sessionID, code, reason)
-	b, _ := json.Marshal(control{Op: opCloseSession, Session: sessionID, Code: int(code), Reason: reason, Node: h.cfg.NodeID})
+	return h.closeEverywhere(ctx, control{Op: opCloseSession, Session: sessionID, Code: int(code), Reason: reason})
+}
+
+// CloseUserSessions closes, on every replica, the sockets userID opened with any user
+// session, not those opened with a device token (password reset: 4003).
+func (h *Hub) CloseUserSessions(ctx context.Context, userID string, code websocket.StatusCode, reason string) error {
+	if userID == "" {
+		return errors.New("hub: close user sessions: empty user id")
+	}
+	return h.closeEverywhere(ctx, control{Op: opCloseUser, User: userID, Code: int(code), Reason: reason})
+}
+
+// closeEverywhere closes the matching sockets here and broadcasts m to the others.
+func (h *Hub) closeEverywhere(ctx context.Context, m control) error {
+	m.Node = h.cfg.NodeID
+	h.closeLocal(m, websocket.StatusCode(m.Code))
+	b, _ := json.Marshal(m)
 	if err := h.bus.Broadcast(ctx, append([]byte{frameControl}, b...)); err != nil {
 		h.metrics.busPublishErrors.Inc()
-		return fmt.Errorf("hub: close session: %w", err)
+		return fmt.Errorf("hub: %s: %w", m.Op, err)
 	}
 	return nil
 }
 
-func (h *Hub) closeSessionLocal(sessionID string, code websocket.StatusCode, reason string) {
+// closeLocal closes this replica's sockets that m (close_session or close_user) names.
+func (h *Hub) closeLocal(m control, code websocket.StatusCode) {
 	h.eachClient(func(c *Client) {
-		if c.id.SessionID == sessionID {
-			c.close(code, reason, true)
+		if c.id.SessionID != "" && (c.id.SessionID == m.Session || c.id.UserID == m.User) {
+			c.close(code, m.Reason, true)
 		}
 	})
 }
