@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,24 +88,4 @@ func setup(getenv func(string) string, environ []string, logOut io.Writer) (Conf
 		logger.Warn("unknown configuration variable ignored", "name", name)
 	}
 	return cfg, logger, nil
-}
-
-// serve runs the hub until ctx is cancelled.
-func serve(ctx context.Context, getenv func(string) string, environ []string, logOut io.Writer) error {
-	cfg, logger, err := setup(getenv, environ, logOut)
-	if err != nil {
-		return err
-	}
-	logger.Info("configuration loaded", "version", version, "config", cfg)
-	return errors.New("serve: not wired yet")
-}
-
-// migrate applies the schema migrations of the configured database and returns.
-func migrate(ctx context.Context, getenv func(string) string, environ []string, logOut io.Writer) error {
-	cfg, logger, err := setup(getenv, environ, logOut)
-	if err != nil {
-		return err
-	}
-	logger.Info("configuration loaded", "version", version, "config", cfg)
-	return errors.New("migrate: not wired yet")
 }
