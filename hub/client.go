@@ -102,8 +102,8 @@ func (c *Client) Error(ref, code, message string) error {
 	return c.Send(Envelope{Type: "error", Ref: ref, Data: b})
 }
 
-// Close closes the socket with code and reason (at most 123 bytes) after the
-// messages already queued were written. It does not wait.
+// Close closes the socket with code and reason (cut to 123 bytes) after the messages
+// already queued were written. It does not wait.
 func (c *Client) Close(code websocket.StatusCode, reason string) {
 	c.close(code, reason, true)
 }
@@ -120,6 +120,9 @@ func (c *Client) close(code websocket.StatusCode, reason string, drain bool) {
 	c.closeCode = code
 	c.wg.Add(1)
 	c.mu.Unlock()
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+	}
 	if drain {
 		c.q.Close()
 	} else {
@@ -134,6 +137,9 @@ func (c *Client) close(code websocket.StatusCode, reason string, drain bool) {
 		_ = c.conn.Close(code, reason)
 	}()
 }
+
+// maxCloseReason is the longest close reason a close frame carries.
+const maxCloseReason = 123
 
 // drop closes the socket at once without a close handshake (dead peer).
 func (c *Client) drop(code websocket.StatusCode) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 	"github.com/securecam/securecam/hub"
 )
 
@@ -24,6 +25,7 @@ import (
 const wait = 10 * time.Second
 
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{}) // tests stop Redis on purpose: no dial errors on stderr
 	code := m.Run()
 	if code == 0 {
 		if leaked := leakedGoroutines(5 * time.Second); leaked != "" {
@@ -60,6 +62,10 @@ func leakedGoroutines(timeout time.Duration) string {
 		time.Sleep(10 * time.Millisecond) // polling the runtime for goroutines to end
 	}
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // fakeAuth authenticates from test headers: X-Device (required), X-User, X-Session;
 // X-Refuse: <status> refuses with an AuthError, X-Fail with a plain error.

@@ -51,9 +51,14 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 		c.close(websocket.StatusTryAgainLater, "unavailable", false)
 		return false
 	}
+	// hello goes first: it is queued before the device becomes reachable, and the queue
+	// is held until the device is registered in the cluster, so that a client that got
+	// hello is visible to every replica.
+	c.q.Hold()
 	if err := c.Send(h.hello(ctx, c, linked)); err != nil {
 		return false
 	}
+	defer c.q.Release()
 
 	switch loser := h.register(c); loser {
 	case nil:
@@ -63,6 +68,9 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 	default:
 		loser.close(StatusReplaced, "replaced by a newer connection", false)
 	}
+	if h.isDraining() { // Shutdown began after this connection was admitted
+		c.close(websocket.StatusServiceRestart, "replica restarting", true)
+	}
 	if err := h.bus.Subscribe(ctx, dev); err != nil {
 		c.log.Warn("bus subscribe", "err", err) // the bus subscribes when it is back
 	}
@@ -70,6 +78,7 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 		c.log.Warn("presence add", "err", err) // the refresh loop recreates the entry
 	}
 	h.publishControl(ctx, dev, control{Op: opReplace, Conn: c.connID})
+	c.q.Release()
 
 	if h.cfg.OnConnect != nil {
 		h.runHook("on_connect", func() { h.cfg.OnConnect(ctx, c) })

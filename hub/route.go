@@ -275,10 +275,7 @@ func (h *Hub) Online(ctx context.Context, deviceID string) (bool, error) {
 // Ready reports whether the hub can serve: not shutting down, bus and presence
 // registry healthy.
 func (h *Hub) Ready(ctx context.Context) error {
-	h.mu.Lock()
-	draining := h.draining
-	h.mu.Unlock()
-	if draining {
+	if h.isDraining() {
 		return ErrShutdown
 	}
 	if err := h.bus.Ready(ctx); err != nil {
@@ -288,4 +285,10 @@ func (h *Hub) Ready(ctx context.Context) error {
 		return fmt.Errorf("hub: presence: %w", err)
 	}
 	return nil
+}
+
+func (h *Hub) isDraining() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.draining
 }

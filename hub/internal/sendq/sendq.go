@@ -29,6 +29,7 @@ type Queue struct {
 	items   [][]byte
 	bytes   int
 	running bool // a writer goroutine exists
+	held    bool // no writer starts until Release
 	closed  bool // Push refuses
 	aborted bool // queued items are dropped, the writer stops
 	err     error
@@ -58,12 +59,35 @@ func (q *Queue) Push(msg []byte) error {
 	}
 	q.items = append(q.items, msg)
 	q.bytes += len(msg)
-	if !q.running {
-		q.running = true
-		q.wg.Add(1)
-		go q.run()
-	}
+	q.startLocked()
 	return nil
+}
+
+func (q *Queue) startLocked() {
+	if q.running || q.held || len(q.items) == 0 {
+		return
+	}
+	q.running = true
+	q.wg.Add(1)
+	go q.run()
+}
+
+// Hold keeps pushed messages queued, without a writer, until Release. Call it before
+// the first Push.
+func (q *Queue) Hold() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held = true
+}
+
+// Release ends Hold: the queued messages are written, in order.
+func (q *Queue) Release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held = false
+	if !q.aborted {
+		q.startLocked()
+	}
 }
 
 func (q *Queue) run() {

@@ -86,6 +86,27 @@ func TestIdleQueueHasNoWriter(t *testing.T) {
 	q.Wait()
 }
 
+func TestHoldKeepsMessagesUntilRelease(t *testing.T) {
+	g := newGate()
+	close(g.release)
+	q := New(10, 1<<20, g.write, nil)
+	q.Hold()
+	for _, m := range []string{"hello", "a"} {
+		if err := q.Push([]byte(m)); err != nil {
+			t.Fatalf("Push: %v", err)
+		}
+	}
+	if n, writing := q.Len(); n != 2 || writing {
+		t.Fatalf("held queue: %d queued, writer %v; want 2, false", n, writing)
+	}
+	q.Release()
+	q.Close()
+	q.Wait()
+	if got := g.written(); fmt.Sprint(got) != "[hello a]" {
+		t.Fatalf("written %v, want [hello a]", got)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	tests := []struct {
 		name     string
