@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web/internal/password"
 )
@@ -92,13 +93,29 @@ type problem struct {
 	Code   string `json:"code"`
 }
 
+// signalingStatus is the HTTP status of each error code signaling refuses with.
+var signalingStatus = map[string]int{
+	signaling.CodeBadRequest:    http.StatusBadRequest,
+	signaling.CodeForbidden:     http.StatusForbidden,
+	signaling.CodeNotFound:      http.StatusNotFound,
+	signaling.CodeNotLinked:     http.StatusForbidden,
+	signaling.CodeTargetOffline: http.StatusConflict,
+	signaling.CodeBusy:          http.StatusConflict,
+	signaling.CodeConflict:      http.StatusConflict,
+	signaling.CodeUnavailable:   http.StatusServiceUnavailable,
+	signaling.CodeInternal:      http.StatusInternalServerError,
+}
+
 // asError maps any error to the *Error a client sees: typed errors as they are, store
 // and pool sentinels to their codes, everything else to 500 internal.
 func asError(err error) *Error {
 	var e *Error
+	var se *signaling.Error
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &se):
+		return &Error{Status: signalingStatus[se.Code], Code: se.Code, Detail: se.Message, cause: err}
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound("no such resource")
 	case errors.Is(err, store.ErrConflict):

@@ -66,6 +66,9 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Get("/device-links", s.h(s.handleListLinks))
 				r.Delete("/device-links/{id}", s.h(s.handleRevokeLink))
 				r.Get("/audit-logs", s.h(s.handleListAuditLogs))
+				r.Post("/commands", s.h(s.handleSendCommand))
+				r.Get("/commands", s.h(s.handleListCommands))
+				r.Get("/commands/{id}", s.h(s.handleGetCommand))
 			})
 			// A user session or a device token (limited to its own device).
 			r.Group(func(r chi.Router) {

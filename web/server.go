@@ -54,6 +54,9 @@ type Store interface {
 	ListLinks(ctx context.Context, ownerUserID string, p store.Page) ([]store.DeviceLink, string, error)
 	RevokeLink(ctx context.Context, id string) (store.DeviceLink, error)
 
+	Command(ctx context.Context, id string) (store.Command, error)
+	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
+
 	AddAuditLog(ctx context.Context, a *store.AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
 }
@@ -139,6 +142,8 @@ type Deps struct {
 	// Sockets closes WebSockets on sign-out, device deletion and password reset.
 	// Default: nothing to close.
 	Sockets Sockets
+	// Commands backs POST /commands. Nil: that endpoint answers 503.
+	Commands Commands
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
 	// App, when set, answers every path no other route takes (the browser app).
@@ -159,6 +164,7 @@ type Server struct {
 	log           *slog.Logger
 	limiter       Limiter
 	sockets       Sockets
+	commands      Commands
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
 	now           func() time.Time
@@ -203,6 +209,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		log:           deps.Logger,
 		limiter:       deps.Limiter,
 		sockets:       deps.Sockets,
+		commands:      deps.Commands,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
 		now:           deps.Now,

@@ -99,6 +99,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Registerer: reg,
 		Gatherer:   reg,
 		Sockets:    hubSockets{h},
+		Commands:   svc,
 		WS:         h,
 		App:        app.Handler(),
 		Ready:      []web.ReadyCheck{{Name: "hub", Check: h.Ready}},

@@ -1,0 +1,124 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/web"
+)
+
+type noSockets struct{}
+
+func (noSockets) Authenticate(*http.Request) (hub.Identity, error) {
+	return hub.Identity{}, &hub.AuthError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "no sockets in this test"}
+}
+
+// withCommands serves POST /commands through a real signaling service and hub.
+func withCommands(t *testing.T) envOpt {
+	return func(s *setup) {
+		svc, err := signaling.New(signaling.Config{Store: s.deps.Store.(store.Store)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := hub.New(hub.Config{Authenticator: noSockets{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Attach(h)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = h.Shutdown(ctx)
+			svc.Close()
+		})
+		s.deps.Commands = svc
+	}
+}
+
+func TestCommandsAPI(t *testing.T) {
+	e := newEnv(t, withCommands(t))
+	a := e.signUp()
+	tok := a.Session.Token
+	cam, view := e.createDevice(tok, "camera"), e.createDevice(tok, "viewer")
+	e.do("POST", "/api/v1/device-links", map[string]string{
+		"camera_device_id": cam.Device.ID, "client_device_id": view.Device.ID,
+	}, bearer(tok)).want(t, http.StatusCreated, nil)
+	send := map[string]any{
+		"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID,
+		"command_type": "set_torch", "payload": map[string]bool{"on": true}, "ttl_seconds": 60,
+	}
+
+	var cmd store.Command
+	e.do("POST", "/api/v1/commands", send, bearer(tok), header("Idempotency-Key", "k-1")).want(t, http.StatusAccepted, &cmd)
+	if cmd.Status != store.CommandPending || cmd.TargetDeviceID != cam.Device.ID || string(cmd.Payload) != `{"on":true}` {
+		t.Fatalf("command = %+v, want pending to the camera (offline)", cmd)
+	}
+	if d := cmd.ExpiresAt.Sub(cmd.CreatedAt); d != time.Minute {
+		t.Errorf("ttl = %v, want 1m", d)
+	}
+	var again store.Command
+	e.do("POST", "/api/v1/commands", send, bearer(tok), header("Idempotency-Key", "k-1")).want(t, http.StatusAccepted, &again)
+	if again.ID != cmd.ID {
+		t.Errorf("retry with the same Idempotency-Key created %s, want %s", again.ID, cmd.ID)
+	}
+	var other store.Command
+	e.do("POST", "/api/v1/commands", send, bearer(tok)).want(t, http.StatusAccepted, &other)
+	if other.ID == cmd.ID {
+		t.Error("a send without a key returned the earlier command")
+	}
+
+	var got store.Command
+	e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(tok)).want(t, http.StatusOK, &got)
+	if got.ID != cmd.ID || got.Status != store.CommandPending {
+		t.Errorf("GET = %+v", got)
+	}
+	var l struct{ Items []store.Command }
+	e.do("GET", "/api/v1/commands?device_id="+cam.Device.ID+"&status=pending", nil, bearer(tok)).want(t, http.StatusOK, &l)
+	if len(l.Items) != 2 || l.Items[0].ID != other.ID {
+		t.Errorf("list = %d items, want the 2 commands newest first", len(l.Items))
+	}
+	e.do("GET", "/api/v1/commands?status=acknowledged", nil, bearer(tok)).want(t, http.StatusOK, &l)
+	if len(l.Items) != 0 {
+		t.Errorf("acknowledged list has %d items, want 0", len(l.Items))
+	}
+
+	t.Run("refusals", func(t *testing.T) {
+		unlinked := e.createDevice(tok, "camera")
+		intruder := e.signUp()
+		tests := []struct {
+			name   string
+			body   any
+			opts   []reqOpt
+			status int
+			code   string
+		}{
+			{"not linked", map[string]any{"source_device_id": view.Device.ID, "target_device_id": unlinked.Device.ID, "command_type": "snapshot"},
+				nil, http.StatusForbidden, "not_linked"},
+			{"another user's source", send, []reqOpt{bearer(intruder.Session.Token)}, http.StatusNotFound, web.CodeNotFound},
+			{"bad payload", map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "set_torch"},
+				nil, http.StatusBadRequest, web.CodeBadRequest},
+			{"missing source", map[string]any{"target_device_id": cam.Device.ID, "command_type": "snapshot"}, nil, http.StatusBadRequest, web.CodeBadRequest},
+			{"wrong type", map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "snapshot", "ttl_seconds": "10"},
+				nil, http.StatusBadRequest, web.CodeBadRequest},
+			{"device token", send, []reqOpt{bearer(view.DeviceToken)}, http.StatusForbidden, web.CodeForbidden},
+			{"no auth", send, []reqOpt{func(*http.Request) {}}, http.StatusUnauthorized, web.CodeUnauthorized},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				opts := tt.opts
+				if opts == nil {
+					opts = []reqOpt{bearer(tok)}
+				}
+				e.do("POST", "/api/v1/commands", tt.body, opts...).wantProblem(t, tt.status, tt.code)
+			})
+		}
+		e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(intruder.Session.Token)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+		e.do("GET", "/api/v1/commands?status=done", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+		e.do("GET", "/api/v1/commands?device_id=x", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+	})
+}
