@@ -97,11 +97,13 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 		return cmd, nil
 	}
 	// The ack (or the REST answer) carries the status: the source is not told again.
-	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
-		if !errors.Is(err, hub.ErrOffline) {
-			s.log.Warn("command dispatch failed; it waits for the next connect", "command_id", cmd.ID, "err", err)
-		}
+	switch err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); {
+	case errors.Is(err, hub.ErrOffline):
 		s.wake(ctx, cmd.TargetDeviceID, "command")
+		return cmd, nil
+	case err != nil: // the bus is in trouble: the command is stored, keep trying
+		s.log.Warn("command dispatch failed; retrying", "command_id", cmd.ID, "err", err)
+		s.retryLater(cmd.ID, 0)
 		return cmd, nil
 	}
 	return s.dispatched(ctx, cmd, false), nil
@@ -145,27 +147,45 @@ func (s *Service) scheduleRedispatch(cmd store.Command) {
 	if n < 0 || n >= len(s.cfg.RedispatchDelays) {
 		return
 	}
-	id := cmd.ID
-	s.after("command:"+id, s.cfg.RedispatchDelays[n], func() {
+	s.retryLater(cmd.ID, n)
+}
+
+// retryLater tries to deliver command id again after the attempt-th delay (the last
+// delay once they run out).
+func (s *Service) retryLater(id string, attempt int) {
+	delays := s.cfg.RedispatchDelays
+	if len(delays) == 0 {
+		return
+	}
+	s.after("command:"+id, delays[min(attempt, len(delays)-1)], func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.redispatch(ctx, id)
+		s.redispatch(ctx, id, attempt+1)
 	})
 }
 
-func (s *Service) redispatch(ctx context.Context, id string) {
+// redispatch delivers an unanswered command again. A target that is offline gets it
+// at its next connect; a bus failure is retried until the command expires.
+func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 	cmd, err := s.store.Command(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
 	if err != nil {
 		s.log.Warn("re-dispatch: load command", "command_id", id, "err", err)
+		s.retryLater(id, attempt)
 		return
 	}
-	if cmd.Status != store.CommandDispatched || !cmd.ExpiresAt.After(s.cfg.Now()) {
+	open := cmd.Status == store.CommandPending || cmd.Status == store.CommandDispatched
+	if !open || !cmd.ExpiresAt.After(s.cfg.Now()) {
 		return
 	}
-	if err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); err != nil {
-		return // offline: delivered again at the next connect
+	switch err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); {
+	case err == nil:
+		s.dispatched(ctx, cmd, true)
+	case !errors.Is(err, hub.ErrOffline):
+		s.retryLater(id, attempt)
 	}
-	s.dispatched(ctx, cmd, false)
 }
 
 // deliverWaiting sends a freshly connected device every command waiting for it.
