@@ -182,6 +182,8 @@ type Page struct {
 
 // Store is the whole persistence surface. Consumers declare the subset they use.
 type Store interface {
+	StreamStore
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -41,6 +41,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLogs", testAuditLogs},
 		{"Pagination", testPagination},
 		{"Concurrency", testConcurrency},
+		{"StreamSessions", testStreamSessions},
+		{"StreamTransitions", testStreamTransitions},
+		{"StreamLimit", testStreamLimit},
+		{"OpenStreamSessions", testOpenStreamSessions},
+		{"ExpireStreamSessions", testExpireStreamSessions},
+		{"OrphanStreamSessions", testOrphanStreamSessions},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

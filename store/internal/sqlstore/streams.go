@@ -1,0 +1,243 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+const streamCols = `id, owner_user_id, camera_device_id, requester_device_id, status, reason,
+	COALESCE(media_provider, ''), media_session_id, publish_endpoint, subscribe_endpoint, stream_key,
+	started_at, ended_at, metadata, created_at, updated_at`
+
+func scanStream(r Row) (store.StreamSession, error) {
+	var s store.StreamSession
+	var meta []byte
+	err := r.Scan(&s.ID, &s.OwnerUserID, &s.CameraDeviceID, &s.RequesterDeviceID, &s.Status, &s.Reason,
+		&s.MediaProvider, &s.MediaSessionID, &s.PublishEndpoint, &s.SubscribeEndpoint, &s.StreamKey,
+		nullTimeDst{&s.StartedAt}, nullTimeDst{&s.EndedAt}, &meta, timeDst{&s.CreatedAt}, timeDst{&s.UpdatedAt})
+	if len(meta) > 0 {
+		s.Metadata = json.RawMessage(meta)
+	}
+	return s, err
+}
+
+func streamID(s store.StreamSession) string { return s.ID }
+
+// openStreams is the condition of a session that is not over.
+const openStreams = `status IN ('requested', 'waking', 'accepted', 'connecting', 'live')`
+
+// inList appends values to args and returns "($n, $n+1, …)" naming them.
+func inList(args []any, values []string) (string, []any) {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		args = append(args, v)
+		fmt.Fprintf(&b, "$%d", len(args))
+	}
+	b.WriteByte(')')
+	return b.String(), args
+}
+
+// CreateStreamSession implements store.Store. The count of the camera's open sessions
+// and the insert run in one transaction under a lock on the camera, so concurrent
+// requests cannot both take the last place.
+func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession, maxOpen int) error {
+	const op = "create stream session"
+	id, err := newID(ss.ID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	owner, ok1 := canonID(ss.OwnerUserID)
+	camera, ok2 := canonID(ss.CameraDeviceID)
+	requester, ok3 := canonID(ss.RequesterDeviceID)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	var meta any
+	if len(ss.Metadata) > 0 {
+		if !json.Valid(ss.Metadata) {
+			return fmt.Errorf("%s: metadata is not valid JSON", op)
+		}
+		meta = string(ss.Metadata)
+	}
+	n := *ss
+	n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID = id, owner, camera, requester
+	if n.Status == "" {
+		n.Status = store.StreamRequested
+	}
+	if n.MediaProvider == "" {
+		n.MediaProvider = store.MediaP2P
+	}
+	n.CreatedAt = created(ss.CreatedAt)
+	n.UpdatedAt = n.CreatedAt
+	if n.StartedAt != nil {
+		t := stamp(*n.StartedAt)
+		n.StartedAt = &t
+	}
+	if n.EndedAt != nil {
+		t := stamp(*n.EndedAt)
+		n.EndedAt = &t
+	}
+
+	err = s.db.InTx(ctx, func(q Querier) error {
+		if maxOpen > 0 {
+			if err := s.lockKey(ctx, q, "stream_camera:"+camera); err != nil {
+				return err
+			}
+			var open int
+			if err := q.QueryRow(ctx, `SELECT count(*) FROM stream_sessions
+				WHERE camera_device_id = $1 AND `+openStreams, camera).Scan(&open); err != nil {
+				return err
+			}
+			if open >= maxOpen {
+				return store.ErrLimitReached
+			}
+		}
+		var got string
+		return q.QueryRow(ctx, `INSERT INTO stream_sessions
+			(id, owner_user_id, camera_device_id, requester_device_id, status, reason, media_provider,
+			 media_session_id, publish_endpoint, subscribe_endpoint, stream_key, started_at, ended_at,
+			 metadata, created_at, updated_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2 AND deleted_at IS NULL)
+			  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)
+			RETURNING id`,
+			n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID, n.Status, n.Reason, n.MediaProvider,
+			n.MediaSessionID, n.PublishEndpoint, n.SubscribeEndpoint, n.StreamKey, s.nt(n.StartedAt), s.nt(n.EndedAt),
+			meta, s.t(n.CreatedAt), s.t(n.UpdatedAt)).Scan(&got)
+	})
+	if errors.Is(err, store.ErrLimitReached) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err != nil {
+		return s.mapErr(op, err) // ErrNoRows: a device is missing or another user's
+	}
+	*ss = n
+	return nil
+}
+
+// StreamSession implements store.Store.
+func (s *Store) StreamSession(ctx context.Context, id string) (store.StreamSession, error) {
+	const op = "stream session"
+	id, ok := canonID(id)
+	if !ok {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	ss, err := scanStream(s.db.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions WHERE id = $1`, id))
+	return ss, s.mapErr(op, err)
+}
+
+// ListStreamSessions implements store.Store.
+func (s *Store) ListStreamSessions(ctx context.Context, ownerUserID string, f store.StreamFilter, p store.Page) ([]store.StreamSession, string, error) {
+	const op = "list stream sessions"
+	limit, before, err := page(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	owner, ok := canonID(ownerUserID)
+	if !ok {
+		return []store.StreamSession{}, "", nil
+	}
+	base := `SELECT ` + streamCols + ` FROM stream_sessions WHERE owner_user_id = $1`
+	args := []any{owner}
+	if f.CameraDeviceID != "" {
+		camera, ok := canonID(f.CameraDeviceID)
+		if !ok {
+			return []store.StreamSession{}, "", nil
+		}
+		args = append(args, camera)
+		base += fmt.Sprintf(` AND camera_device_id = $%d`, len(args))
+	}
+	sql, args := pageQuery(base, args, limit, before)
+	items, next, err := listPage(ctx, s.db, sql, args, limit, scanStream, streamID)
+	if items == nil && err == nil {
+		items = []store.StreamSession{}
+	}
+	return items, next, s.mapErr(op, err)
+}
+
+// TransitionStream implements store.Store.
+func (s *Store) TransitionStream(ctx context.Context, id string, from []string, to, reason string, at time.Time) (store.StreamSession, error) {
+	const op = "transition stream"
+	id, ok := canonID(id)
+	if !ok {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	if len(from) == 0 {
+		return store.StreamSession{}, fmt.Errorf("%s: no statuses to move from", op)
+	}
+	at = stamp(at)
+	var started, ended any
+	switch to {
+	case store.StreamLive:
+		started = s.t(at)
+	case store.StreamEnded, store.StreamFailed:
+		ended = s.t(at)
+	}
+	args := []any{id, to, nullIfEmpty(reason), started, ended, s.t(at)}
+	in, args := inList(args, from)
+	ss, err := scanStream(s.db.Write().QueryRow(ctx, `UPDATE stream_sessions
+		SET status = $2, reason = COALESCE($3, reason), started_at = COALESCE(started_at, $4),
+		    ended_at = COALESCE($5, ended_at), updated_at = $6
+		WHERE id = $1 AND status IN `+in+` RETURNING `+streamCols, args...))
+	if !errors.Is(err, ErrNoRows) {
+		return ss, s.mapErr(op, err)
+	}
+	cur, err := s.StreamSession(ctx, id)
+	if err != nil {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
+}
+
+// OpenStreamSessions implements store.Store.
+func (s *Store) OpenStreamSessions(ctx context.Context, deviceID string) ([]store.StreamSession, error) {
+	dev, ok := canonID(deviceID)
+	if !ok {
+		return nil, nil
+	}
+	ss, err := collect(ctx, s.db, `SELECT `+streamCols+` FROM stream_sessions
+		WHERE (camera_device_id = $1 OR requester_device_id = $1) AND `+openStreams+`
+		ORDER BY created_at, id`, []any{dev}, scanStream)
+	return ss, s.mapErr("open stream sessions", err)
+}
+
+// ExpireStreamSessions implements store.Store.
+func (s *Store) ExpireStreamSessions(ctx context.Context, deadlines []store.StreamDeadline, at time.Time) ([]store.StreamSession, error) {
+	var out []store.StreamSession
+	for _, d := range deadlines {
+		ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
+			SET status = $1, reason = $2, ended_at = $3, updated_at = $3
+			WHERE status = $4 AND updated_at <= $5 RETURNING `+streamCols,
+			[]any{store.StreamFailed, d.Reason, s.t(at), d.Status, s.t(d.Before)}, scanStream)
+		if err != nil {
+			return out, s.mapErr("expire stream sessions", err)
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+// EndOrphanStreamSessions implements store.Store.
+func (s *Store) EndOrphanStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]store.StreamSession, error) {
+	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
+		SET status = CASE WHEN status = 'live' THEN 'ended' ELSE 'failed' END,
+		    reason = $1, ended_at = $2, updated_at = $2
+		WHERE `+openStreams+` AND updated_at <= $3 AND (
+			EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.requester_device_id
+				AND (d.deleted_at IS NOT NULL OR COALESCE(d.status, 'offline') <> 'online'))
+			OR EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.camera_device_id
+				AND (d.deleted_at IS NOT NULL
+				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'))))
+		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
+	return ss, s.mapErr("end orphan stream sessions", err)
+}

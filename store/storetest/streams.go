@@ -1,0 +1,420 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+func mkStream(t *testing.T, s store.Store, f fixture, created time.Time) store.StreamSession {
+	t.Helper()
+	ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID, CreatedAt: created}
+	if err := s.CreateStreamSession(t.Context(), &ss, 0); err != nil {
+		t.Fatalf("CreateStreamSession: %v", err)
+	}
+	return ss
+}
+
+func streamIDs(ss []store.StreamSession) []string {
+	return ids(ss, func(s store.StreamSession) string { return s.ID })
+}
+
+func testStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID,
+		Metadata: json.RawMessage(`{"note": "x"}`)}
+	noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
+	checkV7(t, ss.ID)
+	if ss.Status != store.StreamRequested || ss.MediaProvider != store.MediaP2P {
+		t.Errorf("new session status %q provider %q, want requested p2p", ss.Status, ss.MediaProvider)
+	}
+	checkRecent(t, "CreatedAt", ss.CreatedAt)
+	checkTime(t, "UpdatedAt", ss.UpdatedAt, ss.CreatedAt)
+
+	got, err := s.StreamSession(ctx, ss.ID)
+	noErr(t, "StreamSession", err)
+	if got.OwnerUserID != f.user.ID || got.CameraDeviceID != f.cam.ID || got.RequesterDeviceID != f.viewer.ID ||
+		got.Status != store.StreamRequested || got.Reason != nil || got.MediaProvider != store.MediaP2P ||
+		got.MediaSessionID != nil || got.PublishEndpoint != nil || got.SubscribeEndpoint != nil || got.StreamKey != nil ||
+		got.StartedAt != nil || got.EndedAt != nil || !jsonEqual(got.Metadata, ss.Metadata) {
+		t.Errorf("StreamSession = %+v, want %+v", got, ss)
+	}
+	checkTime(t, "read CreatedAt", got.CreatedAt, ss.CreatedAt)
+
+	// The JSON form has the seed columns in snake_case, without the stream key.
+	key := "secret-key"
+	got.StreamKey = &key
+	b, err := json.Marshal(got)
+	noErr(t, "marshal", err)
+	var fields map[string]json.RawMessage
+	noErr(t, "unmarshal", json.Unmarshal(b, &fields))
+	for _, k := range []string{"id", "owner_user_id", "camera_device_id", "requester_device_id", "status", "reason",
+		"media_provider", "media_session_id", "publish_endpoint", "subscribe_endpoint", "started_at", "ended_at",
+		"metadata", "created_at", "updated_at"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+	if _, ok := fields["stream_key"]; ok {
+		t.Errorf("JSON carries the stream key: %s", b)
+	}
+
+	other := mkFixture(t, s)
+	deleted := mkDevice(t, s, f.user.ID, store.RoleViewer)
+	if _, err := s.DeleteDevice(ctx, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]store.StreamSession{
+		"camera of another user":    {OwnerUserID: f.user.ID, CameraDeviceID: other.cam.ID, RequesterDeviceID: f.viewer.ID},
+		"requester of another user": {OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: other.viewer.ID},
+		"missing camera":            {OwnerUserID: f.user.ID, CameraDeviceID: missing, RequesterDeviceID: f.viewer.ID},
+		"deleted requester":         {OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: deleted.ID},
+		"not a uuid":                {OwnerUserID: f.user.ID, CameraDeviceID: "nope", RequesterDeviceID: f.viewer.ID},
+	} {
+		wantErr(t, name, s.CreateStreamSession(ctx, &bad, 3), store.ErrNotFound)
+	}
+	wantErr(t, "StreamSession missing", second(s.StreamSession(ctx, missing)), store.ErrNotFound)
+	wantErr(t, "StreamSession not a uuid", second(s.StreamSession(ctx, "nope")), store.ErrNotFound)
+
+	// Lists: the owner's sessions, newest first, filtered by camera.
+	cam2 := mkDevice(t, s, f.user.ID, store.RoleCamera)
+	s2 := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: cam2.ID, RequesterDeviceID: f.viewer.ID}
+	noErr(t, "CreateStreamSession second camera", s.CreateStreamSession(ctx, &s2, 0))
+	mkStream(t, s, other, time.Time{})
+	for _, tt := range []struct {
+		name string
+		f    store.StreamFilter
+		want []string
+	}{
+		{"all", store.StreamFilter{}, []string{s2.ID, ss.ID}},
+		{"camera", store.StreamFilter{CameraDeviceID: f.cam.ID}, []string{ss.ID}},
+		{"another user's camera", store.StreamFilter{CameraDeviceID: other.cam.ID}, []string{}},
+		{"camera not a uuid", store.StreamFilter{CameraDeviceID: "nope"}, []string{}},
+	} {
+		list, next, err := s.ListStreamSessions(ctx, f.user.ID, tt.f, store.Page{})
+		noErr(t, "ListStreamSessions "+tt.name, err)
+		if !slices.Equal(streamIDs(list), tt.want) || next != "" {
+			t.Errorf("ListStreamSessions %s = %v (next %q), want %v", tt.name, streamIDs(list), next, tt.want)
+		}
+	}
+	list, next, err := s.ListStreamSessions(ctx, f.user.ID, store.StreamFilter{}, store.Page{Limit: 1})
+	noErr(t, "ListStreamSessions page 1", err)
+	rest, last, err := s.ListStreamSessions(ctx, f.user.ID, store.StreamFilter{}, store.Page{Limit: 1, Cursor: next})
+	noErr(t, "ListStreamSessions page 2", err)
+	if !slices.Equal(streamIDs(list), []string{s2.ID}) || !slices.Equal(streamIDs(rest), []string{ss.ID}) || last != "" {
+		t.Errorf("pages %v then %v (next %q)", streamIDs(list), streamIDs(rest), last)
+	}
+	wantErr(t, "foreign cursor", third(s.ListStreamSessions(ctx, f.user.ID, store.StreamFilter{}, store.Page{Cursor: "bm90LWEtdXVpZA"})),
+		store.ErrInvalidCursor)
+}
+
+func third[A, B any](_ A, _ B, err error) error { return err }
+
+func testStreamTransitions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	ss := mkStream(t, s, f, time.Time{})
+	at := time.Now().Add(time.Second).UTC()
+
+	got, err := s.TransitionStream(ctx, ss.ID, []string{store.StreamRequested, store.StreamWaking}, store.StreamAccepted, "", at)
+	noErr(t, "requested → accepted", err)
+	if got.Status != store.StreamAccepted || got.Reason != nil || got.StartedAt != nil || got.EndedAt != nil {
+		t.Errorf("accepted = %+v", got)
+	}
+	checkTime(t, "accepted UpdatedAt", got.UpdatedAt, at.Truncate(time.Microsecond))
+
+	// A status not in from changes nothing and returns the session as it is.
+	cur, err := s.TransitionStream(ctx, ss.ID, []string{store.StreamRequested}, store.StreamFailed, "declined", at.Add(time.Second))
+	wantErr(t, "requested → failed from accepted", err, store.ErrConflict)
+	if cur.ID != ss.ID || cur.Status != store.StreamAccepted || cur.Reason != nil {
+		t.Errorf("conflict returned %+v, want the accepted session", cur)
+	}
+
+	live := at.Add(2 * time.Second)
+	got, err = s.TransitionStream(ctx, ss.ID, []string{store.StreamAccepted, store.StreamConnecting}, store.StreamLive, "", live)
+	noErr(t, "accepted → live", err)
+	if got.Status != store.StreamLive || got.StartedAt == nil {
+		t.Fatalf("live = %+v", got)
+	}
+	checkTime(t, "StartedAt", *got.StartedAt, live.Truncate(time.Microsecond))
+	// Live again keeps the first start.
+	got, err = s.TransitionStream(ctx, ss.ID, []string{store.StreamLive}, store.StreamLive, "", live.Add(time.Second))
+	noErr(t, "live → live", err)
+	checkTime(t, "StartedAt after live again", *got.StartedAt, live.Truncate(time.Microsecond))
+
+	end := live.Add(time.Minute)
+	got, err = s.TransitionStream(ctx, ss.ID, store.OpenStreamStatuses, store.StreamEnded, "hangup", end)
+	noErr(t, "live → ended", err)
+	if got.Status != store.StreamEnded || got.Reason == nil || *got.Reason != "hangup" || got.EndedAt == nil || got.Open() {
+		t.Fatalf("ended = %+v", got)
+	}
+	checkTime(t, "EndedAt", *got.EndedAt, end.Truncate(time.Microsecond))
+	read, err := s.StreamSession(ctx, ss.ID)
+	noErr(t, "StreamSession after end", err)
+	if read.Status != store.StreamEnded || *read.Reason != "hangup" || !read.StartedAt.Equal(*got.StartedAt) || !read.EndedAt.Equal(*got.EndedAt) {
+		t.Errorf("read back %+v, want %+v", read, got)
+	}
+	_, err = s.TransitionStream(ctx, ss.ID, store.OpenStreamStatuses, store.StreamFailed, "timeout", end)
+	wantErr(t, "end an ended session", err, store.ErrConflict)
+
+	failed := mkStream(t, s, f, time.Time{})
+	got, err = s.TransitionStream(ctx, failed.ID, store.OpenStreamStatuses, store.StreamFailed, "declined", end)
+	noErr(t, "requested → failed", err)
+	if got.Status != store.StreamFailed || got.StartedAt != nil || got.EndedAt == nil || *got.Reason != "declined" {
+		t.Errorf("failed = %+v", got)
+	}
+
+	wantErr(t, "missing", second(s.TransitionStream(ctx, missing, store.OpenStreamStatuses, store.StreamEnded, "", end)), store.ErrNotFound)
+	wantErr(t, "not a uuid", second(s.TransitionStream(ctx, "nope", store.OpenStreamStatuses, store.StreamEnded, "", end)), store.ErrNotFound)
+
+	// Concurrent compare-and-set: exactly one wins.
+	race := mkStream(t, s, f, time.Time{})
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.TransitionStream(ctx, race.ID, []string{store.StreamRequested}, store.StreamAccepted, "", time.Now())
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("concurrent transition: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d concurrent transitions won, want 1", wins.Load())
+	}
+}
+
+func testStreamLimit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	newSession := func(viewer store.Device) store.StreamSession {
+		return store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: viewer.ID}
+	}
+	a, b, c := newSession(f.viewer), newSession(f.viewer), newSession(f.viewer)
+	noErr(t, "first", s.CreateStreamSession(ctx, &a, 2))
+	noErr(t, "second", s.CreateStreamSession(ctx, &b, 2))
+	wantErr(t, "third over the limit", s.CreateStreamSession(ctx, &c, 2), store.ErrLimitReached)
+	if c.ID != "" {
+		t.Errorf("refused session got id %q", c.ID)
+	}
+	// Another camera has its own count; no limit means none.
+	cam2 := mkDevice(t, s, f.user.ID, store.RoleCamera)
+	d := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: cam2.ID, RequesterDeviceID: f.viewer.ID}
+	noErr(t, "other camera", s.CreateStreamSession(ctx, &d, 2))
+	noErr(t, "no limit", s.CreateStreamSession(ctx, &c, 0))
+	c = newSession(f.viewer)
+	// Closed sessions do not count.
+	for _, id := range []string{a.ID, b.ID} {
+		if _, err := s.TransitionStream(ctx, id, store.OpenStreamStatuses, store.StreamFailed, "timeout", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noErr(t, "after two closed", s.CreateStreamSession(ctx, &c, 2))
+
+	// Concurrent requests cannot exceed the limit.
+	cam3 := mkDevice(t, s, f.user.ID, store.RoleCamera)
+	var created, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			x := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: cam3.ID, RequesterDeviceID: f.viewer.ID}
+			err := s.CreateStreamSession(ctx, &x, 3)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, store.ErrLimitReached):
+				refused.Add(1)
+			default:
+				t.Errorf("concurrent create: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != 3 || refused.Load() != 5 {
+		t.Errorf("concurrent creates: %d created, %d refused, want 3 and 5", created.Load(), refused.Load())
+	}
+}
+
+func testOpenStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	v2 := mkDevice(t, s, f.user.ID, store.RoleViewer)
+	cam2 := mkDevice(t, s, f.user.ID, store.RoleCamera)
+	a := mkStream(t, s, f, time.Time{})
+	ended := mkStream(t, s, f, time.Time{})
+	if _, err := s.TransitionStream(ctx, ended.ID, store.OpenStreamStatuses, store.StreamFailed, "declined", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := mkStream(t, s, fixture{user: f.user, cam: f.cam, viewer: v2}, time.Time{})
+	c := mkStream(t, s, fixture{user: f.user, cam: cam2, viewer: f.viewer}, time.Time{})
+	for _, tt := range []struct {
+		name, device string
+		want         []string
+	}{
+		{"camera", f.cam.ID, []string{a.ID, b.ID}},
+		{"viewer", f.viewer.ID, []string{a.ID, c.ID}},
+		{"second viewer", v2.ID, []string{b.ID}},
+		{"unknown", missing, nil},
+		{"not a uuid", "nope", nil},
+	} {
+		got, err := s.OpenStreamSessions(ctx, tt.device)
+		noErr(t, "OpenStreamSessions "+tt.name, err)
+		if !slices.Equal(streamIDs(got), tt.want) {
+			t.Errorf("OpenStreamSessions %s = %v, want %v", tt.name, streamIDs(got), tt.want)
+		}
+	}
+}
+
+func testExpireStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	now := time.Now().UTC()
+	old := mkStream(t, s, f, now.Add(-time.Minute))
+	fresh := mkStream(t, s, f, now)
+	oldAccepted := mkStream(t, s, f, now.Add(-time.Minute))
+	if _, err := s.TransitionStream(ctx, oldAccepted.ID, []string{store.StreamRequested}, store.StreamAccepted, "", now.Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	oldWaking := mkStream(t, s, f, now.Add(-time.Minute))
+	if _, err := s.TransitionStream(ctx, oldWaking.ID, []string{store.StreamRequested}, store.StreamWaking, "", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	deadlines := []store.StreamDeadline{
+		{Status: store.StreamRequested, Before: now.Add(-10 * time.Second), Reason: "timeout"},
+		{Status: store.StreamWaking, Before: now.Add(-10 * time.Second), Reason: "camera_unreachable"},
+		// The accepted one changed 30 s ago: within this deadline.
+		{Status: store.StreamAccepted, Before: now.Add(-40 * time.Second), Reason: "timeout"},
+	}
+	got, err := s.ExpireStreamSessions(ctx, deadlines, now)
+	noErr(t, "ExpireStreamSessions", err)
+	if !slices.Equal(sorted(streamIDs(got)), sorted([]string{old.ID, oldWaking.ID})) {
+		t.Fatalf("expired %v, want %v", streamIDs(got), []string{old.ID, oldWaking.ID})
+	}
+	for _, ss := range got {
+		want := "timeout"
+		if ss.ID == oldWaking.ID {
+			want = "camera_unreachable"
+		}
+		if ss.Status != store.StreamFailed || ss.Reason == nil || *ss.Reason != want || ss.EndedAt == nil {
+			t.Errorf("expired %+v, want failed with %s", ss, want)
+		}
+		checkTime(t, "EndedAt", *ss.EndedAt, now.Truncate(time.Microsecond))
+	}
+	for _, id := range []string{fresh.ID, oldAccepted.ID} {
+		ss, err := s.StreamSession(ctx, id)
+		noErr(t, "StreamSession", err)
+		if !ss.Open() {
+			t.Errorf("session %s within its deadline is %s", id, ss.Status)
+		}
+	}
+	again, err := s.ExpireStreamSessions(ctx, deadlines, now)
+	noErr(t, "ExpireStreamSessions again", err)
+	if len(again) != 0 {
+		t.Errorf("second sweep expired %v again", streamIDs(again))
+	}
+
+	// Concurrent sweeps: each session is returned once.
+	var wantIDs []string
+	for range 5 {
+		wantIDs = append(wantIDs, mkStream(t, s, f, now.Add(-time.Minute)).ID)
+	}
+	var mu sync.Mutex
+	var all []string
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			got, err := s.ExpireStreamSessions(ctx, deadlines[:1], now)
+			if err != nil {
+				t.Errorf("concurrent expire: %v", err)
+				return
+			}
+			mu.Lock()
+			all = append(all, streamIDs(got)...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if !slices.Equal(sorted(all), sorted(wantIDs)) {
+		t.Errorf("concurrent sweeps returned %v, want each of %v once", all, wantIDs)
+	}
+}
+
+func testOrphanStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mkUser(t, s)
+	now := time.Now().UTC()
+	before := now.Add(-10 * time.Second)
+	dev := func(role string, online bool) store.Device {
+		d := mkDevice(t, s, u.ID, role)
+		status := store.DeviceOffline
+		if online {
+			status = store.DeviceOnline
+		}
+		noErr(t, "SetDevicePresence", s.SetDevicePresence(ctx, d.ID, status, now))
+		return d
+	}
+	session := func(cam, viewer store.Device, status string, changed time.Time) store.StreamSession {
+		ss := store.StreamSession{OwnerUserID: u.ID, CameraDeviceID: cam.ID, RequesterDeviceID: viewer.ID,
+			Status: status, CreatedAt: changed}
+		noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
+		return ss
+	}
+	camOn, camOff := dev(store.RoleCamera, true), dev(store.RoleCamera, false)
+	viewOn, viewOff := dev(store.RoleViewer, true), dev(store.RoleViewer, false)
+	old := now.Add(-time.Minute)
+
+	keep := []store.StreamSession{
+		session(camOn, viewOn, store.StreamLive, old),    // both online
+		session(camOff, viewOn, store.StreamWaking, old), // a waking camera is offline by design
+		session(camOn, viewOff, store.StreamLive, now),   // changed after the cut-off
+		session(camOff, viewOff, store.StreamEnded, old), // already over
+		session(camOn, viewOn, store.StreamRequested, now.Add(-5*time.Second)),
+	}
+	liveOrphan := session(camOn, viewOff, store.StreamLive, old)
+	acceptedOrphan := session(camOff, viewOn, store.StreamAccepted, old)
+	gone := dev(store.RoleViewer, true)
+	goneOrphan := session(camOn, gone, store.StreamConnecting, old)
+	if _, err := s.DeleteDevice(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.EndOrphanStreamSessions(ctx, before, "disconnected", now)
+	noErr(t, "EndOrphanStreamSessions", err)
+	want := []string{liveOrphan.ID, acceptedOrphan.ID, goneOrphan.ID}
+	if !slices.Equal(sorted(streamIDs(got)), sorted(want)) {
+		t.Fatalf("orphans %v, want %v", streamIDs(got), want)
+	}
+	for _, ss := range got {
+		status := store.StreamFailed
+		if ss.ID == liveOrphan.ID {
+			status = store.StreamEnded
+		}
+		if ss.Status != status || ss.Reason == nil || *ss.Reason != "disconnected" || ss.EndedAt == nil {
+			t.Errorf("orphan %+v, want %s disconnected", ss, status)
+		}
+	}
+	for _, k := range keep {
+		ss, err := s.StreamSession(ctx, k.ID)
+		noErr(t, "StreamSession", err)
+		if ss.Status != k.Status {
+			t.Errorf("session %s (%s) became %s", k.ID, k.Status, ss.Status)
+		}
+	}
+	again, err := s.EndOrphanStreamSessions(ctx, before, "disconnected", now)
+	noErr(t, "EndOrphanStreamSessions again", err)
+	if len(again) != 0 {
+		t.Errorf("second sweep ended %v again", streamIDs(again))
+	}
+}

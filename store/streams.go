@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrLimitReached is returned by CreateStreamSession when the camera already has its
+// maximum of open sessions.
+var ErrLimitReached = errors.New("store: limit reached")
+
+// Stream session statuses. A session is open until it is ended (it was live) or failed
+// (it never got live).
+const (
+	StreamRequested  = "requested"
+	StreamWaking     = "waking"
+	StreamAccepted   = "accepted"
+	StreamConnecting = "connecting"
+	StreamLive       = "live"
+	StreamEnded      = "ended"
+	StreamFailed     = "failed"
+)
+
+// OpenStreamStatuses are the statuses of a session that is not over yet.
+var OpenStreamStatuses = []string{StreamRequested, StreamWaking, StreamAccepted, StreamConnecting, StreamLive}
+
+// MediaP2P is media_provider for live view peer to peer (or through TURN): the hub
+// relays signaling only.
+const MediaP2P = "p2p"
+
+// StreamSession is a row of stream_sessions: one live-view session between a camera
+// and a requesting viewer. StartedAt is set when it becomes live, EndedAt when it is
+// ended or failed. StreamKey (an ingest credential of media providers that publish
+// through a server) never leaves the hub; the p2p flow leaves the media columns empty.
+type StreamSession struct {
+	ID                string          `json:"id"`
+	OwnerUserID       string          `json:"owner_user_id"`
+	CameraDeviceID    string          `json:"camera_device_id"`
+	RequesterDeviceID string          `json:"requester_device_id"`
+	Status            string          `json:"status"`
+	Reason            *string         `json:"reason"`
+	MediaProvider     string          `json:"media_provider"`
+	MediaSessionID    *string         `json:"media_session_id"`
+	PublishEndpoint   *string         `json:"publish_endpoint"`
+	SubscribeEndpoint *string         `json:"subscribe_endpoint"`
+	StreamKey         *string         `json:"-"`
+	StartedAt         *time.Time      `json:"started_at"`
+	EndedAt           *time.Time      `json:"ended_at"`
+	Metadata          json.RawMessage `json:"metadata"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+}
+
+// Open reports whether the session is not over yet.
+func (s StreamSession) Open() bool {
+	return s.Status != StreamEnded && s.Status != StreamFailed
+}
+
+// StreamFilter narrows ListStreamSessions. Empty fields match everything.
+type StreamFilter struct {
+	CameraDeviceID string
+}
+
+// StreamDeadline names the sessions that waited too long in one status: those in
+// Status whose last change (updated_at) is at or before Before. They fail with Reason.
+type StreamDeadline struct {
+	Status string
+	Before time.Time
+	Reason string
+}
+
+// StreamStore is the persistence of live-view sessions.
+type StreamStore interface {
+	// CreateStreamSession inserts s, with status requested when s.Status is empty and
+	// media provider MediaP2P when s.MediaProvider is empty. When maxOpen > 0 and the
+	// camera already has maxOpen open sessions it inserts nothing and returns
+	// ErrLimitReached (concurrent creations for one camera are serialised, so the limit
+	// holds). ErrNotFound unless both devices exist and belong to s.OwnerUserID.
+	CreateStreamSession(ctx context.Context, s *StreamSession, maxOpen int) error
+	StreamSession(ctx context.Context, id string) (StreamSession, error)
+	// ListStreamSessions lists the owner's sessions, newest first.
+	ListStreamSessions(ctx context.Context, ownerUserID string, f StreamFilter, p Page) (items []StreamSession, nextCursor string, err error)
+	// TransitionStream moves the session to status to if its status is one of from
+	// (compare and set), setting reason when not empty, started_at (if unset) when to
+	// is live, ended_at when to is ended or failed, and updated_at. It returns the
+	// session as it is now: after the change, or with ErrConflict the unchanged
+	// session when its status is not in from. ErrNotFound if it does not exist.
+	TransitionStream(ctx context.Context, id string, from []string, to, reason string, at time.Time) (StreamSession, error)
+	// OpenStreamSessions lists the open sessions in which deviceID is the camera or
+	// the requester, oldest first.
+	OpenStreamSessions(ctx context.Context, deviceID string) ([]StreamSession, error)
+	// ExpireStreamSessions fails, with each deadline's reason, the sessions past it
+	// and returns them. Each failed session is returned by exactly one caller, even
+	// when replicas run this concurrently.
+	ExpireStreamSessions(ctx context.Context, deadlines []StreamDeadline, at time.Time) ([]StreamSession, error)
+	// EndOrphanStreamSessions closes, with reason, the open sessions last changed at
+	// or before before of which a party is recorded offline or deleted (the camera
+	// of a waking session is offline by design and does not count): their replica
+	// went away without telling. Live ones end, the others fail. Like
+	// ExpireStreamSessions, each is returned by exactly one caller.
+	EndOrphanStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]StreamSession, error)
+}
