@@ -468,3 +468,29 @@ func assertConfig(t *testing.T, got, want Config) {
 		t.Errorf("config mismatch\n got: %+v\nwant: %+v", got, want)
 	}
 }
+
+// The example files load, and each mentions every key (set or commented out).
+func TestExampleConfigs(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("example configs: %v %v", files, err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			if _, err := Load(envMap(map[string]string{"SECURECAM_CONFIG": path})); err != nil {
+				t.Errorf("Load: %v", err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range settings {
+				if !regexp.MustCompile(`(?m)^(# )?` + s.key + `:`).Match(data) {
+					t.Errorf("%s does not show key %s", path, s.key)
+				}
+			}
+		})
+	}
+}
