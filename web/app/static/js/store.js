@@ -150,7 +150,10 @@ export function connectState(socket) {
     switch (msg.type) {
       case 'hello':
         for (const p of d.presence || []) patchDevice(p.device_id, { status: p.status, last_seen_at: p.last_seen_at });
-        refreshDevices().catch(warn('devices'));
+        // this device is online: the list may have been read just before the hub said so
+        refreshDevices()
+          .then(() => patchDevice(d.device_id, { status: 'online' }))
+          .catch(warn('devices'));
         refreshLinks().catch(warn('links'));
         refreshNotifications().catch(warn('notifications'));
         break;

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { announce, isThisBrowser, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, Link, navigate, timeAgo, useAction } from './common.js';
 
-const REFRESH_MS = 30_000; // presence of devices not linked to this one is not pushed
+const REFRESH_MS = 15_000; // presence of devices not linked to this one is not pushed
 
 export function DevicesPage() {
   const s = useAppState();
