@@ -164,8 +164,8 @@ func (s *Service) retryLater(id string, attempt int) {
 	})
 }
 
-// redispatch delivers an unanswered command again. A target that is offline gets it
-// at its next connect; a bus failure is retried until the command expires.
+// redispatch delivers an unanswered command again. A bus failure is retried until the
+// command expires.
 func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 	cmd, err := s.store.Command(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -183,7 +183,13 @@ func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 	switch err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); {
 	case err == nil:
 		s.dispatched(ctx, cmd, true)
-	case !errors.Is(err, hub.ErrOffline):
+	case errors.Is(err, hub.ErrOffline):
+		// Gone, or not yet resubscribed after a bus outage: try the rest of the
+		// ladder; a device that stays away gets the command when it connects.
+		if attempt < len(s.cfg.RedispatchDelays) {
+			s.retryLater(id, attempt)
+		}
+	default:
 		s.retryLater(id, attempt)
 	}
 }

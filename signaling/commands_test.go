@@ -189,8 +189,10 @@ func TestSilentTargetGetsRedispatchesWithBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored.RetryCount != 3 || stored.LastDispatchedAt == nil {
-		t.Errorf("retry_count = %d, last_dispatched_at = %v; want 3 and set", stored.RetryCount, stored.LastDispatchedAt)
+	// The third delivery may be answered before it is recorded (then the record is
+	// refused: the command is terminal), so retry_count is 2 or 3.
+	if stored.RetryCount < 2 || stored.RetryCount > 3 || stored.LastDispatchedAt == nil {
+		t.Errorf("retry_count = %d, last_dispatched_at = %v; want 2 or 3 and set", stored.RetryCount, stored.LastDispatchedAt)
 	}
 }
 
