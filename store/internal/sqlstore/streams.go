@@ -211,20 +211,28 @@ func (s *Store) OpenStreamSessions(ctx context.Context, deviceID string) ([]stor
 	return ss, s.mapErr("open stream sessions", err)
 }
 
-// ExpireStreamSessions implements store.Store.
+// ExpireStreamSessions implements store.Store, in one statement for all deadlines.
 func (s *Store) ExpireStreamSessions(ctx context.Context, deadlines []store.StreamDeadline, at time.Time) ([]store.StreamSession, error) {
-	var out []store.StreamSession
-	for _, d := range deadlines {
-		ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
-			SET status = $1, reason = $2, ended_at = $3, updated_at = $3
-			WHERE status = $4 AND updated_at <= $5 RETURNING `+streamCols,
-			[]any{store.StreamFailed, d.Reason, s.t(at), d.Status, s.t(d.Before)}, scanStream)
-		if err != nil {
-			return out, s.mapErr("expire stream sessions", err)
-		}
-		out = append(out, ss...)
+	if len(deadlines) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	args := []any{store.StreamFailed, s.t(at)}
+	var reason, where strings.Builder
+	reason.WriteString("CASE status")
+	for i, d := range deadlines {
+		args = append(args, d.Status, d.Reason, s.t(d.Before))
+		n := len(args)
+		fmt.Fprintf(&reason, " WHEN $%d THEN $%d", n-2, n-1)
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		fmt.Fprintf(&where, "(status = $%d AND updated_at <= $%d)", n-2, n)
+	}
+	reason.WriteString(" END")
+	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
+		SET status = $1, reason = `+reason.String()+`, ended_at = $2, updated_at = $2
+		WHERE `+where.String()+` RETURNING `+streamCols, args, scanStream)
+	return ss, s.mapErr("expire stream sessions", err)
 }
 
 // EndOrphanStreamSessions implements store.Store.
