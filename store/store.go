@@ -183,6 +183,7 @@ type Page struct {
 // Store is the whole persistence surface. Consumers declare the subset they use.
 type Store interface {
 	StreamStore
+	EventStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Event statuses.
+const (
+	EventActive = "active"
+	EventEnded  = "ended"
+)
+
+// TriggerCameraOffline is events.triggered_by of the event the hub raises when a camera
+// dropped off without a clean close and stayed away.
+const TriggerCameraOffline = "camera_offline"
+
+// Notification channel and status written by the hub: a row of the user's in-app
+// history, delivered to the user's online devices when it was created.
+const (
+	ChannelInApp     = "in_app"
+	NotificationSent = "sent"
+)
+
+// Delivery (push job) types and statuses. Sent, failed and expired are terminal.
+const (
+	DeliveryWake  = "wake"
+	DeliveryEvent = "event"
+
+	DeliveryPending = "pending"
+	DeliverySending = "sending"
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+	DeliveryExpired = "expired"
+)
+
+// Recording statuses.
+const (
+	RecordingPending   = "pending"
+	RecordingAvailable = "available"
+	RecordingFailed    = "failed"
+)
+
+// Event is a row of events. DeviceID is the camera that raised it (empty only for rows
+// inherited without one). StartedAt falls back to CreatedAt for inherited rows without
+// it. NotifiedAt is set when the event's alerts went out; an event inside its camera's
+// cooldown keeps it nil. VideoURL is set once a recording of it is available.
+type Event struct {
+	ID          string     `json:"id"`
+	UserID      string     `json:"user_id"`
+	DeviceID    string     `json:"device_id"`
+	Title       string     `json:"title"`
+	TriggeredBy string     `json:"triggered_by"`
+	Status      string     `json:"status"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+	NotifiedAt  *time.Time `json:"notified_at"`
+	VideoURL    *string    `json:"video_url"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// EventFilter narrows ListEvents. Empty fields match everything; Since keeps the
+// events that started at or after it.
+type EventFilter struct {
+	DeviceID string
+	Since    time.Time
+}
+
+// Notification is a row of notifications: one entry of a user's history. The table has
+// no creation time; its UUID v7 id orders it.
+type Notification struct {
+	ID      string     `json:"id"`
+	EventID *string    `json:"event_id"`
+	UserID  string     `json:"user_id"`
+	SentAt  *time.Time `json:"sent_at"`
+	Channel *string    `json:"channel"`
+	Status  *string    `json:"status"`
+	IsRead  bool       `json:"is_read"`
+}
+
+// Delivery is a row of notification_deliveries: one push to one device. Payload is the
+// push as the wire contract spells it ({"securecam": {…}}, plus "title" and "body" for
+// an event). ExpiresAt, ClaimedBy and ClaimedUntil are columns the hub adds; a job
+// created by the hub always has ExpiresAt and NextAttemptAt.
+type Delivery struct {
+	ID                string          `json:"id"`
+	OwnerUserID       string          `json:"owner_user_id"`
+	RecipientDeviceID string          `json:"recipient_device_id"`
+	Type              string          `json:"type"`
+	Payload           json.RawMessage `json:"payload"`
+	Status            string          `json:"status"`
+	Attempts          int             `json:"attempts"`
+	LastError         *string         `json:"last_error"`
+	SentAt            *time.Time      `json:"sent_at"`
+	NextAttemptAt     time.Time       `json:"next_attempt_at"`
+	ExpiresAt         time.Time       `json:"expires_at"`
+	ClaimedBy         *string         `json:"-"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+}
+
+// DeliveryOutcome is how an attempt at a claimed job ended.
+type DeliveryOutcome struct {
+	// Status is DeliverySent, DeliveryFailed, DeliveryExpired, or DeliveryPending to
+	// retry at RetryAt.
+	Status  string
+	RetryAt time.Time
+	// Error is the attempt's error (nil for a sent job: last_error is then cleared).
+	Error *string
+	// At is when the attempt ended (sent_at of a sent job).
+	At time.Time
+}
+
+// Recording is a row of recordings: a clip a camera uploads. ContentType is a column
+// the hub adds. ObjectKey names the clip in the recordings storage once an upload
+// completed; Bucket names that storage ("local" for the data directory).
+type Recording struct {
+	ID                string     `json:"id"`
+	OwnerUserID       string     `json:"owner_user_id"`
+	StreamSessionID   *string    `json:"stream_session_id"`
+	CameraDeviceID    string     `json:"camera_device_id"`
+	RequesterDeviceID *string    `json:"requester_device_id"`
+	EventID           *string    `json:"event_id"`
+	ObjectKey         *string    `json:"object_key"`
+	Bucket            *string    `json:"bucket"`
+	ContentType       string     `json:"content_type"`
+	DurationSeconds   *int       `json:"duration_seconds"`
+	SizeBytes         *int64     `json:"size_bytes"`
+	Status            string     `json:"status"`
+	AvailableAt       *time.Time `json:"available_at"`
+	Error             *string    `json:"error"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// RecordingFilter narrows ListRecordings. Empty fields match everything.
+type RecordingFilter struct {
+	CameraDeviceID string
+	EventID        string
+}
+
+// RecordingUpload is the outcome of an upload: Status RecordingAvailable with the
+// object key, bucket and size, or RecordingFailed with Error.
+type RecordingUpload struct {
+	Status    string
+	ObjectKey string
+	Bucket    string
+	SizeBytes int64
+	Error     string
+	At        time.Time
+}
+
+// PruneCutoffs says what Prune deletes: the rows older than each non-zero cutoff.
+type PruneCutoffs struct {
+	// Recordings created before (any status). Their object keys are returned so the
+	// caller deletes the files.
+	Recordings time.Time
+	// Events created before (their notifications go with them).
+	Events time.Time
+	// Commands that are acknowledged, failed or expired, last updated before.
+	Commands time.Time
+	// Stream sessions that ended or failed, last updated before.
+	StreamSessions time.Time
+	// Deliveries that are sent, failed or expired, last updated before.
+	Deliveries time.Time
+	// Audit log rows created before.
+	AuditLogs time.Time
+}
+
+// PruneResult counts what Prune deleted and lists the deleted recordings.
+type PruneResult struct {
+	Recordings                                              []Recording
+	Events, Commands, StreamSessions, Deliveries, AuditLogs int64
+}
+
+// EventStore is the persistence of events, notifications, push jobs, recordings and
+// retention. It is part of [Store].
+type EventStore interface {
+	// CreateEvent inserts e (status active unless set; StartedAt defaults to CreatedAt).
+	// ErrNotFound unless e.DeviceID is a device of e.UserID.
+	CreateEvent(ctx context.Context, e *Event) error
+	Event(ctx context.Context, id string) (Event, error)
+	ListEvents(ctx context.Context, userID string, f EventFilter, p Page) (items []Event, nextCursor string, err error)
+	// EndEvent sets an active event ended at endedAt; an ended event is returned
+	// unchanged.
+	EndEvent(ctx context.Context, id string, endedAt time.Time) (Event, error)
+	// ClaimEventNotification sets the event's notified_at to at and reports true,
+	// unless another event of the same device and trigger was notified within cooldown
+	// before at (or the event was notified already): then it changes nothing and
+	// reports false. Concurrent claims for one device are serialised, so a burst of
+	// events yields one notification per cooldown, cluster-wide.
+	ClaimEventNotification(ctx context.Context, id string, at time.Time, cooldown time.Duration) (bool, error)
+	// SetEventVideoURL sets the event's video_url. ErrConflict if another event has it.
+	SetEventVideoURL(ctx context.Context, id, url string) error
+
+	// CreateNotification inserts n. ErrNotFound if the user or event does not exist.
+	CreateNotification(ctx context.Context, n *Notification) error
+	// ListNotifications lists the user's notifications, only the unread ones when
+	// unreadOnly.
+	ListNotifications(ctx context.Context, userID string, unreadOnly bool, p Page) (items []Notification, nextCursor string, err error)
+	// MarkNotificationRead sets is_read on the user's notification; ErrNotFound if it
+	// is not the user's.
+	MarkNotificationRead(ctx context.Context, id, userID string) error
+
+	// EnqueueDelivery inserts d as a pending job (NextAttemptAt defaults to CreatedAt;
+	// ExpiresAt is required) and reports true. When dedupe > 0 and a job of the same
+	// type for the same recipient was created within dedupe before d.CreatedAt, nothing
+	// is inserted and it reports false; concurrent calls for one recipient are
+	// serialised, so this holds across replicas. ErrNotFound unless the recipient is a
+	// device of d.OwnerUserID.
+	EnqueueDelivery(ctx context.Context, d *Delivery, dedupe time.Duration) (bool, error)
+	Delivery(ctx context.Context, id string) (Delivery, error)
+	// ListDeliveries lists the jobs for a recipient device, newest first.
+	ListDeliveries(ctx context.Context, recipientDeviceID string, p Page) (items []Delivery, nextCursor string, err error)
+	// ClaimDeliveries claims up to limit jobs that are due at now — pending with
+	// next_attempt_at <= now, or sending with a lapsed lease — oldest due first. Each
+	// claimed job becomes sending, claimed by worker, its attempts incremented and its
+	// next_attempt_at moved to now+lease: the lease after which another worker may
+	// claim it again if this one never finishes it. A job is claimed by one caller at a
+	// time, across replicas (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// FinishDelivery records the outcome of the attempt of job id that worker claimed as
+	// attempt number attempt. ErrConflict if that claim is no longer current (the lease
+	// lapsed and the job was claimed again, or it was finished).
+	FinishDelivery(ctx context.Context, id, worker string, attempt int, o DeliveryOutcome) (Delivery, error)
+
+	// CreateRecording inserts r as pending. ErrNotFound unless the camera, and the
+	// event, stream session and requester when given, belong to r.OwnerUserID (the
+	// event must also be the camera's).
+	CreateRecording(ctx context.Context, r *Recording) error
+	Recording(ctx context.Context, id string) (Recording, error)
+	ListRecordings(ctx context.Context, ownerUserID string, f RecordingFilter, p Page) (items []Recording, nextCursor string, err error)
+	// FinishRecordingUpload moves a pending recording to u.Status. ErrConflict if it is
+	// no longer pending.
+	FinishRecordingUpload(ctx context.Context, id string, u RecordingUpload) (Recording, error)
+
+	// Prune deletes old rows as cutoffs says, in batches of batch rows (0: 1000).
+	Prune(ctx context.Context, cutoffs PruneCutoffs, batch int) (PruneResult, error)
+	// AcquireLease takes or renews the named lease for holder until now+ttl and reports
+	// whether holder has it: it is free, lapsed, or already holder's. One holder at a
+	// time across replicas.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+}

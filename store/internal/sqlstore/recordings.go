@@ -1,0 +1,146 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/securecam/securecam/store"
+)
+
+const recordingCols = `id, owner_user_id, stream_session_id, camera_device_id, requester_device_id, event_id,
+	object_key, bucket, COALESCE(content_type, ''), duration_seconds, size_bytes, status, available_at, error,
+	created_at, updated_at`
+
+func scanRecording(r Row) (store.Recording, error) {
+	var x store.Recording
+	err := r.Scan(&x.ID, &x.OwnerUserID, &x.StreamSessionID, &x.CameraDeviceID, &x.RequesterDeviceID, &x.EventID,
+		&x.ObjectKey, &x.Bucket, &x.ContentType, &x.DurationSeconds, &x.SizeBytes, &x.Status,
+		nullTimeDst{&x.AvailableAt}, &x.Error, timeDst{&x.CreatedAt}, timeDst{&x.UpdatedAt})
+	return x, err
+}
+
+func recordingID(r store.Recording) string { return r.ID }
+
+// CreateRecording implements store.Store.
+func (s *Store) CreateRecording(ctx context.Context, r *store.Recording) error {
+	const op = "create recording"
+	id, err := newID(r.ID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	owner, ok1 := canonID(r.OwnerUserID)
+	camera, ok2 := canonID(r.CameraDeviceID)
+	event, ok3 := optID(r.EventID)
+	session, ok4 := optID(r.StreamSessionID)
+	requester, ok5 := optID(r.RequesterDeviceID)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	n := *r
+	n.ID, n.OwnerUserID, n.CameraDeviceID = id, owner, camera
+	n.EventID, n.StreamSessionID, n.RequesterDeviceID = event, session, requester
+	n.Status = store.RecordingPending
+	n.ObjectKey, n.Bucket, n.SizeBytes, n.AvailableAt, n.Error = nil, nil, nil, nil, nil
+	n.CreatedAt = created(r.CreatedAt)
+	n.UpdatedAt = n.CreatedAt
+	// Each optional reference adds its ownership check (a NULL parameter would leave
+	// PostgreSQL unable to type it).
+	sql := `INSERT INTO recordings
+		(id, owner_user_id, stream_session_id, camera_device_id, requester_device_id, event_id, content_type,
+		 duration_seconds, status, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10
+		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)`
+	if session != nil {
+		sql += ` AND EXISTS (SELECT 1 FROM stream_sessions WHERE id = $3 AND owner_user_id = $2 AND camera_device_id = $4)`
+	}
+	if requester != nil {
+		sql += ` AND EXISTS (SELECT 1 FROM devices WHERE id = $5 AND user_id = $2 AND deleted_at IS NULL)`
+	}
+	if event != nil {
+		sql += ` AND EXISTS (SELECT 1 FROM events WHERE id = $6 AND user_id = $2 AND device_id = $4)`
+	}
+	var got string
+	err = s.db.Write().QueryRow(ctx, sql+` RETURNING id`,
+		n.ID, n.OwnerUserID, n.StreamSessionID, n.CameraDeviceID, n.RequesterDeviceID, n.EventID, n.ContentType,
+		n.DurationSeconds, n.Status, s.t(n.CreatedAt)).Scan(&got)
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	*r = n
+	return nil
+}
+
+// Recording implements store.Store.
+func (s *Store) Recording(ctx context.Context, id string) (store.Recording, error) {
+	const op = "recording"
+	id, ok := canonID(id)
+	if !ok {
+		return store.Recording{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	r, err := scanRecording(s.db.QueryRow(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id = $1`, id))
+	return r, s.mapErr(op, err)
+}
+
+// ListRecordings implements store.Store.
+func (s *Store) ListRecordings(ctx context.Context, ownerUserID string, f store.RecordingFilter, p store.Page) ([]store.Recording, string, error) {
+	const op = "list recordings"
+	limit, before, err := page(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	owner, ok := canonID(ownerUserID)
+	if !ok {
+		return []store.Recording{}, "", nil
+	}
+	base := `SELECT ` + recordingCols + ` FROM recordings WHERE owner_user_id = $1`
+	args := []any{owner}
+	for _, c := range []struct{ col, v string }{{"camera_device_id", f.CameraDeviceID}, {"event_id", f.EventID}} {
+		if c.v == "" {
+			continue
+		}
+		id, ok := canonID(c.v)
+		if !ok {
+			return []store.Recording{}, "", nil
+		}
+		args = append(args, id)
+		base += fmt.Sprintf(` AND %s = $%d`, c.col, len(args))
+	}
+	sql, args := pageQuery(base, args, limit, before)
+	items, next, err := listPage(ctx, s.db, sql, args, limit, scanRecording, recordingID)
+	return items, next, s.mapErr(op, err)
+}
+
+// FinishRecordingUpload implements store.Store.
+func (s *Store) FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error) {
+	const op = "finish recording upload"
+	id, ok := canonID(id)
+	if !ok {
+		return store.Recording{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	at := created(u.At)
+	var key, bucket, errText any
+	var size, availableAt any
+	switch u.Status {
+	case store.RecordingAvailable:
+		if u.ObjectKey == "" {
+			return store.Recording{}, fmt.Errorf("%s: an available recording needs an object key", op)
+		}
+		key, bucket, size, availableAt = u.ObjectKey, nullIfEmpty(u.Bucket), u.SizeBytes, s.t(at)
+	case store.RecordingFailed:
+		errText = u.Error
+	default:
+		return store.Recording{}, fmt.Errorf("%s: status %q is not an outcome", op, u.Status)
+	}
+	r, err := scanRecording(s.db.Write().QueryRow(ctx, `UPDATE recordings
+		SET status = $2, object_key = $3, bucket = $4, size_bytes = $5, available_at = $6, error = $7, updated_at = $8
+		WHERE id = $1 AND status = $9 RETURNING `+recordingCols,
+		id, u.Status, key, bucket, size, availableAt, errText, s.t(at), store.RecordingPending))
+	if errors.Is(err, ErrNoRows) {
+		if _, err := s.Recording(ctx, id); err != nil {
+			return store.Recording{}, fmt.Errorf("%s: %w", op, err)
+		}
+		return store.Recording{}, fmt.Errorf("%s: the recording is no longer pending: %w", op, store.ErrConflict)
+	}
+	return r, s.mapErr(op, err)
+}
