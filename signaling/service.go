@@ -24,11 +24,15 @@ type Store interface {
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error)
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (store.Command, error)
 	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)
+
+	store.StreamStore
 }
 
 // Router delivers a message to a device wherever it is connected: the hub.
 type Router interface {
 	Send(ctx context.Context, deviceID string, env hub.Envelope) error
+	// Online reports whether the device is connected anywhere.
+	Online(ctx context.Context, deviceID string) (bool, error)
 }
 
 // Waker wakes an offline device (a push) so it connects and receives what waits for
@@ -53,8 +57,12 @@ type Config struct {
 	// target has not answered; after the last, the command waits for the next connect
 	// or its expiry. Default 5 s, 15 s, 45 s.
 	RedispatchDelays []time.Duration
-	// SweepInterval: how often expired commands are marked expired. Default 1 s.
+	// SweepInterval: how often expired commands are marked expired, and stream
+	// sessions past a timeout closed. Default 1 s.
 	SweepInterval time.Duration
+
+	// Streams configures live view.
+	Streams StreamConfig
 }
 
 // Service implements the signaling messages. Create it with [New], wire OnConnect and
@@ -91,6 +99,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
 	}
+	cfg.Streams.setDefaults()
 	return &Service{
 		cfg:    cfg,
 		store:  cfg.Store,
@@ -104,14 +113,24 @@ func (s *Service) Attach(h *hub.Hub) {
 	s.router = h
 	h.Handle("command.send", s.handleCommandSend)
 	h.Handle("command.result", s.handleCommandResult)
+	s.attachStreams(h)
 }
 
-// OnConnect delivers the commands waiting for the device that just connected.
+// OnConnect delivers the commands and stream requests waiting for the device that
+// just connected.
 func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
 	s.deliverWaiting(ctx, c)
+	s.streamsConnected(ctx, c)
 }
 
-// Run expires commands every SweepInterval until ctx ends.
+// OnDisconnect ends the live-view sessions of a device that is connected nowhere any
+// more. Wire it into the hub's Config.
+func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, _ bool) {
+	s.streamsDisconnected(ctx, id)
+}
+
+// Run expires commands and closes stream sessions past their timeouts every
+// SweepInterval until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -121,6 +140,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.expireCommands(ctx)
+			s.sweepStreams(ctx)
 		}
 	}
 }
