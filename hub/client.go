@@ -21,7 +21,6 @@ type Client struct {
 	connID string // UUID v7: orders connections of a device in time
 	conn   *websocket.Conn
 	q      *sendq.Queue
-	log    *slog.Logger
 	done   chan struct{} // closed when the connection's teardown finished
 
 	lastActive atomic.Int64 // unix nanoseconds of the last frame or pong received
@@ -35,6 +34,12 @@ type Client struct {
 	closing   bool
 	closeCode websocket.StatusCode // set by the hub when it closed the socket; -1 if not
 	wg        sync.WaitGroup       // closer and ping goroutines
+}
+
+// logger returns the connection's logger (made on demand: an idle connection keeps
+// none).
+func (c *Client) logger() *slog.Logger {
+	return c.hub.log.With("device_id", c.id.DeviceID, "conn_id", c.connID)
 }
 
 // Identity returns who the connection belongs to.
@@ -61,7 +66,7 @@ func (c *Client) sendRaw(typ string, b []byte) error {
 		return nil
 	case errors.Is(err, sendq.ErrFull):
 		c.hub.metrics.queueOverflows.Inc()
-		c.log.Warn("send queue overflow", "type", typ)
+		c.logger().Warn("send queue overflow", "type", typ)
 		c.close(StatusTooSlow, "send queue overflow", false)
 		return ErrQueueFull
 	default:

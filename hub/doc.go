@@ -14,16 +14,20 @@
 //
 // # Concurrency
 //
-// A [Hub] is safe for concurrent use. Each connection is served by the goroutine
-// net/http runs ServeHTTP in: it reads frames and calls handlers one at a time, in
-// arrival order, so a handler sees the messages of one device sequentially and a slow
-// handler delays only that device. Writes go through a bounded per-connection queue
-// drained by at most one writer goroutine, started when the queue gets work and gone
-// when it is empty; enqueueing ([Client.Send], [Hub.Send]) never blocks, and a full
-// queue closes the socket with 4008. A connection's goroutines are awaited before
-// ServeHTTP returns. The hub's own background goroutines (heartbeats, presence refresh,
-// sweeping and recording) are started by [New] and awaited by [Hub.Shutdown], which also
-// closes the Bus and the Presence registry the hub was given.
+// A [Hub] is safe for concurrent use. Each connection is served by one goroutine the
+// hub starts after the upgrade (ServeHTTP returns then, so net/http's goroutine and
+// buffers are not kept for the connection's lifetime). That goroutine reads frames and
+// calls handlers one at a time, in arrival order, so a handler sees the messages of
+// one device sequentially and a slow handler delays only that device. Writes go
+// through a bounded per-connection queue drained by at most one writer goroutine,
+// started when the queue gets work and gone when it is empty; enqueueing
+// ([Client.Send], [Hub.Send]) never blocks, and a full queue closes the socket with
+// 4008. Heartbeats use one ticker for all connections. A connection's goroutine waits
+// for its writer (and any short-lived ping or close goroutine) before it ends, and
+// [Hub.Shutdown] waits for every connection goroutine. The hub's background goroutines
+// (heartbeats, presence refresh and sweep, presence recording) are started by [New]
+// and awaited by Shutdown, which also closes the Bus and the Presence registry the hub
+// was given.
 //
 // Panics in handlers and hooks are recovered, logged and answered with an error of code
 // internal; the connection stays open.

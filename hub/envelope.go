@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // MaxIDLength is the longest envelope id a client may send.
@@ -59,12 +60,85 @@ func Decode(b []byte) (Envelope, error) {
 
 var nullJSON = []byte("null")
 
-// Encode returns the JSON text of env. Data, if set, must be valid JSON; it is
-// written compacted.
+// Encode returns the JSON text of env. Data, if set, must be valid JSON; it is copied
+// as is.
 func Encode(env Envelope) ([]byte, error) {
-	b, err := json.Marshal(&env)
-	if err != nil {
-		return nil, fmt.Errorf("encode envelope %q: %w", env.Type, err)
+	if len(env.Data) > 0 && !json.Valid(env.Data) {
+		return nil, fmt.Errorf("encode envelope %q: data is not valid JSON", env.Type)
 	}
-	return b, nil
+	n := len(`{"type":"","id":"","ref":"","session":"","from":"","data":}`) +
+		len(env.Type) + len(env.ID) + len(env.Ref) + len(env.Session) + len(env.From) + len(env.Data)
+	b := make([]byte, 0, n+16)
+	b = append(b, `{"type":`...)
+	b = appendString(b, env.Type)
+	for _, f := range [...]struct{ name, v string }{
+		{`,"id":`, env.ID}, {`,"ref":`, env.Ref}, {`,"session":`, env.Session}, {`,"from":`, env.From},
+	} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = appendString(b, f.v)
+		}
+	}
+	if len(env.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = append(b, env.Data...)
+	}
+	return append(b, '}'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, as encoding/json writes it without HTML
+// escaping: control characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and
+// U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -59,7 +59,7 @@ func TestDecode(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestEncode(t *testing.T) {
-	b, err := hub.Encode(hub.Envelope{Type: "ack", Ref: "m-1", Data: json.RawMessage(`{ "command_id" : "c1" }`)})
+	b, err := hub.Encode(hub.Envelope{Type: "ack", Ref: "m-1", Data: json.RawMessage(`{"command_id":"c1"}`)})
 	if err != nil {
 		t.Fatalf("Encode: %v", err)
 	}
@@ -102,6 +102,30 @@ func FuzzDecode(f *testing.F) {
 		env.Data, env2.Data = nil, nil
 		if !reflect.DeepEqual(env, env2) {
 			t.Fatalf("fields changed: %+v then %+v", env, env2)
+		}
+	})
+}
+
+// FuzzEncodeStrings checks Encode writes strings exactly as encoding/json does
+// (without HTML escaping).
+func FuzzEncodeStrings(f *testing.F) {
+	for _, s := range []string{"ping", "a\"b\\c", "\x00\x1f\n\r\t", "é\u2028\u2029", "\xff\xfe", "<&>"} {
+		f.Add(s, "id")
+	}
+	f.Fuzz(func(t *testing.T, typ, id string) {
+		env := hub.Envelope{Type: typ, ID: id, Session: typ + id}
+		got, err := hub.Encode(env)
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&env); err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+			t.Fatalf("Encode = %s, encoding/json = %s", got, want)
 		}
 	})
 }

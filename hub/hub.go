@@ -180,7 +180,7 @@ func New(cfg Config) (*Hub, error) {
 	cfg.setDefaults()
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
-		return nil, fmt.Errorf("hub: new: %w", err)
+		return nil, errors.Join(fmt.Errorf("hub: new: %w", err), cfg.Bus.Close(), cfg.Presence.Close())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
@@ -205,7 +205,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if err := h.bus.Start(h.receive); err != nil {
 		cancel()
-		return nil, fmt.Errorf("hub: start bus: %w", err)
+		return nil, errors.Join(fmt.Errorf("hub: start bus: %w", err), h.bus.Close(), h.pres.Close())
 	}
 	h.bg.Add(3)
 	go h.heartbeatLoop()

@@ -47,7 +47,7 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 	dev := c.id.DeviceID
 	linked, err := h.dir.LinkedDevices(ctx, dev)
 	if err != nil {
-		c.log.Error("load linked devices", "err", err)
+		c.logger().Error("load linked devices", "err", err)
 		c.close(websocket.StatusTryAgainLater, "unavailable", false)
 		return false
 	}
@@ -69,13 +69,15 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 		loser.close(StatusReplaced, "replaced by a newer connection", false)
 	}
 	if h.isDraining() { // Shutdown began after this connection was admitted
+		h.unregister(c)
 		c.close(websocket.StatusServiceRestart, "replica restarting", true)
+		return false
 	}
 	if err := h.bus.Subscribe(ctx, dev); err != nil {
-		c.log.Warn("bus subscribe", "err", err) // the bus subscribes when it is back
+		c.logger().Warn("bus subscribe", "err", err) // the bus subscribes when it is back
 	}
 	if err := h.pres.Add(ctx, dev, h.cfg.NodeID); err != nil {
-		c.log.Warn("presence add", "err", err) // the refresh loop recreates the entry
+		c.logger().Warn("presence add", "err", err) // the refresh loop recreates the entry
 	}
 	h.publishControl(ctx, dev, control{Op: opReplace, Conn: c.connID})
 	c.q.Release()
@@ -86,7 +88,7 @@ func (h *Hub) connect(ctx context.Context, c *Client) bool {
 	now := time.Now().UTC()
 	h.queuePresence(PresenceUpdate{DeviceID: dev, Online: true, LastSeenAt: now})
 	h.announce(ctx, dev, linked, true, now)
-	c.log.Debug("connected")
+	c.logger().Debug("connected")
 	return true
 }
 
@@ -99,7 +101,7 @@ func (h *Hub) hello(ctx context.Context, c *Client, linked []LinkedDevice) Envel
 	}
 	online, err := h.pres.Online(ctx, ids)
 	if err != nil {
-		c.log.Warn("presence snapshot: using this replica's view", "err", err)
+		c.logger().Warn("presence snapshot: using this replica's view", "err", err)
 		online = make([]bool, len(ids))
 		for i, id := range ids {
 			online[i] = h.local(id) != nil
@@ -144,7 +146,7 @@ func (h *Hub) disconnect(c *Client, registered bool, readErr error) {
 		}
 	}
 	h.metrics.disconnects.WithLabelValues(closeCodeLabel(code)).Inc()
-	c.log.Debug("disconnected", "close_code", closeCodeLabel(code), "clean", clean)
+	c.logger().Debug("disconnected", "close_code", closeCodeLabel(code), "clean", clean)
 	if !registered {
 		return
 	}
@@ -154,12 +156,12 @@ func (h *Hub) disconnect(c *Client, registered bool, readErr error) {
 	dev := c.id.DeviceID
 	current := h.unregister(c)
 	if err := h.bus.Unsubscribe(ctx, dev); err != nil {
-		c.log.Warn("bus unsubscribe", "err", err)
+		c.logger().Warn("bus unsubscribe", "err", err)
 	}
 	if current && code != StatusReplaced {
 		removed, err := h.pres.Remove(ctx, dev, h.cfg.NodeID)
 		if err != nil {
-			c.log.Warn("presence remove", "err", err)
+			c.logger().Warn("presence remove", "err", err)
 		}
 		if removed {
 			now := time.Now().UTC()
@@ -292,10 +294,24 @@ func (h *Hub) refreshPresence(ctx context.Context) {
 	if err := h.pres.Refresh(ctx, node, h.localDevices()); err != nil {
 		h.log.Warn("presence refresh", "err", err)
 	}
-	expired, err := h.pres.Sweep(ctx, node)
-	if err != nil {
-		h.log.Warn("presence sweep", "err", err)
+	// Sweep until nothing is left (a registry may return its expired entries in
+	// batches), within this round's time.
+	for ctx.Err() == nil {
+		expired, err := h.pres.Sweep(ctx, node)
+		if err != nil {
+			h.log.Warn("presence sweep", "err", err)
+			return
+		}
+		if len(expired) == 0 {
+			return
+		}
+		h.expire(ctx, expired)
 	}
+}
+
+// expire records and announces offline the devices whose presence entries expired.
+func (h *Hub) expire(ctx context.Context, expired []Expired) {
+	node := h.cfg.NodeID
 	for _, e := range expired {
 		if h.local(e.DeviceID) != nil {
 			// Connected here after all (the registry lost or delayed our refresh).
@@ -337,7 +353,7 @@ func (h *Hub) heartbeat(now time.Time) {
 		idle := now.Sub(time.Unix(0, c.lastActive.Load()))
 		switch {
 		case idle >= timeout:
-			c.log.Info("heartbeat timeout", "idle", idle.Round(time.Millisecond))
+			c.logger().Info("heartbeat timeout", "idle", idle.Round(time.Millisecond))
 			c.drop(statusTimeout)
 		case idle >= interval && c.pinging.CompareAndSwap(false, true):
 			c.ping(timeout - idle)

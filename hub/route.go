@@ -272,6 +272,19 @@ func (h *Hub) Online(ctx context.Context, deviceID string) (bool, error) {
 	return on[0], nil
 }
 
+// OnlineDevices reports, for each id, whether that device is connected anywhere in
+// the cluster.
+func (h *Hub) OnlineDevices(ctx context.Context, deviceIDs []string) ([]bool, error) {
+	online, err := h.pres.Online(ctx, deviceIDs)
+	if err != nil {
+		return nil, fmt.Errorf("hub: online devices: %w", err)
+	}
+	for i, id := range deviceIDs {
+		online[i] = online[i] || h.local(id) != nil
+	}
+	return online, nil
+}
+
 // Ready reports whether the hub can serve: not shutting down, bus and presence
 // registry healthy.
 func (h *Hub) Ready(ctx context.Context) error {

@@ -1,10 +1,14 @@
 package hub
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,7 +35,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.conns.Add(1)
 	h.mu.Unlock()
-	defer h.conns.Done()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			h.conns.Done()
+		}
+	}()
 
 	if res := h.accept.Reserve(); res.Delay() > 0 {
 		res.Cancel()
@@ -43,7 +52,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := h.cfg.Authenticator.Authenticate(r)
 	if err != nil {
 		var ae *AuthError
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status <= 599 {
 			writeProblem(w, ae.Status, ae.Code, ae.Message)
 			return
 		}
@@ -52,7 +61,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{Subprotocol},
 		InsecureSkipVerify: true, // origins are the Authenticator's job
 	})
@@ -60,7 +69,41 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
-	h.serveConn(id, conn)
+	// Serve the socket from a goroutine of our own and let net/http's goroutine return:
+	// its stack, the request and the response buffers are freed for the connection's
+	// lifetime. The goroutine is counted in h.conns, awaited by Shutdown.
+	handedOver = true
+	go func() {
+		defer h.conns.Done()
+		h.serveConn(id, conn)
+	}()
+}
+
+// Buffer sizes of a hijacked connection (net/http's are 4 KiB each): idle sockets
+// dominate the hub's memory, and messages are small.
+const (
+	connReadBuffer  = 1024
+	connWriteBuffer = 1024
+)
+
+// smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones.
+type smallBuffers struct {
+	http.ResponseWriter
+}
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var src io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, connReadBuffer), bufio.NewWriterSize(conn, connWriteBuffer)), nil
 }
 
 // refuseBusy answers 503 with Retry-After (whole seconds, at least 1).
@@ -107,11 +150,10 @@ func (h *Hub) serveConn(id Identity, conn *websocket.Conn) {
 		id:     id,
 		connID: connID,
 		conn:   conn,
-		log:    h.log.With("device_id", id.DeviceID, "conn_id", connID),
 		done:   make(chan struct{}),
 	}
 	c.q = sendq.New(h.cfg.SendQueueSize, h.cfg.SendQueueBytes, c.write, func(v any) {
-		c.log.Error("panic in writer", "panic", v)
+		c.logger().Error("panic in writer", "panic", v)
 	})
 	now := time.Now()
 	c.touch()
@@ -185,7 +227,7 @@ func (h *Hub) dispatch(ctx context.Context, c *Client, env Envelope) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.metrics.panics.Inc()
-			c.log.Error("panic in handler", "type", env.Type, "panic", v)
+			c.logger().Error("panic in handler", "type", env.Type, "panic", v)
 			_ = c.Error(env.ID, CodeInternal, "internal error")
 		}
 	}()
