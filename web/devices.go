@@ -99,6 +99,7 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
 	}
+	s.livePresence(r.Context(), items)
 	writeJSON(w, http.StatusOK, newList(items, next))
 	return nil
 }
@@ -113,8 +114,34 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	one := []store.Device{d}
+	s.livePresence(r.Context(), one)
+	writeJSON(w, http.StatusOK, one[0])
 	return nil
+}
+
+// livePresence sets each device's status from the cluster-wide presence registry,
+// which is ahead of the stored status (written in batches). If the registry cannot
+// answer, the stored status stands.
+func (s *Server) livePresence(ctx context.Context, devices []store.Device) {
+	if s.presence == nil || len(devices) == 0 {
+		return
+	}
+	ids := make([]string, len(devices))
+	for i, d := range devices {
+		ids[i] = d.ID
+	}
+	online, err := s.presence.OnlineDevices(ctx, ids)
+	if err != nil {
+		s.log.WarnContext(ctx, "live presence unavailable: using the stored status", "err", err)
+		return
+	}
+	for i := range devices {
+		devices[i].Status = store.DeviceOffline
+		if online[i] {
+			devices[i].Status = store.DeviceOnline
+		}
+	}
 }
 
 // PATCH /devices/{id} {name?, push_token?, app_version?}; a device token may change

@@ -77,6 +77,11 @@ type Sockets interface {
 // CloseForbidden is the WebSocket close code for a revoked session or deleted device.
 const CloseForbidden = 4003
 
+// Presence is the cluster-wide presence registry; the hub implements it.
+type Presence interface {
+	OnlineDevices(ctx context.Context, deviceIDs []string) ([]bool, error)
+}
+
 // ReadyCheck is one dependency /readyz asks; a nil error means ready.
 type ReadyCheck struct {
 	Name  string
@@ -142,6 +147,9 @@ type Deps struct {
 	// Sockets closes WebSockets on sign-out, device deletion and password reset.
 	// Default: nothing to close.
 	Sockets Sockets
+	// Presence tells which devices are connected anywhere in the cluster (the hub);
+	// devices are reported with that status. Nil: the stored status.
+	Presence Presence
 	// Commands backs POST /commands. Nil: that endpoint answers 503.
 	Commands Commands
 	// WS is mounted at GET /ws when set.
@@ -165,6 +173,7 @@ type Server struct {
 	limiter       Limiter
 	sockets       Sockets
 	commands      Commands
+	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
 	now           func() time.Time
@@ -210,6 +219,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		limiter:       deps.Limiter,
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
+		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
 		now:           deps.Now,

@@ -100,6 +100,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Gatherer:   reg,
 		Sockets:    hubSockets{h},
 		Commands:   svc,
+		Presence:   h,
 		WS:         h,
 		App:        app.Handler(),
 		Ready:      []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
