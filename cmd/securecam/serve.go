@@ -60,6 +60,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		if err != nil {
 			return fmt.Errorf("SECURECAM_REDIS_URL: %w", err)
 		}
+		redis.SetLogger(redisLogger{logger.With("component", "redis")})
 		rdb = redis.NewClient(opts)
 		defer rdb.Close()
 		if err := rdb.Ping(ctx).Err(); err != nil {
@@ -240,6 +241,14 @@ func prefixStrings(cfg Config) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// redisLogger sends go-redis's own messages (dial failures while Redis is away) to
+// the process log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // socketAuth lets the hub authenticate sockets through the web server, which is built
