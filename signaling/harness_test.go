@@ -19,12 +19,17 @@ import (
 	"github.com/securecam/securecam/store"
 )
 
-// testAuth authenticates a socket by the device id in the X-Test-Device header: the
-// real authenticator lives in package web, which signaling must not import.
+// testAuth authenticates a socket by the device id in the X-Test-Device header, or in
+// X-Device-Id (what signaling/client sends): the real authenticator lives in package
+// web, which signaling must not import.
 type testAuth struct{ st store.Store }
 
 func (a testAuth) Authenticate(r *http.Request) (hub.Identity, error) {
-	d, err := a.st.Device(r.Context(), r.Header.Get("X-Test-Device"))
+	id := r.Header.Get("X-Test-Device")
+	if id == "" {
+		id = r.Header.Get("X-Device-Id")
+	}
+	d, err := a.st.Device(r.Context(), id)
 	if err != nil {
 		return hub.Identity{}, &hub.AuthError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
 	}
@@ -39,8 +44,9 @@ type node struct {
 }
 
 type nodeOptions struct {
-	bus    hub.Bus
-	config func(*signaling.Config)
+	bus      hub.Bus
+	presence hub.Presence
+	config   func(*signaling.Config)
 }
 
 // startNode runs a replica on st until the test ends.
@@ -58,7 +64,9 @@ func startNode(t *testing.T, st store.Store, opts nodeOptions) *node {
 		Authenticator: testAuth{st},
 		Directory:     signaling.Directory{Store: st},
 		Bus:           opts.bus,
+		Presence:      opts.presence,
 		OnConnect:     svc.OnConnect,
+		OnDisconnect:  svc.OnDisconnect,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -239,9 +239,9 @@ func (s *Service) startStream(ctx context.Context, sess store.StreamSession, cam
 		}
 		return waking
 	}
+	s.wake(ctx, sess.CameraDeviceID, "stream_request")
 	s.notify(ctx, waking.RequesterDeviceID, hub.Envelope{Type: "stream.status", Session: waking.ID,
 		Data: marshal(streamStatus{Status: store.StreamWaking})})
-	s.wake(ctx, sess.CameraDeviceID, "stream_request")
 	// The camera may have connected between the send and the change to waking, and
 	// found nothing waking: hand it over now. The compare-and-set in deliverWaking
 	// makes this and the camera's OnConnect deliver it once.

@@ -164,19 +164,7 @@ type NewCommand struct {
 }
 
 // StreamSession is a live-view session (table stream_sessions).
-type StreamSession struct {
-	ID                string          `json:"id"`
-	OwnerUserID       string          `json:"owner_user_id"`
-	CameraDeviceID    string          `json:"camera_device_id"`
-	RequesterDeviceID string          `json:"requester_device_id"`
-	Status            string          `json:"status"`
-	Reason            *string         `json:"reason"`
-	StartedAt         *time.Time      `json:"started_at"`
-	EndedAt           *time.Time      `json:"ended_at"`
-	Metadata          json.RawMessage `json:"metadata,omitempty"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
-}
+type StreamSession = store.StreamSession
 
 // PageRequest asks for one page of a list: Limit 0 is the hub's default,
 // Cursor "" the first page.
@@ -309,10 +297,27 @@ func (c *Client) Stream(ctx context.Context, id string) (StreamSession, error) {
 	return out, err
 }
 
-// EndStream ends a live-view session.
-func (c *Client) EndStream(ctx context.Context, id string) (StreamSession, error) {
+// ListStreams returns a page of the user's live-view sessions, newest first;
+// cameraDeviceID, if not empty, keeps those of one camera.
+func (c *Client) ListStreams(ctx context.Context, cameraDeviceID string, p PageRequest) (Page[StreamSession], error) {
+	var out Page[StreamSession]
+	q := p.query()
+	if cameraDeviceID != "" {
+		q.Set("camera_device_id", cameraDeviceID)
+	}
+	err := c.do(ctx, http.MethodGet, "/streams", q, nil, &out)
+	return out, err
+}
+
+// EndStream ends a live-view session; both parties get stream.ended with reason
+// (the hub's default when empty).
+func (c *Client) EndStream(ctx context.Context, id, reason string) (StreamSession, error) {
 	var out StreamSession
-	err := c.do(ctx, http.MethodPost, "/streams/"+url.PathEscape(id)+"/end", nil, nil, &out)
+	var body any
+	if reason != "" {
+		body = map[string]string{"reason": reason}
+	}
+	err := c.do(ctx, http.MethodPost, "/streams/"+url.PathEscape(id)+"/end", nil, body, &out)
 	return out, err
 }
 

@@ -107,11 +107,28 @@ func TestREST(t *testing.T) {
 		},
 		{
 			name: "end stream", status: 200, answer: `{"id":"s1","status":"ended","reason":"ended_by_user"}`,
-			call: func(c *client.Client) (any, error) { return c.EndStream(ctx, "s1") },
+			call: func(c *client.Client) (any, error) { return c.EndStream(ctx, "s1", "") },
 			want: recorded{method: "POST", path: "/api/v1/streams/s1/end"},
 			check: func(t *testing.T, got any) {
 				if s := got.(client.StreamSession); s.Status != "ended" || s.Reason == nil || *s.Reason != "ended_by_user" {
 					t.Errorf("%+v", s)
+				}
+			},
+		},
+		{
+			name: "end stream with a reason", status: 200, answer: `{"id":"s1","status":"failed","reason":"privacy"}`,
+			call: func(c *client.Client) (any, error) { return c.EndStream(ctx, "s1", "privacy") },
+			want: recorded{method: "POST", path: "/api/v1/streams/s1/end", body: `{"reason":"privacy"}`},
+		},
+		{
+			name: "list streams of a camera", status: 200, answer: `{"items":[{"id":"s1","media_provider":"p2p"}],"next_cursor":null}`,
+			call: func(c *client.Client) (any, error) {
+				return c.ListStreams(ctx, "cam", client.PageRequest{Limit: 5})
+			},
+			want: recorded{method: "GET", path: "/api/v1/streams", query: "camera_device_id=cam&limit=5"},
+			check: func(t *testing.T, got any) {
+				if p := got.(client.Page[client.StreamSession]); len(p.Items) != 1 || p.Items[0].MediaProvider != "p2p" || p.NextCursor != nil {
+					t.Errorf("%+v", p)
 				}
 			},
 		},

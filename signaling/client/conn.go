@@ -43,6 +43,7 @@ const (
 	TypeStreamConnected = "stream.connected"
 	TypeStreamEnd       = "stream.end"
 	TypeStreamEnded     = "stream.ended"
+	TypeStreamStatus    = "stream.status"
 	TypeEventStart      = "event.start"
 	TypeEventEnd        = "event.end"
 	TypeEvent           = "event"
@@ -118,10 +119,18 @@ type StreamRequested struct {
 	ICEServers        []ice.Server `json:"ice_servers"`
 }
 
-// StreamAck is the data of the ack of stream.request.
+// StreamAck is the data of the ack of stream.request. Status is the session's
+// status then: requested (the camera was asked) or waking (it is being woken by push).
 type StreamAck struct {
 	SessionID  string       `json:"session_id"`
 	ICEServers []ice.Server `json:"ice_servers"`
+	Status     string       `json:"status"`
+}
+
+// StreamStatus is the data of stream.status (hub to viewer): the session moved to
+// Status, e.g. waking.
+type StreamStatus struct {
+	Status string `json:"status"`
 }
 
 // SDP is the data of webrtc.offer and webrtc.answer.

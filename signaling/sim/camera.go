@@ -1,0 +1,208 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/media"
+)
+
+// CameraConfig configures RunCamera.
+type CameraConfig struct {
+	Media
+	// IVF is the VP8 clip to play; nil plays media's embedded test pattern.
+	IVF []byte
+	// MaxSessions is how many viewers it serves at once; more are declined. Default 8.
+	MaxSessions int
+}
+
+// Commands the simulated camera carries out (in pretence: it has no torch or siren);
+// it answers every other command with failed and "unsupported", as a camera does for
+// a command it cannot honour.
+var supportedCommands = map[string]bool{
+	"ping": true, "switch_camera": true, "set_torch": true, "siren": true, "set_motion": true,
+}
+
+// camera is the state of RunCamera, touched by its goroutine only, except failed.
+type camera struct {
+	conn     *client.Conn
+	cfg      CameraConfig
+	log      *slog.Logger
+	sessions map[string]*media.Camera
+
+	// failed carries the sessions whose peer connection failed, from pion's
+	// goroutines to RunCamera's.
+	failed chan string
+}
+
+// RunCamera serves live-view requests and commands on conn until ctx ends (then it
+// returns nil) or the connection does (an error). Each accepted session gets its own
+// peer playing the clip; a session whose peer connection fails is ended with
+// stream.end. It closes every peer before it returns.
+func RunCamera(ctx context.Context, conn *client.Conn, cfg CameraConfig) error {
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 8
+	}
+	c := &camera{conn: conn, cfg: cfg, log: cfg.logger(), sessions: map[string]*media.Camera{}, failed: make(chan string, 64)}
+	defer c.closeAll()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-c.failed:
+			if c.sessions[id] != nil {
+				c.log.Info("live view: peer connection failed", "session_id", id)
+				c.end(ctx, id, "connection_failed")
+			}
+		case env, ok := <-conn.Messages():
+			if !ok {
+				return fmt.Errorf("sim camera: connection ended: %w", conn.Err())
+			}
+			c.handle(ctx, env)
+		}
+	}
+}
+
+func (c *camera) handle(ctx context.Context, env hub.Envelope) {
+	cam := c.sessions[env.Session]
+	switch env.Type {
+	case client.TypeStreamRequested:
+		c.requested(ctx, env)
+	case client.TypeOffer:
+		d, err := client.Data[client.SDP](env)
+		if cam == nil || err != nil {
+			return
+		}
+		if err := cam.HandleOffer(ctx, d.SDP); err != nil {
+			c.log.Warn("live view: answer the offer", "session_id", env.Session, "err", err)
+			c.end(ctx, env.Session, "bad_offer")
+		}
+	case client.TypeCandidate:
+		cand, err := client.Data[client.Candidate](env)
+		if cam == nil || err != nil {
+			return
+		}
+		if err := cam.AddCandidate(cand.WebRTC()); err != nil {
+			c.log.Debug("live view: add candidate", "session_id", env.Session, "err", err)
+		}
+	case client.TypeStreamEnded:
+		if cam == nil {
+			return
+		}
+		r, _ := client.Data[client.Reason](env)
+		c.log.Info("live view: session ended", "session_id", env.Session, "reason", r.Reason,
+			"frames_sent", cam.Stats().FramesSent)
+		c.drop(env.Session)
+	case client.TypeCommand:
+		c.command(ctx, env)
+	case client.TypeError:
+		e, _ := client.Data[client.ErrorData](env)
+		c.log.Warn("hub error", "code", e.Code, "message", e.Message)
+	}
+}
+
+// requested accepts a live-view request with a new peer, or declines it.
+func (c *camera) requested(ctx context.Context, env hub.Envelope) {
+	id := env.Session
+	if id == "" || c.sessions[id] != nil {
+		return
+	}
+	req, err := client.Data[client.StreamRequested](env)
+	if err != nil {
+		return
+	}
+	if len(c.sessions) >= c.cfg.MaxSessions {
+		c.log.Info("live view: declined, too many viewers", "session_id", id, "requester_device_id", req.RequesterDeviceID)
+		c.send(ctx, client.TypeStreamDecline, id, client.Reason{Reason: "too_many_viewers"})
+		return
+	}
+	cam, err := media.NewCamera(media.CameraConfig{
+		Config: c.cfg.config(c.conn.Signaler(id), req.ICEServers, func(st webrtc.PeerConnectionState) {
+			switch st {
+			case webrtc.PeerConnectionStateConnected:
+				if err := c.conn.SendSession(context.Background(), client.TypeStreamConnected, id, nil); err != nil {
+					c.log.Debug("send stream.connected", "session_id", id, "err", err)
+				}
+				c.log.Info("live view: viewer connected", "session_id", id)
+			case webrtc.PeerConnectionStateFailed:
+				select {
+				case c.failed <- id:
+				default: // RunCamera is busy or gone; the session times out or ends with it
+				}
+			}
+		}),
+		IVF: c.cfg.IVF,
+	})
+	if err != nil {
+		c.log.Error("live view: new peer", "session_id", id, "err", err)
+		c.send(ctx, client.TypeStreamDecline, id, client.Reason{Reason: "camera_unavailable"})
+		return
+	}
+	c.sessions[id] = cam
+	c.log.Info("live view: request accepted", "session_id", id, "requester_device_id", req.RequesterDeviceID)
+	if err := c.request(ctx, client.TypeStreamAccept, id, struct{}{}); err != nil {
+		c.log.Warn("live view: accept refused", "session_id", id, "err", err)
+		c.drop(id)
+	}
+}
+
+// command answers a command: acknowledged when supported, else failed "unsupported".
+func (c *camera) command(ctx context.Context, env hub.Envelope) {
+	cmd, err := client.Data[client.Command](env)
+	if err != nil || cmd.CommandID == "" {
+		return
+	}
+	res := client.CommandResult{CommandID: cmd.CommandID, Status: "acknowledged"}
+	if !supportedCommands[cmd.CommandType] {
+		unsupported := "unsupported"
+		res.Status, res.Error = "failed", &unsupported
+	}
+	c.log.Info("command", "command_id", cmd.CommandID, "command_type", cmd.CommandType,
+		"payload", json.RawMessage(cmd.Payload), "result", res.Status)
+	if err := c.request(ctx, client.TypeCommandResult, "", res); err != nil {
+		c.log.Warn("command result refused", "command_id", cmd.CommandID, "err", err)
+	}
+}
+
+// end ends a session: stream.end to the hub, and its peer closed.
+func (c *camera) end(ctx context.Context, id, reason string) {
+	c.send(ctx, client.TypeStreamEnd, id, client.Reason{Reason: reason})
+	c.drop(id)
+}
+
+func (c *camera) drop(id string) {
+	if cam := c.sessions[id]; cam != nil {
+		delete(c.sessions, id)
+		if err := cam.Close(); err != nil {
+			c.log.Debug("close peer", "session_id", id, "err", err)
+		}
+	}
+}
+
+func (c *camera) closeAll() {
+	var wg sync.WaitGroup
+	for id, cam := range c.sessions {
+		delete(c.sessions, id)
+		wg.Go(func() { _ = cam.Close() })
+	}
+	wg.Wait()
+}
+
+// send sends a message without waiting for an answer.
+func (c *camera) send(ctx context.Context, typ, session string, data any) {
+	if err := c.conn.SendSession(ctx, typ, session, data); err != nil {
+		c.log.Debug("send "+typ, "session_id", session, "err", err)
+	}
+}
+
+// request sends a message with an id and waits for the hub's answer.
+func (c *camera) request(ctx context.Context, typ, session string, data any) error {
+	return request(ctx, c.conn, typ, session, data)
+}

@@ -1,0 +1,172 @@
+// Package sim runs simulated SecureCam devices on real pion peers: a camera that
+// answers live-view requests with a VP8 test pattern and acknowledges commands, and a
+// viewer that requests live view, counts the frames that arrive and measures the time
+// to the first one. `securecam sim camera|viewer` wires them to flags; the benchmark
+// and the end-to-end tests reuse them.
+//
+// A device signs in over REST ([Login]), registers itself or reuses the device of
+// the same name ([EnsureDevice]), links a viewer to a camera ([EnsureLink]) and
+// opens its socket with client.Client.Dial; [RunCamera] and [View] then speak the
+// live-view protocol on that socket.
+//
+// Concurrency: RunCamera and View read the Conn's messages on the calling goroutine
+// until they return, and close the media peers they made (waiting for their
+// goroutines) before returning. Nothing else may read the same Conn's messages
+// meanwhile. Login, EnsureDevice and EnsureLink are plain REST calls.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/ice"
+	"github.com/securecam/securecam/signaling/media"
+	"github.com/securecam/securecam/store"
+)
+
+// Media tunes the pion peers of a simulated device. The zero value uses pion's
+// defaults and the ICE servers the hub hands out.
+type Media struct {
+	// SettingEngine tunes pion (see media.LoopbackSettingEngine for one host).
+	SettingEngine *webrtc.SettingEngine
+	// ICETransportPolicy: webrtc.ICETransportPolicyRelay sends media through TURN only.
+	ICETransportPolicy webrtc.ICETransportPolicy
+	// Logger receives the device's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (m Media) logger() *slog.Logger {
+	if m.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Logger
+}
+
+func (m Media) config(sig media.Signaler, servers []ice.Server, onState func(webrtc.PeerConnectionState)) media.Config {
+	return media.Config{
+		Signaler:           sig,
+		ICEServers:         ice.List{ICEServers: servers}.WebRTC(),
+		ICETransportPolicy: m.ICETransportPolicy,
+		SettingEngine:      m.SettingEngine,
+		OnStateChange:      onState,
+		Logger:             m.Logger,
+	}
+}
+
+// answerTimeout bounds the wait for the hub's answer to one request.
+const answerTimeout = 10 * time.Second
+
+// request sends a message with an id on conn and waits for the hub's answer (an
+// error answer is a *client.Error).
+func request(ctx context.Context, conn *client.Conn, typ, session string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("sim: encode %s: %w", typ, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
+	_, err = conn.Request(ctx, hub.Envelope{Type: typ, Session: session, Data: raw})
+	return err
+}
+
+// Login says how a simulated device signs in: with a user session token, or with
+// e-mail and password (creating the account first when SignUp is set and sign-in
+// finds none).
+type Login struct {
+	HubURL   string
+	Token    string
+	Email    string
+	Password string
+	SignUp   bool
+	// HTTPClient makes the REST calls and the socket handshake; nil: the client's default.
+	HTTPClient *http.Client
+}
+
+// Client returns a client of the hub signed in as the user.
+func (l Login) Client(ctx context.Context) (*client.Client, error) {
+	c, err := client.New(client.Config{BaseURL: l.HubURL, HTTPClient: l.HTTPClient, Token: l.Token})
+	if err != nil {
+		return nil, err
+	}
+	if l.Token != "" {
+		if _, err := c.Me(ctx); err != nil {
+			return nil, fmt.Errorf("sim: the token does not sign in a user: %w", err)
+		}
+		return c, nil
+	}
+	if l.Email == "" || l.Password == "" {
+		return nil, errors.New("sim: give a user session token, or an e-mail and a password")
+	}
+	auth, err := c.SignIn(ctx, l.Email, l.Password)
+	if l.SignUp && client.ErrorCode(err) == "invalid_credentials" {
+		auth, err = c.SignUp(ctx, l.Email, l.Password, "Simulated devices")
+		if client.ErrorCode(err) == "conflict" {
+			return nil, errors.New("sim: sign-in failed: wrong password for an existing account")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sim: sign in: %w", err)
+	}
+	return c.WithToken(auth.Session.Token), nil
+}
+
+// EnsureDevice returns the user's device called name, registering one with role
+// when there is none. A device of that name with another role is an error.
+func EnsureDevice(ctx context.Context, c *client.Client, name, role string) (store.Device, error) {
+	d, err := FindDevice(ctx, c, name)
+	switch {
+	case err == nil && d.Role != role:
+		return store.Device{}, fmt.Errorf("sim: device %q is a %s, not a %s", name, d.Role, role)
+	case err == nil:
+		return d, nil
+	case !errors.Is(err, ErrNoDevice):
+		return store.Device{}, err
+	}
+	created, err := c.CreateDevice(ctx, client.NewDevice{Name: name, Role: role, Platform: "other"})
+	if err != nil {
+		return store.Device{}, fmt.Errorf("sim: register device %q: %w", name, err)
+	}
+	return created.Device, nil
+}
+
+// ErrNoDevice is returned by FindDevice when the user has no such device.
+var ErrNoDevice = errors.New("sim: no such device")
+
+// FindDevice returns the user's device whose id or name is nameOrID (the newest of
+// that name).
+func FindDevice(ctx context.Context, c *client.Client, nameOrID string) (store.Device, error) {
+	p := client.PageRequest{Limit: 200}
+	for {
+		page, err := c.ListDevices(ctx, p)
+		if err != nil {
+			return store.Device{}, fmt.Errorf("sim: list devices: %w", err)
+		}
+		for _, d := range page.Items {
+			if d.ID == nameOrID || d.Name == nameOrID {
+				return d, nil
+			}
+		}
+		if page.NextCursor == nil {
+			return store.Device{}, fmt.Errorf("%w: %q", ErrNoDevice, nameOrID)
+		}
+		p.Cursor = *page.NextCursor
+	}
+}
+
+// EnsureLink links the viewer to the camera unless an active link exists.
+func EnsureLink(ctx context.Context, c *client.Client, cameraID, viewerID string) error {
+	_, err := c.CreateLink(ctx, cameraID, viewerID)
+	if err != nil && client.ErrorCode(err) != "conflict" {
+		return fmt.Errorf("sim: link: %w", err)
+	}
+	return nil
+}
