@@ -14,10 +14,19 @@
 // deadline). The delivery worker decides what happens next with [Classify] (retry, clear
 // the device's push token, or give up) and [Backoff] (when to retry).
 //
+// Pushes go out through a durable queue, the notification_deliveries table. A [Queue]
+// puts jobs in it: wake-ups for offline devices (at most one per device per wake
+// interval, across replicas) and event alerts for offline viewers. A [Worker] claims due
+// jobs (any number of workers on any number of replicas share the queue; each attempt is
+// made by one of them), sends them, and records every attempt: sent, retried later with
+// backoff, failed (a dead token is also cleared from its device), or expired.
+//
 // Concurrency: a Provider is safe for concurrent use by any number of goroutines. Send
 // blocks until the push service answered, the context ended, or the per-send deadline
 // (10 s) passed, whichever comes first; it starts no goroutine that outlives the call. The
 // APNs provider keeps its HTTP/2 connection and its signed provider token (refreshed every
 // 50 minutes) across sends; the FCM provider keeps its HTTP connections and OAuth2 access
-// token. Message is a plain value.
+// token. Message is a plain value. A Queue is safe for concurrent use. A Worker's Run
+// owns the worker's goroutines (at most Concurrency sends at a time) and waits for them
+// before it returns; Notify may be called from any goroutine.
 package push
