@@ -48,14 +48,14 @@ func (e *EndedError) Error() string { return "sim: live view ended by the hub: "
 // waits for the first frame, keeps watching for cfg.Watch and ends the session. It
 // returns what it measured, also with an error (ctx ended, an *EndedError, or a
 // refused request: a client.Error with its code).
-func View(ctx context.Context, conn *client.Conn, cfg ViewerConfig) (ViewResult, error) {
+func View(ctx context.Context, conn *client.Conn, cfg ViewerConfig) (res ViewResult, err error) {
 	log := cfg.logger()
 	start := time.Now()
 	ack, err := conn.RequestStream(ctx, cfg.CameraDeviceID)
 	if err != nil {
 		return ViewResult{}, fmt.Errorf("sim viewer: %w", err)
 	}
-	res := ViewResult{SessionID: ack.SessionID, Status: ack.Status}
+	res = ViewResult{SessionID: ack.SessionID, Status: ack.Status}
 	id := ack.SessionID
 	log.Info("live view: requested", "session_id", id, "status", ack.Status)
 
@@ -71,7 +71,7 @@ func View(ctx context.Context, conn *client.Conn, cfg ViewerConfig) (ViewResult,
 		end(ctx, conn, log, id, "viewer_unavailable")
 		return res, fmt.Errorf("sim viewer: %w", err)
 	}
-	defer func() {
+	defer func() { // the result carries what the peer received, whatever the outcome
 		res.Media = v.Stats()
 		_ = v.Close()
 	}()
