@@ -26,6 +26,7 @@ type Store interface {
 	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)
 
 	store.StreamStore
+	EventStore
 }
 
 // Router delivers a message to a device wherever it is connected: the hub.
@@ -45,8 +46,10 @@ type Waker interface {
 type Config struct {
 	Store Store
 	// Waker wakes offline targets. Nil: wake-ups are only logged.
-	Waker  Waker
-	Logger *slog.Logger
+	Waker Waker
+	// Alerter queues alert pushes for offline viewers. Nil: they are only logged.
+	Alerter Alerter
+	Logger  *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 
@@ -63,6 +66,8 @@ type Config struct {
 
 	// Streams configures live view.
 	Streams StreamConfig
+	// Events configures motion events and camera_offline.
+	Events EventConfig
 }
 
 // Service implements the signaling messages. Create it with [New], wire OnConnect and
@@ -100,6 +105,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.SweepInterval = time.Second
 	}
 	cfg.Streams.setDefaults()
+	cfg.Events.setDefaults()
 	return &Service{
 		cfg:    cfg,
 		store:  cfg.Store,
@@ -114,19 +120,23 @@ func (s *Service) Attach(h *hub.Hub) {
 	h.Handle("command.send", s.handleCommandSend)
 	h.Handle("command.result", s.handleCommandResult)
 	s.attachStreams(h)
+	s.attachEvents(h)
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
-// just connected.
+// just connected, and ends a camera's camera_offline countdown or event.
 func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
 	s.deliverWaiting(ctx, c)
 	s.streamsConnected(ctx, c)
+	s.eventsConnected(ctx, c)
 }
 
 // OnDisconnect ends the live-view sessions of a device that is connected nowhere any
-// more. Wire it into the hub's Config.
-func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, _ bool) {
+// more, and starts the camera_offline countdown of a camera that dropped off without a
+// clean close. Wire it into the hub's Config.
+func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, clean bool) {
 	s.streamsDisconnected(ctx, id)
+	s.eventsDisconnected(ctx, id, clean)
 }
 
 // Run expires commands and closes stream sessions past their timeouts every

@@ -1,0 +1,350 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/store"
+)
+
+// EventStore is the part of the store events and telemetry use.
+type EventStore interface {
+	LinkedDeviceIDs(ctx context.Context, deviceID string) ([]string, error)
+	ListDevices(ctx context.Context, userID string, p store.Page) ([]store.Device, string, error)
+	CreateEvent(ctx context.Context, e *store.Event) error
+	Event(ctx context.Context, id string) (store.Event, error)
+	ListEvents(ctx context.Context, userID string, f store.EventFilter, p store.Page) ([]store.Event, string, error)
+	EndEvent(ctx context.Context, id string, endedAt time.Time) (store.Event, error)
+	ClaimEventNotification(ctx context.Context, id string, at time.Time, cooldown time.Duration) (bool, error)
+	CreateNotification(ctx context.Context, n *store.Notification) error
+}
+
+// Alerter queues an alert push about event e for the offline viewer deviceID, with
+// body as its text; it does nothing for a device that cannot receive a push. The push
+// package implements it.
+type Alerter interface {
+	Alert(ctx context.Context, deviceID string, e store.Event, body string) error
+}
+
+// EventConfig configures events.
+type EventConfig struct {
+	// Cooldown: once an event of a camera alerted its owner, the camera's further
+	// events with the same trigger within Cooldown are recorded and reach online
+	// viewers as event messages, but raise no notification and no push (a flapping
+	// motion sensor alerts once). Default 1 min.
+	Cooldown time.Duration
+	// CameraOfflineAfter: a camera that dropped off without a clean close and stays
+	// away this long raises a camera_offline event. Default 2 min.
+	CameraOfflineAfter time.Duration
+}
+
+func (c *EventConfig) setDefaults() {
+	if c.Cooldown <= 0 {
+		c.Cooldown = time.Minute
+	}
+	if c.CameraOfflineAfter <= 0 {
+		c.CameraOfflineAfter = 2 * time.Minute
+	}
+}
+
+// Titles of the events the hub raises itself.
+const cameraOfflineTitle = "Camera offline"
+
+func (s *Service) attachEvents(h *hub.Hub) {
+	h.Handle("event.start", s.handleEventStart)
+	h.Handle("event.end", s.handleEventEnd)
+	h.Handle("telemetry", s.handleTelemetry)
+}
+
+// sender loads the device of a connection and requires it to be a camera.
+func (s *Service) sender(ctx context.Context, c *hub.Client, what string) (store.Device, error) {
+	d, err := s.store.Device(ctx, c.Identity().DeviceID)
+	if err != nil {
+		return d, err
+	}
+	if d.Role != store.RoleCamera {
+		return d, errorf(CodeForbidden, "only a camera sends %s", what)
+	}
+	return d, nil
+}
+
+func (s *Service) handleEventStart(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	var req EventRequest
+	err := decodeData(env.Data, &req)
+	if err == nil {
+		req.DeviceID = ""
+		var cam store.Device
+		if cam, err = s.sender(ctx, c, "events"); err == nil {
+			var e store.Event
+			if e, err = s.RaiseEvent(ctx, cam, req); err == nil {
+				s.reply(c, env, map[string]string{"event_id": e.ID}, nil)
+				return
+			}
+		}
+	}
+	s.reply(c, env, nil, err)
+}
+
+func (s *Service) handleEventEnd(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	var req EventEnd
+	err := decodeData(env.Data, &req)
+	if err == nil {
+		err = req.Validate()
+	}
+	if err == nil {
+		var e store.Event
+		e, err = s.store.Event(ctx, req.EventID)
+		if err == nil && e.DeviceID != c.Identity().DeviceID {
+			err = errorf(CodeNotFound, "event %s not found", req.EventID)
+		}
+		if err == nil {
+			if e, err = s.EndEvent(ctx, e, nil); err == nil {
+				s.reply(c, env, map[string]string{"event_id": e.ID, "status": e.Status}, nil)
+				return
+			}
+		}
+	}
+	s.reply(c, env, nil, err)
+}
+
+// RaiseEvent records an event of camera and tells the owner: the camera's linked
+// viewers that are online get an event message at once; then, unless the camera is in
+// its cooldown for this trigger, the owner gets a notification (a notifications row and
+// a notification message to the owner's online devices) and every linked viewer that
+// is offline gets an alert push, and the event's notified_at is set. It returns the
+// event as recorded.
+func (s *Service) RaiseEvent(ctx context.Context, camera store.Device, req EventRequest) (store.Event, error) {
+	now := s.cfg.Now().UTC()
+	if err := req.Validate(now); err != nil {
+		return store.Event{}, err
+	}
+	if camera.Role != store.RoleCamera {
+		return store.Event{}, errorf(CodeForbidden, "only a camera raises events")
+	}
+	e := store.Event{UserID: camera.UserID, DeviceID: camera.ID, Title: req.Title, TriggeredBy: req.TriggeredBy,
+		Status: store.EventActive, CreatedAt: now}
+	if req.StartedAt != nil {
+		e.StartedAt = *req.StartedAt
+	}
+	return s.raise(ctx, camera, e)
+}
+
+// raise records e and announces it (see RaiseEvent).
+func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event) (store.Event, error) {
+	if err := s.store.CreateEvent(ctx, &e); err != nil {
+		return store.Event{}, err
+	}
+	log := s.log.With("event_id", e.ID, "device_id", camera.ID, "triggered_by", e.TriggeredBy)
+	at := s.cfg.Now().UTC()
+	alert, err := s.store.ClaimEventNotification(ctx, e.ID, at, s.cfg.Events.Cooldown)
+	if err != nil {
+		log.WarnContext(ctx, "claim event notification: no alerts for this event", "err", err)
+	}
+	if alert {
+		t := at.Truncate(time.Microsecond)
+		e.NotifiedAt = &t
+	}
+	offline := s.sendEvent(ctx, camera.ID, e)
+	if !alert {
+		log.DebugContext(ctx, "event within the camera's cooldown: no alerts")
+		return e, nil
+	}
+	s.notifyUser(ctx, camera.ID, e, at)
+	for _, id := range offline {
+		if s.cfg.Alerter == nil {
+			log.InfoContext(ctx, "alert push for an offline viewer not sent: no push configured", "viewer_id", id)
+			continue
+		}
+		if err := s.cfg.Alerter.Alert(ctx, id, e, camera.Name); err != nil {
+			log.WarnContext(ctx, "queue alert push", "viewer_id", id, "err", err)
+		}
+	}
+	return e, nil
+}
+
+// EndEvent ends the active event e (its camera's or owner's request: the caller checked
+// who may) at endedAt (nil: now), and sends the updated event to the camera's online
+// viewers. Ending an ended event changes nothing.
+func (s *Service) EndEvent(ctx context.Context, e store.Event, endedAt *time.Time) (store.Event, error) {
+	if e.Status == store.EventEnded {
+		return e, nil
+	}
+	at := s.cfg.Now().UTC()
+	if endedAt != nil {
+		if endedAt.After(at.Add(MaxEventClockSkew)) {
+			return store.Event{}, errorf(CodeBadRequest, "ended_at is in the future")
+		}
+		if endedAt.Before(e.StartedAt) {
+			return store.Event{}, errorf(CodeBadRequest, "ended_at is before started_at")
+		}
+		at = endedAt.UTC()
+	}
+	ended, err := s.store.EndEvent(ctx, e.ID, at)
+	if err != nil {
+		return store.Event{}, err
+	}
+	if ended.DeviceID != "" {
+		s.sendEvent(ctx, ended.DeviceID, ended)
+	}
+	return ended, nil
+}
+
+// sendEvent sends e as an event message from the camera to each of its linked devices
+// and returns those connected nowhere.
+func (s *Service) sendEvent(ctx context.Context, cameraID string, e store.Event) (offline []string) {
+	data, _ := json.Marshal(e)
+	env := hub.Envelope{Type: "event", From: cameraID, Data: data}
+	linked, err := s.store.LinkedDeviceIDs(ctx, cameraID)
+	if err != nil {
+		s.log.WarnContext(ctx, "event: load linked viewers", "event_id", e.ID, "err", err)
+		return nil
+	}
+	for _, id := range linked {
+		err := s.router.Send(ctx, id, env)
+		switch {
+		case errors.Is(err, hub.ErrOffline):
+			offline = append(offline, id)
+		case err != nil:
+			s.log.WarnContext(ctx, "send event", "event_id", e.ID, "viewer_id", id, "err", err)
+		}
+	}
+	return offline
+}
+
+// notifyUser records the owner's notification of e and sends it to the owner's online
+// devices (but the camera that raised it).
+func (s *Service) notifyUser(ctx context.Context, cameraID string, e store.Event, at time.Time) {
+	channel, status := store.ChannelInApp, store.NotificationSent
+	n := store.Notification{EventID: &e.ID, UserID: e.UserID, SentAt: &at, Channel: &channel, Status: &status}
+	if err := s.store.CreateNotification(ctx, &n); err != nil {
+		s.log.WarnContext(ctx, "record notification", "event_id", e.ID, "err", err)
+		return
+	}
+	data, _ := json.Marshal(n)
+	env := hub.Envelope{Type: "notification", Data: data}
+	p := store.Page{Limit: 200}
+	for {
+		devices, next, err := s.store.ListDevices(ctx, e.UserID, p)
+		if err != nil {
+			s.log.WarnContext(ctx, "notification: load the user's devices", "event_id", e.ID, "err", err)
+			return
+		}
+		for _, d := range devices {
+			if d.ID == cameraID {
+				continue
+			}
+			if err := s.router.Send(ctx, d.ID, env); err != nil && !errors.Is(err, hub.ErrOffline) {
+				s.log.WarnContext(ctx, "send notification", "event_id", e.ID, "device_id", d.ID, "err", err)
+			}
+		}
+		if next == "" {
+			return
+		}
+		p.Cursor = next
+	}
+}
+
+func (s *Service) handleTelemetry(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	var t Telemetry
+	err := decodeData(env.Data, &t)
+	if err == nil {
+		err = t.Validate()
+	}
+	if err == nil {
+		_, err = s.sender(ctx, c, "telemetry")
+	}
+	if err != nil {
+		s.reply(c, env, nil, err)
+		return
+	}
+	cameraID := c.Identity().DeviceID
+	linked, err := s.store.LinkedDeviceIDs(ctx, cameraID)
+	if err != nil {
+		s.reply(c, env, nil, err)
+		return
+	}
+	out := hub.Envelope{Type: "telemetry", From: cameraID, Data: t.encode()}
+	for _, id := range linked {
+		if err := s.router.Send(ctx, id, out); err != nil && !errors.Is(err, hub.ErrOffline) {
+			s.log.DebugContext(ctx, "forward telemetry", "device_id", cameraID, "viewer_id", id, "err", err)
+		}
+	}
+	s.reply(c, env, nil, nil)
+}
+
+// cameraOfflineKey names the timer of a camera that dropped off.
+func cameraOfflineKey(deviceID string) string { return "camera_offline:" + deviceID }
+
+// eventsDisconnected starts the camera_offline countdown of a camera that dropped off
+// without a clean close.
+func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean bool) {
+	if clean {
+		return
+	}
+	d, err := s.store.Device(ctx, id.DeviceID)
+	if err != nil || d.Role != store.RoleCamera {
+		return
+	}
+	// The hub records last_seen_at with the wall clock when the connection ends, just
+	// before this hook: a later last_seen_at means the camera came back meanwhile.
+	dropped := time.Now()
+	s.after(cameraOfflineKey(id.DeviceID), s.cfg.Events.CameraOfflineAfter, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.raiseCameraOffline(ctx, id.DeviceID, dropped)
+	})
+}
+
+// eventsConnected stops the camera_offline countdown of a camera that came back here,
+// and ends the camera_offline event it raised, if any (wherever it was raised).
+func (s *Service) eventsConnected(ctx context.Context, c *hub.Client) {
+	id := c.Identity()
+	s.cancel(cameraOfflineKey(id.DeviceID))
+	recent, _, err := s.store.ListEvents(ctx, id.UserID, store.EventFilter{DeviceID: id.DeviceID}, store.Page{Limit: 10})
+	if err != nil {
+		s.log.WarnContext(ctx, "load recent events", "device_id", id.DeviceID, "err", err)
+		return
+	}
+	for _, e := range recent {
+		if e.TriggeredBy == store.TriggerCameraOffline && e.Status == store.EventActive {
+			if _, err := s.EndEvent(ctx, e, nil); err != nil {
+				s.log.WarnContext(ctx, "end camera_offline event", "event_id", e.ID, "err", err)
+			}
+		}
+	}
+}
+
+// raiseCameraOffline raises camera_offline for a camera that dropped off at dropped,
+// unless it is connected anywhere now or was seen since (it came back to another
+// replica and left again).
+func (s *Service) raiseCameraOffline(ctx context.Context, deviceID string, dropped time.Time) {
+	online, err := s.router.Online(ctx, deviceID)
+	if err != nil {
+		s.log.WarnContext(ctx, "camera_offline: presence unknown, not raised", "device_id", deviceID, "err", err)
+		return
+	}
+	if online {
+		return
+	}
+	cam, err := s.store.Device(ctx, deviceID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.WarnContext(ctx, "camera_offline: load camera", "device_id", deviceID, "err", err)
+		}
+		return
+	}
+	if cam.LastSeenAt != nil && cam.LastSeenAt.After(dropped) {
+		return
+	}
+	e := store.Event{UserID: cam.UserID, DeviceID: cam.ID, Title: cameraOfflineTitle,
+		TriggeredBy: store.TriggerCameraOffline, Status: store.EventActive, StartedAt: dropped.UTC(),
+		CreatedAt: s.cfg.Now().UTC()}
+	if _, err := s.raise(ctx, cam, e); err != nil {
+		s.log.WarnContext(ctx, "raise camera_offline", "device_id", deviceID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "camera offline", "device_id", deviceID, "since", dropped.UTC().Format(time.RFC3339))
+}
