@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -93,6 +94,14 @@ type Config struct {
 	// RetentionDays is how many days events and recordings are kept
 	// (SECURECAM_RETENTION_DAYS, default 30, at least 1).
 	RetentionDays int
+	// MessageRate is how many messages per second one socket may send, with bursts of
+	// twice as many; beyond, it is closed with 4029 (SECURECAM_MESSAGE_RATE, default 0:
+	// the hub's default of 50). The benchmark raises it.
+	MessageRate float64
+	// AcceptRate is how many new sockets per second this replica accepts, with bursts of
+	// twice as many; beyond, /ws answers 503 (SECURECAM_ACCEPT_RATE, default 0: the hub's
+	// default of 200). The benchmark raises it.
+	AcceptRate float64
 }
 
 // APNsConfig is Apple push with token (.p8 key) authentication. KeyFile, KeyID, TeamID and
@@ -312,6 +321,8 @@ var settings = []setting{
 		c.RetentionDays = int(n)
 		return err
 	}},
+	{key: "message_rate", apply: func(c *Config, v string) error { return setRate(&c.MessageRate, v) }},
+	{key: "accept_rate", apply: func(c *Config, v string) error { return setRate(&c.AcceptRate, v) }},
 }
 
 // envName is the environment variable of a YAML key.
@@ -553,6 +564,18 @@ func setInt(dst *int64, v string, minimum int64) error {
 	return nil
 }
 
+func setRate(dst *float64, v string) error {
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Errorf("%q is not a number", v)
+	}
+	if r <= 0 {
+		return fmt.Errorf("%s must be positive", v)
+	}
+	*dst = r
+	return nil
+}
+
 func setDuration(dst *time.Duration, v string) error {
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -711,6 +734,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wake_interval", c.WakeInterval.String()),
 		slog.String("camera_offline_after", c.CameraOfflineAfter.String()),
 		slog.Int("retention_days", c.RetentionDays),
+		slog.Float64("message_rate", c.MessageRate),
+		slog.Float64("accept_rate", c.AcceptRate),
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -112,6 +112,8 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_WAKE_INTERVAL":        "45s",
 		"SECURECAM_CAMERA_OFFLINE_AFTER": "5m",
 		"SECURECAM_RETENTION_DAYS":       "7",
+		"SECURECAM_MESSAGE_RATE":         "1e6",
+		"SECURECAM_ACCEPT_RATE":          "2500.5",
 	}
 	// Every variable of the settings table is exercised here.
 	for _, s := range settings {
@@ -149,6 +151,8 @@ func TestLoadEveryVariable(t *testing.T) {
 		WakeInterval:       45 * time.Second,
 		CameraOfflineAfter: 5 * time.Minute,
 		RetentionDays:      7,
+		MessageRate:        1e6,
+		AcceptRate:         2500.5,
 	}
 	assertConfig(t, c, want)
 }
@@ -342,6 +346,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"SECURECAM_MAX_UPLOAD_BYTES", "minimum of 1"}},
 		{name: "retention days", env: map[string]string{"SECURECAM_RETENTION_DAYS": "0"},
 			want: []string{"SECURECAM_RETENTION_DAYS", "minimum of 1"}},
+		{name: "message rate", env: map[string]string{"SECURECAM_MESSAGE_RATE": "0"},
+			want: []string{"SECURECAM_MESSAGE_RATE", "must be positive"}},
+		{name: "accept rate", env: map[string]string{"SECURECAM_ACCEPT_RATE": "fast"},
+			want: []string{"SECURECAM_ACCEPT_RATE", "not a number"}},
 		{name: "wake interval", env: map[string]string{"SECURECAM_WAKE_INTERVAL": "30"},
 			want: []string{"SECURECAM_WAKE_INTERVAL", "not a duration"}},
 		{name: "camera offline after negative", env: map[string]string{"SECURECAM_CAMERA_OFFLINE_AFTER": "-2m"},

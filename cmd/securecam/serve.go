@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -81,6 +82,10 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Directory:     signaling.Directory{Store: st},
 		OnConnect:     svc.OnConnect,
 		ReadLimit:     cfg.MaxMessageBytes,
+		MessageRate:   cfg.MessageRate,
+		MessageBurst:  burst(cfg.MessageRate),
+		AcceptRate:    cfg.AcceptRate,
+		AcceptBurst:   burst(cfg.AcceptRate),
 		Logger:        logger.With("component", "hub"),
 		Registerer:    reg,
 	}
@@ -233,6 +238,15 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (store.Stor
 		return nil, fmt.Errorf("open SQLite at %s (SECURECAM_DATA_DIR): %w", path, err)
 	}
 	return st, nil
+}
+
+// burst is the token-bucket burst of a configured rate: twice the rate, or 0 (the hub's
+// default) when the rate is not configured.
+func burst(rate float64) int {
+	if rate == 0 {
+		return 0
+	}
+	return int(max(1, min(2*rate, math.MaxInt32)))
 }
 
 func prefixStrings(cfg Config) []string {
