@@ -39,7 +39,9 @@ export function SignIn({ next }) {
 export function SignUp({ next }) {
   const [submit, { busy, error }] = useAction(async (e) => {
     const { name, email, password } = formData(e);
-    const { user } = await api.signUp(email, password, name);
+    const { user } = await api.signUp(email, password, name).catch((err) => {
+      throw err.code === 'conflict' ? new Error('An account with this email already exists. Sign in, or reset its password.') : err;
+    });
     signedIn(user);
     navigate(safeNext(next), { replace: true });
   });

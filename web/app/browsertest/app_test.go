@@ -1,0 +1,246 @@
+package browsertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+const (
+	ownerEmail    = "owner@example.com"
+	ownerPassword = "correct horse battery staple"
+	cameraName    = "Front door"
+)
+
+// Timeouts are generous: the suite shares two cores with every other package.
+const (
+	pageTimeout = 30 * time.Second // a page, a form answer, a socket
+	liveTimeout = 60 * time.Second // a live view's first frames
+)
+
+// xpath helpers find controls by their visible text, as a person does.
+func button(text string) string {
+	return fmt.Sprintf(`//button[normalize-space()=%q]`, text)
+}
+
+func link(text string) string {
+	return fmt.Sprintf(`//a[normalize-space()=%q]`, text)
+}
+
+// TestCameraAndViewer is the first minute of the product: one browser profile
+// signs up and becomes a camera, a second profile signs in to the same account
+// as a viewer, watches the camera live, and sees its motion event (with the
+// clip) and the notification.
+func TestCameraAndViewer(t *testing.T) {
+	h := startHub(t)
+	b := startBrowser(t)
+	cam := b.profile(t, "camera")
+	view := b.profile(t, "viewer")
+
+	// The camera: sign up from the sign-in page, then camera mode.
+	cam.do("sign up", pageTimeout,
+		chromedp.Navigate(h.url+"/"),
+		chromedp.Click(link("Create an account")),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Owner"),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),
+		chromedp.Click(button("Create account")),
+		chromedp.WaitVisible(chromedp.CSS("#camera-list")),
+	)
+	cam.do("switch to camera mode", pageTimeout, chromedp.Click(chromedp.CSS("#use-as-camera")))
+	waitFor[bool](cam, "the camera to start and connect", `
+		!!document.querySelector('.camera-status[data-media=on]') &&
+		!!document.querySelector('.conn[data-status=open]')`, pageTimeout)
+	preview := waitFor[videoState](cam, "the camera preview to play", playing(`video[aria-label="Camera preview"]`), pageTimeout)
+	t.Logf("camera preview %dx%d", preview.Width, preview.Height)
+	// Motion detection stays off until the viewer watches, so that the event
+	// under test is the one that reaches a linked viewer.
+	cam.do("turn motion detection off and name the camera", pageTimeout,
+		chromedp.Click(chromedp.CSS("#motion-enabled")),
+		chromedp.Clear(chromedp.CSS("#camera-name")),
+		chromedp.SendKeys(chromedp.CSS("#camera-name"), cameraName),
+		chromedp.Click(button("Save name")),
+	)
+	waitFor[bool](cam, "the rename to be announced", fmt.Sprintf(
+		`document.querySelector('#announcer').textContent.includes(%q)`, "Camera renamed to "+cameraName), pageTimeout)
+	if eval[bool](cam, "read the motion checkbox", `document.querySelector('#motion-enabled').checked`) {
+		t.Fatal("motion detection still on after unchecking it")
+	}
+
+	// The viewer: another profile signs in to the same account and sees the camera online.
+	view.do("open the sign-in page", pageTimeout,
+		chromedp.Navigate(h.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
+	)
+	view.screenshot("sign-in")
+	view.do("sign in", pageTimeout,
+		chromedp.SendKeys(chromedp.CSS("#sign-in-email"), ownerEmail),
+		chromedp.SendKeys(chromedp.CSS("#sign-in-password"), ownerPassword),
+		chromedp.Click(button("Sign in")),
+	)
+	cameraItem := `#camera-list li.device[data-status=online]`
+	waitFor[bool](view, "the camera listed online", fmt.Sprintf(
+		`[...document.querySelectorAll(%q)].some((li) => li.querySelector('h3').textContent.includes(%q)) &&
+		!!document.querySelector('.conn[data-status=open]')`, cameraItem, cameraName), pageTimeout)
+	view.screenshot("devices")
+
+	// Live view: Watch links the camera to this viewer and plays it.
+	view.do("watch the camera", pageTimeout, chromedp.Click(button("Watch")))
+	live := waitFor[videoState](view, "the live video to play", playing(
+		`figure.live.single[data-phase=live] video[aria-label="Live view of `+cameraName+`"]`), liveTimeout)
+	t.Logf("live video %dx%d, %.1f s played", live.Width, live.Height, live.Time)
+	if got := view.text("read the live status", "figure.live.single .live-status"); got != "Live" {
+		t.Errorf("live status = %q, want Live", got)
+	}
+	waitFor[bool](cam, "the camera to count its viewer", `
+		document.querySelector('.camera-status').textContent.includes('1 viewer watching')`, pageTimeout)
+	view.screenshot("live-view")
+	cam.screenshot("camera-mode")
+
+	// Motion: Chromium's fake camera is a turning sector, a few percent of the
+	// picture per sample, so at the highest sensitivity (1 % of the picture)
+	// it is motion on every sample.
+	cam.do("turn motion detection on at the highest sensitivity", pageTimeout,
+		chromedp.Focus(chromedp.CSS("#motion-sensitivity")),
+		chromedp.KeyEvent(kb.End),
+		chromedp.Click(chromedp.CSS("#motion-enabled")),
+	)
+	waitFor[bool](cam, "motion to be detected and recorded", `
+		document.querySelector('.camera-status').textContent.includes('Recording clip')`, pageTimeout)
+
+	// The event reaches the viewer over its socket, and its notification too.
+	view.do("open the events", pageTimeout, chromedp.Click(link("Events")))
+	eventItem := `#events-timeline li.event`
+	waitFor[bool](view, "the motion event in the timeline", fmt.Sprintf(`
+		[...document.querySelectorAll(%q)].some((li) =>
+			li.querySelector('h3').textContent === 'Motion detected' &&
+			li.querySelector('.meta').textContent.includes(%q) &&
+			li.querySelector('.meta').textContent.includes('motion'))`, eventItem, cameraName), pageTimeout)
+	waitFor[bool](view, "the unread notification count", `
+		Number(document.querySelector('#unread-count')?.firstChild?.textContent) >= 1`, pageTimeout)
+
+	// Motion off ends the event; the camera then uploads its clip (at least 5 s).
+	cam.do("turn motion detection off", pageTimeout, chromedp.Click(chromedp.CSS("#motion-enabled")))
+	waitFor[bool](view, "the event to end", fmt.Sprintf(
+		`!!document.querySelector('%s[data-status=ended]')`, eventItem), pageTimeout)
+	// The clip shows once the list is reloaded: press Refresh as a person would.
+	waitFor[bool](view, "the event's clip (pressing Refresh)", fmt.Sprintf(`(() => {
+		if (document.querySelector('%s button.play')) return true;
+		const refresh = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Refresh');
+		if (refresh && !refresh.disabled && !(Date.now() < window.__nextRefresh)) {
+			window.__nextRefresh = Date.now() + 1000;
+			refresh.click();
+		}
+		return false;
+	})()`, eventItem), liveTimeout)
+	view.do("play the clip", pageTimeout, chromedp.Click(chromedp.CSS(eventItem+" button.play")))
+	clip := waitFor[videoState](view, "the clip to play", playing(eventItem+" video.clip"), pageTimeout)
+	t.Logf("clip %dx%d", clip.Width, clip.Height)
+	view.screenshot("events")
+
+	view.do("open the notifications", pageTimeout, chromedp.Click(chromedp.CSS("#nav-notifications")))
+	waitFor[bool](view, "the notification listed", `
+		[...document.querySelectorAll('#notification-list li.notification')].some((li) => li.textContent.includes('Motion detected'))`,
+		pageTimeout)
+}
+
+// videoState is what playing reports about a video element.
+type videoState struct {
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	Time   float64 `json:"time"`
+}
+
+// playing is an expression that is truthy once the video element matching the
+// CSS selector has frames (videoWidth > 0) and its currentTime has advanced by
+// half a second since the first poll that saw frames.
+func playing(selector string) string {
+	key := fmt.Sprintf("__started_%x", selector)
+	return fmt.Sprintf(`(() => {
+		const v = document.querySelector(%q);
+		if (!v || !v.videoWidth || v.paused) return false;
+		window[%q] ??= v.currentTime;
+		if (v.currentTime - window[%q] < 0.5) return false;
+		return {width: v.videoWidth, height: v.videoHeight, time: v.currentTime};
+	})()`, selector, key, key)
+}
+
+// TestSignInErrors: wrong credentials are refused with an alert that says so,
+// the same for an unknown email; a taken email cannot sign up again; the right
+// password signs in.
+func TestSignInErrors(t *testing.T) {
+	h := startHub(t)
+	signUp(t, h)
+	b := startBrowser(t)
+	tb := b.profile(t, "browser")
+
+	tests := []struct {
+		name, email, password, want string
+	}{
+		{"wrong password", ownerEmail, "not the password", "Invalid email or password."},
+		{"unknown email", "nobody@example.com", ownerPassword, "Invalid email or password."},
+	}
+	for _, tc := range tests {
+		tb.do(tc.name+": submit the sign-in form", pageTimeout,
+			chromedp.Navigate(h.url+"/sign-in"),
+			chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
+			chromedp.Clear(chromedp.CSS("#sign-in-email")),
+			chromedp.SendKeys(chromedp.CSS("#sign-in-email"), tc.email),
+			chromedp.SendKeys(chromedp.CSS("#sign-in-password"), tc.password),
+			chromedp.Click(button("Sign in")),
+		)
+		if got := tb.text(tc.name+": read the alert", "#sign-in-form p.error[role=alert]"); got != tc.want {
+			t.Errorf("%s: alert = %q, want %q", tc.name, got, tc.want)
+		}
+		if path := eval[string](tb, "read the path", "location.pathname"); path != "/sign-in" {
+			t.Errorf("%s: after a refused sign-in the page is %s, want /sign-in", tc.name, path)
+		}
+	}
+
+	tb.do("sign up with the taken email", pageTimeout,
+		chromedp.Navigate(h.url+"/sign-up"),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Someone else"),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
+		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), "another good password"),
+		chromedp.Click(button("Create account")),
+	)
+	if got, want := tb.text("read the alert", "#sign-up-form p.error[role=alert]"), "An account with this email already exists"; !strings.Contains(got, want) {
+		t.Errorf("sign-up alert = %q, want it to contain %q", got, want)
+	}
+
+	tb.do("sign in with the right password", pageTimeout,
+		chromedp.Navigate(h.url+"/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
+		chromedp.Clear(chromedp.CSS("#sign-in-email")),
+		chromedp.SendKeys(chromedp.CSS("#sign-in-email"), ownerEmail),
+		chromedp.SendKeys(chromedp.CSS("#sign-in-password"), ownerPassword),
+		chromedp.Click(button("Sign in")),
+	)
+	waitFor[bool](tb, "the devices page, connected", `
+		location.pathname === '/' && !!document.querySelector('#camera-list') &&
+		!!document.querySelector('.conn[data-status=open]')`, pageTimeout)
+	tb.do("sign out", pageTimeout, chromedp.Click(chromedp.CSS("#sign-out")))
+	waitFor[bool](tb, "the sign-in page after signing out", `
+		location.pathname === '/sign-in' && !!document.querySelector('#sign-in-form')`, pageTimeout)
+}
+
+// signUp creates the owner's account over the API.
+func signUp(t *testing.T, h *hub) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": ownerEmail, "password": ownerPassword, "name": "Owner"})
+	res, err := http.Post(h.url+"/api/v1/auth/sign-up", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("sign up: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("sign up: status %s", res.Status)
+	}
+}

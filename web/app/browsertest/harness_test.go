@@ -1,0 +1,387 @@
+package browsertest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var (
+	// binary is the securecam executable, built once by TestMain.
+	binary string
+	// chromium is the browser's path, or "" with chromiumErr saying why.
+	chromium    string
+	chromiumErr error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "securecam-browsertest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "securecam")
+	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(gotool, "build", "-o", binary, "github.com/securecam/securecam/cmd/securecam")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build securecam: %v\n", err)
+		return 1
+	}
+	chromium, chromiumErr = findChromium()
+	return m.Run()
+}
+
+// findChromium looks where scripts/test.sh looks.
+func findChromium() (string, error) {
+	if p := os.Getenv("SECURECAM_TEST_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("SECURECAM_TEST_CHROMIUM: %w", err)
+		}
+		return p, nil
+	}
+	names := []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("none of %s is on PATH", strings.Join(names, ", "))
+}
+
+// ---------------------------------------------------------------------------- hub
+
+// hub is one securecam process in embedded mode (SQLite in a temporary data
+// directory, the in-process bus), listening on a free loopback port.
+type hub struct {
+	url string
+
+	mu   sync.Mutex
+	logs []string
+}
+
+// startHub runs the securecam binary and waits until it listens. Its log is
+// printed if the test fails.
+func startHub(t *testing.T) *hub {
+	t.Helper()
+	cmd := exec.Command(binary)
+	// The hub must not pick up a developer's SECURECAM_DATABASE_URL and the like.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SECURECAM_") || strings.HasPrefix(kv, "SECURECAM_TEST_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"SECURECAM_HTTP_ADDR=127.0.0.1:0",
+		"SECURECAM_DATA_DIR="+t.TempDir(),
+		"SECURECAM_NODE_ID=browsertest",
+		"SECURECAM_LOG_FORMAT=json",
+		"SECURECAM_LOG_LEVEL=debug",
+	)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start securecam: %v", err)
+	}
+	h := &hub{}
+	listening := make(chan string, 1)
+	exited := make(chan error, 1)
+	go func() {
+		h.readLogs(stderr, listening)
+		exited <- cmd.Wait()
+	}()
+	var exitErr error
+	done := false
+	t.Cleanup(func() {
+		if !done {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("log of the hub at %s:\n%s", h.url, strings.Join(h.logLines(), "\n"))
+		}
+	})
+	select {
+	case h.url = <-listening:
+	case exitErr = <-exited:
+		done = true
+		t.Fatalf("securecam exited before listening: %v", exitErr)
+	case <-time.After(60 * time.Second):
+		t.Fatal("securecam did not listen within 60 s")
+	}
+	return h
+}
+
+// readLogs keeps the hub's log lines and reports its address once it listens.
+func (h *hub) readLogs(r io.Reader, listening chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		h.mu.Lock()
+		h.logs = append(h.logs, line)
+		h.mu.Unlock()
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			listening <- "http://" + rec.Addr
+		}
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func (h *hub) logLines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.logs...)
+}
+
+// ---------------------------------------------------------------------------- browser
+
+// browser is one headless Chromium with a fake camera and microphone.
+type browser struct {
+	ctx context.Context // has the started browser; profiles derive from it
+}
+
+// startBrowser starts Chromium. It fails the test (never skips it) when
+// Chromium is not installed.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	if chromiumErr != nil {
+		t.Fatalf("the browser tests need Chromium: %v. Run scripts/test.sh (it installs Chromium on Debian), "+
+			"or install it (apt-get install chromium) or point SECURECAM_TEST_CHROMIUM at a Chrome or Chromium binary", chromiumErr)
+	}
+	out := &syncBuffer{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox, // root in containers and CI
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		// Host candidates as IP addresses, not mDNS names nothing here resolves.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.CombinedOutput(out),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		if t.Failed() {
+			t.Logf("Chromium's output (without D-Bus and ALSA noise):\n%s", quiet(out.String()))
+		}
+	})
+	// The first Do binds the browser's life to its context: ctx, not one with a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium (%s): %v", chromium, err)
+	}
+	return &browser{ctx: ctx}
+}
+
+// tab is a page in its own browser context: its own cookies and localStorage,
+// so its own signed-in session and device ids, like another browser profile.
+type tab struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+
+	mu      sync.Mutex
+	console []string
+}
+
+// profile opens a tab in a fresh browser context. The page's console is
+// printed if the test fails.
+func (b *browser) profile(t *testing.T, name string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	tb := &tab{t: t, name: name, ctx: ctx}
+	messages := chromedp.Console(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.console = append(tb.console, m.Time.Format("15:04:05.000")+" "+m.String())
+			tb.mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		if t.Failed() {
+			tb.mu.Lock()
+			defer tb.mu.Unlock()
+			t.Logf("console of the %s tab:\n%s", name, strings.Join(tb.console, "\n"))
+		}
+	})
+	return tb
+}
+
+// do runs actions, failing the test with what was being done when one fails
+// or all of them take longer than timeout.
+func (tb *tab) do(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.fail(what, err)
+	}
+}
+
+// fail ends the test with the page's visible text, which usually says what
+// went wrong.
+func (tb *tab) fail(what string, err error) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	page, perr := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + "\n" + document.body.innerText`))
+	if perr != nil {
+		page = "(page text unavailable: " + perr.Error() + ")"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, chromedp.ErrPollingTimeout) {
+		err = fmt.Errorf("timed out: %w", err)
+	}
+	tb.t.Fatalf("%s tab: %s: %v\npage %s", tb.name, what, err, page)
+}
+
+// waitFor polls the JavaScript expression until it is truthy and returns its
+// value. Polling is on a timer: it does not depend on the page painting.
+func waitFor[T any](tb *tab, what, expression string, timeout time.Duration) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, timeout+5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expression,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		tb.fail("waiting for "+what, err)
+	}
+	return v
+}
+
+// eval evaluates a JavaScript expression once.
+func eval[T any](tb *tab, what, expression string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
+	if err != nil {
+		tb.fail(what, err)
+	}
+	return v
+}
+
+// text returns the visible text of the first element matching the CSS selector,
+// waiting for it to be visible.
+func (tb *tab) text(what, selector string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector), chromedp.NodeVisible))
+	if err != nil {
+		tb.fail(what, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// screenshot saves the viewport as <SECURECAM_TEST_SCREENSHOTS>/<name>.png when
+// that variable is set; a relative directory is taken from the module root.
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("SECURECAM_TEST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(moduleRoot(tb.t), dir)
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	// Let the caret and focus rings of the last action settle out of the picture.
+	_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.fail("screenshot "+name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// syncBuffer collects a child process's output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// quiet drops the lines a container without D-Bus or a sound card always gets.
+func quiet(output string) string {
+	var keep []string
+	for line := range strings.Lines(output) {
+		if !strings.Contains(line, "dbus") && !strings.Contains(line, "ALSA") && !strings.Contains(line, "alsa") {
+			keep = append(keep, strings.TrimRight(line, "\n"))
+		}
+	}
+	return strings.Join(keep, "\n")
+}
