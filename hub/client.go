@@ -31,9 +31,10 @@ type Client struct {
 	tokensTime time.Time
 
 	mu        sync.Mutex // guards the fields below and Adds to wg
-	closing   bool
-	closeCode websocket.StatusCode // set by the hub when it closed the socket; -1 if not
-	wg        sync.WaitGroup       // closer and ping goroutines
+	closing   bool       // the hub is closing the socket, with closeCode
+	ended     bool       // teardown began: no goroutine may be added to wg
+	closeCode websocket.StatusCode
+	wg        sync.WaitGroup // closer and ping goroutines
 }
 
 // logger returns the connection's logger (made on demand: an idle connection keeps
@@ -117,7 +118,7 @@ func (c *Client) Close(code websocket.StatusCode, reason string) {
 // queued messages are written first; without, they are dropped.
 func (c *Client) close(code websocket.StatusCode, reason string, drain bool) {
 	c.mu.Lock()
-	if c.closing {
+	if c.closing || c.ended {
 		c.mu.Unlock()
 		return
 	}
@@ -165,6 +166,17 @@ func (c *Client) isClosing() bool {
 	return c.closing
 }
 
+// end marks the start of the teardown and waits for the connection's goroutines.
+func (c *Client) end() {
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+	c.q.Abort()
+	_ = c.conn.CloseNow()
+	c.wg.Wait()
+	c.q.Wait()
+}
+
 // closedBy returns the close code the hub set, or -1 when the hub did not close.
 func (c *Client) closedBy() websocket.StatusCode {
 	c.mu.Lock()
@@ -188,7 +200,7 @@ func (c *Client) write(b []byte) error {
 // ping sends a WebSocket ping and waits for the pong; a pong counts as activity.
 func (c *Client) ping(timeout time.Duration) {
 	c.mu.Lock()
-	if c.closing {
+	if c.closing || c.ended {
 		c.mu.Unlock()
 		c.pinging.Store(false)
 		return

@@ -129,10 +129,7 @@ func (h *Hub) hello(ctx context.Context, c *Client, linked []LinkedDevice) Envel
 // and announces it offline, then runs OnDisconnect.
 func (h *Hub) disconnect(c *Client, registered bool, readErr error) {
 	defer close(c.done)
-	c.q.Abort()
-	_ = c.conn.CloseNow()
-	c.wg.Wait()
-	c.q.Wait()
+	c.end()
 
 	code := c.closedBy()
 	clean := false

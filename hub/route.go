@@ -119,6 +119,7 @@ func (h *Hub) Send(ctx context.Context, deviceID string, env Envelope) error {
 
 func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 	start := time.Now()
+	selfSubscribed := false
 	if c := h.local(deviceID); c != nil {
 		err := c.sendRaw(typ, b)
 		if err == nil {
@@ -128,7 +129,9 @@ func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 		if errors.Is(err, ErrQueueFull) {
 			return err
 		}
-		// Closing here: the device may already be connected elsewhere.
+		// Closing here, and still subscribed: the device may already be connected
+		// elsewhere, but this replica's own subscription does not count.
+		selfSubscribed = true
 	}
 	frame := make([]byte, 0, 2+len(typ)+len(b))
 	frame = append(frame, frameMessage)
@@ -140,7 +143,10 @@ func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 		h.metrics.busPublishErrors.Inc()
 		return fmt.Errorf("hub: send: %w", err)
 	}
-	if n == 0 {
+	if selfSubscribed {
+		n--
+	}
+	if n <= 0 {
 		return ErrOffline
 	}
 	h.metrics.routeSeconds.WithLabelValues("bus").Observe(time.Since(start).Seconds())
