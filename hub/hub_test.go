@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,4 +360,55 @@ func TestShutdownRefusesNewConnectionsAndReportsNotReady(t *testing.T) {
 		t.Fatalf("dial after Shutdown: %v %v, want 503", err, resp)
 	}
 	th.dir.waitRecorded(t, "d1", false) // flushed before Shutdown returned
+}
+
+func TestPresenceWritesAreCoalesced(t *testing.T) {
+	t.Parallel()
+	// Nothing is flushed before Shutdown: every change of d1 lands in one write.
+	th := newHub(t, hub.Config{PresenceFlushInterval: time.Hour})
+	for range 3 {
+		c, _ := dial(t, th, "d1")
+		_ = c.conn.Close(websocket.StatusNormalClosure, "")
+		th.hook.waitDisconnect(t, "d1")
+		th.hook.mu.Lock()
+		th.hook.discs = nil
+		th.hook.mu.Unlock()
+	}
+	if err := th.Shutdown(bg(t)); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	th.dir.mu.Lock()
+	defer th.dir.mu.Unlock()
+	if len(th.dir.recorded) != 1 || th.dir.recorded[0].DeviceID != "d1" || th.dir.recorded[0].Online {
+		t.Fatalf("recorded %+v, want one update: d1 offline", th.dir.recorded)
+	}
+}
+
+// TestIdleConnectionsHaveOneGoroutine checks an idle socket costs its reader
+// goroutine only: the writer is gone once the queue drained.
+func TestIdleConnectionsHaveOneGoroutine(t *testing.T) {
+	th := newHub(t, hub.Config{})
+	const n = 20
+	for i := range n {
+		dial(t, th, "idle-"+strconv.Itoa(i))
+	}
+	waitCond(t, "idle connections without writers", func() bool {
+		readers, writers := countGoroutines("hub.(*Hub).serveConn", "sendq.(*Queue).run")
+		return readers == n && writers == 0
+	})
+}
+
+// countGoroutines counts the goroutines whose stack contains each of the names.
+func countGoroutines(names ...string) (int, int) {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	counts := make([]int, len(names))
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		for i, name := range names {
+			if strings.Contains(g, name) {
+				counts[i]++
+			}
+		}
+	}
+	return counts[0], counts[1]
 }
