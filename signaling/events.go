@@ -114,7 +114,8 @@ func (s *Service) handleEventEnd(ctx context.Context, c *hub.Client, env hub.Env
 // viewers that are online get an event message at once; then, unless the camera is in
 // its cooldown for this trigger, the owner gets a notification (a notifications row and
 // a notification message to the owner's online devices) and every linked viewer that
-// is offline gets an alert push, and the event's notified_at is set. It returns the
+// is offline gets an alert push, and the event's notified_at is set. Cameras get no
+// notification messages. It returns the
 // event as recorded.
 func (s *Service) RaiseEvent(ctx context.Context, camera store.Device, req EventRequest) (store.Event, error) {
 	now := s.cfg.Now().UTC()
@@ -152,7 +153,7 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 		log.DebugContext(ctx, "event within the camera's cooldown: no alerts")
 		return e, nil
 	}
-	s.notifyUser(ctx, camera.ID, e, at)
+	s.notifyUser(ctx, e, at)
 	for _, id := range offline {
 		if s.cfg.Alerter == nil {
 			log.InfoContext(ctx, "alert push for an offline viewer not sent: no push configured", "viewer_id", id)
@@ -215,8 +216,8 @@ func (s *Service) sendEvent(ctx context.Context, cameraID string, e store.Event)
 }
 
 // notifyUser records the owner's notification of e and sends it to the owner's online
-// devices (but the camera that raised it).
-func (s *Service) notifyUser(ctx context.Context, cameraID string, e store.Event, at time.Time) {
+// devices that are not cameras (unattended camera phones show no notifications).
+func (s *Service) notifyUser(ctx context.Context, e store.Event, at time.Time) {
 	channel, status := store.ChannelInApp, store.NotificationSent
 	n := store.Notification{EventID: &e.ID, UserID: e.UserID, SentAt: &at, Channel: &channel, Status: &status}
 	if err := s.store.CreateNotification(ctx, &n); err != nil {
@@ -233,7 +234,7 @@ func (s *Service) notifyUser(ctx context.Context, cameraID string, e store.Event
 			return
 		}
 		for _, d := range devices {
-			if d.ID == cameraID {
+			if d.Role == store.RoleCamera {
 				continue
 			}
 			if err := s.router.Send(ctx, d.ID, env); err != nil && !errors.Is(err, hub.ErrOffline) {
@@ -298,11 +299,21 @@ func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean
 	})
 }
 
-// eventsConnected stops the camera_offline countdown of a camera that came back here,
-// and ends the camera_offline event it raised, if any (wherever it was raised).
-func (s *Service) eventsConnected(ctx context.Context, c *hub.Client) {
+// eventsConnected stops the camera_offline countdown of a device that came back here,
+// and ends the camera_offline event it raised, if any (wherever it was raised). The
+// look-up runs on a timer goroutine, off the connection's path.
+func (s *Service) eventsConnected(_ context.Context, c *hub.Client) {
 	id := c.Identity()
 	s.cancel(cameraOfflineKey(id.DeviceID))
+	s.after("camera_back:"+id.DeviceID, 0, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.endCameraOffline(ctx, id)
+	})
+}
+
+// endCameraOffline ends the active camera_offline events among the device's latest.
+func (s *Service) endCameraOffline(ctx context.Context, id hub.Identity) {
 	recent, _, err := s.store.ListEvents(ctx, id.UserID, store.EventFilter{DeviceID: id.DeviceID}, store.Page{Limit: 10})
 	if err != nil {
 		s.log.WarnContext(ctx, "load recent events", "device_id", id.DeviceID, "err", err)
