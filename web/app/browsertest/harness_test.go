@@ -78,9 +78,10 @@ type hub struct {
 	logs []string
 }
 
-// startHub runs the securecam binary and waits until it listens. Its log is
-// printed if the test fails.
-func startHub(t *testing.T) *hub {
+// startHub runs the securecam binary, with the extra environment variables
+// env (NAME=value), and waits until it listens. Its log is printed if the test
+// fails.
+func startHub(t *testing.T, env ...string) *hub {
 	t.Helper()
 	cmd := exec.Command(binary)
 	// The hub must not pick up a developer's SECURECAM_DATABASE_URL and the like.
@@ -96,6 +97,7 @@ func startHub(t *testing.T) *hub {
 		"SECURECAM_LOG_FORMAT=json",
 		"SECURECAM_LOG_LEVEL=debug",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -144,9 +146,14 @@ func (h *hub) readLogs(r io.Reader, listening chan<- string) {
 		var rec struct {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
+			TLS  bool   `json:"tls"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-			listening <- "http://" + rec.Addr
+			scheme := "http://"
+			if rec.TLS {
+				scheme = "https://"
+			}
+			listening <- scheme + rec.Addr
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
@@ -165,9 +172,14 @@ type browser struct {
 	ctx context.Context // has the started browser; profiles derive from it
 }
 
-// startBrowser starts Chromium. It fails the test (never skips it) when
-// Chromium is not installed.
-func startBrowser(t *testing.T) *browser {
+// lanHost is a name that Chromium resolves to 127.0.0.1, standing for the
+// hub's address on a home network: unlike localhost, it is not a secure
+// context over plain HTTP.
+const lanHost = "securecam.test"
+
+// startBrowser starts Chromium, with extra options. It fails the test (never
+// skips it) when Chromium is not installed.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	if chromiumErr != nil {
 		t.Fatalf("the browser tests need Chromium: %v. Run scripts/test.sh (it installs Chromium on Debian), "+
@@ -187,8 +199,10 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("host-resolver-rules", "MAP "+lanHost+" 127.0.0.1"),
 		chromedp.CombinedOutput(out),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
