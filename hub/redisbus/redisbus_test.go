@@ -1,8 +1,15 @@
 package redisbus_test
 
 import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/hub/bustest"
@@ -29,4 +36,136 @@ func TestPresence(t *testing.T) {
 			return redisbus.NewPresence(bustest.Client(t, url, prefix), redisbus.PresenceConfig{Prefix: prefix, TTL: ttl})
 		}
 	})
+}
+
+// spyConn lets a test make a pub/sub connection go silent while it stays open, as a
+// connection through a dead proxy or after a failover does.
+type spyConn struct {
+	net.Conn
+	pubsub atomic.Bool
+	frozen atomic.Bool
+}
+
+func (c *spyConn) Write(p []byte) (int, error) {
+	if bytes.Contains(bytes.ToLower(p), []byte("subscribe")) {
+		c.pubsub.Store(true)
+	}
+	if c.frozen.Load() {
+		return len(p), nil // lost
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *spyConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if err != nil || !c.frozen.Load() {
+			return n, err
+		}
+		// frozen: what arrives is lost; deadlines still apply.
+	}
+}
+
+type spyDialer struct {
+	mu    sync.Mutex
+	conns []*spyConn
+}
+
+func (d *spyDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	sc := &spyConn{Conn: c}
+	d.mu.Lock()
+	d.conns = append(d.conns, sc)
+	d.mu.Unlock()
+	return sc, nil
+}
+
+// freezePubSub silences the pub/sub connections open now and returns how many.
+func (d *spyDialer) freezePubSub() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.conns {
+		if c.pubsub.Load() {
+			c.frozen.Store(true)
+			n++
+		}
+	}
+	return n
+}
+
+func TestSilentPubSubMakesBusNotReadyThenIsReplaced(t *testing.T) {
+	url := bustest.RedisURL(t)
+	prefix := bustest.Prefix(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := &spyDialer{}
+	opt.Dialer = spy.dial
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	const ping = 100 * time.Millisecond
+	got := make(chan string, 16)
+	a := redisbus.New(rdb, redisbus.Config{Prefix: prefix, PingInterval: ping})
+	if err := a.Start(func(key string, msg []byte) { got <- string(msg) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, PingInterval: ping})
+	if err := b.Start(func(string, []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitUntil(t, ctx, "ready", func() bool { return a.Ready(ctx) == nil })
+	if err := a.Subscribe(ctx, "cam"); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+
+	if n := spy.freezePubSub(); n != 1 {
+		t.Fatalf("froze %d pub/sub connections, want 1", n)
+	}
+	// Redis itself answers PING: only the pub/sub probe can tell.
+	waitUntil(t, ctx, "not ready with a silent pub/sub connection", func() bool { return a.Ready(ctx) != nil })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis ping: %v", err)
+	}
+	// The bus replaces the silent connection and subscribes again.
+	waitUntil(t, ctx, "ready again", func() bool { return a.Ready(ctx) == nil })
+	waitUntil(t, ctx, "cam subscribed again", func() bool {
+		n, err := b.Publish(ctx, "cam", []byte("probe"))
+		return err == nil && n == 1
+	})
+	if _, err := b.Publish(ctx, "cam", []byte("after")); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	for {
+		select {
+		case msg := <-got:
+			if msg == "after" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("message published after the replacement never arrived")
+		}
+	}
+}
+
+func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting: %s", what)
+		case <-tick.C:
+		}
+	}
 }
