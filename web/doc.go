@@ -1,5 +1,6 @@
 // Package web is SecureCam's HTTP surface: the REST API under /api/v1 (accounts,
-// sessions, devices, device links, WebSocket tickets, audit logs), /healthz, /readyz,
+// sessions, devices, device links, WebSocket tickets, commands, events, recordings and
+// their clips, notifications, audit logs), /healthz, /readyz,
 // /metrics, and the mount point of the hub's /ws handler.
 //
 // Every error a client sees is an RFC 9457 problem document built in one place

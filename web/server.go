@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/web/internal/password"
 )
 
@@ -56,6 +57,8 @@ type Store interface {
 
 	Command(ctx context.Context, id string) (store.Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
+
+	EventStore
 
 	AddAuditLog(ctx context.Context, a *store.AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
@@ -107,6 +110,8 @@ type Config struct {
 	TrustedProxies []string
 	// MaxBodyBytes caps JSON request bodies (413 beyond). Default 64 KiB.
 	MaxBodyBytes int64
+	// MaxUploadBytes caps a recording's clip (413 beyond). Default 256 MiB.
+	MaxUploadBytes int64
 	// SessionTTL is a session's lifetime, renewed when less than half is left.
 	// Default 30 days.
 	SessionTTL time.Duration
@@ -152,6 +157,11 @@ type Deps struct {
 	Presence Presence
 	// Commands backs POST /commands. Nil: that endpoint answers 503.
 	Commands Commands
+	// Events backs POST and PATCH /events. Nil: those endpoints answer 503.
+	Events Events
+	// Recordings stores the clips of recordings. Nil: POST /recordings and the
+	// content endpoints answer 503.
+	Recordings blobs.Storage
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
 	// App, when set, answers every path no other route takes (the browser app).
@@ -173,6 +183,8 @@ type Server struct {
 	limiter       Limiter
 	sockets       Sockets
 	commands      Commands
+	events        Events
+	blobs         blobs.Storage
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
@@ -186,6 +198,7 @@ type Server struct {
 	allowedOrigins map[string]bool
 	trustedProxies []netip.Prefix
 	maxBody        int64
+	maxUpload      int64
 	sessionTTL     time.Duration
 	verifyTTL      time.Duration
 	resetTTL       time.Duration
@@ -219,6 +232,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		limiter:       deps.Limiter,
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
+		events:        deps.Events,
+		blobs:         deps.Recordings,
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
@@ -266,6 +281,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	}
 
 	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
+	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)
 	s.sessionTTL = orDefault(cfg.SessionTTL, 30*24*time.Hour)
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)

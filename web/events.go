@@ -1,0 +1,169 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+)
+
+// EventStore is the part of the store the events, recordings and notifications
+// endpoints use.
+type EventStore interface {
+	Event(ctx context.Context, id string) (store.Event, error)
+	ListEvents(ctx context.Context, userID string, f store.EventFilter, p store.Page) ([]store.Event, string, error)
+	SetEventVideoURL(ctx context.Context, id, url string) error
+
+	CreateRecording(ctx context.Context, r *store.Recording) error
+	Recording(ctx context.Context, id string) (store.Recording, error)
+	ListRecordings(ctx context.Context, ownerUserID string, f store.RecordingFilter, p store.Page) ([]store.Recording, string, error)
+	FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error)
+
+	ListNotifications(ctx context.Context, userID string, unreadOnly bool, p store.Page) ([]store.Notification, string, error)
+	MarkNotificationRead(ctx context.Context, id, userID string) error
+}
+
+// Events raises and ends motion events, telling viewers and queueing alerts;
+// signaling.Service implements it.
+type Events interface {
+	RaiseEvent(ctx context.Context, camera store.Device, req signaling.EventRequest) (store.Event, error)
+	EndEvent(ctx context.Context, e store.Event, endedAt *time.Time) (store.Event, error)
+}
+
+var errNoEvents = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "events are not served here"}
+
+// actingCamera returns the camera a request acts for: the device named in the body,
+// which must be the user's camera, and the caller's own device when it authenticated
+// with a device token.
+func (s *Server) actingCamera(ctx context.Context, field, id string) (store.Device, error) {
+	id, err := bodyID(field, id)
+	if err != nil {
+		return store.Device{}, err
+	}
+	p := principalFrom(ctx)
+	if p.device != nil && p.device.ID != id {
+		return store.Device{}, errForbidden("a device token acts for its own device only")
+	}
+	d, err := s.ownedDevice(ctx, p.userID, id)
+	if err != nil {
+		return store.Device{}, err
+	}
+	if d.Role != store.RoleCamera {
+		return store.Device{}, errBadRequest("%s must name a camera", field)
+	}
+	return d, nil
+}
+
+// POST /events {device_id, title, triggered_by, started_at?}: the camera's owner or
+// the camera's device token.
+func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) error {
+	if s.events == nil {
+		return errNoEvents
+	}
+	var in signaling.EventRequest
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	cam, err := s.actingCamera(r.Context(), "device_id", in.DeviceID)
+	if err != nil {
+		return err
+	}
+	in.DeviceID = cam.ID
+	e, err := s.events.RaiseEvent(r.Context(), cam, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+// ownedEvent returns the event if the request may see it: the owner's session, or
+// (when allowDevice) the token of the camera that raised it. Anything else is 404.
+func (s *Server) ownedEvent(ctx context.Context, id string) (store.Event, error) {
+	e, err := s.store.Event(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return e, errNotFound("no such event")
+	}
+	if err != nil {
+		return e, fmt.Errorf("event: %w", err)
+	}
+	p := principalFrom(ctx)
+	if e.UserID != p.userID || (p.device != nil && p.device.ID != e.DeviceID) {
+		return store.Event{}, errNotFound("no such event")
+	}
+	return e, nil
+}
+
+// GET /events/{id}
+func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.ownedEvent(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// PATCH /events/{id} {status: "ended", ended_at?}: the owner or the camera's token.
+func (s *Server) handleUpdateEvent(w http.ResponseWriter, r *http.Request) error {
+	if s.events == nil {
+		return errNoEvents
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Status  string     `json:"status"`
+		EndedAt *time.Time `json:"ended_at"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Status != store.EventEnded {
+		return errBadRequest("status must be %q", store.EventEnded)
+	}
+	e, err := s.ownedEvent(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if e, err = s.events.EndEvent(r.Context(), e, in.EndedAt); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// GET /events?device_id=&since= newest first.
+func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var f store.EventFilter
+	if v := q.Get("device_id"); v != "" {
+		if f.DeviceID, err = bodyID("device_id", v); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("since"); v != "" {
+		if f.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return errBadRequest("since must be an RFC 3339 time, such as 2025-01-31T08:00:00Z")
+		}
+	}
+	items, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).userID, f, page)
+	if err != nil {
+		return fmt.Errorf("list events: %w", err)
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}

@@ -1,0 +1,40 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// GET /notifications?unread=true newest first.
+func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	unread := false
+	if v := r.URL.Query().Get("unread"); v != "" {
+		if unread, err = strconv.ParseBool(v); err != nil {
+			return errBadRequest("unread must be true or false")
+		}
+	}
+	items, next, err := s.store.ListNotifications(r.Context(), principalFrom(r.Context()).userID, unread, page)
+	if err != nil {
+		return fmt.Errorf("list notifications: %w", err)
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+// POST /notifications/{id}/read → 204; marking twice is not an error.
+func (s *Server) handleReadNotification(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.MarkNotificationRead(r.Context(), id, principalFrom(r.Context()).userID); err != nil {
+		return fmt.Errorf("mark notification read: %w", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
