@@ -26,6 +26,7 @@ const usage = `usage: securecam [command]
 commands:
   serve     run the hub (the default when no command is given)
   migrate   apply the database schema migrations and exit
+  bench     measure connections, routing, commands and live-view setup (securecam bench -h)
   version   print the version and exit
 
 Configuration comes from SECURECAM_* environment variables, optionally backed by the
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		cmd = serve
 	case "migrate":
 		cmd = migrate
+	case "bench":
+		return benchCmd(ctx, args, stdout, stderr)
 	case "version":
 		cmd = func(context.Context, func(string) string, []string, io.Writer) error {
 			_, err := fmt.Fprintf(stdout, "securecam %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -1,0 +1,548 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/client"
+)
+
+// link is one sender→receiver pair of generator sockets: on a hub, a viewer and a
+// camera inside an open live-view session; on the bare relay, two sockets relayed to
+// each other.
+type link struct {
+	send, recv *websocket.Conn
+	target     string // the receiver's device id (commands)
+	// build appends the message of seq, stamped ts, to buf[:0].
+	build func(buf []byte, seq int64, ts time.Duration) []byte
+	seq   int64 // the last sequence number sent; the sender goroutine's
+
+	sent     atomic.Int64
+	received atomic.Int64 // messages delivered (route), commands completed (commands)
+	errors   atomic.Int64
+
+	mu      sync.Mutex
+	lat     latencies     // of the running phase: delivery
+	rtt     latencies     // of the running phase: command round trips
+	credits chan struct{} // full-speed window of the running phase; nil at a fixed rate
+	pending map[string]time.Duration
+}
+
+// credit returns one unit of the full-speed window; l.mu is held.
+func (l *link) credit() {
+	if l.credits != nil {
+		select {
+		case l.credits <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// marker starts the part of a routed message the receiver reads: "candidate:<seq>
+// <nanoseconds since the run started> <padding>".
+var marker = []byte(`"candidate:`)
+
+// newLink builds the message template of a pair; session is the live-view session id
+// (a placeholder of the same length on the bare relay).
+func newLink(send, recv *websocket.Conn, session string, size int) *link {
+	prefix := []byte(`{"type":"webrtc.candidate","session":"` + session + `","data":{"candidate":"candidate:`)
+	// seq and timestamp take about 25 bytes; pad the candidate up to size.
+	const tail = `"}}`
+	pad := max(1, size-len(prefix)-25-1-len(tail))
+	suffix := []byte(" " + strings.Repeat("x", pad) + tail)
+	return &link{send: send, recv: recv, build: func(buf []byte, seq int64, ts time.Duration) []byte {
+		buf = append(buf[:0], prefix...)
+		buf = strconv.AppendInt(buf, seq, 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, int64(ts), 10)
+		return append(buf, suffix...)
+	}}
+}
+
+// parseStamp returns the timestamp of a routed message, false if b is not one.
+func parseStamp(b []byte) (time.Duration, bool) {
+	i := bytes.Index(b, marker)
+	if i < 0 {
+		return 0, false
+	}
+	rest := b[i+len(marker):]
+	sp := bytes.IndexByte(rest, ' ')
+	if sp < 0 {
+		return 0, false
+	}
+	rest = rest[sp+1:]
+	end := bytes.IndexByte(rest, ' ')
+	if end < 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return time.Duration(ns), err == nil
+}
+
+// fleet is the running pairs of a route load and their read goroutines.
+type fleet struct {
+	links []*link
+	epoch time.Time // timestamps count from here
+	wg    sync.WaitGroup
+}
+
+// startRoute runs the read loops of route: receivers time and count routed messages,
+// senders count error messages (and keep reading so that pings are answered).
+func (f *fleet) startRoute(ctx context.Context) {
+	for _, l := range f.links {
+		f.wg.Go(func() {
+			for {
+				_, b, err := l.recv.Read(ctx)
+				if err != nil {
+					return
+				}
+				ts, ok := parseStamp(b)
+				if !ok {
+					if bytes.Contains(b, []byte(`"type":"error"`)) {
+						l.errors.Add(1)
+					}
+					continue
+				}
+				d := time.Since(f.epoch) - ts
+				l.mu.Lock()
+				l.lat = append(l.lat, d)
+				l.credit()
+				l.mu.Unlock()
+				l.received.Add(1)
+			}
+		})
+		f.wg.Go(func() {
+			for {
+				_, b, err := l.send.Read(ctx)
+				if err != nil {
+					return
+				}
+				if bytes.Contains(b, []byte(`"type":"error"`)) {
+					l.errors.Add(1)
+				}
+			}
+		})
+	}
+}
+
+// close closes every socket and waits for the read loops.
+func (f *fleet) close() {
+	for _, l := range f.links {
+		_ = l.send.CloseNow()
+		_ = l.recv.CloseNow()
+	}
+	f.wg.Wait()
+}
+
+// phase is one measured load on a fleet.
+type phase struct {
+	name     string
+	rate     float64 // total messages per second; 0: full speed with window
+	window   int
+	duration time.Duration
+}
+
+// drainTimeout bounds the wait for messages still in flight when a phase ends.
+const drainTimeout = 5 * time.Second
+
+// run offers the load of ph and measures what arrives.
+func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Result {
+	res := Result{Phase: ph.name, Pairs: len(f.links), Rate: ph.rate}
+	for _, l := range f.links {
+		l.mu.Lock()
+		l.lat, l.rtt = l.lat[:0], l.rtt[:0]
+		l.credits = nil
+		if ph.rate == 0 {
+			l.credits = make(chan struct{}, ph.window)
+			for range ph.window {
+				l.credits <- struct{}{}
+			}
+		}
+		l.mu.Unlock()
+		l.sent.Store(0)
+		l.received.Store(0)
+		l.errors.Store(0)
+	}
+	pctx, cancel := context.WithTimeout(ctx, ph.duration)
+	defer cancel()
+	start := time.Now()
+	total := func() (sent, received int64) {
+		for _, l := range f.links {
+			sent += l.sent.Load()
+			received += l.received.Load()
+		}
+		return sent, received
+	}
+	var last int64
+	stop := r.ticker(func() {
+		s, rcv := total()
+		r.progressf("%s %s: %.0f s, sent %d, delivered %d (%d/s)", label, ph.name, time.Since(start).Seconds(), s, rcv, rcv-last)
+		last = rcv
+	})
+	var wg sync.WaitGroup
+	n := len(f.links)
+	for i, l := range f.links {
+		wg.Go(func() {
+			var buf []byte
+			var interval time.Duration
+			next := start
+			if ph.rate > 0 {
+				interval = time.Duration(float64(n) / ph.rate * float64(time.Second))
+				next = start.Add(interval * time.Duration(i) / time.Duration(n)) // spread the pairs
+			}
+			for {
+				var ts time.Duration
+				if ph.rate > 0 {
+					if d := time.Until(next); d > 0 {
+						select {
+						case <-time.After(d):
+						case <-pctx.Done():
+							return
+						}
+					}
+					ts = next.Sub(f.epoch) // the intended time: lateness counts as latency
+					next = next.Add(interval)
+				} else {
+					l.mu.Lock()
+					credits := l.credits
+					l.mu.Unlock()
+					select {
+					case <-credits:
+					case <-pctx.Done():
+						return
+					}
+					ts = time.Since(f.epoch)
+				}
+				if pctx.Err() != nil {
+					return
+				}
+				l.seq++
+				buf = l.build(buf, l.seq, ts)
+				if err := l.send.Write(ctx, websocket.MessageText, buf); err != nil {
+					if !errClosed(err) {
+						l.errors.Add(1)
+					}
+					return
+				}
+				l.sent.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		s, rcv := total()
+		if rcv >= s || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	var all, rtt latencies
+	for _, l := range f.links {
+		l.mu.Lock()
+		all = append(all, l.lat...)
+		rtt = append(rtt, l.rtt...)
+		l.credits = nil
+		l.mu.Unlock()
+		res.Errors += l.errors.Load()
+	}
+	res.Sent, res.Received = total()
+	res.Lost = res.Sent - res.Received
+	res.Seconds = elapsed.Seconds()
+	res.PerSec = float64(res.Received) / elapsed.Seconds()
+	all.fill(&res)
+	if len(rtt) > 0 {
+		var rr Result
+		rtt.fill(&rr)
+		res.RoundTripP50, res.RoundTripP99 = rr.P50, rr.P99
+	}
+	return res
+}
+
+// routePhases are the loads route, raw and cluster measure.
+func (r *runner) routePhases() []phase {
+	return []phase{
+		{name: "full", window: r.cfg.Window, duration: r.cfg.Duration},
+		{name: "rate", rate: r.cfg.Rate, duration: r.cfg.Duration},
+	}
+}
+
+// hubFleet sets up viewer→camera pairs of linked devices: viewers connect to
+// viewerHub, cameras to cameraHub (the same hub, or two replicas). With sessions each
+// pair gets an open live-view session and the route message; without, the links'
+// messages are left for the caller to set.
+func (r *runner) hubFleet(ctx context.Context, viewerHub, cameraHub *server, pairs int, sessions bool) (*fleet, error) {
+	user, err := r.account(ctx, viewerHub.url)
+	if err != nil {
+		return nil, err
+	}
+	cams, err := r.devices(ctx, user, "camera", pairs)
+	if err != nil {
+		return nil, err
+	}
+	viewers, err := r.devices(ctx, user, "viewer", pairs)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.linkAll(ctx, user, cams, viewers); err != nil {
+		return nil, err
+	}
+	f := &fleet{links: make([]*link, pairs), epoch: r.start}
+	err = r.parallel(ctx, "open live-view sessions", pairs, func(ctx context.Context, i int) error {
+		cam, err := r.dial.dialHub(ctx, cameraHub.url, cams[i].Token)
+		if err != nil {
+			return err
+		}
+		viewer, err := r.dial.dialHub(ctx, viewerHub.url, viewers[i].Token)
+		if err != nil {
+			_ = cam.CloseNow()
+			return err
+		}
+		if !sessions {
+			f.links[i] = &link{send: viewer, recv: cam, target: cams[i].ID}
+			return nil
+		}
+		session, err := openSession(ctx, viewer, cam, cams[i].ID)
+		if err != nil {
+			_ = cam.CloseNow()
+			_ = viewer.CloseNow()
+			return err
+		}
+		f.links[i] = newLink(viewer, cam, session, r.cfg.Size)
+		return nil
+	})
+	if err != nil {
+		for _, l := range f.links {
+			if l != nil {
+				closeAll([]*websocket.Conn{l.send, l.recv})
+			}
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// openSession takes a live-view session from stream.request to live, the way a
+// viewer and a camera do, without media: request, accept, offer, connected.
+func openSession(ctx context.Context, viewer, cam *websocket.Conn, cameraID string) (string, error) {
+	ack, err := request(ctx, viewer, client.TypeStreamRequest, "", "r1", map[string]string{"camera_device_id": cameraID})
+	if err != nil {
+		return "", err
+	}
+	sa, err := client.Data[client.StreamAck](ack)
+	if err != nil {
+		return "", err
+	}
+	id := sa.SessionID
+	inSession := func(typ string) func(hub.Envelope) bool {
+		return func(env hub.Envelope) bool { return env.Type == typ && env.Session == id }
+	}
+	if _, err := expect(ctx, cam, inSession(client.TypeStreamRequested)); err != nil {
+		return "", fmt.Errorf("stream.requested: %w", err)
+	}
+	if _, err := request(ctx, cam, client.TypeStreamAccept, id, "a1", struct{}{}); err != nil {
+		return "", err
+	}
+	if _, err := expect(ctx, viewer, inSession(client.TypeStreamReady)); err != nil {
+		return "", fmt.Errorf("stream.ready: %w", err)
+	}
+	if _, err := request(ctx, viewer, client.TypeOffer, id, "o1", client.SDP{SDP: "v=0\r\n"}); err != nil {
+		return "", err
+	}
+	if _, err := expect(ctx, cam, inSession(client.TypeOffer)); err != nil {
+		return "", fmt.Errorf("webrtc.offer: %w", err)
+	}
+	if _, err := request(ctx, viewer, client.TypeStreamConnected, id, "c1", struct{}{}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// rawFleet sets up Pairs socket pairs on the bare relay.
+func (r *runner) rawFleet(ctx context.Context, s *server, pairs int) (*fleet, error) {
+	f := &fleet{links: make([]*link, pairs), epoch: r.start}
+	placeholder := strings.Repeat("0", 36) // a session id's length
+	err := r.parallel(ctx, "connect raw pairs", pairs, func(ctx context.Context, i int) error {
+		a, b := "v"+strconv.Itoa(i), "c"+strconv.Itoa(i)
+		recv, err := r.dial.dialRaw(ctx, s.url, b, a)
+		if err != nil {
+			return err
+		}
+		snd, err := r.dial.dialRaw(ctx, s.url, a, b)
+		if err != nil {
+			_ = recv.CloseNow()
+			return err
+		}
+		f.links[i] = newLink(snd, recv, placeholder, r.cfg.Size)
+		return nil
+	})
+	if err != nil {
+		for _, l := range f.links {
+			if l != nil {
+				closeAll([]*websocket.Conn{l.send, l.recv})
+			}
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// measure starts the read loops of a fleet with start, runs the phases on it and
+// closes it.
+func (r *runner) measure(ctx context.Context, f *fleet, start func(*fleet, context.Context), phases []phase, scenario, target string) []Result {
+	fctx, cancel := context.WithCancel(ctx)
+	start(f, fctx)
+	defer func() {
+		cancel()
+		f.close()
+	}()
+	var out []Result
+	for _, ph := range phases {
+		res := f.run(ctx, r, scenario+" "+target, ph)
+		res.Scenario, res.Target = scenario, target
+		out = append(out, res)
+	}
+	return out
+}
+
+// rawResults measures the bare relay once per Run (route, raw and cluster share it).
+func (r *runner) rawResults(ctx context.Context) ([]Result, error) {
+	if r.rawRoute != nil {
+		return r.rawRoute, nil
+	}
+	s, err := r.startRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.stop()
+	f, err := r.rawFleet(ctx, s, r.cfg.Pairs)
+	if err != nil {
+		return nil, err
+	}
+	r.rawRoute = r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "raw", "raw")
+	if err := s.exited(); err != nil {
+		return nil, err
+	}
+	return r.rawRoute, nil
+}
+
+// compare sets the ratios of results to the bare relay's result of the same phase.
+func compare(rs, raw []Result) {
+	for i := range rs {
+		for _, b := range raw {
+			if b.Phase != rs[i].Phase {
+				continue
+			}
+			if b.PerSec > 0 {
+				rs[i].PerSecVsRaw = rs[i].PerSec / b.PerSec
+			}
+			if b.P99 > 0 {
+				rs[i].P99VsRaw = rs[i].P99 / b.P99
+			}
+		}
+	}
+}
+
+var routeColumns = []column{
+	colTarget, colPhase,
+	colInt("pairs", func(r Result) int64 { return int64(r.Pairs) }),
+	{"offered/s", func(r Result) string {
+		if r.Rate == 0 {
+			return "max"
+		}
+		return strconv.FormatFloat(r.Rate, 'f', 0, 64)
+	}},
+	{"delivered/s", func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }},
+	colMs("p50 ms", func(r Result) float64 { return r.P50 }),
+	colMs("p90 ms", func(r Result) float64 { return r.P90 }),
+	colMs("p99 ms", func(r Result) float64 { return r.P99 }),
+	colMs("max ms", func(r Result) float64 { return r.Max }),
+	colInt("lost", func(r Result) int64 { return r.Lost }),
+	colInt("errors", func(r Result) int64 { return r.Errors }),
+	colRatio("msg/s vs raw", func(r Result) float64 { return r.PerSecVsRaw }),
+	colRatio("p99 vs raw", func(r Result) float64 { return r.P99VsRaw }),
+}
+
+// route measures webrtc.candidate relaying inside live-view sessions on one hub,
+// and the bare relay with the same load.
+func (r *runner) route(ctx context.Context) ([]Result, error) {
+	raw, err := r.rawResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.hubServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.hubFleet(ctx, s, s, r.cfg.Pairs, true)
+	if err != nil {
+		return nil, err
+	}
+	rs := r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "route", "hub")
+	if err := s.exited(); err != nil {
+		return rs, err
+	}
+	compare(rs, raw)
+	all := append(append([]Result{}, raw...), rs...)
+	writeTable(r.cfg.Out, fmt.Sprintf("route: %d viewer→camera pairs, %d-byte webrtc.candidate messages, %s per phase",
+		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, all)
+	return rs, nil
+}
+
+// raw measures the route load on the bare relay alone.
+func (r *runner) raw(ctx context.Context) ([]Result, error) {
+	raw, err := r.rawResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	writeTable(r.cfg.Out, fmt.Sprintf("raw: bare relay, %d pairs, %d-byte messages, %s per phase",
+		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, raw)
+	return raw, nil
+}
+
+// cluster measures the route load across two replicas on PostgreSQL and Redis:
+// viewers on one, cameras on the other.
+func (r *runner) cluster(ctx context.Context) ([]Result, error) {
+	raw, err := r.rawResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dbURL, err := r.database(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.startHub(ctx, hubOptions{node: "bench-a", databaseURL: dbURL, redisURL: r.cfg.RedisURL})
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.startHub(ctx, hubOptions{node: "bench-b", databaseURL: dbURL, redisURL: r.cfg.RedisURL})
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.hubFleet(ctx, a, b, r.cfg.Pairs, true)
+	if err != nil {
+		return nil, err
+	}
+	rs := r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "cluster", "cluster")
+	for _, s := range []*server{a, b} {
+		if err := s.exited(); err != nil {
+			return rs, err
+		}
+	}
+	compare(rs, raw)
+	all := append(append([]Result{}, raw...), rs...)
+	writeTable(r.cfg.Out, fmt.Sprintf("cluster: %d pairs, viewers on replica A, cameras on replica B (PostgreSQL, Redis), %d-byte messages, %s per phase",
+		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, all)
+	return rs, nil
+}
