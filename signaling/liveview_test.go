@@ -148,3 +148,59 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+func TestSimCameraAnswersCommands(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	camConn := dialClient(t, n, f.camera)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.RunCamera(ctx, camConn, sim.CameraConfig{}) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("camera: %v", err)
+		}
+	}()
+
+	view := dial(t, n, f.viewer)
+	for _, tt := range []struct {
+		typ     string
+		payload any
+		status  string
+		errText string
+	}{
+		{"set_torch", map[string]bool{"on": true}, store.CommandAcknowledged, ""},
+		{"ping", nil, store.CommandAcknowledged, ""},
+		{"snapshot", nil, store.CommandFailed, "unsupported"},
+		{"launch_rocket", nil, store.CommandFailed, "unsupported"},
+	} {
+		// The camera may answer before the ack of command.send is written: read both,
+		// in either order.
+		id := "m-" + randomHex(t)
+		view.send("command.send", id, "", map[string]any{"target_device_id": f.camera.ID, "command_type": tt.typ, "payload": tt.payload})
+		var commandID string
+		final := map[string]statusMsg{}
+		for commandID == "" || final[commandID].Status == "" {
+			env := view.next()
+			switch {
+			case env.Type == "ack" && env.Ref == id:
+				commandID = decode[statusMsg](t, env).CommandID
+			case env.Type == "command.status":
+				if st := decode[statusMsg](t, env); st.Status != store.CommandDispatched {
+					final[st.CommandID] = st
+				}
+			default:
+				t.Fatalf("%s: unexpected %s %s", tt.typ, env.Type, env.Data)
+			}
+		}
+		got := final[commandID]
+		if got.Status != tt.status {
+			t.Errorf("%s: status %q, want %q", tt.typ, got.Status, tt.status)
+		}
+		if (got.Error == nil) != (tt.errText == "") || (got.Error != nil && *got.Error != tt.errText) {
+			t.Errorf("%s: error %v, want %q", tt.typ, got.Error, tt.errText)
+		}
+	}
+}
