@@ -76,12 +76,17 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Post("/commands", s.h(s.handleSendCommand))
 				r.Get("/commands", s.h(s.handleListCommands))
 				r.Get("/commands/{id}", s.h(s.handleGetCommand))
+				r.Post("/streams", s.h(s.handleRequestStream))
+				r.Get("/streams", s.h(s.handleListStreams))
+				r.Get("/streams/{id}", s.h(s.handleGetStream))
+				r.Post("/streams/{id}/end", s.h(s.handleEndStream))
 			})
 			// A user session or a device token (limited to its own device).
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate(true))
 				r.Patch("/devices/{id}", s.h(s.handleUpdateDevice))
 				r.Post("/ws-tickets", s.h(s.handleCreateTicket))
+				r.Get("/ice-servers", s.h(s.handleICEServers))
 				r.Post("/events", s.h(s.handleCreateEvent))
 				r.Patch("/events/{id}", s.h(s.handleUpdateEvent))
 				r.Post("/recordings", s.h(s.handleCreateRecording))

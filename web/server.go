@@ -159,6 +159,8 @@ type Deps struct {
 	Commands Commands
 	// Events backs POST and PATCH /events. Nil: those endpoints answer 503.
 	Events Events
+	// Streams backs /streams and /ice-servers. Nil: those endpoints answer 503.
+	Streams Streams
 	// Recordings stores the clips of recordings. Nil: POST /recordings and the
 	// content endpoints answer 503.
 	Recordings blobs.Storage
@@ -184,6 +186,7 @@ type Server struct {
 	sockets       Sockets
 	commands      Commands
 	events        Events
+	streams       Streams
 	blobs         blobs.Storage
 	presence      Presence
 	ready         []ReadyCheck
@@ -233,6 +236,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
 		events:        deps.Events,
+		streams:       deps.Streams,
 		blobs:         deps.Recordings,
 		presence:      deps.Presence,
 		ready:         deps.Ready,
