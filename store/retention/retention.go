@@ -1,0 +1,167 @@
+// Package retention deletes old data on a schedule: recordings (rows and files) and
+// events past the retention period, and finished commands, stream sessions, push jobs
+// and audit rows past theirs.
+//
+// One replica at a time runs a pass: each pass first takes the "retention" lease in the
+// store (the securecam_leases table) for one interval, so in a cluster the pass runs
+// once per interval wherever the lease was free, and a replica that dies mid-pass is
+// replaced when its lease lapses. The lease is kept until it lapses, not released, so
+// replicas starting later do not run a second pass within the interval.
+//
+// Concurrency: a Job's Run owns no goroutine besides the caller's; RunOnce may be called
+// concurrently (the lease lets one through).
+package retention
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/blobs"
+)
+
+// Store is the part of the store a Job uses.
+type Store interface {
+	Prune(ctx context.Context, cutoffs store.PruneCutoffs, batch int) (store.PruneResult, error)
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+}
+
+// Config configures a Job. Store is required; every other zero field takes its default.
+type Config struct {
+	Store Store
+	// Blobs holds the recordings' files. Nil: only rows are deleted.
+	Blobs blobs.Storage
+	// Interval between passes, and the lease a pass holds. Default 1 h.
+	Interval time.Duration
+	// Recordings is how long recordings and events are kept. Default 30 days.
+	Recordings time.Duration
+	// History is how long finished commands (acknowledged, failed, expired), ended or
+	// failed stream sessions and finished push jobs (sent, failed, expired) are kept.
+	// Default 7 days.
+	History time.Duration
+	// Audit is how long audit log rows are kept. Default 90 days.
+	Audit time.Duration
+	// Holder names this replica in the lease. Default: the host name and a random
+	// suffix.
+	Holder string
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Job runs retention passes.
+type Job struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// LeaseName is the name of the lease a pass holds.
+const LeaseName = "retention"
+
+// New returns a Job.
+func New(cfg Config) (*Job, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("retention: Config.Store is required")
+	}
+	def := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&cfg.Interval, time.Hour)
+	def(&cfg.Recordings, 30*24*time.Hour)
+	def(&cfg.History, 7*24*time.Hour)
+	def(&cfg.Audit, 90*24*time.Hour)
+	if cfg.Holder == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		cfg.Holder = host + "-" + hex.EncodeToString(b[:])
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Job{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Run makes a pass at once and then every Interval until ctx ends. Failures are logged
+// and retried at the next interval. It returns nil.
+func (j *Job) Run(ctx context.Context) error {
+	t := time.NewTicker(j.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			j.log.WarnContext(ctx, "retention pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce makes one pass if this replica gets the lease, and reports whether it did.
+func (j *Job) RunOnce(ctx context.Context) (bool, error) {
+	now := j.cfg.Now().UTC()
+	ok, err := j.cfg.Store.AcquireLease(ctx, LeaseName, j.cfg.Holder, now, j.cfg.Interval)
+	if err != nil {
+		return false, fmt.Errorf("retention lease: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	history := now.Add(-j.cfg.History)
+	res, err := j.cfg.Store.Prune(ctx, store.PruneCutoffs{
+		Recordings:     now.Add(-j.cfg.Recordings),
+		Events:         now.Add(-j.cfg.Recordings),
+		Commands:       history,
+		StreamSessions: history,
+		Deliveries:     history,
+		AuditLogs:      now.Add(-j.cfg.Audit),
+	}, 0)
+	// Rows deleted before a failure still lose their files.
+	files, failed := j.deleteFiles(ctx, res.Recordings)
+	if err != nil {
+		return true, fmt.Errorf("retention: %w", err)
+	}
+	j.log.InfoContext(ctx, "retention pass", "recordings", len(res.Recordings), "files", files, "files_failed", failed,
+		"events", res.Events, "commands", res.Commands, "stream_sessions", res.StreamSessions,
+		"deliveries", res.Deliveries, "audit_logs", res.AuditLogs)
+	return true, nil
+}
+
+// deleteFiles deletes the stored clips of deleted recordings. A file that cannot be
+// deleted is logged (its row is gone: nothing serves it).
+func (j *Job) deleteFiles(ctx context.Context, rs []store.Recording) (deleted, failed int) {
+	if j.cfg.Blobs == nil {
+		return 0, 0
+	}
+	for _, r := range rs {
+		if r.ObjectKey == nil {
+			continue
+		}
+		if r.Bucket != nil && *r.Bucket != j.cfg.Blobs.Bucket() {
+			j.log.WarnContext(ctx, "retention: a recording's file is in another storage; left there",
+				"recording_id", r.ID, "bucket", *r.Bucket, "key", *r.ObjectKey)
+			failed++
+			continue
+		}
+		if err := j.cfg.Blobs.Delete(context.WithoutCancel(ctx), *r.ObjectKey); err != nil {
+			j.log.WarnContext(ctx, "retention: delete a recording's file", "recording_id", r.ID, "key", *r.ObjectKey, "err", err)
+			failed++
+			continue
+		}
+		deleted++
+	}
+	return deleted, failed
+}
