@@ -82,6 +82,8 @@ type Service struct {
 	closed bool
 	timers map[string]*time.Timer // re-dispatch timer by command id
 	wg     sync.WaitGroup         // running timer callbacks
+
+	relays *relayCache // sessions that candidates are relayed in
 }
 
 // New returns a Service. It routes nothing until [Service.Attach].
@@ -111,6 +113,7 @@ func New(cfg Config) (*Service, error) {
 		store:  cfg.Store,
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
+		relays: newRelayCache(),
 	}, nil
 }
 
@@ -151,6 +154,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			s.expireCommands(ctx)
 			s.sweepStreams(ctx)
+			s.relays.sweep(time.Now())
 		}
 	}
 }

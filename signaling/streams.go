@@ -108,7 +108,7 @@ func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle("stream.decline", s.onSession(s.streamDecline))
 	h.Handle("webrtc.offer", s.onSession(s.webrtcOffer))
 	h.Handle("webrtc.answer", s.onSession(s.webrtcAnswer))
-	h.Handle("webrtc.candidate", s.onSession(s.webrtcCandidate))
+	h.Handle("webrtc.candidate", s.withSession(s.relaySession, s.webrtcCandidate))
 	h.Handle("stream.connected", s.onSession(s.streamConnected))
 	h.Handle("stream.end", s.onSession(s.streamEnd))
 }
@@ -367,6 +367,7 @@ func (s *Service) ended(ctx context.Context, sess store.StreamSession, skip stri
 	if sess.Reason != nil {
 		reason = *sess.Reason
 	}
+	s.relays.forget(sess.ID)
 	s.log.Info("stream session closed", "session_id", sess.ID, "status", sess.Status, "reason", reason)
 	env := hub.Envelope{Type: "stream.ended", Session: sess.ID, Data: marshal(StreamReason{Reason: reason})}
 	for _, dev := range []string{sess.RequesterDeviceID, sess.CameraDeviceID} {
@@ -390,9 +391,14 @@ type sessionHandler func(ctx context.Context, dev string, env hub.Envelope, sess
 // onSession loads the session a message names, checks that the sender is one of its
 // parties and answers with what fn returns.
 func (s *Service) onSession(fn sessionHandler) hub.HandlerFunc {
+	return s.withSession(s.partySession, fn)
+}
+
+// withSession is onSession with the session loaded by load.
+func (s *Service) withSession(load func(ctx context.Context, dev, id string) (store.StreamSession, error), fn sessionHandler) hub.HandlerFunc {
 	return func(ctx context.Context, c *hub.Client, env hub.Envelope) {
 		dev := c.Identity().DeviceID
-		sess, err := s.partySession(ctx, dev, env.Session)
+		sess, err := load(ctx, dev, env.Session)
 		var ack any
 		if err == nil {
 			ack, err = fn(ctx, dev, env, sess)

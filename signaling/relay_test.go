@@ -1,0 +1,45 @@
+package signaling_test
+
+import (
+	"testing"
+
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/storetest"
+)
+
+// Candidates are relayed from a cached session, and the cache never outlives a close
+// on the same replica: the next candidate is refused at once.
+func TestCandidateRelayAfterClose(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	cam.expect("stream.requested")
+	mustAck(t, cam, "stream.accept", sid, struct{}{})
+	view.expect("stream.ready")
+	mustAck(t, view, "webrtc.offer", sid, sdpMsg{testSDP})
+	cam.expect("webrtc.offer")
+
+	cand := map[string]string{"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
+	for range 3 { // the first reads the session, the others find it cached
+		mustAck(t, view, "webrtc.candidate", sid, cand)
+		if got := cam.expect("webrtc.candidate"); got.Session != sid || got.From != f.viewer.ID {
+			t.Fatalf("relayed candidate session %q from %q", got.Session, got.From)
+		}
+	}
+	mustAck(t, cam, "webrtc.candidate", sid, cand)
+	view.expect("webrtc.candidate")
+
+	mustAck(t, cam, "stream.end", sid, struct{}{})
+	wantEnded(t, view, sid, signaling.ReasonHangup)
+	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonHangup)
+	for _, p := range []*peer{view, cam} {
+		if code := errorCode(t, p.request("webrtc.candidate", sid, cand)); code != signaling.CodeConflict {
+			t.Errorf("candidate after the close: code %q, want conflict", code)
+		}
+	}
+	quiet(t, cam)
+	quiet(t, view)
+}

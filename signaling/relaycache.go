@@ -1,0 +1,93 @@
+package signaling
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+// relayCacheTTL is how long a session read for relaying a candidate is trusted without
+// reading it again. A session closed by another replica may still relay candidates
+// for this long (the parties ignore candidates of a session they left); one closed on
+// this replica is forgotten at once.
+const relayCacheTTL = time.Second
+
+// relayCache remembers the sessions that trickled ICE candidates are relayed in, so
+// that a candidate — a dozen or more per setup, the bulk of live-view signaling —
+// costs no store read. Only sessions in a negotiating status are kept; the parties
+// of a session never change, so the party check stays exact.
+type relayCache struct {
+	mu      sync.Mutex
+	gen     uint64 // counts forgets: a read that overlapped one is not kept
+	entries map[string]relayEntry
+}
+
+type relayEntry struct {
+	sess store.StreamSession
+	at   time.Time
+}
+
+func newRelayCache() *relayCache {
+	return &relayCache{entries: map[string]relayEntry{}}
+}
+
+// get returns a session kept less than relayCacheTTL before now, and the generation
+// to hand to put after reading the session from the store.
+func (c *relayCache) get(id string, now time.Time) (store.StreamSession, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if ok && now.Sub(e.at) < relayCacheTTL {
+		return e.sess, c.gen, true
+	}
+	return store.StreamSession{}, c.gen, false
+}
+
+// put keeps a session read at now in a negotiating status, unless a forget happened
+// since get returned gen.
+func (c *relayCache) put(sess store.StreamSession, gen uint64, now time.Time) {
+	if !slices.Contains(negotiating, sess.Status) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.entries[sess.ID] = relayEntry{sess: sess, at: now}
+	}
+}
+
+// forget drops a session that closed.
+func (c *relayCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.entries, id)
+}
+
+// sweep drops the entries older than relayCacheTTL.
+func (c *relayCache) sweep(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.entries {
+		if now.Sub(e.at) >= relayCacheTTL {
+			delete(c.entries, id)
+		}
+	}
+}
+
+// relaySession is partySession through the relay cache.
+func (s *Service) relaySession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	now := time.Now()
+	sess, gen, ok := s.relays.get(id, now)
+	if ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
+		return sess, nil
+	}
+	sess, err := s.partySession(ctx, dev, id)
+	if err == nil {
+		s.relays.put(sess, gen, now)
+	}
+	return sess, err
+}

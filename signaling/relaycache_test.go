@@ -1,0 +1,71 @@
+package signaling
+
+import (
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/store"
+)
+
+func TestRelayCache(t *testing.T) {
+	t0 := time.Now()
+	live := store.StreamSession{ID: "s1", CameraDeviceID: "cam", RequesterDeviceID: "viewer", Status: store.StreamLive}
+	for _, tt := range []struct {
+		name string
+		run  func(c *relayCache) (found bool)
+		want bool
+	}{
+		{"kept within the ttl", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			_, _, ok := c.get("s1", t0.Add(relayCacheTTL-time.Millisecond))
+			return ok
+		}, true},
+		{"read again after the ttl", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			_, _, ok := c.get("s1", t0.Add(relayCacheTTL))
+			return ok
+		}, false},
+		{"not negotiating: not kept", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			requested := live
+			requested.Status = store.StreamRequested
+			c.put(requested, gen, t0)
+			_, _, ok := c.get("s1", t0)
+			return ok
+		}, false},
+		{"forgotten when closed", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			c.forget("s1")
+			_, _, ok := c.get("s1", t0)
+			return ok
+		}, false},
+		{"a read that overlapped a close is not kept", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.forget("s1") // closed while the store read was under way
+			c.put(live, gen, t0)
+			_, _, ok := c.get("s1", t0)
+			return ok
+		}, false},
+		{"swept after the ttl", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			c.sweep(t0.Add(relayCacheTTL))
+			return len(c.entries) > 0
+		}, false},
+		{"kept by a sweep within the ttl", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			c.sweep(t0.Add(relayCacheTTL / 2))
+			return len(c.entries) > 0
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.run(newRelayCache()); got != tt.want {
+				t.Errorf("found %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
