@@ -26,6 +26,7 @@ const usage = `usage: securecam [command]
 commands:
   serve     run the hub (the default when no command is given)
   migrate   apply the database schema migrations and exit
+  sim       run a simulated camera or viewer against a hub (securecam sim camera|viewer -h)
   bench     measure connections, routing, commands and live-view setup (securecam bench -h)
   version   print the version and exit
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		cmd = serve
 	case "migrate":
 		cmd = migrate
+	case "sim":
+		return simCmd(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args, stdout, stderr)
 	case "version":

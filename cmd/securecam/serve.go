@@ -69,7 +69,15 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		}
 	}
 
-	svc, err := signaling.New(signaling.Config{Store: st, Logger: logger.With("component", "signaling")})
+	turnSrv, iceServers, err := liveViewServers(cfg, reg, logger.With("component", "turn"))
+	if err != nil {
+		return err
+	}
+	if turnSrv != nil {
+		defer turnSrv.Close()
+	}
+	svc, err := signaling.New(signaling.Config{Store: st, Logger: logger.With("component", "signaling"),
+		Streams: signaling.StreamConfig{ICE: iceServers}})
 	if err != nil {
 		return err
 	}
@@ -81,6 +89,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Authenticator: auth,
 		Directory:     signaling.Directory{Store: st},
 		OnConnect:     svc.OnConnect,
+		OnDisconnect:  svc.OnDisconnect,
 		ReadLimit:     cfg.MaxMessageBytes,
 		MessageRate:   cfg.MessageRate,
 		MessageBurst:  burst(cfg.MessageRate),
@@ -100,16 +109,18 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	svc.Attach(h)
 
 	deps := web.Deps{
-		Store:      st,
-		Logger:     logger.With("component", "web"),
-		Registerer: reg,
-		Gatherer:   reg,
-		Sockets:    hubSockets{h},
-		Commands:   svc,
-		Presence:   h,
-		WS:         h,
-		App:        app.Handler(),
-		Ready:      []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
+		Store:         st,
+		Logger:        logger.With("component", "web"),
+		Registerer:    reg,
+		Gatherer:      reg,
+		Sockets:       hubSockets{h},
+		Commands:      svc,
+		Streams:       svc,
+		OnLinkRevoked: svc.LinkRevoked,
+		Presence:      h,
+		WS:            h,
+		App:           app.Handler(),
+		Ready:         []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
 	}
 	if rdb != nil {
 		deps.Limiter = web.NewRedisLimiter(rdb, "securecam:ratelimit:")

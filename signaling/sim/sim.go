@@ -42,6 +42,9 @@ type Media struct {
 	ICETransportPolicy webrtc.ICETransportPolicy
 	// Logger receives the device's logs; nil discards them.
 	Logger *slog.Logger
+	// PeerLogger receives the logs of the pion peers (pion's own included); nil
+	// discards them.
+	PeerLogger *slog.Logger
 }
 
 func (m Media) logger() *slog.Logger {
@@ -58,7 +61,7 @@ func (m Media) config(sig media.Signaler, servers []ice.Server, onState func(web
 		ICETransportPolicy: m.ICETransportPolicy,
 		SettingEngine:      m.SettingEngine,
 		OnStateChange:      onState,
-		Logger:             m.Logger,
+		Logger:             m.PeerLogger,
 	}
 }
 
