@@ -69,15 +69,12 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		}
 	}
 
-	turnSrv, iceServers, err := liveViewServers(cfg, reg, logger.With("component", "turn"))
+	ev, err := newEventParts(cfg, st, reg, logger)
 	if err != nil {
 		return err
 	}
-	if turnSrv != nil {
-		defer turnSrv.Close()
-	}
 	svc, err := signaling.New(signaling.Config{Store: st, Logger: logger.With("component", "signaling"),
-		Streams: signaling.StreamConfig{ICE: iceServers}})
+		Waker: ev.queue, Alerter: ev.queue, Events: signaling.EventConfig{CameraOfflineAfter: cfg.CameraOfflineAfter}})
 	if err != nil {
 		return err
 	}
@@ -89,7 +86,6 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Authenticator: auth,
 		Directory:     signaling.Directory{Store: st},
 		OnConnect:     svc.OnConnect,
-		OnDisconnect:  svc.OnDisconnect,
 		ReadLimit:     cfg.MaxMessageBytes,
 		MessageRate:   cfg.MessageRate,
 		MessageBurst:  burst(cfg.MessageRate),
@@ -109,18 +105,18 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	svc.Attach(h)
 
 	deps := web.Deps{
-		Store:         st,
-		Logger:        logger.With("component", "web"),
-		Registerer:    reg,
-		Gatherer:      reg,
-		Sockets:       hubSockets{h},
-		Commands:      svc,
-		Streams:       svc,
-		OnLinkRevoked: svc.LinkRevoked,
-		Presence:      h,
-		WS:            h,
-		App:           app.Handler(),
-		Ready:         []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
+		Store:      st,
+		Logger:     logger.With("component", "web"),
+		Registerer: reg,
+		Gatherer:   reg,
+		Sockets:    hubSockets{h},
+		Commands:   svc,
+		Events:     svc,
+		Recordings: ev.recordings,
+		Presence:   h,
+		WS:         h,
+		App:        app.Handler(),
+		Ready:      []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
 	}
 	if rdb != nil {
 		deps.Limiter = web.NewRedisLimiter(rdb, "securecam:ratelimit:")
@@ -134,6 +130,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: prefixStrings(cfg),
+		MaxUploadBytes: cfg.MaxUploadBytes,
 	}, deps)
 	if err != nil {
 		return err
@@ -171,6 +168,10 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 			errs <- fmt.Errorf("signaling: %w", err)
 		}
 	})
+	// The push worker drains its sends in flight when runCtx ends; wg.Wait waits for it
+	// before the store closes.
+	wg.Go(func() { _ = ev.worker.Run(runCtx) })
+	wg.Go(func() { _ = ev.retention.Run(runCtx) })
 	var admin *http.Server
 	if cfg.AdminAddr != "" {
 		admin = &http.Server{Addr: cfg.AdminAddr, Handler: adminMux(), ReadHeaderTimeout: 10 * time.Second}
