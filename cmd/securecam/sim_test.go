@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lineWatch is an io.Writer that keeps what is written and closes a channel when a
+// line contains want.
+type lineWatch struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func newLineWatch(want string) *lineWatch { return &lineWatch{want: want, seen: make(chan struct{})} }
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *lineWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func noEnv(string) string { return "" }
+
+// TestSimCameraAndViewer is the README's way to try the hub without phones: the
+// hub, `securecam sim camera` and `securecam sim viewer`, directly and with media
+// forced through the embedded TURN server.
+func TestSimCameraAndViewer(t *testing.T) {
+	t.Parallel()
+	p := startProc(t, map[string]string{
+		"SECURECAM_DATA_DIR":    t.TempDir(),
+		"SECURECAM_TURN_ADDR":   "127.0.0.1:0",
+		"SECURECAM_TURN_SECRET": "0123456789abcdef0123456789abcdef",
+	})
+	email := fmt.Sprintf("sim-%d@example.com", time.Now().UnixNano())
+	login := []string{"-hub", p.url, "-email", email, "-password", testPassword}
+
+	for _, relay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("relay=%v", relay), func(t *testing.T) {
+			extra := []string{"-signup"}
+			if relay {
+				extra = []string{"-relay"}
+			}
+			ctx, stopCam := context.WithCancel(context.Background())
+			camErr := newLineWatch("waiting for live-view requests")
+			camDone := make(chan int, 1)
+			go func() {
+				camDone <- run(ctx, append(append([]string{"sim", "camera"}, login...), extra...), noEnv, nil, io.Discard, camErr)
+			}()
+			defer func() {
+				stopCam()
+				if code := <-camDone; code != 0 {
+					t.Errorf("sim camera exited with %d:\n%s", code, camErr)
+				}
+			}()
+			select {
+			case <-camErr.seen:
+			case code := <-camDone:
+				camDone <- code
+				t.Fatalf("sim camera exited with %d:\n%s", code, camErr)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("sim camera not connected within 30 s:\n%s", camErr)
+			}
+
+			before := metric(t, p.url, "securecam_turn_relayed_bytes_total")
+			var out, errOut bytes.Buffer
+			args := append(append([]string{"sim", "viewer"}, login...), "-watch", "500ms")
+			if relay {
+				args = append(args, "-relay")
+			}
+			if code := run(context.Background(), args, noEnv, nil, &out, &errOut); code != 0 {
+				t.Fatalf("sim viewer exited with %d:\n%s\n%s", code, out.String(), errOut.String())
+			}
+			t.Logf("sim viewer:\n%s", out.String())
+			if !strings.Contains(out.String(), "time to first frame: ") || !strings.Contains(out.String(), "received ") {
+				t.Errorf("sim viewer printed:\n%s", out.String())
+			}
+			if relayed := metric(t, p.url, "securecam_turn_relayed_bytes_total") - before; relay && relayed < 5000 {
+				t.Errorf("%v bytes went through TURN with -relay, want the video", relayed)
+			}
+		})
+	}
+}
+
+// metric sums the samples of a metric on the hub's /metrics.
+func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func TestSimUsage(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"sim"}, 2, "usage: securecam sim camera|viewer"},
+		{[]string{"sim", "doorbell"}, 2, "usage: securecam sim camera|viewer"},
+		{[]string{"sim", "viewer", "-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"sim", "camera", "extra"}, 2, `unexpected arguments ["extra"]`},
+		{[]string{"sim", "camera", "-hub", "http://127.0.0.1:1"}, 1, "give a user session token, or an e-mail and a password"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), tt.args, noEnv, nil, &stdout, &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.stderr)
+		}
+	}
+}
