@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,13 @@ func TestCameraAndViewer(t *testing.T) {
 	waitFor[bool](cam, "the camera to count its viewer", `
 		document.querySelector('.camera-status').textContent.includes('1 viewer watching')`, pageTimeout)
 	view.screenshot("live-view")
-	cam.screenshot("camera-mode")
+	if os.Getenv("SECURECAM_TEST_SCREENSHOTS") != "" {
+		view.do("look like a phone", pageTimeout, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		waitFor[videoState](view, "the live video to play on a phone screen", playing(
+			`figure.live.single[data-phase=live] video[aria-label="Live view of `+cameraName+`"]`), liveTimeout)
+		view.screenshot("live-view-phone")
+		view.do("look like a desktop again", pageTimeout, chromedp.EmulateViewport(viewportWidth, viewportHeight))
+	}
 
 	// Motion: Chromium's fake camera is a turning sector, a few percent of the
 	// picture per sample, so at the highest sensitivity (1 % of the picture)
@@ -114,6 +121,7 @@ func TestCameraAndViewer(t *testing.T) {
 	)
 	waitFor[bool](cam, "motion to be detected and recorded", `
 		document.querySelector('.camera-status').textContent.includes('Recording clip')`, pageTimeout)
+	cam.screenshot("camera-mode")
 
 	// The event reaches the viewer over its socket, and its notification too.
 	view.do("open the events", pageTimeout, chromedp.Click(link("Events")))
@@ -130,16 +138,8 @@ func TestCameraAndViewer(t *testing.T) {
 	cam.do("turn motion detection off", pageTimeout, chromedp.Click(chromedp.CSS("#motion-enabled")))
 	waitFor[bool](view, "the event to end", fmt.Sprintf(
 		`!!document.querySelector('%s[data-status=ended]')`, eventItem), pageTimeout)
-	// The clip shows once the list is reloaded: press Refresh as a person would.
-	waitFor[bool](view, "the event's clip (pressing Refresh)", fmt.Sprintf(`(() => {
-		if (document.querySelector('%s button.play')) return true;
-		const refresh = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Refresh');
-		if (refresh && !refresh.disabled && !(Date.now() < window.__nextRefresh)) {
-			window.__nextRefresh = Date.now() + 1000;
-			refresh.click();
-		}
-		return false;
-	})()`, eventItem), liveTimeout)
+	// The page looks again for the clip of a recent motion event until it is there.
+	waitFor[bool](view, "the event's clip", fmt.Sprintf(`!!document.querySelector('%s button.play')`, eventItem), liveTimeout)
 	view.do("play the clip", pageTimeout, chromedp.Click(chromedp.CSS(eventItem+" button.play")))
 	clip := waitFor[videoState](view, "the clip to play", playing(eventItem+" video.clip"), pageTimeout)
 	t.Logf("clip %dx%d", clip.Width, clip.Height)
@@ -148,6 +148,17 @@ func TestCameraAndViewer(t *testing.T) {
 	view.do("open the notifications", pageTimeout, chromedp.Click(chromedp.CSS("#nav-notifications")))
 	waitFor[bool](view, "the notification listed", `
 		[...document.querySelectorAll('#notification-list li.notification')].some((li) => li.textContent.includes('Motion detected'))`,
+		pageTimeout)
+
+	// Stop camera: the viewer sees it go offline, and watching it says so.
+	cam.do("stop the camera", pageTimeout, chromedp.Click(button("Stop camera")))
+	view.do("open the devices", pageTimeout, chromedp.Click(link("Devices")))
+	waitFor[bool](view, "the camera listed offline", fmt.Sprintf(
+		`[...document.querySelectorAll('#camera-list li.device[data-status=offline]')].some((li) => li.querySelector('h3').textContent.includes(%q))`,
+		cameraName), pageTimeout)
+	view.do("watch the offline camera", pageTimeout, chromedp.Click(button("Watch")))
+	waitFor[bool](view, "the live view to end with the reason", `
+		document.querySelector('figure.live.single[data-phase=ended] .live-status')?.textContent === 'Ended: Camera offline'`,
 		pageTimeout)
 }
 

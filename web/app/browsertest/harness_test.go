@@ -219,6 +219,9 @@ func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser 
 	return &browser{ctx: ctx}
 }
 
+// The size of every page, so that screenshots come out alike.
+const viewportWidth, viewportHeight = 1280, 800
+
 // tab is a page in its own browser context: its own cookies and localStorage,
 // so its own signed-in session and device ids, like another browser profile.
 type tab struct {
@@ -236,6 +239,7 @@ func (b *browser) profile(t *testing.T, name string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	tb := &tab{t: t, name: name, ctx: ctx}
+	// Console opens the tab, and binds its life to ctx (not to the timeouts of later actions).
 	messages := chromedp.Console(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -257,6 +261,7 @@ func (b *browser) profile(t *testing.T, name string) *tab {
 			t.Logf("console of the %s tab:\n%s", name, strings.Join(tb.console, "\n"))
 		}
 	})
+	tb.do("size the page", pageTimeout, chromedp.EmulateViewport(viewportWidth, viewportHeight))
 	return tb
 }
 
@@ -339,8 +344,8 @@ func (tb *tab) screenshot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
-	// Let the caret and focus rings of the last action settle out of the picture.
-	_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	// The top of the page, without the caret and focus ring of the last action.
+	_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement?.blur(); scrollTo(0, 0)`))
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tb.fail("screenshot "+name, err)

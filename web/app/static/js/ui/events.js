@@ -6,13 +6,20 @@ import { api, sameOrigin } from '../api.js';
 import { deviceName, loadEvents, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, Time, useAction } from './common.js';
 
+// A motion clip is uploaded a few seconds after its motion ends, and nothing
+// announces it: while a recent motion event has no clip, look again now and then.
+const CLIP_WAIT_MS = 120_000;
+const CLIP_POLL_MS = 5_000;
+
 export function EventsPage() {
   const s = useAppState();
   const [recordings, setRecordings] = useState({ items: [], next_cursor: null });
-  const [refresh, { busy, error }] = useAction(async () => {
-    const [, page] = await Promise.all([loadEvents(), api.listRecordings(), refreshDevices()]);
+  const [polls, setPolls] = useState(0);
+  const reload = async () => {
+    const [, page] = await Promise.all([loadEvents(), api.listRecordings()]);
     setRecordings(page);
-  });
+  };
+  const [refresh, { busy, error }] = useAction(() => Promise.all([reload(), refreshDevices()]));
   const [more, moreState] = useAction(() => loadEvents(true));
   const [moreRecordings, moreRecState] = useAction(async () => {
     const page = await api.listRecordings(recordings.next_cursor);
@@ -28,6 +35,20 @@ export function EventsPage() {
     const r = recordings.items.find((r) => r.event_id === e.id && r.status === 'available');
     return r && api.recordingContent(r.id);
   };
+
+  useEffect(() => {
+    const awaited = (e) =>
+      e.triggered_by === 'motion' && !clipOf(e) && Date.now() - new Date(e.started_at || e.created_at) < CLIP_WAIT_MS;
+    if (busy || !s.events.some(awaited)) return;
+    const t = setTimeout(
+      () =>
+        reload()
+          .catch((err) => console.warn('events', err))
+          .finally(() => setPolls((n) => n + 1)),
+      CLIP_POLL_MS,
+    );
+    return () => clearTimeout(t);
+  }, [s.events, recordings, busy, polls]);
 
   return html`
     <div class="section-head">
