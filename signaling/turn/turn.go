@@ -69,6 +69,10 @@ type Config struct {
 	// Secret is the TURN REST shared secret, the same as signaling/ice's
 	// (required).
 	Secret string
+	// RelayPortMin and RelayPortMax bound the UDP ports of relay sockets
+	// (inclusive), so that a server behind NAT can have them forwarded. Both
+	// zero: any free port.
+	RelayPortMin, RelayPortMax int
 	// MaxAllocationsPerDevice caps concurrent allocations per device id.
 	// Default DefaultMaxAllocationsPerDevice. A WebRTC peer makes one per TURN
 	// URL (two with the UDP and TCP URLs), and more during an ICE restart.
@@ -148,9 +152,18 @@ func New(cfg Config) (*Server, error) {
 		bindHost = unspecified
 	}
 	gen := &relayGenerator{
-		static: &turn.RelayAddressGeneratorStatic{RelayAddress: publicIP, Address: bindHost},
+		ports:  &turn.RelayAddressGeneratorStatic{RelayAddress: publicIP, Address: bindHost},
 		relays: s.relays,
 		family: family,
+	}
+	if cfg.RelayPortMin != 0 || cfg.RelayPortMax != 0 {
+		if cfg.RelayPortMin < 1 || cfg.RelayPortMax > 65535 || cfg.RelayPortMin > cfg.RelayPortMax {
+			_ = udp.Close()
+			_ = tcp.Close()
+			return nil, fmt.Errorf("turn: relay ports %d-%d: want 1 <= min <= max <= 65535", cfg.RelayPortMin, cfg.RelayPortMax)
+		}
+		gen.ports = &turn.RelayAddressGeneratorPortRange{RelayAddress: publicIP, Address: bindHost,
+			MinPort: uint16(cfg.RelayPortMin), MaxPort: uint16(cfg.RelayPortMax)}
 	}
 	s.srv, err = turn.NewServer(turn.ServerConfig{
 		Realm:        s.realm,
@@ -252,15 +265,16 @@ func (s *Server) quotaOK(userID, _ string, _ net.Addr) bool {
 	return true
 }
 
-// relayGenerator opens relay sockets for pion, counted per device.
+// relayGenerator opens relay sockets for pion (with ports, which picks their
+// ports), counted per device.
 type relayGenerator struct {
-	static *turn.RelayAddressGeneratorStatic
+	ports  turn.RelayAddressGenerator
 	relays *relays
 	family string
 }
 
 func (g *relayGenerator) Validate() error {
-	if err := g.static.Validate(); err != nil {
+	if err := g.ports.Validate(); err != nil {
 		return fmt.Errorf("turn: relay generator: %w", err)
 	}
 	return nil
@@ -273,7 +287,7 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 	if err := g.relays.acquire(conf.UserID); err != nil {
 		return nil, nil, err
 	}
-	conn, addr, err := g.static.AllocatePacketConn(conf)
+	conn, addr, err := g.ports.AllocatePacketConn(conf)
 	if err != nil {
 		g.relays.release(conf.UserID)
 		return nil, nil, fmt.Errorf("turn: open relay: %w", err)

@@ -331,6 +331,29 @@ func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
+func TestRelayPortRange(t *testing.T) {
+	// A range starting at a port that was free a moment ago.
+	probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := probe.LocalAddr().(*net.UDPAddr).Port
+	_ = probe.Close()
+	high := min(low+19, 65535)
+	srv, _ := startServer(t, turn.Config{RelayPortMin: low, RelayPortMax: high})
+	now := time.Now()
+	for i := range 3 {
+		user, pass := ice.Credentials(secret, "device-"+strconv.Itoa(i), now.Add(time.Minute))
+		a, err := allocate(t, srv, user, pass)
+		if err != nil {
+			t.Fatalf("allocate: %v", err)
+		}
+		if port := a.relay.LocalAddr().(*net.UDPAddr).Port; port < low || port > high {
+			t.Errorf("relay port %d outside %d-%d", port, low, high)
+		}
+	}
+}
+
 func TestNewRefuses(t *testing.T) {
 	tests := []struct {
 		name string
@@ -341,6 +364,8 @@ func TestNewRefuses(t *testing.T) {
 		{"public ip is a name", turn.Config{Addr: "127.0.0.1:0", PublicIP: "turn.example.org", Secret: "s"}},
 		{"negative quota", turn.Config{Addr: "127.0.0.1:0", PublicIP: "127.0.0.1", Secret: "s", MaxAllocationsPerDevice: -1}},
 		{"bad address", turn.Config{Addr: "127.0.0.1", PublicIP: "127.0.0.1", Secret: "s"}},
+		{"relay ports reversed", turn.Config{Addr: "127.0.0.1:0", PublicIP: "127.0.0.1", Secret: "s", RelayPortMin: 50010, RelayPortMax: 50000}},
+		{"relay port max only", turn.Config{Addr: "127.0.0.1:0", PublicIP: "127.0.0.1", Secret: "s", RelayPortMax: 50000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
