@@ -56,11 +56,12 @@ func (f *fleet) startCommands(ctx context.Context) {
 					l.errors.Add(1)
 					continue
 				}
-				sent := time.Duration(cmd.Payload.T)
-				l.mu.Lock()
-				l.lat = append(l.lat, time.Since(f.epoch)-sent)
-				l.pending[cmd.CommandID] = sent
-				l.mu.Unlock()
+				if sent := time.Duration(cmd.Payload.T); int64(sent) >= l.from.Load() {
+					l.mu.Lock()
+					l.lat = append(l.lat, time.Since(f.epoch)-sent)
+					l.pending[cmd.CommandID] = sent
+					l.mu.Unlock()
+				}
 				buf = append(buf[:0], `{"type":"command.result","data":{"command_id":"`...)
 				buf = append(buf, cmd.CommandID...)
 				buf = append(buf, `","status":"acknowledged"}}`...)
@@ -90,8 +91,9 @@ func (f *fleet) startCommands(ctx context.Context) {
 				}
 				l.mu.Lock()
 				sent, ok := l.pending[st.CommandID]
+				delete(l.pending, st.CommandID)
+				ok = ok && int64(sent) >= l.from.Load()
 				if ok {
-					delete(l.pending, st.CommandID)
 					l.rtt = append(l.rtt, time.Since(f.epoch)-sent)
 					l.credit()
 				}
@@ -128,8 +130,8 @@ var commandColumns = []column{
 // its own) and, for comparison, on SQLite; or on the hub at Config.Addr.
 func (r *runner) commands(ctx context.Context) ([]Result, error) {
 	phases := []phase{
-		{name: "rate", rate: r.cfg.CommandRate, duration: r.cfg.Duration},
 		{name: "full", window: r.cfg.CommandWindow, duration: r.cfg.Duration},
+		{name: "rate", rate: r.cfg.CommandRate, duration: r.cfg.Duration},
 	}
 	type target struct {
 		name string

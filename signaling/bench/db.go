@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,8 +22,17 @@ func (r *runner) database(ctx context.Context) (string, error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "securecam_bench_" + hex.EncodeToString(b)
+	// pgxpool's settings (pool_max_conns, …) go to the hub, not to this one connection.
+	admin := *u
+	q := admin.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	admin.RawQuery = q.Encode()
 	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, r.cfg.PostgresURL)
+		conn, err := pgx.Connect(ctx, admin.String())
 		if err != nil {
 			return fmt.Errorf("postgres at %s (--postgres): %w", u.Redacted(), err)
 		}

@@ -26,6 +26,7 @@ type link struct {
 	build func(buf []byte, seq int64, ts time.Duration) []byte
 	seq   int64 // the last sequence number sent; the sender goroutine's
 
+	from     atomic.Int64 // the running phase's start, in nanoseconds since the epoch: older messages are stragglers of the last phase
 	sent     atomic.Int64
 	received atomic.Int64 // messages delivered (route), commands completed (commands)
 	errors   atomic.Int64
@@ -112,6 +113,9 @@ func (f *fleet) startRoute(ctx context.Context) {
 					}
 					continue
 				}
+				if int64(ts) < l.from.Load() {
+					continue
+				}
 				d := time.Since(f.epoch) - ts
 				l.mu.Lock()
 				l.lat = append(l.lat, d)
@@ -157,7 +161,9 @@ const drainTimeout = 5 * time.Second
 // run offers the load of ph and measures what arrives.
 func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Result {
 	res := Result{Phase: ph.name, Pairs: len(f.links), Rate: ph.rate}
+	from := time.Since(f.epoch)
 	for _, l := range f.links {
+		l.from.Store(int64(from))
 		l.mu.Lock()
 		l.lat, l.rtt = l.lat[:0], l.rtt[:0]
 		l.credits = nil
