@@ -147,6 +147,9 @@ type TURNConfig struct {
 	PublicIP netip.Addr
 	// Realm is the TURN realm (SECURECAM_TURN_REALM, default "securecam").
 	Realm string
+	// RelayPortMin and RelayPortMax bound the UDP ports of relays, to forward them on a
+	// router (SECURECAM_TURN_RELAY_PORTS, "min-max"; default any free port).
+	RelayPortMin, RelayPortMax int
 	// Secret signs the short-lived credentials, at least 16 bytes (SECURECAM_TURN_SECRET).
 	Secret string
 }
@@ -271,6 +274,16 @@ var settings = []setting{
 		return nil
 	}},
 	{key: "turn_realm", apply: func(c *Config, v string) error { c.TURN.Realm = v; return nil }},
+	{key: "turn_relay_ports", apply: func(c *Config, v string) error {
+		lo, hi, ok := strings.Cut(v, "-")
+		a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+		b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+		if !ok || err1 != nil || err2 != nil || a == 0 || a > b {
+			return fmt.Errorf("%q is not a port range; write min-max, for example 49160-49200", v)
+		}
+		c.TURN.RelayPortMin, c.TURN.RelayPortMax = int(a), int(b)
+		return nil
+	}},
 	{key: "turn_secret", apply: func(c *Config, v string) error {
 		c.TURN.Secret = v
 		if len(v) < 16 {

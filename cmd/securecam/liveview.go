@@ -23,12 +23,14 @@ func liveViewServers(cfg Config, reg prometheus.Registerer, logger *slog.Logger)
 		return nil, p, nil
 	}
 	srv, err := turn.New(turn.Config{
-		Addr:       cfg.TURN.Addr,
-		PublicIP:   cfg.TURN.PublicIP.String(),
-		Realm:      cfg.TURN.Realm,
-		Secret:     cfg.TURN.Secret,
-		Registerer: reg,
-		Logger:     logger,
+		Addr:         cfg.TURN.Addr,
+		PublicIP:     cfg.TURN.PublicIP.String(),
+		Realm:        cfg.TURN.Realm,
+		RelayPortMin: cfg.TURN.RelayPortMin,
+		RelayPortMax: cfg.TURN.RelayPortMax,
+		Secret:       cfg.TURN.Secret,
+		Registerer:   reg,
+		Logger:       logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start TURN on SECURECAM_TURN_ADDR %s: %w", cfg.TURN.Addr, err)
