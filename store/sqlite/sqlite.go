@@ -50,6 +50,7 @@ type Config struct {
 type Store struct {
 	*sqlstore.Store
 	read, write *sql.DB
+	db          *sqlDB
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,8 +99,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &sqlDB{conn: conn{read}, write: write}
-	s := &Store{Store: sqlstore.New(db, dialect), read: read, write: write}
+	db := &sqlDB{conn: conn{x: read, stmts: newStmts(read)}, write: conn{x: write, stmts: newStmts(write)}}
+	s := &Store{Store: sqlstore.New(db, dialect), read: read, write: write, db: db}
 	if err := s.migrate(ctx, db, log); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -141,7 +142,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.db.stmts.close(), s.db.write.stmts.close(), s.read.Close(), s.write.Close())
 }
 
 // dsn is a SQLite URI: the path escaped, so that '?', '#' or '%' in it stay part of it.
