@@ -143,6 +143,13 @@ func TestCameraAndViewer(t *testing.T) {
 	view.do("play the clip", pageTimeout, chromedp.Click(chromedp.CSS(eventItem+" button.play")))
 	clip := waitFor[videoState](view, "the clip to play", playing(eventItem+" video.clip"), pageTimeout)
 	t.Logf("clip %dx%d", clip.Width, clip.Height)
+	// The camera records at least 5 s (-1: the player found no length).
+	if d := eval[float64](view, "read the clip's duration", `(() => {
+		const d = document.querySelector('`+eventItem+` video.clip').duration;
+		return Number.isFinite(d) ? d : -1;
+	})()`); d < 4 {
+		t.Errorf("clip duration = %v s, want about 5 s or more", d)
+	}
 	view.screenshot("events")
 
 	view.do("open the notifications", pageTimeout, chromedp.Click(chromedp.CSS("#nav-notifications")))
