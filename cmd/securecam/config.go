@@ -527,12 +527,13 @@ func readConfigFile(path string) (map[string]fileValue, configError) {
 
 // unknownEnv returns the SECURECAM_* names in environ (as os.Environ lists them) that are
 // not configuration variables, so typos can be reported. SECURECAM_TEST_* (the test suite's
-// own variables) and SECURECAM_CONFIG are known.
+// own variables), SECURECAM_SIM_* (securecam sim's) and SECURECAM_CONFIG are known.
 func unknownEnv(environ []string) []string {
 	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, envPrefix) || name == configFileVar || strings.HasPrefix(name, envPrefix+"TEST_") {
+		if !strings.HasPrefix(name, envPrefix) || name == configFileVar || strings.HasPrefix(name, envPrefix+"TEST_") ||
+			strings.HasPrefix(name, envPrefix+"SIM_") {
 			continue
 		}
 		if !slices.ContainsFunc(settings, func(s setting) bool { return envName(s.key) == name }) {

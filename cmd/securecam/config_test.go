@@ -420,6 +420,7 @@ func TestUnknownEnv(t *testing.T) {
 		"SECURECAM_HTTP_ADR=:1",
 		"SECURECAM_CONFIG=x.yaml",
 		"SECURECAM_TEST_POSTGRES_URL=postgres://x",
+		"SECURECAM_SIM_PASSWORD=secret",
 		"SECURECAM_DATABSE_URL=postgres://x",
 	})
 	want := []string{"SECURECAM_DATABSE_URL", "SECURECAM_HTTP_ADR"}
