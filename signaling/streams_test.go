@@ -317,12 +317,14 @@ func TestStreamWakesOfflineCamera(t *testing.T) {
 
 func TestStreamWakeTimesOut(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Streams.WakeTimeout = 50 * time.Millisecond }})
+	clock := &fakeClock{now: time.Now().UTC()}
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 	f := newFamily(t, st)
 	withPushToken(t, st, f.camera)
 	view := dial(t, n, f.viewer)
 	sid := requestStream(t, view, f.camera).SessionID
 	view.expect("stream.status")
+	clock.Advance(46 * time.Second) // past the 45 s default wake timeout
 	wantEnded(t, view, sid, signaling.ReasonCameraUnreachable)
 	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonCameraUnreachable)
 
@@ -332,7 +334,6 @@ func TestStreamWakeTimesOut(t *testing.T) {
 }
 
 func TestStreamSetupTimeouts(t *testing.T) {
-	const short = 50 * time.Millisecond
 	tests := []struct {
 		name string
 		// run takes the session to the step that then times out.
@@ -354,12 +355,12 @@ func TestStreamSetupTimeouts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := storetest.NewSQLite(t)
-			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) {
-				c.Streams.RequestTimeout, c.Streams.AcceptTimeout, c.Streams.ConnectTimeout = short, short, short
-			}})
+			clock := &fakeClock{now: time.Now().UTC()}
+			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 			f := newFamily(t, st)
 			cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 			sid := tt.run(t, cam, view, f.camera)
+			clock.Advance(31 * time.Second) // past the 30 s default of every setup step
 			wantEnded(t, view, sid, signaling.ReasonTimeout)
 			wantEnded(t, cam, sid, signaling.ReasonTimeout)
 			wantSession(t, st, sid, store.StreamFailed, signaling.ReasonTimeout)
