@@ -178,16 +178,17 @@ type videoState struct {
 
 // playing is an expression that is truthy once the video element matching the
 // CSS selector has frames (videoWidth > 0) and its currentTime has advanced by
-// half a second since the first poll that saw frames.
+// half a second since the first poll that saw frames (or since it last went
+// back: a clip's player seeks to the end and back to find its length).
 func playing(selector string) string {
 	key := fmt.Sprintf("__started_%x", selector)
 	return fmt.Sprintf(`(() => {
 		const v = document.querySelector(%q);
 		if (!v || !v.videoWidth || v.paused) return false;
-		window[%q] ??= v.currentTime;
+		if (!(v.currentTime >= window[%q])) window[%q] = v.currentTime;
 		if (v.currentTime - window[%q] < 0.5) return false;
 		return {width: v.videoWidth, height: v.videoHeight, time: v.currentTime};
-	})()`, selector, key, key)
+	})()`, selector, key, key, key)
 }
 
 // TestSignInErrors: wrong credentials are refused with an alert that says so,

@@ -83,12 +83,37 @@ function EventItem({ event: e, clip }) {
       <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} · ${e.status === 'ended' ? 'ended' : 'ongoing'}</p>
       ${clip
         ? playing
-          ? html`<video class="clip" src=${clip} controls autoplay playsinline aria-label=${`Clip of ${e.title || 'event'} on ${camera}`}></video>`
+          ? html`<video
+              class="clip"
+              src=${clip}
+              controls
+              autoplay
+              playsinline
+              onLoadedMetadata=${findDuration}
+              aria-label=${`Clip of ${e.title || 'event'} on ${camera}`}
+            ></video>`
           : html`<button type="button" class="play" aria-label=${`Play clip of ${e.title || 'event'} on ${camera}`} onClick=${() => setPlaying(true)}>
               Play clip
             </button>`
         : html`<p class="muted">No clip</p>`}
     </li>`;
+}
+
+// A clip recorded with MediaRecorder (WebM) does not say how long it is, so
+// the player shows no length and cannot seek. Seeking past the end once makes
+// the browser find it; then play from the start.
+function findDuration(e) {
+  const v = e.currentTarget;
+  if (v.duration !== Infinity) return;
+  v.addEventListener(
+    'timeupdate',
+    () => {
+      v.currentTime = 0;
+      v.play().catch(() => {});
+    },
+    { once: true },
+  );
+  v.currentTime = Number.MAX_SAFE_INTEGER;
 }
 
 function RecordingItem({ recording: r }) {
