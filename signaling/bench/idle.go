@@ -111,6 +111,7 @@ func (r *runner) idleHub(ctx context.Context, n int) (Result, error) {
 			return res, err
 		}
 	}
+	r.dial.close() // the registration's keep-alive sockets count against the file limit
 	clients := make([]*client.Client, len(r.dial.clients))
 	for i, hc := range r.dial.clients {
 		if clients[i], err = client.New(client.Config{BaseURL: s.url, HTTPClient: hc}); err != nil {

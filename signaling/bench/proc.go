@@ -169,24 +169,32 @@ func (s *server) rss() (int64, error) {
 	return 0, fmt.Errorf("rss of %s: no VmRSS", s.name)
 }
 
-// gc makes the child collect garbage (through pprof's heap endpoint), so that memory
-// figures count live data; a server without an admin listener is left alone.
+// gcCycles is how many collections gc asks for: each one may halve a goroutine stack
+// that grew during a connection's setup, as the runtime's periodic collections do on a
+// hub that runs for a while.
+const gcCycles = 4
+
+// gc makes the child collect garbage (through pprof's heap endpoint) a few times, so
+// that memory figures count live data at a steady state; a server without an admin
+// listener is left alone.
 func (s *server) gc(ctx context.Context) error {
 	if s.admin == "" {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.admin+"/debug/pprof/heap?gc=1", nil)
-	if err != nil {
-		return fmt.Errorf("gc %s: %w", s.name, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("gc %s: %w", s.name, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gc %s: %s", s.name, resp.Status)
+	for range gcCycles {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.admin+"/debug/pprof/heap?gc=1", nil)
+		if err != nil {
+			return fmt.Errorf("gc %s: %w", s.name, err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("gc %s: %w", s.name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("gc %s: %s", s.name, resp.Status)
+		}
 	}
 	return nil
 }

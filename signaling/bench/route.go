@@ -200,6 +200,9 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 		wg.Go(func() {
 			var buf []byte
 			var interval time.Duration
+			timer := time.NewTimer(0)
+			defer timer.Stop()
+			<-timer.C
 			next := start
 			if ph.rate > 0 {
 				interval = time.Duration(float64(n) / ph.rate * float64(time.Second))
@@ -209,8 +212,9 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 				var ts time.Duration
 				if ph.rate > 0 {
 					if d := time.Until(next); d > 0 {
+						timer.Reset(d)
 						select {
-						case <-time.After(d):
+						case <-timer.C:
 						case <-pctx.Done():
 							return
 						}
