@@ -299,13 +299,17 @@ func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean
 	})
 }
 
+// cameraBackDelay is how long after a device connected its open camera_offline event
+// is looked for: off the connection's path and after the burst of work a connect
+// brings (pending commands, stream requests), which matters when many reconnect at once.
+const cameraBackDelay = 2 * time.Second
+
 // eventsConnected stops the camera_offline countdown of a device that came back here,
-// and ends the camera_offline event it raised, if any (wherever it was raised). The
-// look-up runs on a timer goroutine, off the connection's path.
+// and soon ends the camera_offline event it raised, if any (wherever it was raised).
 func (s *Service) eventsConnected(_ context.Context, c *hub.Client) {
 	id := c.Identity()
 	s.cancel(cameraOfflineKey(id.DeviceID))
-	s.after("camera_back:"+id.DeviceID, 0, func() {
+	s.after("camera_back:"+id.DeviceID, cameraBackDelay, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		s.endCameraOffline(ctx, id)
