@@ -90,7 +90,7 @@ func TestSimCameraAndViewer(t *testing.T) {
 				args = append(args, "-relay")
 			}
 			if code := run(context.Background(), args, noEnv, nil, &out, &errOut); code != 0 {
-				t.Fatalf("sim viewer exited with %d:\n%s\n%s", code, out.String(), errOut.String())
+				t.Fatalf("sim viewer exited with %d:\n%s\n%s\nsim camera:\n%s", code, out.String(), errOut.String(), camErr)
 			}
 			t.Logf("sim viewer:\n%s", out.String())
 			if !strings.Contains(out.String(), "time to first frame: ") || !strings.Contains(out.String(), "received ") {
