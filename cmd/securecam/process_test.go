@@ -174,8 +174,8 @@ func (p *proc) status(path string) int {
 
 // account is a user with a camera and a linked viewer, made over REST.
 type account struct {
-	email, token     string
-	camera, viewer   client.CreatedDevice
+	email, token   string
+	camera, viewer client.CreatedDevice
 }
 
 const testPassword = "correct horse battery staple"
