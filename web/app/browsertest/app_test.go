@@ -40,8 +40,8 @@ func link(text string) string {
 // as a viewer, watches the camera live, and sees its motion event (with the
 // clip) and the notification.
 func TestCameraAndViewer(t *testing.T) {
-	h := startHub(t)
 	b := startBrowser(t)
+	h := startHub(t)
 	cam := b.profile(t, "camera")
 	view := b.profile(t, "viewer")
 
@@ -195,9 +195,9 @@ func playing(selector string) string {
 // the same for an unknown email; a taken email cannot sign up again; the right
 // password signs in.
 func TestSignInErrors(t *testing.T) {
+	b := startBrowser(t)
 	h := startHub(t)
 	signUp(t, h)
-	b := startBrowser(t)
 	tb := b.profile(t, "browser")
 
 	tests := []struct {

@@ -27,13 +27,13 @@ import (
 // certificate the browser trusts, it is a camera connected to the hub.
 func TestPhoneOnTheNetwork(t *testing.T) {
 	certFile, keyFile, spki := selfSignedCert(t, lanHost)
+	// The browser trusts this one certificate, as a phone does once it is installed.
+	b := startBrowser(t, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 	plain := startHub(t)
 	secure := startHub(t, "SECURECAM_TLS_CERT_FILE="+certFile, "SECURECAM_TLS_KEY_FILE="+keyFile)
 	if !strings.HasPrefix(secure.url, "https://") {
 		t.Fatalf("the hub with a certificate listens at %s, want https", secure.url)
 	}
-	// The browser trusts this one certificate, as a phone does once it is installed.
-	b := startBrowser(t, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 
 	overHTTP := b.profile(t, "http")
 	overHTTP.do("sign up over plain HTTP and open camera mode", pageTimeout,
