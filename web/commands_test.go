@@ -18,26 +18,31 @@ func (noSockets) Authenticate(*http.Request) (hub.Identity, error) {
 	return hub.Identity{}, &hub.AuthError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "no sockets in this test"}
 }
 
-// withCommands serves POST /commands through a real signaling service and hub.
-func withCommands(t *testing.T) envOpt {
-	return func(s *setup) {
-		svc, err := signaling.New(signaling.Config{Store: s.deps.Store.(store.Store)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := hub.New(hub.Config{Authenticator: noSockets{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Attach(h)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = h.Shutdown(ctx)
-			svc.Close()
-		})
-		s.deps.Commands = svc
+// newSignaling returns a real signaling service on the server's store, attached to a
+// hub no socket connects to; both stop when the test ends. cfg.Store is filled in.
+func newSignaling(t *testing.T, s *setup, cfg signaling.Config) *signaling.Service {
+	cfg.Store = s.deps.Store.(store.Store)
+	svc, err := signaling.New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
+	h, err := hub.New(hub.Config{Authenticator: noSockets{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Attach(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+		svc.Close()
+	})
+	return svc
+}
+
+// withCommands serves POST /commands through a real signaling service.
+func withCommands(t *testing.T) envOpt {
+	return func(s *setup) { s.deps.Commands = newSignaling(t, s, signaling.Config{}) }
 }
 
 func TestCommandsAPI(t *testing.T) {

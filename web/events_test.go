@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
@@ -24,21 +22,7 @@ import (
 // from a disk storage in dir.
 func withEvents(t *testing.T, dir string) envOpt {
 	return func(s *setup) {
-		svc, err := signaling.New(signaling.Config{Store: s.deps.Store.(store.Store)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := hub.New(hub.Config{Authenticator: noSockets{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Attach(h)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = h.Shutdown(ctx)
-			svc.Close()
-		})
+		svc := newSignaling(t, s, signaling.Config{})
 		disk, err := blobs.NewDisk(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -1,13 +1,11 @@
 package web_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/ice"
 	"github.com/securecam/securecam/store"
@@ -23,22 +21,7 @@ func withStreams(t *testing.T, maxViewers int) envOpt {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := signaling.New(signaling.Config{Store: s.deps.Store.(store.Store),
-			Streams: signaling.StreamConfig{ICE: provider, MaxViewersPerCamera: maxViewers}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := hub.New(hub.Config{Authenticator: noSockets{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Attach(h)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = h.Shutdown(ctx)
-			svc.Close()
-		})
+		svc := newSignaling(t, s, signaling.Config{Streams: signaling.StreamConfig{ICE: provider, MaxViewersPerCamera: maxViewers}})
 		s.deps.Streams = svc
 	}
 }
