@@ -69,12 +69,20 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		}
 	}
 
+	turnSrv, iceServers, err := liveViewServers(cfg, reg, logger.With("component", "turn"))
+	if err != nil {
+		return err
+	}
+	if turnSrv != nil {
+		defer turnSrv.Close()
+	}
 	ev, err := newEventParts(cfg, st, reg, logger)
 	if err != nil {
 		return err
 	}
 	svc, err := signaling.New(signaling.Config{Store: st, Logger: logger.With("component", "signaling"),
-		Waker: ev.queue, Alerter: ev.queue, Events: signaling.EventConfig{CameraOfflineAfter: cfg.CameraOfflineAfter}})
+		Waker: ev.queue, Alerter: ev.queue, Events: signaling.EventConfig{CameraOfflineAfter: cfg.CameraOfflineAfter},
+		Streams: signaling.StreamConfig{ICE: iceServers}})
 	if err != nil {
 		return err
 	}
@@ -86,6 +94,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		Authenticator: auth,
 		Directory:     signaling.Directory{Store: st},
 		OnConnect:     svc.OnConnect,
+		OnDisconnect:  svc.OnDisconnect,
 		ReadLimit:     cfg.MaxMessageBytes,
 		MessageRate:   cfg.MessageRate,
 		MessageBurst:  burst(cfg.MessageRate),
@@ -105,18 +114,20 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	svc.Attach(h)
 
 	deps := web.Deps{
-		Store:      st,
-		Logger:     logger.With("component", "web"),
-		Registerer: reg,
-		Gatherer:   reg,
-		Sockets:    hubSockets{h},
-		Commands:   svc,
-		Events:     svc,
-		Recordings: ev.recordings,
-		Presence:   h,
-		WS:         h,
-		App:        app.Handler(),
-		Ready:      []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
+		Store:         st,
+		Logger:        logger.With("component", "web"),
+		Registerer:    reg,
+		Gatherer:      reg,
+		Sockets:       hubSockets{h},
+		Commands:      svc,
+		Events:        svc,
+		Recordings:    ev.recordings,
+		Streams:       svc,
+		OnLinkRevoked: svc.LinkRevoked,
+		Presence:      h,
+		WS:            h,
+		App:           app.Handler(),
+		Ready:         []web.ReadyCheck{{Name: "hub", Check: h.Ready}},
 	}
 	if rdb != nil {
 		deps.Limiter = web.NewRedisLimiter(rdb, "securecam:ratelimit:")
