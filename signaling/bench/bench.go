@@ -66,8 +66,12 @@ type Config struct {
 	// Pairs is the number of viewer→camera pairs of route, raw and cluster. Default 500.
 	Pairs int
 	// Duration is the length of each measured phase of route, raw, cluster and
-	// commands. Default 10 s.
+	// commands. Default 5 s.
 	Duration time.Duration
+	// Repeat is how many times route, raw and cluster run their phases, taking turns
+	// between the hub and the bare relay; figures are medians over the repeats.
+	// Default 3.
+	Repeat int
 	// Rate is the fixed total message rate of the rate phase. Default 10,000/s.
 	Rate float64
 	// Size is the size of a routed message as the sender writes it, in bytes. Default 256.
@@ -114,8 +118,9 @@ func (c *Config) setDefaults() {
 	def(&c.Conns, 19900)
 	def(&c.Pairs, 500)
 	if c.Duration <= 0 {
-		c.Duration = 10 * time.Second
+		c.Duration = 5 * time.Second
 	}
+	def(&c.Repeat, 3)
 	if c.Rate <= 0 {
 		c.Rate = 10000
 	}
@@ -192,10 +197,6 @@ type runner struct {
 	dial  *dialer
 
 	cleanups []func() // of the running scenario, run last first
-
-	// rawRoute keeps the bare relay's route figures by phase, measured once per Run
-	// and shared by route, raw and cluster.
-	rawRoute []Result
 }
 
 // scenario runs one scenario and then its cleanups.

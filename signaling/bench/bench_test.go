@@ -72,6 +72,7 @@ func TestEveryScenario(t *testing.T) {
 		Sources:       2,
 		Pairs:         5,
 		Duration:      500 * time.Millisecond,
+		Repeat:        1,
 		Rate:          200,
 		CommandPairs:  3,
 		CommandRate:   30,

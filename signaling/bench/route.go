@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,25 +427,76 @@ func (r *runner) measure(ctx context.Context, f *fleet, start func(*fleet, conte
 	return out
 }
 
-// rawResults measures the bare relay once per Run (route, raw and cluster share it).
-func (r *runner) rawResults(ctx context.Context) ([]Result, error) {
-	if r.rawRoute != nil {
-		return r.rawRoute, nil
+// contender is a fleet measured by interleave, and how its results are labelled.
+type contender struct {
+	f                *fleet
+	scenario, target string
+}
+
+// interleave measures fleets with the route phases Repeat times, taking turns within
+// each phase so that load from outside the benchmark falls on all of them alike, and
+// closes them. It returns, per fleet and phase, the median of each figure over the
+// repeats (counts are summed).
+func (r *runner) interleave(ctx context.Context, cs []contender) [][]Result {
+	fctx, cancel := context.WithCancel(ctx)
+	for _, c := range cs {
+		c.f.startRoute(fctx)
 	}
-	s, err := r.startRaw(ctx)
-	if err != nil {
-		return nil, err
+	defer func() {
+		cancel()
+		for _, c := range cs {
+			c.f.close()
+		}
+	}()
+	phases := r.routePhases()
+	rounds := make([][][]Result, len(cs)) // fleet, phase, repeat
+	for i := range cs {
+		rounds[i] = make([][]Result, len(phases))
 	}
-	defer s.stop()
-	f, err := r.rawFleet(ctx, s, r.cfg.Pairs)
-	if err != nil {
-		return nil, err
+	for rep := range r.cfg.Repeat {
+		for p, ph := range phases {
+			for i, c := range cs {
+				res := c.f.run(ctx, r, fmt.Sprintf("%s %s (%d/%d)", c.scenario, c.target, rep+1, r.cfg.Repeat), ph)
+				res.Scenario, res.Target = c.scenario, c.target
+				rounds[i][p] = append(rounds[i][p], res)
+			}
+		}
 	}
-	r.rawRoute = r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "raw", "raw")
-	if err := s.exited(); err != nil {
-		return nil, err
+	out := make([][]Result, len(cs))
+	for i := range cs {
+		for p := range phases {
+			out[i] = append(out[i], medianResult(rounds[i][p]))
+		}
 	}
-	return r.rawRoute, nil
+	return out
+}
+
+// medianResult folds repeats of one measurement: each rate and latency is the median
+// over them, counts and seconds are summed.
+func medianResult(rs []Result) Result {
+	m := rs[0]
+	m.Sent, m.Received, m.Lost, m.Errors, m.Seconds = 0, 0, 0, 0, 0
+	for _, r := range rs {
+		m.Sent += r.Sent
+		m.Received += r.Received
+		m.Lost += r.Lost
+		m.Errors += r.Errors
+		m.Seconds += r.Seconds
+	}
+	median := func(f func(Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m.PerSec = median(func(r Result) float64 { return r.PerSec })
+	m.P50 = median(func(r Result) float64 { return r.P50 })
+	m.P90 = median(func(r Result) float64 { return r.P90 })
+	m.P99 = median(func(r Result) float64 { return r.P99 })
+	m.Max = median(func(r Result) float64 { return r.Max })
+	return m
 }
 
 // compare sets the ratios of results to the bare relay's result of the same phase.
@@ -484,10 +536,16 @@ var routeColumns = []column{
 	colRatio("p99 vs raw", func(r Result) float64 { return r.P99VsRaw }),
 }
 
+// routeTitle heads the tables of route, raw and cluster.
+func (r *runner) routeTitle(what string) string {
+	return fmt.Sprintf("%s, %d-byte webrtc.candidate messages, %s per phase, median of %d interleaved repeats",
+		what, r.cfg.Size, r.cfg.Duration, r.cfg.Repeat)
+}
+
 // route measures webrtc.candidate relaying inside live-view sessions on one hub,
-// and the bare relay with the same load.
+// and the bare relay with the same load, taking turns.
 func (r *runner) route(ctx context.Context) ([]Result, error) {
-	raw, err := r.rawResults(ctx)
+	raw, err := r.startRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -495,36 +553,49 @@ func (r *runner) route(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.hubFleet(ctx, s, s, r.cfg.Pairs, true)
+	hf, err := r.hubFleet(ctx, s, s, r.cfg.Pairs, true)
 	if err != nil {
 		return nil, err
 	}
-	rs := r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "route", "hub")
-	if err := s.exited(); err != nil {
-		return rs, err
+	rf, err := r.rawFleet(ctx, raw, r.cfg.Pairs)
+	if err != nil {
+		hf.close()
+		return nil, err
 	}
-	compare(rs, raw)
-	all := append(append([]Result{}, raw...), rs...)
-	writeTable(r.cfg.Out, fmt.Sprintf("route: %d viewer→camera pairs, %d-byte webrtc.candidate messages, %s per phase",
-		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, all)
-	return rs, nil
+	out := r.interleave(ctx, []contender{{rf, "raw", "raw"}, {hf, "route", "hub"}})
+	for _, srv := range []*server{raw, s} {
+		if err := srv.exited(); err != nil {
+			return out[1], err
+		}
+	}
+	compare(out[1], out[0])
+	writeTable(r.cfg.Out, r.routeTitle(fmt.Sprintf("route: %d viewer→camera pairs in live-view sessions", r.cfg.Pairs)),
+		routeColumns, append(out[0], out[1]...))
+	return out[1], nil
 }
 
 // raw measures the route load on the bare relay alone.
 func (r *runner) raw(ctx context.Context) ([]Result, error) {
-	raw, err := r.rawResults(ctx)
+	s, err := r.startRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
-	writeTable(r.cfg.Out, fmt.Sprintf("raw: bare relay, %d pairs, %d-byte messages, %s per phase",
-		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, raw)
-	return raw, nil
+	f, err := r.rawFleet(ctx, s, r.cfg.Pairs)
+	if err != nil {
+		return nil, err
+	}
+	out := r.interleave(ctx, []contender{{f, "raw", "raw"}})
+	if err := s.exited(); err != nil {
+		return out[0], err
+	}
+	writeTable(r.cfg.Out, r.routeTitle(fmt.Sprintf("raw: bare relay, %d pairs", r.cfg.Pairs)), routeColumns, out[0])
+	return out[0], nil
 }
 
-// cluster measures the route load across two replicas on PostgreSQL and Redis:
-// viewers on one, cameras on the other.
+// cluster measures the route load across two replicas on PostgreSQL and Redis —
+// viewers on one, cameras on the other — and the bare relay, taking turns.
 func (r *runner) cluster(ctx context.Context) ([]Result, error) {
-	raw, err := r.rawResults(ctx)
+	raw, err := r.startRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -540,19 +611,23 @@ func (r *runner) cluster(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.hubFleet(ctx, a, b, r.cfg.Pairs, true)
+	cf, err := r.hubFleet(ctx, a, b, r.cfg.Pairs, true)
 	if err != nil {
 		return nil, err
 	}
-	rs := r.measure(ctx, f, (*fleet).startRoute, r.routePhases(), "cluster", "cluster")
-	for _, s := range []*server{a, b} {
-		if err := s.exited(); err != nil {
-			return rs, err
+	rf, err := r.rawFleet(ctx, raw, r.cfg.Pairs)
+	if err != nil {
+		cf.close()
+		return nil, err
+	}
+	out := r.interleave(ctx, []contender{{rf, "raw", "raw"}, {cf, "cluster", "cluster"}})
+	for _, srv := range []*server{raw, a, b} {
+		if err := srv.exited(); err != nil {
+			return out[1], err
 		}
 	}
-	compare(rs, raw)
-	all := append(append([]Result{}, raw...), rs...)
-	writeTable(r.cfg.Out, fmt.Sprintf("cluster: %d pairs, viewers on replica A, cameras on replica B (PostgreSQL, Redis), %d-byte messages, %s per phase",
-		r.cfg.Pairs, r.cfg.Size, r.cfg.Duration), routeColumns, all)
-	return rs, nil
+	compare(out[1], out[0])
+	writeTable(r.cfg.Out, r.routeTitle(fmt.Sprintf("cluster: %d pairs, viewers on replica A, cameras on replica B (PostgreSQL, Redis)", r.cfg.Pairs)),
+		routeColumns, append(out[0], out[1]...))
+	return out[1], nil
 }
