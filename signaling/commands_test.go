@@ -2,30 +2,15 @@ package signaling_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
-
-type commandMsg struct {
-	CommandID      string          `json:"command_id"`
-	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload"`
-	SourceDeviceID string          `json:"source_device_id"`
-	CreatedAt      time.Time       `json:"created_at"`
-	ExpiresAt      time.Time       `json:"expires_at"`
-}
-
-type statusMsg struct {
-	CommandID string  `json:"command_id"`
-	Status    string  `json:"status"`
-	Error     *string `json:"error"`
-}
 
 type family struct {
 	acct           *account
@@ -39,13 +24,13 @@ func newFamily(t *testing.T, st store.Store) family {
 	return f
 }
 
-func sendCommand(p *peer, target store.Device, typ string, payload any) statusMsg {
+func sendCommand(p *peer, target store.Device, typ string, payload any) client.CommandStatus {
 	p.t.Helper()
 	ans := p.request("command.send", "", map[string]any{"target_device_id": target.ID, "command_type": typ, "payload": payload})
 	if ans.Type != "ack" {
 		p.t.Fatalf("command.send refused: %s", ans.Data)
 	}
-	return decode[statusMsg](p.t, ans)
+	return decode[client.CommandStatus](p.t, ans)
 }
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -62,7 +47,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	if got.From != f.viewer.ID {
 		t.Errorf("command from = %q, want the viewer %q", got.From, f.viewer.ID)
 	}
-	cmd := decode[commandMsg](t, got)
+	cmd := decode[client.Command](t, got)
 	if cmd.CommandID != ack.CommandID || cmd.CommandType != "set_torch" || string(cmd.Payload) != `{"on":true}` || cmd.SourceDeviceID != f.viewer.ID {
 		t.Errorf("command = %+v", cmd)
 	}
@@ -74,7 +59,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	if res.Type != "ack" {
 		t.Fatalf("command.result refused: %s", res.Data)
 	}
-	status := decode[statusMsg](t, view.expect("command.status"))
+	status := decode[client.CommandStatus](t, view.expect("command.status"))
 	if status.CommandID != cmd.CommandID || status.Status != store.CommandAcknowledged {
 		t.Errorf("status = %+v, want acknowledged", status)
 	}
@@ -103,12 +88,12 @@ func TestCommandFailedCarriesError(t *testing.T) {
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 
 	ack := sendCommand(view, f.camera, "launch_rocket", nil)
-	cmd := decode[commandMsg](t, cam.expect("command"))
+	cmd := decode[client.Command](t, cam.expect("command"))
 	if string(cmd.Payload) != `{}` {
 		t.Errorf("absent payload delivered as %s, want {}", cmd.Payload)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "failed", "error": "unsupported"})
-	status := decode[statusMsg](t, view.expect("command.status"))
+	status := decode[client.CommandStatus](t, view.expect("command.status"))
 	if status.Status != store.CommandFailed || status.Error == nil || *status.Error != "unsupported" {
 		t.Errorf("status = %+v, want failed with unsupported", status)
 	}
@@ -130,11 +115,11 @@ func TestCommandToOfflineTargetWaitsForConnect(t *testing.T) {
 	}
 
 	cam := dial(t, n, f.camera)
-	cmd := decode[commandMsg](t, cam.expect("command"))
+	cmd := decode[client.Command](t, cam.expect("command"))
 	if cmd.CommandID != ack.CommandID {
 		t.Fatalf("delivered %s, want %s", cmd.CommandID, ack.CommandID)
 	}
-	if s := decode[statusMsg](t, view.expect("command.status")); s.Status != store.CommandDispatched {
+	if s := decode[client.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandDispatched {
 		t.Errorf("source told %q, want dispatched", s.Status)
 	}
 }
@@ -147,16 +132,16 @@ func TestUnansweredCommandIsDeliveredAgainOnReconnect(t *testing.T) {
 	cam := dial(t, n, f.camera)
 
 	ack := sendCommand(view, f.camera, "siren", map[string]any{"on": true, "seconds": 5})
-	first := decode[commandMsg](t, cam.expect("command"))
+	first := decode[client.Command](t, cam.expect("command"))
 	cam.drop() // the phone vanishes before answering
 
 	cam = dial(t, n, f.camera)
-	again := decode[commandMsg](t, cam.expect("command"))
+	again := decode[client.Command](t, cam.expect("command"))
 	if again.CommandID != first.CommandID || first.CommandID != ack.CommandID {
 		t.Fatalf("redelivered %s, want %s", again.CommandID, first.CommandID)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": again.CommandID, "status": "acknowledged"})
-	if s := decode[statusMsg](t, view.expect("command.status")); s.Status != store.CommandAcknowledged {
+	if s := decode[client.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandAcknowledged {
 		t.Errorf("status %q, want acknowledged", s.Status)
 	}
 
@@ -179,7 +164,7 @@ func TestSilentTargetGetsRedispatchesWithBackoff(t *testing.T) {
 
 	ack := sendCommand(view, f.camera, "ping", nil)
 	for i := range 3 { // the dispatch and two re-dispatches
-		if cmd := decode[commandMsg](t, cam.expect("command")); cmd.CommandID != ack.CommandID {
+		if cmd := decode[client.Command](t, cam.expect("command")); cmd.CommandID != ack.CommandID {
 			t.Fatalf("delivery %d is %s, want %s", i, cmd.CommandID, ack.CommandID)
 		}
 	}
@@ -210,7 +195,7 @@ func TestRetriedSendReturnsTheFirstCommand(t *testing.T) {
 	if first.Type != "ack" || second.Type != "ack" {
 		t.Fatalf("answers %s %s / %s %s", first.Type, first.Data, second.Type, second.Data)
 	}
-	a, b := decode[statusMsg](t, first), decode[statusMsg](t, second)
+	a, b := decode[client.CommandStatus](t, first), decode[client.CommandStatus](t, second)
 	if a.CommandID != b.CommandID {
 		t.Errorf("retry created a second command: %s then %s", a.CommandID, b.CommandID)
 	}
@@ -231,9 +216,9 @@ func TestCommandExpires(t *testing.T) {
 	view := dial(t, n, f.viewer)
 
 	ans := view.request("command.send", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 30})
-	ack := decode[statusMsg](t, ans)
+	ack := decode[client.CommandStatus](t, ans)
 	clock.Advance(31 * time.Second)
-	s := decode[statusMsg](t, view.expect("command.status"))
+	s := decode[client.CommandStatus](t, view.expect("command.status"))
 	if s.CommandID != ack.CommandID || s.Status != store.CommandExpired {
 		t.Errorf("status = %+v, want expired", s)
 	}

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub/bustest"
-	"github.com/securecam/securecam/hub/redisbus"
 	"github.com/securecam/securecam/push"
 	"github.com/securecam/securecam/push/pushtest"
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -289,7 +289,7 @@ func TestCommandToOfflineCameraWakesItOnce(t *testing.T) {
 	cam := dial(t, n, camera)
 	got := map[string]bool{}
 	for range 2 {
-		got[decode[commandMsg](t, cam.expect("command")).CommandID] = true
+		got[decode[client.Command](t, cam.expect("command")).CommandID] = true
 	}
 	if !got[first.CommandID] || !got[second.CommandID] {
 		t.Errorf("camera got %v, want %s and %s", got, first.CommandID, second.CommandID)
@@ -367,22 +367,7 @@ func TestCameraOfflineNotRaisedAfterReconnectElsewhere(t *testing.T) {
 	url, prefix := bustest.RedisURL(t), bustest.Prefix(t)
 	delay := time.Second // long enough for the reconnect elsewhere on a loaded machine
 	replica := func() *node {
-		rdb := bustest.Client(t, url, prefix)
-		n := startNode(t, st, nodeOptions{
-			bus:      redisbus.New(rdb, redisbus.Config{Prefix: prefix}),
-			presence: redisbus.NewPresence(rdb, redisbus.PresenceConfig{Prefix: prefix}),
-			config:   func(c *signaling.Config) { c.Events.CameraOfflineAfter = delay },
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for n.hub.Ready(ctx) != nil {
-			select {
-			case <-ctx.Done():
-				t.Fatal("replica not ready within 10 s")
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-		return n
+		return startRedisReplica(t, st, url, prefix, func(c *signaling.Config) { c.Events.CameraOfflineAfter = delay })
 	}
 	a, b := replica(), replica()
 	acct := newAccount(t, st)

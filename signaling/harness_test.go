@@ -15,6 +15,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/hub/bustest"
+	"github.com/securecam/securecam/hub/redisbus"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 )
@@ -282,4 +284,26 @@ func errorCode(t *testing.T, env hub.Envelope) string {
 		t.Fatalf("want error, got %s %s", env.Type, env.Data)
 	}
 	return decode[hub.ErrorData](t, env).Code
+}
+
+// startRedisReplica runs a replica on st whose bus and presence registry are Redis at
+// url under prefix (shared by the replicas of one test), once its bus is ready.
+func startRedisReplica(t *testing.T, st store.Store, url, prefix string, config func(*signaling.Config)) *node {
+	t.Helper()
+	rdb := bustest.Client(t, url, prefix)
+	n := startNode(t, st, nodeOptions{
+		bus:      redisbus.New(rdb, redisbus.Config{Prefix: prefix}),
+		presence: redisbus.NewPresence(rdb, redisbus.PresenceConfig{Prefix: prefix}),
+		config:   config,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n.hub.Ready(ctx) != nil {
+		select {
+		case <-ctx.Done():
+			t.Fatal("replica not ready within 10 s")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return n
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/securecam/securecam/hub/bustest"
-	"github.com/securecam/securecam/hub/redisbus"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/ice"
@@ -86,23 +85,7 @@ func TestLiveViewEndToEnd(t *testing.T) {
 func TestLiveViewAcrossReplicas(t *testing.T) {
 	st := storetest.NewPostgres(t)
 	url, prefix := bustest.RedisURL(t), bustest.Prefix(t)
-	replica := func() *node {
-		rdb := bustest.Client(t, url, prefix)
-		n := startNode(t, st, nodeOptions{
-			bus:      redisbus.New(rdb, redisbus.Config{Prefix: prefix}),
-			presence: redisbus.NewPresence(rdb, redisbus.PresenceConfig{Prefix: prefix}),
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for n.hub.Ready(ctx) != nil {
-			select {
-			case <-ctx.Done():
-				t.Fatal("replica not ready within 10 s")
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-		return n
-	}
+	replica := func() *node { return startRedisReplica(t, st, url, prefix, nil) }
 	a, b := replica(), replica()
 	f := newFamily(t, st)
 	watch(t, st, a, b, f, sim.Media{SettingEngine: media.LoopbackSettingEngine()})
@@ -181,14 +164,14 @@ func TestSimCameraAnswersCommands(t *testing.T) {
 		id := "m-" + randomHex(t)
 		view.send("command.send", id, "", map[string]any{"target_device_id": f.camera.ID, "command_type": tt.typ, "payload": tt.payload})
 		var commandID string
-		final := map[string]statusMsg{}
+		final := map[string]client.CommandStatus{}
 		for commandID == "" || final[commandID].Status == "" {
 			env := view.next()
 			switch {
 			case env.Type == "ack" && env.Ref == id:
-				commandID = decode[statusMsg](t, env).CommandID
+				commandID = decode[client.CommandStatus](t, env).CommandID
 			case env.Type == "command.status":
-				if st := decode[statusMsg](t, env); st.Status != store.CommandDispatched {
+				if st := decode[client.CommandStatus](t, env); st.Status != store.CommandDispatched {
 					final[st.CommandID] = st
 				}
 			default:
