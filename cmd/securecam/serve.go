@@ -159,6 +159,13 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	if err != nil {
 		return fmt.Errorf("listen on SECURECAM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen on SECURECAM_ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+		}
+	}
 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -184,13 +191,15 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	wg.Go(func() { _ = ev.worker.Run(runCtx) })
 	wg.Go(func() { _ = ev.retention.Run(runCtx) })
 	var admin *http.Server
-	if cfg.AdminAddr != "" {
-		admin = &http.Server{Addr: cfg.AdminAddr, Handler: adminMux(), ReadHeaderTimeout: 10 * time.Second}
+	if adminLn != nil {
+		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 10 * time.Second}
 		wg.Go(func() {
-			if err := admin.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
 				errs <- fmt.Errorf("admin server: %w", err)
 			}
 		})
+		// Logged with its port, so SECURECAM_ADMIN_ADDR may be 127.0.0.1:0.
+		logger.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "tls", cfg.TLS.CertFile != "")
 

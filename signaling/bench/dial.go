@@ -112,9 +112,9 @@ func send(ctx context.Context, ws *websocket.Conn, env hub.Envelope) error {
 // setupTimeout bounds one step of a setup exchange.
 const setupTimeout = 30 * time.Second
 
-// expect reads until a message matches and returns it. An error message answering
-// nothing the caller waits for is skipped; one whose ref the matcher accepts is
-// returned as an error.
+// expect reads until a message matches and returns it. An error message whose ref
+// the matcher would accept on an ack (the answer to the request waited for) is
+// returned as a *client.Error; other error messages are skipped.
 func expect(ctx context.Context, ws *websocket.Conn, match func(hub.Envelope) bool) (hub.Envelope, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()

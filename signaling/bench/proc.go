@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,9 +40,12 @@ const startupTimeout = 60 * time.Second
 
 // startServer runs bin with args and env (added to the environment without any
 // SECURECAM_* variable of ours) and waits for its JSON log line {"msg":"listening",
-// "addr":…}. admin is the admin listen address it was given, or "".
-func startServer(ctx context.Context, name, bin string, args, env []string, admin string) (*server, error) {
+// "addr":…}; a line {"msg":"admin listening","addr":…} before it gives the admin
+// listener.
+func startServer(ctx context.Context, name, bin string, args, env []string) (*server, error) {
 	cmd := exec.Command(bin, args...)
+	// A child must not outlive a benchmark that crashed or was killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SECURECAM_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -59,9 +61,6 @@ func startServer(ctx context.Context, name, bin string, args, env []string, admi
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	s := &server{name: name, pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
-	if admin != "" {
-		s.admin = "http://" + admin
-	}
 	listening := make(chan string, 1)
 	go s.readLogs(stderr, listening) // ends with the process; stop waits for done
 	select {
@@ -101,7 +100,13 @@ func (s *server) readLogs(r io.Reader, listening chan<- string) {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		switch rec.Msg {
+		case "admin listening":
+			s.admin = "http://" + rec.Addr // before listening is reported: no race
+		case "listening":
 			listening <- rec.Addr
 			reported = true
 		}
@@ -241,19 +246,6 @@ func (s *server) metrics(ctx context.Context, names ...string) (map[string]float
 	return out, nil
 }
 
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	return addr, nil
-}
-
 // hubOptions says how to start a hub.
 type hubOptions struct {
 	node        string
@@ -274,10 +266,6 @@ func (r *runner) startHub(ctx context.Context, o hubOptions) (*server, error) {
 		}
 		r.cleanup(func() { _ = os.RemoveAll(dir) })
 	}
-	admin, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	env := []string{
 		"SECURECAM_HTTP_ADDR=127.0.0.1:0",
 		"SECURECAM_PUBLIC_URL=http://127.0.0.1",
@@ -285,7 +273,7 @@ func (r *runner) startHub(ctx context.Context, o hubOptions) (*server, error) {
 		"SECURECAM_LOG_FORMAT=json",
 		"SECURECAM_LOG_LEVEL=info",
 		"SECURECAM_NODE_ID=" + o.node,
-		"SECURECAM_ADMIN_ADDR=" + admin,
+		"SECURECAM_ADMIN_ADDR=127.0.0.1:0",
 		"SECURECAM_MESSAGE_RATE=1000000",
 		"SECURECAM_ACCEPT_RATE=1000000",
 	}
@@ -295,19 +283,19 @@ func (r *runner) startHub(ctx context.Context, o hubOptions) (*server, error) {
 	if o.redisURL != "" {
 		env = append(env, "SECURECAM_REDIS_URL="+o.redisURL)
 	}
-	s, err := startServer(ctx, o.node, r.cfg.Binary, []string{"serve"}, env, admin)
+	s, err := startServer(ctx, o.node, r.cfg.Binary, []string{"serve"}, env)
 	if err != nil {
 		return nil, err
 	}
 	s.dataDir = dir
 	r.cleanup(s.stop)
-	r.progressf("%s: securecam serve pid %d at %s, pprof at http://%s/debug/pprof/", o.node, s.pid, s.url, admin)
+	r.progressf("%s: securecam serve pid %d at %s, pprof at %s/debug/pprof/", o.node, s.pid, s.url, s.admin)
 	return s, nil
 }
 
 // startRaw runs the bare relay (`securecam bench raw-server`) on a loopback port.
 func (r *runner) startRaw(ctx context.Context) (*server, error) {
-	s, err := startServer(ctx, "raw", r.cfg.Binary, []string{"bench", RawServerArg}, nil, "")
+	s, err := startServer(ctx, "raw", r.cfg.Binary, []string{"bench", RawServerArg}, nil)
 	if err != nil {
 		return nil, err
 	}
