@@ -32,8 +32,8 @@ func (r *runner) idle(ctx context.Context) ([]Result, error) {
 		colTarget,
 		colInt("conns", func(r Result) int64 { return int64(r.Conns) }),
 		colMs("connect s", func(r Result) float64 { return r.ConnectSeconds }),
-		{"RSS before", func(r Result) string { return kib(float64(r.RSSBeforeBytes)) }},
-		{"RSS after", func(r Result) string { return kib(float64(r.RSSAfterBytes)) }},
+		{"RSS before", func(r Result) string { return mib(float64(r.RSSBeforeBytes)) }},
+		{"RSS after", func(r Result) string { return mib(float64(r.RSSAfterBytes)) }},
 		{"RSS/conn", func(r Result) string { return kib(r.RSSPerConnBytes) }},
 		{"Go heap+stack/conn", func(r Result) string {
 			if r.GoPerConnBytes == 0 {

@@ -143,3 +143,6 @@ var (
 
 // kib formats bytes as KiB with one decimal.
 func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }
+
+// mib formats bytes as MiB with one decimal.
+func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
