@@ -109,12 +109,7 @@ func (f *fleet) startCommands(ctx context.Context) {
 var commandColumns = []column{
 	colTarget, colPhase,
 	colInt("pairs", func(r Result) int64 { return int64(r.Pairs) }),
-	{"offered/s", func(r Result) string {
-		if r.Rate == 0 {
-			return "max"
-		}
-		return strconv.FormatFloat(r.Rate, 'f', 0, 64)
-	}},
+	colOffered,
 	{"commands/s", func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }},
 	colMs("deliver p50", func(r Result) float64 { return r.P50 }),
 	colMs("deliver p90", func(r Result) float64 { return r.P90 }),

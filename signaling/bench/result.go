@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -125,7 +126,14 @@ func writeTable(w io.Writer, title string, cols []column, rs []Result) {
 var (
 	colTarget = column{"target", func(r Result) string { return r.Target }}
 	colPhase  = column{"phase", func(r Result) string { return r.Phase }}
-	colMs     = func(head string, f func(Result) float64) column {
+	// colOffered is the offered load: a fixed rate, or "max" at full speed.
+	colOffered = column{"offered/s", func(r Result) string {
+		if r.Rate == 0 {
+			return "max"
+		}
+		return strconv.FormatFloat(r.Rate, 'f', 0, 64)
+	}}
+	colMs = func(head string, f func(Result) float64) column {
 		return column{head, func(r Result) string { return fmt.Sprintf("%.2f", f(r)) }}
 	}
 	colInt = func(head string, f func(Result) int64) column {

@@ -519,12 +519,7 @@ func compare(rs, raw []Result) {
 var routeColumns = []column{
 	colTarget, colPhase,
 	colInt("pairs", func(r Result) int64 { return int64(r.Pairs) }),
-	{"offered/s", func(r Result) string {
-		if r.Rate == 0 {
-			return "max"
-		}
-		return strconv.FormatFloat(r.Rate, 'f', 0, 64)
-	}},
+	colOffered,
 	{"delivered/s", func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }},
 	colMs("p50 ms", func(r Result) float64 { return r.P50 }),
 	colMs("p90 ms", func(r Result) float64 { return r.P90 }),
