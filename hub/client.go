@@ -26,7 +26,9 @@ type Client struct {
 	lastActive atomic.Int64 // unix nanoseconds of the last frame or pong received
 	pinging    atomic.Bool  // a heartbeat ping is in flight
 
-	// bucket is the message-rate token bucket; used by the read goroutine only.
+	// The message-rate token bucket. Messages spend from it on the read goroutine, and
+	// WebSocket pings wherever the library reads frames (also a closing goroutine).
+	rateMu     sync.Mutex
 	tokens     float64
 	tokensTime time.Time
 
@@ -223,8 +225,23 @@ func (c *Client) touch() {
 	c.lastActive.Store(time.Now().UnixNano())
 }
 
+// pingReceived counts a WebSocket ping against the message rate: beyond it the socket
+// closes with 4029 and the ping gets no pong. The library calls it as it reads the
+// ping.
+func (c *Client) pingReceived(context.Context, []byte) bool {
+	now := time.Now()
+	c.lastActive.Store(now.UnixNano())
+	if !c.allow(now) {
+		c.hub.rateLimited(c)
+		return false
+	}
+	return true
+}
+
 // allow takes one token from the message-rate bucket.
 func (c *Client) allow(now time.Time) bool {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
 	cfg := &c.hub.cfg
 	c.tokens += now.Sub(c.tokensTime).Seconds() * cfg.MessageRate
 	if burst := float64(cfg.MessageBurst); c.tokens > burst {

@@ -26,6 +26,7 @@ const (
 	CodeUnknownType = "unknown_type"
 	CodeInternal    = "internal"
 	CodeUnavailable = "unavailable"
+	CodeRateLimited = "rate_limited"
 )
 
 // Sentinel errors.

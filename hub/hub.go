@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/securecam/securecam/hub/internal/ipbudget"
 	"golang.org/x/time/rate"
 )
 
@@ -66,6 +67,12 @@ type Config struct {
 	// beyond, /ws answers 503 with Retry-After before the upgrade. Defaults 200 and 400.
 	AcceptRate  float64
 	AcceptBurst int
+	// FailedAuthRate and FailedAuthBurst bound the failed authentications per second of
+	// one client network (an IPv4 address, an IPv6 /64, taken from the request's
+	// RemoteAddr); beyond, /ws answers that network 429 with Retry-After before
+	// authenticating. Defaults 1 and 20.
+	FailedAuthRate  float64
+	FailedAuthBurst int
 	// PresenceRefreshInterval: how often this replica refreshes its presence entries
 	// and tries to sweep expired ones. Must be well below the registry's TTL.
 	// Default 10 s.
@@ -108,6 +115,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MessageBurst, 100)
 	setDefault(&c.AcceptRate, 200)
 	setDefault(&c.AcceptBurst, 400)
+	setDefault(&c.FailedAuthRate, 1)
+	setDefault(&c.FailedAuthBurst, 20)
 	setDefault(&c.PresenceRefreshInterval, 10*time.Second)
 	setDefault(&c.PresenceFlushInterval, time.Second)
 	setDefault(&c.ShutdownConcurrency, 128)
@@ -129,6 +138,10 @@ type HandlerFunc func(ctx context.Context, c *Client, env Envelope)
 
 const shardCount = 64
 
+// maxAuthFailureNetworks bounds the client networks whose failed authentications are
+// remembered (about 100 bytes each).
+const maxAuthFailureNetworks = 1 << 16
+
 type shard struct {
 	mu      sync.RWMutex
 	clients map[string]*Client // by device id
@@ -145,6 +158,8 @@ type Hub struct {
 	pres    Presence
 	metrics *metrics
 	accept  *rate.Limiter
+	// authFailures is the failed-authentication budget of each client network.
+	authFailures *ipbudget.Budget
 
 	handlersMu sync.RWMutex
 	handlers   map[string]HandlerFunc
@@ -184,18 +199,19 @@ func New(cfg Config) (*Hub, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		cfg:         cfg,
-		log:         cfg.Logger.With("node", cfg.NodeID),
-		dir:         cfg.Directory,
-		bus:         cfg.Bus,
-		pres:        cfg.Presence,
-		metrics:     m,
-		accept:      rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
-		handlers:    make(map[string]HandlerFunc),
-		ctx:         ctx,
-		cancel:      cancel,
-		stopBG:      make(chan struct{}),
-		presPending: make(map[string]PresenceUpdate),
+		cfg:          cfg,
+		log:          cfg.Logger.With("node", cfg.NodeID),
+		dir:          cfg.Directory,
+		bus:          cfg.Bus,
+		pres:         cfg.Presence,
+		metrics:      m,
+		accept:       rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
+		authFailures: ipbudget.New(cfg.FailedAuthRate, cfg.FailedAuthBurst, maxAuthFailureNetworks),
+		handlers:     make(map[string]HandlerFunc),
+		ctx:          ctx,
+		cancel:       cancel,
+		stopBG:       make(chan struct{}),
+		presPending:  make(map[string]PresenceUpdate),
 	}
 	if h.dir == nil {
 		h.dir = noDirectory{}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,7 +128,8 @@ func TestRefusalsBeforeUpgrade(t *testing.T) {
 
 func TestAdmissionControl(t *testing.T) {
 	t.Parallel()
-	th := newHub(t, hub.Config{AcceptRate: 0.01, AcceptBurst: 1})
+	auth := &countingAuth{}
+	th := newHub(t, hub.Config{Authenticator: auth, AcceptRate: 0.01, AcceptBurst: 1})
 	dial(t, th, "d1")
 	_, resp, err := websocket.Dial(bg(t), th.url, &websocket.DialOptions{
 		Subprotocols: []string{hub.Subprotocol}, HTTPHeader: deviceHeader("d2"),
@@ -135,6 +139,91 @@ func TestAdmissionControl(t *testing.T) {
 	}
 	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Fatalf("Retry-After %q", ra)
+	}
+	// Refused before authentication: a single-use ticket would not have been spent.
+	if n := auth.calls.Load(); n != 1 {
+		t.Fatalf("Authenticate called %d times, want 1 (the first connection only)", n)
+	}
+}
+
+// countingAuth is fakeAuth counting its calls.
+type countingAuth struct{ calls atomic.Int64 }
+
+func (a *countingAuth) Authenticate(r *http.Request) (hub.Identity, error) {
+	a.calls.Add(1)
+	return fakeAuth{}.Authenticate(r)
+}
+
+// dialFrom opens /ws from the loopback address src (any of 127.0.0.0/8), so that a
+// test can be several client networks.
+func dialFrom(t *testing.T, th *testHub, src string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return websocket.Dial(bg(t), th.url, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: tr}, Subprotocols: []string{hub.Subprotocol}, HTTPHeader: hdr,
+	})
+}
+
+// Requests with bad credentials take no accept slot: they spend a budget of their
+// own network, which then answers 429 without authenticating; a device of another
+// network connects meanwhile as if nothing happened.
+func TestFailedAuthenticationsSpendTheirOwnBudget(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	auth := &countingAuth{}
+	th := newHub(t, hub.Config{Authenticator: auth, Registerer: reg,
+		AcceptRate: 0.01, AcceptBurst: 3, FailedAuthRate: 0.01, FailedAuthBurst: 5})
+
+	for i := range 50 {
+		_, resp, err := dialFrom(t, th, "127.0.0.2", deviceHeader("intruder", "X-Refuse", "401"))
+		if err == nil {
+			t.Fatalf("attempt %d: bad credentials connected", i)
+		}
+		want := http.StatusUnauthorized
+		if i >= 5 {
+			want = http.StatusTooManyRequests
+		}
+		if resp == nil || resp.StatusCode != want {
+			t.Fatalf("attempt %d: %v %v, want %d", i, err, resp, want)
+		}
+		if want == http.StatusTooManyRequests {
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
+				t.Fatalf("attempt %d: Retry-After %q, want whole seconds ≥ 1", i, resp.Header.Get("Retry-After"))
+			}
+			var p struct{ Code string }
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || p.Code != hub.CodeRateLimited {
+				t.Fatalf("attempt %d: problem code %q, %v; want %s", i, p.Code, err, hub.CodeRateLimited)
+			}
+		}
+	}
+	if n := auth.calls.Load(); n != 5 {
+		t.Fatalf("Authenticate called %d times for the intruder, want 5 (then refused before authenticating)", n)
+	}
+	// A failing store (5xx) is not a failed authentication: never throttled.
+	for i := range 10 {
+		_, resp, err := dialFrom(t, th, "127.0.0.3", deviceHeader("d", "X-Fail", "1"))
+		if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("attempt %d with the store down: %v %v, want 500", i, err, resp)
+		}
+	}
+	// The camera gets every accept slot there is.
+	for i := range 3 {
+		conn, resp, err := dialFrom(t, th, "127.0.0.1", deviceHeader(fmt.Sprintf("cam-%d", i)))
+		if err != nil {
+			t.Fatalf("camera connect %d: %v %v", i, err, resp)
+		}
+		_ = conn.CloseNow()
+	}
+	for name, want := range map[string]float64{
+		"securecam_hub_auth_failures_total":      5,
+		"securecam_hub_auth_throttled_total":     45,
+		"securecam_hub_admission_refusals_total": 0,
+	} {
+		if got := counter(t, reg, name, "", ""); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 }
 
@@ -191,6 +280,13 @@ func TestCloseCodes(t *testing.T) {
 		{"no type", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
 			c.sendRaw(websocket.MessageText, []byte(`{"id":"1"}`))
 		}, hub.StatusProtocolViolation},
+		{"invalid UTF-8", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
+			c.send(hub.Envelope{Type: "ping", ID: "ü€😀"}) // valid multi-byte UTF-8 is fine
+			if pong := c.read(); pong.Type != "pong" || pong.Ref != "ü€😀" {
+				t.Fatalf("got %+v, want pong ref ü€😀", pong)
+			}
+			c.sendRaw(websocket.MessageText, []byte("{\"type\":\"ping\",\"id\":\"\xff\xfe\"}"))
+		}, websocket.StatusInvalidFramePayloadData},
 		{"binary frame", hub.Config{}, func(t *testing.T, _ *testHub, c *client) {
 			c.sendRaw(websocket.MessageBinary, []byte(`{"type":"ping"}`))
 		}, hub.StatusProtocolViolation},
@@ -237,7 +333,8 @@ func TestCloseCodes(t *testing.T) {
 	}
 }
 
-// counter returns the value of the counter name{label=value} in reg.
+// counter returns the value of the counter name{label=value} in reg (label "": the
+// counter name without labels).
 func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -249,6 +346,9 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) 
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" {
+				return m.GetCounter().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == label && lp.GetValue() == value {
 					return m.GetCounter().GetValue()

@@ -15,6 +15,8 @@ type metrics struct {
 	routeSeconds      *prometheus.HistogramVec
 	busPublishErrors  prometheus.Counter
 	admissionRefusals prometheus.Counter
+	authFailures      prometheus.Counter
+	authThrottled     prometheus.Counter
 	panics            prometheus.Counter
 }
 
@@ -53,6 +55,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "securecam_hub_admission_refusals_total",
 			Help: "WebSocket requests refused with 503 by admission control.",
 		}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "securecam_hub_auth_failures_total",
+			Help: "WebSocket requests refused by authentication with a 4xx status.",
+		}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "securecam_hub_auth_throttled_total",
+			Help: "WebSocket requests refused with 429: their network's failed authentications were over budget.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "securecam_hub_panics_total",
 			Help: "Panics recovered in handlers, hooks and hub goroutines.",
@@ -63,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.connections, m.messagesIn, m.messagesOut, m.disconnects, m.queueOverflows,
-		m.routeSeconds, m.busPublishErrors, m.admissionRefusals, m.panics,
+		m.routeSeconds, m.busPublishErrors, m.admissionRefusals, m.authFailures, m.authThrottled, m.panics,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

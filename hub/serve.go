@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -13,15 +14,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"github.com/securecam/securecam/hub/internal/ipbudget"
 	"github.com/securecam/securecam/hub/internal/sendq"
 )
 
-// ServeHTTP serves GET /ws: admission control (503 + Retry-After beyond the accept
-// rate or while shutting down), subprotocol check (400), authentication (the
-// Authenticator's status), upgrade, then the connection until it closes.
+// ServeHTTP serves GET /ws: subprotocol check (400), refusals that cost nothing (503
+// while shutting down or when the accept budget is empty; 429 + Retry-After for a
+// client network whose failed-authentication budget is spent), authentication (the
+// Authenticator's status; each failure spends from the network's budget), an accept
+// slot (503 + Retry-After), the upgrade, then the connection until it closes.
+//
+// Authentication comes before the accept slot, so requests with bad credentials never
+// take the slots of real devices: they spend their own per-network budget instead.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !offersSubprotocol(r) {
 		writeProblem(w, http.StatusBadRequest, CodeBadRequest, "the WebSocket subprotocol "+Subprotocol+" must be offered")
@@ -42,10 +50,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if res := h.accept.Reserve(); res.Delay() > 0 {
-		res.Cancel()
-		h.metrics.admissionRefusals.Inc()
-		h.refuseBusy(w, res.Delay())
+	network := ipbudget.Key(r.RemoteAddr)
+	if after := h.authFailures.Wait(network, time.Now()); after > 0 {
+		h.metrics.authThrottled.Inc()
+		h.refuseThrottled(w, after)
+		return
+	}
+	// A look at the accept budget that takes nothing: when it is empty, refuse before
+	// spending a credential lookup (or a single-use ticket) on the request.
+	if t := h.accept.Tokens(); t < 1 {
+		h.refuseAdmission(w, time.Duration((1-t)/float64(h.accept.Limit())*float64(time.Second)))
 		return
 	}
 
@@ -53,6 +67,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *AuthError
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status <= 599 {
+			if ae.Status < 500 {
+				h.metrics.authFailures.Inc()
+				h.authFailures.Spend(network, time.Now())
+			}
 			writeProblem(w, ae.Status, ae.Code, ae.Message)
 			return
 		}
@@ -61,21 +79,30 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if res := h.accept.Reserve(); res.Delay() > 0 { // taken meanwhile by another request
+		res.Cancel()
+		h.refuseAdmission(w, res.Delay())
+		return
+	}
+
+	c := h.newClient(id)
 	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{Subprotocol},
 		InsecureSkipVerify: true, // origins are the Authenticator's job
+		OnPingReceived:     c.pingReceived,
 	})
 	if err != nil {
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
+	c.conn = conn
 	// Serve the socket from a goroutine of our own and let net/http's goroutine return:
 	// its stack, the request and the response buffers are freed for the connection's
 	// lifetime. The goroutine is counted in h.conns, awaited by Shutdown.
 	handedOver = true
 	go func() {
 		defer h.conns.Done()
-		h.serveConn(id, conn)
+		h.serveConn(c)
 	}()
 }
 
@@ -93,26 +120,51 @@ type smallBuffers struct {
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Hijack hijacks the connection and returns a small reader that holds, in its buffer,
+// every byte net/http had already read past the request: the client's first frames
+// when it sent them with the upgrade request or right after the 101 (net/http's
+// background read may have taken one byte). They must be in the buffer, not behind it:
+// websocket.Accept keeps the buffered bytes of the reader it gets and reads the rest
+// from the connection itself.
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	var src io.Reader = conn
-	if n := brw.Reader.Buffered(); n > 0 {
-		pending, _ := brw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn)
+	n := brw.Reader.Buffered()
+	pending, _ := brw.Reader.Peek(n) // n bytes are buffered: cannot fail
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), conn), max(connReadBuffer, n))
+	if n > 0 {
+		// The buffer holds n bytes and the first read returns all of them: nothing is
+		// read from conn.
+		if _, err := br.Peek(n); err != nil {
+			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
+		}
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, connReadBuffer), bufio.NewWriterSize(conn, connWriteBuffer)), nil
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, connWriteBuffer)), nil
+}
+
+// refuseAdmission answers 503 with Retry-After: the accept budget is spent.
+func (h *Hub) refuseAdmission(w http.ResponseWriter, after time.Duration) {
+	h.metrics.admissionRefusals.Inc()
+	h.refuseBusy(w, after)
+}
+
+// refuseThrottled answers 429 with Retry-After: the client network's failed
+// authentications are over budget.
+func (h *Hub) refuseThrottled(w http.ResponseWriter, after time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(after))
+	writeProblem(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed authentications, retry later")
+}
+
+// retryAfter formats a Retry-After value: whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 // refuseBusy answers 503 with Retry-After (whole seconds, at least 1).
 func (h *Hub) refuseBusy(w http.ResponseWriter, after time.Duration) {
-	secs := int(math.Ceil(after.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Retry-After", retryAfter(after))
 	writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "too many connections, retry later")
 }
 
@@ -141,25 +193,27 @@ func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 	}{"about:blank", http.StatusText(status), status, detail, code})
 }
 
-// serveConn runs one accepted connection to its end.
-func (h *Hub) serveConn(id Identity, conn *websocket.Conn) {
-	connID := uuid.Must(uuid.NewV7()).String()
-	conn.SetReadLimit(h.cfg.ReadLimit)
+// newClient prepares the Client of a connection about to be accepted; the caller sets
+// conn once the upgrade succeeded.
+func (h *Hub) newClient(id Identity) *Client {
 	c := &Client{
 		hub:    h,
 		id:     id,
-		connID: connID,
-		conn:   conn,
+		connID: uuid.Must(uuid.NewV7()).String(),
 		done:   make(chan struct{}),
 	}
 	c.q = sendq.New(h.cfg.SendQueueSize, h.cfg.SendQueueBytes, c.write, func(v any) {
 		c.logger().Error("panic in writer", "panic", v)
 	})
-	now := time.Now()
 	c.touch()
 	c.tokens = float64(h.cfg.MessageBurst)
-	c.tokensTime = now
+	c.tokensTime = time.Now()
+	return c
+}
 
+// serveConn runs one accepted connection to its end.
+func (h *Hub) serveConn(c *Client) {
+	c.conn.SetReadLimit(h.cfg.ReadLimit)
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
 
@@ -175,6 +229,7 @@ func (h *Hub) serveConn(id Identity, conn *websocket.Conn) {
 }
 
 // readLoop reads and dispatches messages until the connection fails or closes.
+// WebSocket pings are counted against the same rate, in [Client.pingReceived].
 func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 	for {
 		typ, b, err := c.conn.Read(ctx)
@@ -184,13 +239,17 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 		now := time.Now()
 		c.lastActive.Store(now.UnixNano())
 		if !c.allow(now) {
-			h.metrics.messagesIn.WithLabelValues("rate_limited").Inc()
-			c.close(StatusRateLimited, "rate limited", false)
+			h.rateLimited(c)
 			continue // read on until the close handshake ends the loop
 		}
 		if typ != websocket.MessageText {
 			h.metrics.messagesIn.WithLabelValues("invalid").Inc()
 			c.close(StatusProtocolViolation, "binary frames are not allowed", false)
+			continue
+		}
+		if !utf8.Valid(b) {
+			h.metrics.messagesIn.WithLabelValues("invalid").Inc()
+			c.close(websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8", false)
 			continue
 		}
 		env, err := Decode(b)
@@ -201,6 +260,12 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 		}
 		h.dispatch(ctx, c, env)
 	}
+}
+
+// rateLimited closes a socket that sent more than its message rate.
+func (h *Hub) rateLimited(c *Client) {
+	h.metrics.messagesIn.WithLabelValues("rate_limited").Inc()
+	c.close(StatusRateLimited, "rate limited", false)
 }
 
 // dispatch handles one decoded client message.
