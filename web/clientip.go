@@ -75,6 +75,24 @@ func (s *Server) clientIP(r *http.Request) string {
 	return client.String()
 }
 
+// withClientAddr passes next the request with RemoteAddr naming the client (see
+// clientIP) instead of a trusted proxy: the hub keys its budget of failed socket
+// authentications by RemoteAddr, and behind a proxy every client would share one.
+func (s *Server) withClientAddr(next http.Handler) http.Handler {
+	if len(s.trustedProxies) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, port, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			port = "0"
+		}
+		r = r.WithContext(r.Context()) // a shallow copy: the caller's request stays as it was
+		r.RemoteAddr = net.JoinHostPort(s.clientIP(r), port)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // originOf returns "scheme://host[:port]" in lower case, or "" if raw is not an origin.
 func originOf(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))

@@ -32,7 +32,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 			Detail: "method not allowed on this endpoint"})
 	})
 	if ws != nil {
-		r.Method(http.MethodGet, "/ws", ws)
+		r.Method(http.MethodGet, "/ws", s.withClientAddr(ws))
 	}
 	r.Group(func(r chi.Router) {
 		r.Use(s.instrument)
