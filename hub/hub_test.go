@@ -146,6 +146,31 @@ func TestAdmissionControl(t *testing.T) {
 	}
 }
 
+// The documented defaults: 20 refused credentials, then 429 with Retry-After 1 (the
+// budget refills at one a second, so a slow machine may see a few more 401s first).
+func TestFailedAuthenticationBudgetDefaults(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	refused := 0
+	for {
+		_, resp, err := dialFrom(t, th, "127.0.0.4", deviceHeader("intruder", "X-Refuse", "401"))
+		if err == nil || resp == nil {
+			t.Fatalf("attempt %d: %v %v", refused+1, err, resp)
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			if refused++; refused > 200 {
+				t.Fatal("200 refused credentials and never throttled")
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || refused < 20 {
+			t.Fatalf("after %d refusals: %v with Retry-After %q, want 429 with Retry-After 1 after at least 20",
+				refused, resp.Status, resp.Header.Get("Retry-After"))
+		}
+		return
+	}
+}
+
 // countingAuth is fakeAuth counting its calls.
 type countingAuth struct{ calls atomic.Int64 }
 
