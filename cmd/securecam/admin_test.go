@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -12,21 +11,11 @@ import (
 // logged with the port it got — it serves pprof.
 func TestAdminListener(t *testing.T) {
 	t.Parallel()
-	adminAddr := func(p *proc) string {
-		for _, line := range p.logLines() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "admin listening" {
-				return rec.Addr
-			}
-		}
-		return ""
-	}
-
 	off := startProc(t, map[string]string{"SECURECAM_DATA_DIR": t.TempDir()})
-	if addr := adminAddr(off); addr != "" {
-		t.Errorf("admin listener at %s without SECURECAM_ADMIN_ADDR", addr)
+	if off.Admin != "" {
+		t.Errorf("admin listener at %s without SECURECAM_ADMIN_ADDR", off.Admin)
 	}
-	if resp, err := http.Get(off.url + "/debug/pprof/goroutine?debug=1"); err == nil {
+	if resp, err := http.Get(off.URL + "/debug/pprof/goroutine?debug=1"); err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if strings.Contains(string(body), "goroutine profile") {
@@ -35,11 +24,10 @@ func TestAdminListener(t *testing.T) {
 	}
 
 	on := startProc(t, map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_ADMIN_ADDR": "127.0.0.1:0"})
-	addr := adminAddr(on)
-	if addr == "" || strings.HasSuffix(addr, ":0") {
-		t.Fatalf("admin listening address %q", addr)
+	if on.Admin == "" || strings.HasSuffix(on.Admin, ":0") {
+		t.Fatalf("admin listening at %q", on.Admin)
 	}
-	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	resp, err := http.Get(on.Admin + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/securecam/securecam/signaling/bench"
+	"github.com/securecam/securecam/cmd/securecam/internal/bench"
 )
 
 const benchUsage = `usage: securecam bench [flags] scenario...

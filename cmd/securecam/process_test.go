@@ -1,160 +1,46 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/child"
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
 )
 
-// binary is the securecam executable the process tests run, built once by TestMain.
-var binary string
-
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
+	os.Exit(childtest.Main(m))
 }
 
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "securecam-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "securecam")
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gotool, "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build securecam: %v\n", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// proc is one securecam process.
+// proc is a `securecam serve` child process of a test.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	node string
-	done chan struct{} // closed when the process exited
-	err  error         // its exit error, set before done closes
-
-	mu   sync.Mutex
-	logs []string
+	*child.Process
+	t *testing.T
 }
 
-// startProc runs `securecam serve` with env (plus a loopback listen address and JSON
-// logs) and waits until it listens.
+// startProc runs `securecam serve` with env (see childtest.Start) and waits until it
+// listens.
 func startProc(t *testing.T, env map[string]string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary)
-	cmd.Env = append(os.Environ(), "SECURECAM_HTTP_ADDR=127.0.0.1:0", "SECURECAM_LOG_FORMAT=json", "SECURECAM_LOG_LEVEL=info")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start securecam: %v", err)
-	}
-	p := &proc{t: t, cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go p.readLogs(stderr, listening)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", p.url, strings.Join(p.logLines(), "\n"))
-		}
-	})
-	select {
-	case p.url = <-listening:
-	case <-p.done:
-		t.Fatalf("securecam exited before listening: %v\n%s", p.err, strings.Join(p.logLines(), "\n"))
-	case <-time.After(60 * time.Second):
-		t.Fatalf("securecam did not listen within 60 s:\n%s", strings.Join(p.logLines(), "\n"))
-	}
-	return p
-}
-
-// readLogs collects the process's log lines, reports its listen address once, and
-// reaps it when its output ends.
-func (p *proc) readLogs(r io.Reader, listening chan<- string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		p.mu.Lock()
-		p.logs = append(p.logs, line)
-		p.mu.Unlock()
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-			Node string `json:"node"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil {
-			if rec.Node != "" && p.node == "" {
-				p.node = rec.Node
-			}
-			if rec.Msg == "listening" {
-				listening <- "http://" + rec.Addr
-			}
-		}
-	}
-	p.err = p.cmd.Wait()
-	close(p.done)
-}
-
-func (p *proc) logLines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.logs...)
+	return &proc{Process: childtest.Start(t, env), t: t}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (p *proc) stop() {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			p.t.Fatalf("securecam exited with %v after SIGTERM:\n%s", p.err, strings.Join(p.logLines(), "\n"))
-		}
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("securecam did not exit within 30 s of SIGTERM")
-	}
-}
-
-// kill ends the process with SIGKILL: no drain, no cleanup.
-func (p *proc) kill() {
-	p.t.Helper()
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	childtest.Stop(p.t, p.Process)
 }
 
 func (p *proc) client(token string) *client.Client {
 	p.t.Helper()
-	c, err := client.New(client.Config{BaseURL: p.url, Token: token})
+	c, err := client.New(client.Config{BaseURL: p.URL, Token: token})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -164,7 +50,7 @@ func (p *proc) client(token string) *client.Client {
 // status returns the HTTP status of GET path.
 func (p *proc) status(path string) int {
 	p.t.Helper()
-	res, err := http.Get(p.url + path)
+	res, err := http.Get(p.URL + path)
 	if err != nil {
 		p.t.Fatalf("GET %s: %v", path, err)
 	}
@@ -210,7 +96,7 @@ func dialDevice(t *testing.T, p *proc, d client.CreatedDevice) *client.Conn {
 	defer cancel()
 	conn, err := p.client(d.DeviceToken).Dial(ctx, client.DialOptions{})
 	if err != nil {
-		t.Fatalf("dial %s on %s: %v", d.Device.Name, p.url, err)
+		t.Fatalf("dial %s on %s: %v", d.Device.Name, p.URL, err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn

@@ -128,7 +128,7 @@ func TestClusterOfThreeReplicas(t *testing.T) {
 	if got := commandID(t, next(t, cam2, "command")); got != id {
 		t.Fatalf("camera got %s, want %s", got, id)
 	}
-	r2.kill()
+	r2.Kill()
 	cam3 := dialDevice(t, r3, acct.camera)
 	if got := commandID(t, next(t, cam3, "command")); got != id {
 		t.Fatalf("after the crash the camera got %s, want %s again", got, id)

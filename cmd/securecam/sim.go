@@ -11,8 +11,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/sim"
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/signaling/sim"
 	"github.com/securecam/securecam/store"
 )
 

@@ -54,7 +54,7 @@ func TestSimCameraAndViewer(t *testing.T) {
 		"SECURECAM_TURN_SECRET": "0123456789abcdef0123456789abcdef",
 	})
 	email := fmt.Sprintf("sim-%d@example.com", time.Now().UnixNano())
-	login := []string{"-hub", p.url, "-email", email, "-password", testPassword}
+	login := []string{"-hub", p.URL, "-email", email, "-password", testPassword}
 
 	for _, relay := range []bool{false, true} {
 		t.Run(fmt.Sprintf("relay=%v", relay), func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestSimCameraAndViewer(t *testing.T) {
 				t.Fatalf("sim camera not connected within 30 s:\n%s", camErr)
 			}
 
-			before := metric(t, p.url, "securecam_turn_relayed_bytes_total")
+			before := metric(t, p.URL, "securecam_turn_relayed_bytes_total")
 			var out, errOut bytes.Buffer
 			args := append(append([]string{"sim", "viewer"}, login...), "-watch", "500ms")
 			if relay {
@@ -96,7 +96,7 @@ func TestSimCameraAndViewer(t *testing.T) {
 			if !strings.Contains(out.String(), "time to first frame: ") || !strings.Contains(out.String(), "received ") {
 				t.Errorf("sim viewer printed:\n%s", out.String())
 			}
-			if relayed := metric(t, p.url, "securecam_turn_relayed_bytes_total") - before; relay && relayed < 5000 {
+			if relayed := metric(t, p.URL, "securecam_turn_relayed_bytes_total") - before; relay && relayed < 5000 {
 				t.Errorf("%v bytes went through TURN with -relay, want the video", relayed)
 			}
 		})

@@ -15,9 +15,9 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securecam/securecam/signaling/client/media"
+	"github.com/securecam/securecam/signaling/client/media/mediatest"
 	"github.com/securecam/securecam/signaling/ice"
-	"github.com/securecam/securecam/signaling/media"
-	"github.com/securecam/securecam/signaling/media/mediatest"
 	"github.com/securecam/securecam/signaling/turn"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/signaling/media"
+	"github.com/securecam/securecam/signaling/client/media"
 )
 
 // ViewerConfig configures View.

@@ -4,43 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/securecam/securecam/signaling/bench"
+	"github.com/securecam/securecam/cmd/securecam/internal/bench"
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 )
 
-// binary is the securecam executable the benchmark starts, built once by TestMain.
-var binary string
-
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "securecam-bench-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "securecam")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, "github.com/securecam/securecam/cmd/securecam")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build securecam: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(childtest.Main(m))
 }
 
 func envOr(name, def string) string {
@@ -65,7 +42,7 @@ func TestEveryScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	results, err := bench.Run(ctx, bench.Config{
-		Binary:        binary,
+		Binary:        childtest.Binary(t),
 		PostgresURL:   envOr("SECURECAM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		RedisURL:      envOr("SECURECAM_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
 		Conns:         20,
@@ -159,7 +136,7 @@ func TestEveryScenario(t *testing.T) {
 }
 
 func TestUnknownScenario(t *testing.T) {
-	_, err := bench.Run(context.Background(), bench.Config{Binary: binary, Out: io.Discard, Progress: io.Discard}, []string{"idle", "nope"})
+	_, err := bench.Run(context.Background(), bench.Config{Binary: childtest.Binary(t), Out: io.Discard, Progress: io.Discard}, []string{"idle", "nope"})
 	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("Run(nope) = %v", err)
 	}

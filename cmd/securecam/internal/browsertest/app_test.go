@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/securecam/securecam/cmd/securecam/internal/child"
 )
 
 const (
@@ -41,13 +43,13 @@ func link(text string) string {
 // clip) and the notification.
 func TestCameraAndViewer(t *testing.T) {
 	b := startBrowser(t)
-	h := startHub(t)
+	h := startHub(t, nil)
 	cam := b.profile(t, "camera")
 	view := b.profile(t, "viewer")
 
 	// The camera: sign up from the sign-in page, then camera mode.
 	cam.do("sign up", pageTimeout,
-		chromedp.Navigate(h.url+"/"),
+		chromedp.Navigate(h.URL+"/"),
 		chromedp.Click(link("Create an account")),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Owner"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
@@ -77,7 +79,7 @@ func TestCameraAndViewer(t *testing.T) {
 
 	// The viewer: another profile signs in to the same account and sees the camera online.
 	view.do("open the sign-in page", pageTimeout,
-		chromedp.Navigate(h.url+"/"),
+		chromedp.Navigate(h.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
 	)
 	view.screenshot("sign-in")
@@ -196,7 +198,7 @@ func playing(selector string) string {
 // password signs in.
 func TestSignInErrors(t *testing.T) {
 	b := startBrowser(t)
-	h := startHub(t)
+	h := startHub(t, nil)
 	signUp(t, h)
 	tb := b.profile(t, "browser")
 
@@ -208,7 +210,7 @@ func TestSignInErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		tb.do(tc.name+": submit the sign-in form", pageTimeout,
-			chromedp.Navigate(h.url+"/sign-in"),
+			chromedp.Navigate(h.URL+"/sign-in"),
 			chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
 			chromedp.Clear(chromedp.CSS("#sign-in-email")),
 			chromedp.SendKeys(chromedp.CSS("#sign-in-email"), tc.email),
@@ -224,7 +226,7 @@ func TestSignInErrors(t *testing.T) {
 	}
 
 	tb.do("sign up with the taken email", pageTimeout,
-		chromedp.Navigate(h.url+"/sign-up"),
+		chromedp.Navigate(h.URL+"/sign-up"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Someone else"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), "another good password"),
@@ -235,7 +237,7 @@ func TestSignInErrors(t *testing.T) {
 	}
 
 	tb.do("sign in with the right password", pageTimeout,
-		chromedp.Navigate(h.url+"/sign-in"),
+		chromedp.Navigate(h.URL+"/sign-in"),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in-form")),
 		chromedp.Clear(chromedp.CSS("#sign-in-email")),
 		chromedp.SendKeys(chromedp.CSS("#sign-in-email"), ownerEmail),
@@ -251,10 +253,10 @@ func TestSignInErrors(t *testing.T) {
 }
 
 // signUp creates the owner's account over the API.
-func signUp(t *testing.T, h *hub) {
+func signUp(t *testing.T, h *child.Process) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"email": ownerEmail, "password": ownerPassword, "name": "Owner"})
-	res, err := http.Post(h.url+"/api/v1/auth/sign-up", "application/json", bytes.NewReader(body))
+	res, err := http.Post(h.URL+"/api/v1/auth/sign-up", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("sign up: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/securecam/securecam/signaling/media"
+	"github.com/securecam/securecam/signaling/client/media"
 )
 
 // message is one signaling message: a description or a candidate.

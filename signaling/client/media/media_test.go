@@ -11,8 +11,8 @@ import (
 	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/securecam/securecam/signaling/media"
-	"github.com/securecam/securecam/signaling/media/mediatest"
+	"github.com/securecam/securecam/signaling/client/media"
+	"github.com/securecam/securecam/signaling/client/media/mediatest"
 )
 
 const waitLimit = 15 * time.Second

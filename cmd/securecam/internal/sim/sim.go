@@ -28,8 +28,8 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/client/media"
 	"github.com/securecam/securecam/signaling/ice"
-	"github.com/securecam/securecam/signaling/media"
 	"github.com/securecam/securecam/store"
 )
 

@@ -29,15 +29,15 @@ func TestPhoneOnTheNetwork(t *testing.T) {
 	certFile, keyFile, spki := selfSignedCert(t, lanHost)
 	// The browser trusts this one certificate, as a phone does once it is installed.
 	b := startBrowser(t, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
-	plain := startHub(t)
-	secure := startHub(t, "SECURECAM_TLS_CERT_FILE="+certFile, "SECURECAM_TLS_KEY_FILE="+keyFile)
-	if !strings.HasPrefix(secure.url, "https://") {
-		t.Fatalf("the hub with a certificate listens at %s, want https", secure.url)
+	plain := startHub(t, nil)
+	secure := startHub(t, map[string]string{"SECURECAM_TLS_CERT_FILE": certFile, "SECURECAM_TLS_KEY_FILE": keyFile})
+	if !strings.HasPrefix(secure.URL, "https://") {
+		t.Fatalf("the hub with a certificate listens at %s, want https", secure.URL)
 	}
 
 	overHTTP := b.profile(t, "http")
 	overHTTP.do("sign up over plain HTTP and open camera mode", pageTimeout,
-		chromedp.Navigate(at(t, plain.url, lanHost)+"/sign-up?next=/camera"),
+		chromedp.Navigate(at(t, plain.URL, lanHost)+"/sign-up?next=/camera"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Owner"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),
@@ -50,7 +50,7 @@ func TestPhoneOnTheNetwork(t *testing.T) {
 
 	overHTTPS := b.profile(t, "https")
 	overHTTPS.do("sign up over HTTPS and open camera mode", pageTimeout,
-		chromedp.Navigate(at(t, secure.url, lanHost)+"/sign-up?next=/camera"),
+		chromedp.Navigate(at(t, secure.URL, lanHost)+"/sign-up?next=/camera"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-name"), "Owner"),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),

@@ -1,53 +1,33 @@
 package browsertest
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/securecam/securecam/cmd/securecam/internal/child"
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 )
 
 var (
-	// binary is the securecam executable, built once by TestMain.
-	binary string
 	// chromium is the browser's path, or "" with chromiumErr saying why.
 	chromium    string
 	chromiumErr error
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "securecam-browsertest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "securecam")
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gotool, "build", "-o", binary, "github.com/securecam/securecam/cmd/securecam")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build securecam: %v\n", err)
-		return 1
-	}
 	chromium, chromiumErr = findChromium()
-	return m.Run()
+	os.Exit(childtest.Main(m))
 }
 
 // findChromium looks where scripts/test.sh looks.
@@ -69,100 +49,14 @@ func findChromium() (string, error) {
 
 // ---------------------------------------------------------------------------- hub
 
-// hub is one securecam process in embedded mode (SQLite in a temporary data
-// directory, the in-process bus), listening on a free loopback port.
-type hub struct {
-	url string
-
-	mu   sync.Mutex
-	logs []string
-}
-
-// startHub runs the securecam binary, with the extra environment variables
-// env (NAME=value), and waits until it listens. Its log is printed if the test
-// fails.
-func startHub(t *testing.T, env ...string) *hub {
+// startHub runs securecam in embedded mode (SQLite in a temporary data directory, the
+// in-process bus) with debug logs and the extra environment env, and waits until it
+// listens. Its log is printed if the test fails.
+func startHub(t *testing.T, env map[string]string) *child.Process {
 	t.Helper()
-	cmd := exec.Command(binary)
-	// The hub must not pick up a developer's SECURECAM_DATABASE_URL and the like.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SECURECAM_") || strings.HasPrefix(kv, "SECURECAM_TEST_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"SECURECAM_HTTP_ADDR=127.0.0.1:0",
-		"SECURECAM_DATA_DIR="+t.TempDir(),
-		"SECURECAM_NODE_ID=browsertest",
-		"SECURECAM_LOG_FORMAT=json",
-		"SECURECAM_LOG_LEVEL=debug",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start securecam: %v", err)
-	}
-	h := &hub{}
-	listening := make(chan string, 1)
-	exited := make(chan error, 1)
-	go func() {
-		h.readLogs(stderr, listening)
-		exited <- cmd.Wait()
-	}()
-	var exitErr error
-	done := false
-	t.Cleanup(func() {
-		if !done {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("log of the hub at %s:\n%s", h.url, strings.Join(h.logLines(), "\n"))
-		}
-	})
-	select {
-	case h.url = <-listening:
-	case exitErr = <-exited:
-		done = true
-		t.Fatalf("securecam exited before listening: %v", exitErr)
-	case <-time.After(60 * time.Second):
-		t.Fatal("securecam did not listen within 60 s")
-	}
-	return h
-}
-
-// readLogs keeps the hub's log lines and reports its address once it listens.
-func (h *hub) readLogs(r io.Reader, listening chan<- string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		h.mu.Lock()
-		h.logs = append(h.logs, line)
-		h.mu.Unlock()
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-			TLS  bool   `json:"tls"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-			scheme := "http://"
-			if rec.TLS {
-				scheme = "https://"
-			}
-			listening <- scheme + rec.Addr
-		}
-	}
-	_, _ = io.Copy(io.Discard, r)
-}
-
-func (h *hub) logLines() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.logs...)
+	full := map[string]string{"SECURECAM_NODE_ID": "browsertest", "SECURECAM_LOG_LEVEL": "debug"}
+	maps.Copy(full, env)
+	return childtest.Start(t, full)
 }
 
 // ---------------------------------------------------------------------------- browser

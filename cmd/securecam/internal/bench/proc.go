@@ -3,153 +3,54 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
+
+	"github.com/securecam/securecam/cmd/securecam/internal/child"
 )
 
 // server is a server under test: a child process the benchmark started (securecam
-// serve, or the bare relay), or a hub given by address (pid 0: its memory is read from
-// /metrics only).
+// serve, or the bare relay), or a hub given by address (no child: its memory is read
+// from /metrics only).
 type server struct {
 	name  string
 	url   string // http://host:port
 	admin string // http://host:port of the admin listener (pprof), "" if none
-	pid   int
+	pid   int    // 0 for a hub given by address
 
 	dataDir string // a child hub's data directory
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process exited
-	err  error         // its exit error, set before done closes
-
-	mu   sync.Mutex
-	tail []string // the last log lines, for errors
+	child *child.Process
 }
 
-// startupTimeout bounds the wait for a child's "listening" log line.
-const startupTimeout = 60 * time.Second
-
-// startServer runs bin with args and env (added to the environment without any
-// SECURECAM_* variable of ours) and waits for its JSON log line {"msg":"listening",
-// "addr":…}; a line {"msg":"admin listening","addr":…} before it gives the admin
-// listener.
-func startServer(ctx context.Context, name, bin string, args, env []string) (*server, error) {
-	cmd := exec.Command(bin, args...)
-	// A child must not outlive a benchmark that crashed or was killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SECURECAM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	stderr, err := cmd.StderrPipe()
+// startServer runs bin with args and env (see child.Environ) and waits until it
+// listens.
+func startServer(ctx context.Context, name, bin string, args []string, env map[string]string) (*server, error) {
+	c, err := child.Start(ctx, child.Config{Name: name, Binary: bin, Args: args, Env: env})
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, err
 	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	s := &server{name: name, pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go s.readLogs(stderr, listening) // ends with the process; stop waits for done
-	select {
-	case addr := <-listening:
-		s.url = "http://" + addr
-		return s, nil
-	case <-s.done:
-		return nil, fmt.Errorf("start %s: exited before listening (%v):\n%s", name, s.err, s.logTail())
-	case <-ctx.Done():
-		s.kill()
-		return nil, fmt.Errorf("start %s: %w", name, ctx.Err())
-	case <-time.After(startupTimeout):
-		s.kill()
-		return nil, fmt.Errorf("start %s: not listening after %s:\n%s", name, startupTimeout, s.logTail())
-	}
-}
-
-// readLogs keeps the last log lines, reports the listen address once and reaps the
-// process when its output ends.
-func (s *server) readLogs(r io.Reader, listening chan<- string) {
-	defer close(s.done)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	reported := false
-	for sc.Scan() {
-		line := sc.Text()
-		s.mu.Lock()
-		if len(s.tail) == 40 {
-			s.tail = s.tail[1:]
-		}
-		s.tail = append(s.tail, line)
-		s.mu.Unlock()
-		if reported {
-			continue
-		}
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) != nil {
-			continue
-		}
-		switch rec.Msg {
-		case "admin listening":
-			s.admin = "http://" + rec.Addr // before listening is reported: no race
-		case "listening":
-			listening <- rec.Addr
-			reported = true
-		}
-	}
-	_, _ = io.Copy(io.Discard, r)
-	s.err = s.cmd.Wait()
-}
-
-func (s *server) logTail() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(s.tail, "\n")
+	return &server{name: name, url: c.URL, admin: c.Admin, pid: c.Pid, child: c}, nil
 }
 
 // exited reports an error when the process is gone.
 func (s *server) exited() error {
-	if s.cmd == nil {
+	if s.child == nil {
 		return nil
 	}
-	select {
-	case <-s.done:
-		return fmt.Errorf("%s exited (%v):\n%s", s.name, s.err, s.logTail())
-	default:
-		return nil
-	}
+	return s.child.Exited()
 }
 
-// stop ends a child with SIGTERM (SIGKILL after 30 s) and waits for it.
+// stop ends a child with SIGTERM (SIGKILL after child.StopTimeout) and waits for it.
 func (s *server) stop() {
-	if s == nil || s.cmd == nil {
+	if s == nil || s.child == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		s.kill()
-	}
-}
-
-func (s *server) kill() {
-	_ = s.cmd.Process.Kill()
-	<-s.done
+	_ = s.child.Stop()
 }
 
 // rss returns the resident set of the child, in bytes, from /proc (0 for a hub given
@@ -266,22 +167,19 @@ func (r *runner) startHub(ctx context.Context, o hubOptions) (*server, error) {
 		}
 		r.cleanup(func() { _ = os.RemoveAll(dir) })
 	}
-	env := []string{
-		"SECURECAM_HTTP_ADDR=127.0.0.1:0",
-		"SECURECAM_PUBLIC_URL=http://127.0.0.1",
-		"SECURECAM_DATA_DIR=" + dir,
-		"SECURECAM_LOG_FORMAT=json",
-		"SECURECAM_LOG_LEVEL=info",
-		"SECURECAM_NODE_ID=" + o.node,
-		"SECURECAM_ADMIN_ADDR=127.0.0.1:0",
-		"SECURECAM_MESSAGE_RATE=1000000",
-		"SECURECAM_ACCEPT_RATE=1000000",
+	env := map[string]string{
+		"SECURECAM_PUBLIC_URL":   "http://127.0.0.1",
+		"SECURECAM_DATA_DIR":     dir,
+		"SECURECAM_NODE_ID":      o.node,
+		"SECURECAM_ADMIN_ADDR":   "127.0.0.1:0",
+		"SECURECAM_MESSAGE_RATE": "1000000",
+		"SECURECAM_ACCEPT_RATE":  "1000000",
 	}
 	if o.databaseURL != "" {
-		env = append(env, "SECURECAM_DATABASE_URL="+o.databaseURL)
+		env["SECURECAM_DATABASE_URL"] = o.databaseURL
 	}
 	if o.redisURL != "" {
-		env = append(env, "SECURECAM_REDIS_URL="+o.redisURL)
+		env["SECURECAM_REDIS_URL"] = o.redisURL
 	}
 	s, err := startServer(ctx, o.node, r.cfg.Binary, []string{"serve"}, env)
 	if err != nil {

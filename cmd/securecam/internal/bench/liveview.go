@@ -10,9 +10,9 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/sim"
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/signaling/media"
-	"github.com/securecam/securecam/signaling/sim"
+	"github.com/securecam/securecam/signaling/client/media"
 )
 
 // setupDeadline bounds one live-view setup.
