@@ -7,31 +7,24 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/hub/redisbus"
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
 )
 
-// testAuth authenticates a socket by the device id in the X-Test-Device header, or in
-// X-Device-Id (what signaling/client sends): the real authenticator lives in package
-// web, which signaling must not import.
+// testAuth authenticates a socket by the device id in X-Device-Id (what
+// signaling/client sends with DialOptions.DeviceID), without a token: the real
+// authenticator lives in package web, which signaling must not import.
 type testAuth struct{ st store.Store }
 
 func (a testAuth) Authenticate(r *http.Request) (hub.Identity, error) {
-	id := r.Header.Get("X-Test-Device")
-	if id == "" {
-		id = r.Header.Get("X-Device-Id")
-	}
-	d, err := a.st.Device(r.Context(), id)
+	d, err := a.st.Device(r.Context(), r.Header.Get("X-Device-Id"))
 	if err != nil {
 		return hub.Identity{}, &hub.AuthError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
 	}
@@ -136,79 +129,47 @@ func randomHex(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-// peer is a device's socket as a test sees it.
+// peer is a device's socket as a test sees it: a signaling/client connection that
+// fails the test on what the test did not expect.
 type peer struct {
 	t    *testing.T
-	conn *websocket.Conn
-	msgs chan hub.Envelope
-	done chan struct{}
-	mu   sync.Mutex
-	err  error
+	conn *client.Conn
 }
 
 // dial connects device to n and waits for hello.
 func dial(t *testing.T, n *node, device store.Device) *peer {
 	t.Helper()
+	c, err := client.New(client.Config{BaseURL: n.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(n.srv.URL, "http"), &websocket.DialOptions{
-		Subprotocols: []string{hub.Subprotocol},
-		HTTPHeader:   http.Header{"X-Test-Device": {device.ID}},
-	})
+	conn, err := c.Dial(ctx, client.DialOptions{DeviceID: device.ID})
 	if err != nil {
 		t.Fatalf("dial %s: %v", device.Name, err)
 	}
-	p := &peer{t: t, conn: conn, msgs: make(chan hub.Envelope, 256), done: make(chan struct{})}
-	go p.readLoop()
-	t.Cleanup(func() { p.close() })
-	p.expect("hello")
+	p := &peer{t: t, conn: conn}
+	t.Cleanup(p.close)
 	return p
 }
 
-func (p *peer) readLoop() {
-	defer close(p.done)
-	for {
-		_, b, err := p.conn.Read(context.Background())
-		if err != nil {
-			p.mu.Lock()
-			p.err = err
-			p.mu.Unlock()
-			close(p.msgs)
-			return
-		}
-		env, err := hub.Decode(b)
-		if err != nil {
-			p.t.Errorf("undecodable message %q: %v", b, err)
-			continue
-		}
-		p.msgs <- env
-	}
-}
-
-func (p *peer) close() {
-	_ = p.conn.Close(websocket.StatusNormalClosure, "")
-	<-p.done
-}
+func (p *peer) close() { _ = p.conn.Close() }
 
 // drop ends the connection without a close handshake.
-func (p *peer) drop() {
-	_ = p.conn.CloseNow()
-	<-p.done
-}
+func (p *peer) drop() { _ = p.conn.CloseNow() }
 
+// send writes a message; id "" sends none, so that no answer comes.
 func (p *peer) send(typ, id, session string, data any) {
 	p.t.Helper()
 	raw, err := json.Marshal(data)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	b, err := hub.Encode(hub.Envelope{Type: typ, ID: id, Session: session, Data: raw})
-	if err != nil {
-		p.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := p.conn.Write(ctx, websocket.MessageText, b); err != nil {
+	// With an id but no pending Request, the answer arrives on Messages, in order.
+	if err := p.conn.Send(ctx, hub.Envelope{Type: typ, ID: id, Session: session, Data: raw}); err != nil {
 		p.t.Fatalf("write %s: %v", typ, err)
 	}
 }
@@ -220,9 +181,9 @@ func (p *peer) expect(typ string) hub.Envelope {
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case env, ok := <-p.msgs:
+		case env, ok := <-p.conn.Messages():
 			if !ok {
-				p.t.Fatalf("connection ended waiting for %s: %v", typ, p.err)
+				p.t.Fatalf("connection ended waiting for %s: %v", typ, p.conn.Err())
 			}
 			if env.Type == typ {
 				return env
@@ -255,9 +216,9 @@ func (p *peer) next() hub.Envelope {
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case env, ok := <-p.msgs:
+		case env, ok := <-p.conn.Messages():
 			if !ok {
-				p.t.Fatalf("connection ended: %v", p.err)
+				p.t.Fatalf("connection ended: %v", p.conn.Err())
 			}
 			if env.Type != "presence" {
 				return env

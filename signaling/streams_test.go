@@ -408,7 +408,7 @@ func TestStreamSurvivesReplacedConnection(t *testing.T) {
 	// The viewer's phone changed networks: a new socket replaces the old one, and an
 	// ICE restart offer goes through on the same session.
 	view2 := dial(t, n, f.viewer)
-	<-view.done
+	<-view.conn.Done()
 	mustAck(t, view2, "webrtc.offer", sid, sdpMsg{testSDP})
 	cam.expect("webrtc.offer")
 	wantSession(t, st, sid, store.StreamLive, "")

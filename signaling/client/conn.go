@@ -473,6 +473,19 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// CloseNow closes the socket without the close handshake, as a lost network
+// does (the hub sees the connection drop rather than close), and waits for the
+// read loop.
+func (c *Conn) CloseNow() error {
+	err := c.ws.CloseNow()
+	c.cancel()
+	c.wg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("client: close: %w", err)
+	}
+	return nil
+}
+
 // readLoop reads until the connection ends, routing answers to their
 // requests and everything else to messages.
 func (c *Conn) readLoop() {

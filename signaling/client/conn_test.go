@@ -37,15 +37,18 @@ const (
 //	server-ping → the hub pings; on the client's pong it sends presence "pong-seen"
 //	forbid      → closes the socket with 4003
 //	webrtc.*    → echoed back unchanged (as the other party would see them)
+//
+// ended receives the close code each socket's read ended with (-1: no close frame).
 type fakeHub struct {
 	t         *testing.T
 	srv       *httptest.Server
 	batchSize int
 	wg        sync.WaitGroup
+	ended     chan websocket.StatusCode
 }
 
 func newFakeHub(t *testing.T, batchSize int) *fakeHub {
-	h := &fakeHub{t: t, batchSize: batchSize}
+	h := &fakeHub{t: t, batchSize: batchSize, ended: make(chan websocket.StatusCode, 16)}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(func() {
 		h.srv.Close()
@@ -114,6 +117,10 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 	for {
 		_, b, err := ws.Read(ctx)
 		if err != nil {
+			select {
+			case h.ended <- websocket.CloseStatus(err):
+			default:
+			}
 			return
 		}
 		env, err := hub.Decode(b)
@@ -391,6 +398,18 @@ func TestSessionSignaler(t *testing.T) {
 	}
 }
 
+// hubSaw returns how the fake hub saw the next socket end.
+func hubSaw(t *testing.T, h *fakeHub) websocket.StatusCode {
+	t.Helper()
+	select {
+	case code := <-h.ended:
+		return code
+	case <-time.After(waitLimit):
+		t.Fatal("the hub did not see the socket end")
+		return 0
+	}
+}
+
 func TestClose(t *testing.T) {
 	h := newFakeHub(t, 1)
 
@@ -408,6 +427,28 @@ func TestClose(t *testing.T) {
 		}
 		if _, err := conn.Request(ctxT(t), hub.Envelope{Type: "echo"}); err == nil {
 			t.Fatal("Request after Close succeeded")
+		}
+		if got := hubSaw(t, h); got != websocket.StatusNormalClosure {
+			t.Errorf("the hub saw close status %d, want 1000", got)
+		}
+	})
+
+	t.Run("by the client, without the handshake", func(t *testing.T) {
+		conn := mustDial(t, h)
+		if err := conn.CloseNow(); err != nil {
+			t.Fatalf("CloseNow: %v", err)
+		}
+		if _, ok := <-conn.Messages(); ok {
+			t.Fatal("Messages still open")
+		}
+		if conn.Err() == nil {
+			t.Fatal("Err after CloseNow = nil")
+		}
+		if got := hubSaw(t, h); got != -1 {
+			t.Errorf("the hub saw close status %d, want none (-1): a dropped connection", got)
+		}
+		if err := conn.Close(); err != nil {
+			t.Errorf("Close after CloseNow: %v", err)
 		}
 	})
 
