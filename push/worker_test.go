@@ -19,24 +19,6 @@ import (
 	"github.com/securecam/securecam/store/storetest"
 )
 
-// clock is the worker's settable time.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // logBuffer collects log lines for assertions.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -60,7 +42,7 @@ type env struct {
 	st     store.Store
 	apns   *pushtest.APNs
 	fcm    *pushtest.FCM
-	clock  *clock
+	clock  *storetest.Clock
 	logs   *logBuffer
 	queue  *push.Queue
 	worker *push.Worker
@@ -74,7 +56,7 @@ type envOptions struct {
 
 func newEnv(t *testing.T, st store.Store, opts envOptions) *env {
 	t.Helper()
-	e := &env{st: st, apns: pushtest.NewAPNs(t), fcm: pushtest.NewFCM(t), clock: &clock{now: time.Now().UTC()}, logs: &logBuffer{}}
+	e := &env{st: st, apns: pushtest.NewAPNs(t), fcm: pushtest.NewFCM(t), clock: storetest.NewClock(), logs: &logBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := opts.provider
 	if p == nil {

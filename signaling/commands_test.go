@@ -210,7 +210,7 @@ func TestRetriedSendReturnsTheFirstCommand(t *testing.T) {
 
 func TestCommandExpires(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	clock := &fakeClock{now: time.Now().UTC()}
+	clock := storetest.NewClock()
 	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 	f := newFamily(t, st)
 	view := dial(t, n, f.viewer)
@@ -327,21 +327,4 @@ func (w *recordingWaker) calls() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.got...)
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

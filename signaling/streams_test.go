@@ -317,7 +317,7 @@ func TestStreamWakesOfflineCamera(t *testing.T) {
 
 func TestStreamWakeTimesOut(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	clock := &fakeClock{now: time.Now().UTC()}
+	clock := storetest.NewClock()
 	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 	f := newFamily(t, st)
 	withPushToken(t, st, f.camera)
@@ -355,7 +355,7 @@ func TestStreamSetupTimeouts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := storetest.NewSQLite(t)
-			clock := &fakeClock{now: time.Now().UTC()}
+			clock := storetest.NewClock()
 			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 			f := newFamily(t, st)
 			cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)

@@ -22,26 +22,9 @@ import (
 
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/sqlite"
+	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // mailbox is a Mailer that hands every mail to the test.
 type mailbox struct{ ch chan sentMail }
@@ -115,7 +98,7 @@ type env struct {
 	http    *httptest.Server
 	store   store.Store
 	dbPath  string
-	clock   *clock
+	clock   *storetest.Clock
 	mail    *mailbox
 	sockets *sockets
 
@@ -154,7 +137,7 @@ func newEnvOn(t *testing.T, st store.Store, opts ...envOpt) *env {
 	e := &env{
 		t:       t,
 		store:   st,
-		clock:   &clock{now: time.Now().UTC()},
+		clock:   storetest.NewClock(),
 		mail:    &mailbox{ch: make(chan sentMail, 16)},
 		sockets: &sockets{},
 	}
