@@ -15,6 +15,8 @@
 #               else a throwaway redis-server on a free port. The redis-server binary must
 #               be on PATH in every case (fault tests start their own).
 #   Chromium    for the browser tests.
+#   Node.js     for the browser app's unit tests (web/app/jstest, node's test runner),
+#               which run before the Go tests when no package pattern is given.
 #   a C compiler, for -race.
 #
 # Whatever is missing is installed with apt-get when running as root on Debian or Ubuntu.
@@ -310,6 +312,17 @@ chromium=$(find_chromium) || {
 	}
 }
 
+# ---------------------------------------------------------------------------- Node.js
+
+if ! command -v node >/dev/null 2>&1; then
+	apt_install nodejs || true
+fi
+node_bin=$(command -v node || true)
+if [[ -z "$node_bin" ]]; then
+	missing "Node.js (node, for the browser app's unit tests in web/app/jstest)" \
+		"apt-get install nodejs (Debian/Ubuntu), brew install node (macOS), or install Node 20 from https://nodejs.org"
+fi
+
 # ---------------------------------------------------------------------------- run
 
 log "go:         $(go version)"
@@ -317,6 +330,7 @@ log "postgres:   ${SECURECAM_TEST_POSTGRES_URL:-none} ${pg_how:+($pg_how)}"
 log "redis:      ${SECURECAM_TEST_REDIS_URL:-none} ${redis_how:+($redis_how)}"
 log "redis-server: $(command -v redis-server || echo none)"
 log "chromium:   ${chromium:-none}"
+log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"
 
 if ((${#problems[@]} > 0)); then
 	if in_ci; then
@@ -327,7 +341,7 @@ if ((${#problems[@]} > 0)); then
 	log "continuing without them: the tests that need them will fail and say so"
 fi
 
-# A package pattern among the arguments replaces ./...
+# A package pattern among the arguments replaces ./... (and leaves out the JavaScript tests).
 packages=(./...)
 for arg in "$@"; do
 	case "$arg" in
@@ -335,6 +349,26 @@ for arg in "$@"; do
 	esac
 done
 
+js_status=0
+if ((${#packages[@]} > 0)); then
+	if [[ -n "$node_bin" ]]; then
+		log "running: node --test jstest/*.test.js (in web/app)"
+		(cd web/app && node --test jstest/*.test.js) || js_status=$?
+	else
+		log "FAILED: the JavaScript unit tests (web/app/jstest) cannot run without node"
+		js_status=1
+	fi
+fi
+
 cmd=(go test -race -count=1 ${packages[@]+"${packages[@]}"} "$@")
 log "running: ${cmd[*]}"
-"${cmd[@]}"
+go_status=0
+"${cmd[@]}" || go_status=$?
+
+if ((js_status != 0)); then
+	log "FAILED: the JavaScript unit tests (web/app/jstest), exit status $js_status"
+fi
+if ((go_status != 0)); then
+	exit "$go_status"
+fi
+exit "$js_status"

@@ -1,7 +1,7 @@
 // Package browsertest holds the end-to-end tests of the browser app: a real
 // securecam process (built from cmd/securecam and run as a child process, as a
-// user runs it) and real headless Chromium driven from Go with chromedp, with
-// Chromium's fake camera and microphone.
+// user runs it, through package child) and real headless Chromium driven from Go
+// with chromedp, with Chromium's fake camera and microphone.
 //
 // The package has no code outside its tests. Its tests run one after another
 // (each starts one hub and one Chromium); they may run at the same time as the
