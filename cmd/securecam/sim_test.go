@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 )
 
 // lineWatch is an io.Writer that keeps what is written and closes a channel when a
@@ -83,7 +83,7 @@ func TestSimCameraAndViewer(t *testing.T) {
 				t.Fatalf("sim camera not connected within 30 s:\n%s", camErr)
 			}
 
-			before := metric(t, p.URL, "securecam_turn_relayed_bytes_total")
+			before := childtest.Metric(t, p.Process, "securecam_turn_relayed_bytes_total")
 			var out, errOut bytes.Buffer
 			args := append(append([]string{"sim", "viewer"}, login...), "-watch", "500ms")
 			if relay {
@@ -96,37 +96,11 @@ func TestSimCameraAndViewer(t *testing.T) {
 			if !strings.Contains(out.String(), "time to first frame: ") || !strings.Contains(out.String(), "received ") {
 				t.Errorf("sim viewer printed:\n%s", out.String())
 			}
-			if relayed := metric(t, p.URL, "securecam_turn_relayed_bytes_total") - before; relay && relayed < 5000 {
+			if relayed := childtest.Metric(t, p.Process, "securecam_turn_relayed_bytes_total") - before; relay && relayed < 5000 {
 				t.Errorf("%v bytes went through TURN with -relay, want the video", relayed)
 			}
 		})
 	}
-}
-
-// metric sums the samples of a metric on the hub's /metrics.
-func metric(t *testing.T, base, name string) float64 {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
 }
 
 func TestSimUsage(t *testing.T) {

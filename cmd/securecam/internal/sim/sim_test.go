@@ -3,11 +3,7 @@ package sim_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -145,35 +141,10 @@ func TestLiveView(t *testing.T) {
 		relayOnly := loopback
 		relayOnly.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 		watch(t, newFamily(t, h.URL), h.URL, h.URL, relayOnly)
-		if got := metric(t, h.URL, "securecam_turn_relayed_bytes_total"); got < 5000 {
+		if got := childtest.Metric(t, h, "securecam_turn_relayed_bytes_total"); got < 5000 {
 			t.Errorf("TURN relayed %v bytes, want the video", got)
 		}
 	})
-}
-
-// metric sums the samples of a metric on the hub's /metrics.
-func metric(t *testing.T, base, name string) float64 {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		fields := strings.Fields(line)
-		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }
 
 func TestCameraAnswersCommands(t *testing.T) {

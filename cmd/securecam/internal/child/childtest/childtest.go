@@ -8,10 +8,14 @@ package childtest
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -116,4 +120,34 @@ func Stop(t testing.TB, p *child.Process) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("%v:\n%s", err, p.Tail())
 	}
+}
+
+// Metric returns the sum of the samples of the named metric on p's /metrics (0 when
+// it has none).
+func Metric(t testing.TB, p *child.Process, name string) float64 {
+	t.Helper()
+	res, err := http.Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", res.Status)
+	}
+	var sum float64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }
