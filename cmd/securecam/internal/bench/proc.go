@@ -27,7 +27,7 @@ type server struct {
 	child *child.Process
 }
 
-// startServer runs bin with args and env (see child.Environ) and waits until it
+// startServer runs bin with args and env (see child.Config) and waits until it
 // listens.
 func startServer(ctx context.Context, name, bin string, args []string, env map[string]string) (*server, error) {
 	c, err := child.Start(ctx, child.Config{Name: name, Binary: bin, Args: args, Env: env})
@@ -45,7 +45,7 @@ func (s *server) exited() error {
 	return s.child.Exited()
 }
 
-// stop ends a child with SIGTERM (SIGKILL after child.StopTimeout) and waits for it.
+// stop ends a child with SIGTERM (SIGKILL after 30 s) and waits for it.
 func (s *server) stop() {
 	if s == nil || s.child == nil {
 		return

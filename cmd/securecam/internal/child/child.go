@@ -28,10 +28,10 @@ import (
 
 // Timeouts of Start and Stop.
 const (
-	// StartTimeout bounds the wait for the "listening" log line.
-	StartTimeout = 60 * time.Second
-	// StopTimeout bounds the wait for an exit after SIGTERM; then the child is killed.
-	StopTimeout = 30 * time.Second
+	// startTimeout bounds the wait for the "listening" log line.
+	startTimeout = 60 * time.Second
+	// stopTimeout bounds the wait for an exit after SIGTERM; then the child is killed.
+	stopTimeout = 30 * time.Second
 )
 
 // tailLines is how many of the last log lines a Process keeps.
@@ -45,15 +45,15 @@ type Config struct {
 	Binary string
 	// Args are its arguments; none runs `securecam serve`.
 	Args []string
-	// Env is the child's own configuration, applied last (see Environ).
+	// Env is the child's own configuration. The child's environment is the parent's
+	// without any SECURECAM_* variable but SECURECAM_TEST_* (a developer's
+	// SECURECAM_DATABASE_URL must not reach a test's hub), then a loopback listen
+	// address on a free port and JSON logs at info level, then Env, which wins.
 	Env map[string]string
 }
 
-// Environ returns the environment of a child: the parent's, without any
-// SECURECAM_* variable but SECURECAM_TEST_* (a developer's SECURECAM_DATABASE_URL
-// must not reach a test's hub), then a loopback listen address on a free port and
-// JSON logs at info level, then env.
-func Environ(env map[string]string) []string {
+// environ returns the environment of a child (see Config.Env).
+func environ(env map[string]string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SECURECAM_") || strings.HasPrefix(kv, "SECURECAM_TEST_") {
@@ -100,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		name = filepath.Base(cfg.Binary)
 	}
 	cmd := exec.Command(cfg.Binary, cfg.Args...)
-	cmd.Env = Environ(cfg.Env)
+	cmd.Env = environ(cfg.Env)
 	cmd.SysProcAttr = sysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	p := &Process{Name: name, Pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
 	listening := make(chan listenLine, 1)
 	go p.readLogs(stderr, listening) // ends with the process; Stop and Kill wait for done
-	timeout := time.NewTimer(StartTimeout)
+	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
 	select {
 	case l := <-listening:
@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("start %s: %w:\n%s", name, ctx.Err(), p.Tail())
 	case <-timeout.C:
 		p.Kill()
-		return nil, fmt.Errorf("start %s: not listening after %s:\n%s", name, StartTimeout, p.Tail())
+		return nil, fmt.Errorf("start %s: not listening after %s:\n%s", name, startTimeout, p.Tail())
 	}
 }
 
@@ -181,9 +181,6 @@ func (p *Process) Tail() string {
 	return strings.Join(p.tail, "\n")
 }
 
-// Done is closed once the child has exited and been reaped.
-func (p *Process) Done() <-chan struct{} { return p.done }
-
 // Exited returns an error with the exit status and the log's tail once the child has
 // exited, and nil while it runs.
 func (p *Process) Exited() error {
@@ -195,18 +192,18 @@ func (p *Process) Exited() error {
 	}
 }
 
-// ErrStopTimeout is returned by Stop when the child did not exit within
-// StopTimeout of SIGTERM.
-var ErrStopTimeout = errors.New("no exit after SIGTERM")
+// ErrstopTimeout is returned by Stop when the child did not exit within
+// stopTimeout of SIGTERM.
+var ErrstopTimeout = errors.New("no exit after SIGTERM")
 
 // Stop ends the child with SIGTERM (the hub drains) and waits for it; after
-// StopTimeout it is killed and Stop returns ErrStopTimeout. Otherwise it returns the
+// stopTimeout it is killed and Stop returns ErrstopTimeout. Otherwise it returns the
 // exit error (nil for a clean exit).
 func (p *Process) Stop() error {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("stop %s: %w", p.Name, err)
 	}
-	timeout := time.NewTimer(StopTimeout)
+	timeout := time.NewTimer(stopTimeout)
 	defer timeout.Stop()
 	select {
 	case <-p.done:
@@ -216,7 +213,7 @@ func (p *Process) Stop() error {
 		return nil
 	case <-timeout.C:
 		p.Kill()
-		return fmt.Errorf("stop %s: %w within %s", p.Name, ErrStopTimeout, StopTimeout)
+		return fmt.Errorf("stop %s: %w within %s", p.Name, ErrstopTimeout, stopTimeout)
 	}
 }
 

@@ -110,11 +110,6 @@ func TestStartAndStop(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	select {
-	case <-p.Done():
-	default:
-		t.Error("Done open after Stop")
-	}
 	if err := p.Exited(); err == nil {
 		t.Error("Exited = nil after Stop")
 	}

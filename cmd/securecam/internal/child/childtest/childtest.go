@@ -86,8 +86,8 @@ func buildBinary() (dir, bin string, err error) {
 	return dir, bin, nil
 }
 
-// Start runs `securecam serve` with env added to its environment (see child.Environ;
-// SECURECAM_DATA_DIR defaults to a new temporary directory) and waits until it
+// Start runs `securecam serve` with env added to its environment (see
+// child.Config.Env; SECURECAM_DATA_DIR defaults to a new temporary directory) and waits until it
 // listens. When the test ends the child is killed if it still runs, and its log is
 // printed if the test failed.
 func Start(t testing.TB, env map[string]string) *child.Process {
@@ -113,8 +113,8 @@ func Start(t testing.TB, env map[string]string) *child.Process {
 	return p
 }
 
-// Stop stops p with SIGTERM and fails the test unless it exits cleanly within
-// child.StopTimeout.
+// Stop stops p with SIGTERM and fails the test unless it exits cleanly in time
+// (see child.Process.Stop).
 func Stop(t testing.TB, p *child.Process) {
 	t.Helper()
 	if err := p.Stop(); err != nil {
