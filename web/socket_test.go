@@ -6,15 +6,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/web"
 )
 
@@ -106,23 +104,21 @@ func TestGarbageBearersDoNotKeepACameraOut(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling the loops' counters
 	}
 
-	url := "ws" + strings.TrimPrefix(e.http.URL, "http") + "/ws"
+	camera, err := client.New(client.Config{BaseURL: e.http.URL, Token: cam.DeviceToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 20 {
 		dctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		conn, resp, err := websocket.Dial(dctx, url, &websocket.DialOptions{
-			Subprotocols: []string{hub.Subprotocol},
-			HTTPHeader:   http.Header{"Authorization": {"Bearer " + cam.DeviceToken}},
-		})
-		if err != nil {
-			cancel()
-			t.Fatalf("camera connect %d of 20: %v (response %v)", i+1, err, resp)
-		}
-		_, b, err := conn.Read(dctx)
+		conn, err := camera.Dial(dctx, client.DialOptions{}) // returns once hello arrived
 		cancel()
-		if err != nil || !strings.Contains(string(b), `"type":"hello"`) {
-			t.Fatalf("camera connect %d: first message %s, %v; want hello", i+1, b, err)
+		if err != nil {
+			t.Fatalf("camera connect %d of 20: %v", i+1, err)
 		}
-		_ = conn.Close(websocket.StatusNormalClosure, "")
+		if got := conn.Hello().DeviceID; got != cam.Device.ID {
+			t.Fatalf("camera connect %d: hello for %q, want %q", i+1, got, cam.Device.ID)
+		}
+		_ = conn.Close()
 	}
 	stop()
 	loops.Wait()
