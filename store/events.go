@@ -115,7 +115,9 @@ type DeliveryOutcome struct {
 
 // Recording is a row of recordings: a clip a camera uploads. ContentType is a column
 // the hub adds. ObjectKey names the clip in the recordings storage once an upload
-// completed; Bucket names that storage ("local" for the data directory).
+// completed (from the start for an upload straight to the bucket); Bucket names that
+// storage ("local" for the data directory, else the S3 bucket). SizeBytes of a pending
+// recording is the size declared for an upload straight to the bucket.
 type Recording struct {
 	ID                string     `json:"id"`
 	OwnerUserID       string     `json:"owner_user_id"`
@@ -133,6 +135,16 @@ type Recording struct {
 	Error             *string    `json:"error"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// RecordingMissing is the error of a recording whose clip was found missing from its
+// storage (status failed; its object key and bucket are kept, and it becomes available
+// again if the clip reappears).
+const RecordingMissing = "the clip is missing from storage"
+
+// ObjectRef names a stored object.
+type ObjectRef struct {
+	Bucket, Key string
 }
 
 // RecordingFilter narrows ListRecordings. Empty fields match everything.
@@ -226,15 +238,26 @@ type EventStore interface {
 	// lapsed and the job was claimed again, or it was finished).
 	FinishDelivery(ctx context.Context, id, worker string, attempt int, o DeliveryOutcome) (Delivery, error)
 
-	// CreateRecording inserts r as pending. ErrNotFound unless the camera, and the
-	// event, stream session and requester when given, belong to r.OwnerUserID (the
-	// event must also be the camera's).
+	// CreateRecording inserts r as pending, with r.ObjectKey, r.Bucket and r.SizeBytes
+	// when set (an upload straight to the bucket names its object from the start).
+	// ErrNotFound unless the camera, and the event, stream session and requester when
+	// given, belong to r.OwnerUserID (the event must also be the camera's).
 	CreateRecording(ctx context.Context, r *Recording) error
 	Recording(ctx context.Context, id string) (Recording, error)
 	ListRecordings(ctx context.Context, ownerUserID string, f RecordingFilter, p Page) (items []Recording, nextCursor string, err error)
 	// FinishRecordingUpload moves a pending recording to u.Status. ErrConflict if it is
 	// no longer pending.
 	FinishRecordingUpload(ctx context.Context, id string, u RecordingUpload) (Recording, error)
+	// ListRecordingObjects lists the recordings (any status) whose object is in bucket,
+	// in byte order of their object keys, starting after afterKey, at most limit.
+	ListRecordingObjects(ctx context.Context, bucket, afterKey string, limit int) ([]Recording, error)
+	// SetRecordingMissing marks an available recording whose object key is key as failed
+	// with RecordingMissing (missing true), or makes such a recording available again
+	// (missing false). It reports whether the recording changed.
+	SetRecordingMissing(ctx context.Context, id, key string, missing bool, at time.Time) (bool, error)
+	// MoveRecordingObject makes the recording name the object to instead of from.
+	// ErrConflict if it no longer names from.
+	MoveRecordingObject(ctx context.Context, id string, from, to ObjectRef, at time.Time) error
 
 	// Prune deletes old rows as cutoffs says, in batches of batch rows (0: 1000).
 	Prune(ctx context.Context, cutoffs PruneCutoffs, batch int) (PruneResult, error)

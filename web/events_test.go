@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +13,40 @@ import (
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/web"
 )
 
 // withEvents serves events through a real signaling service and hub, and recordings
-// from a disk storage in dir.
-func withEvents(t *testing.T, dir string) envOpt {
+// from st (new clips) and others.
+func withEvents(t *testing.T, st blobs.Storage, others ...blobs.Storage) envOpt {
 	return func(s *setup) {
 		svc := newSignaling(t, s, signaling.Config{})
-		disk, err := blobs.NewDisk(dir)
+		set, err := blobs.NewSet(st, others...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.deps.Events, s.deps.Recordings = svc, disk
+		s.deps.Events, s.deps.Recordings = svc, set
 	}
+}
+
+// newDisk returns a data-directory storage in a temporary directory.
+func newDisk(t *testing.T) blobs.Storage {
+	t.Helper()
+	d, err := blobs.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// storages are the recordings storages the recording tests run on.
+var storages = []struct {
+	name string
+	new  func(t *testing.T) blobs.Storage
+}{
+	{"disk", newDisk},
+	{"s3", func(t *testing.T) blobs.Storage { return blobstest.NewS3(t) }},
 }
 
 // household is a user with a linked camera and viewer.
@@ -50,7 +68,7 @@ func (e *env) household() household {
 }
 
 func TestEventsAPI(t *testing.T) {
-	e := newEnv(t, withEvents(t, t.TempDir()))
+	e := newEnv(t, withEvents(t, newDisk(t)))
 	h := e.household()
 	intruder := e.household()
 
@@ -183,8 +201,13 @@ func uploadPath(t *testing.T, uploadURL string) string {
 }
 
 func TestRecordingUploadAndPlayback(t *testing.T) {
-	dir := t.TempDir()
-	e := newEnv(t, withEvents(t, dir))
+	for _, s := range storages {
+		t.Run(s.name, func(t *testing.T) { testRecordingUploadAndPlayback(t, s.new(t)) })
+	}
+}
+
+func testRecordingUploadAndPlayback(t *testing.T, st blobs.Storage) {
+	e := newEnv(t, withEvents(t, st))
 	h := e.household()
 	var ev store.Event
 	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
@@ -250,14 +273,19 @@ func TestRecordingUploadAndPlayback(t *testing.T) {
 	if owner.Recording.RequesterDeviceID != nil {
 		t.Errorf("a recording created by the owner names a requester: %v", *owner.Recording.RequesterDeviceID)
 	}
-	if got := countFiles(t, dir); got != 1 {
-		t.Errorf("%d files in the storage, want the one clip", got)
+	if got := blobstest.Keys(t, st); len(got) != 1 || got[0] != *rec.ObjectKey || *rec.Bucket != st.Bucket() {
+		t.Errorf("objects %v in the storage, want the one clip %s in %s", got, *rec.ObjectKey, *rec.Bucket)
 	}
 }
 
 func TestRecordingRefusals(t *testing.T) {
-	dir := t.TempDir()
-	e := newEnv(t, withEvents(t, dir), config(func(c *web.Config) { c.MaxUploadBytes = 1000 }))
+	for _, s := range storages {
+		t.Run(s.name, func(t *testing.T) { testRecordingRefusals(t, s.new(t)) })
+	}
+}
+
+func testRecordingRefusals(t *testing.T, st blobs.Storage) {
+	e := newEnv(t, withEvents(t, st), config(func(c *web.Config) { c.MaxUploadBytes = 1000 }))
 	h := e.household()
 	intruder := e.household()
 	var ev store.Event
@@ -361,22 +389,10 @@ func TestRecordingRefusals(t *testing.T) {
 	if len(l.Items) != 0 {
 		t.Errorf("another user lists %d recordings", len(l.Items))
 	}
-	if got := countFiles(t, dir); got != 1 {
-		t.Errorf("%d files in the storage, want the one uploaded clip (no temporary files)", got)
+	if got := blobstest.Keys(t, st); len(got) != 1 {
+		t.Errorf("objects in the storage: %v, want the one uploaded clip", got)
 	}
-}
-
-func countFiles(t *testing.T, dir string) int {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	if n, err := st.Sweep(t.Context(), time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("Sweep = %d, %v: the refused uploads left temporary files or parts", n, err)
 	}
-	return n
 }

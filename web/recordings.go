@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,13 +24,28 @@ const maxClipSeconds = 24 * 60 * 60
 
 var errNoRecordings = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "recordings are not stored here"}
 
+// errStorageUnavailable answers a request the recordings storage could not serve now.
+func errStorageUnavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		Detail: "the recordings storage is unavailable, retry", RetryAfter: 5 * time.Second, cause: err}
+}
+
 // recordingURL is where a recording's clip is uploaded (PUT) and played back (GET).
 func (s *Server) recordingURL(id string) string {
 	return s.publicURL.JoinPath("api", "v1", "recordings", id, "content").String()
 }
 
+// clipKey names a new clip of rec: from ids the hub made, never from the request, and
+// new for every upload so that two uploads never write one object.
+func clipKey(rec store.Recording) string {
+	return fmt.Sprintf("recordings/%s/%s_%s", rec.OwnerUserID, rec.ID, uuid.NewString())
+}
+
 // POST /recordings {camera_device_id, event_id?, stream_session_id?, content_type,
-// duration_seconds?} → 201 {recording, upload_url}: the camera's owner or its token.
+// duration_seconds?, size_bytes?, direct_upload?} → 201 {recording, upload_url, …}: the
+// camera's owner or its token. With direct_upload (and a storage clients can reach),
+// upload_url is a presigned URL of the bucket, with the headers to send and complete_url
+// to call once the clip is there.
 func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) error {
 	if s.blobs == nil {
 		return errNoRecordings
@@ -39,6 +56,8 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 		StreamSessionID *string `json:"stream_session_id"`
 		ContentType     string  `json:"content_type"`
 		DurationSeconds *int    `json:"duration_seconds"`
+		SizeBytes       *int64  `json:"size_bytes"`
+		DirectUpload    bool    `json:"direct_upload"`
 	}
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
@@ -53,6 +72,14 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	}
 	if in.DurationSeconds != nil && (*in.DurationSeconds < 0 || *in.DurationSeconds > maxClipSeconds) {
 		return errBadRequest("duration_seconds must be between 0 and %d", maxClipSeconds)
+	}
+	switch {
+	case in.SizeBytes == nil && in.DirectUpload:
+		return errBadRequest("size_bytes is required with direct_upload")
+	case in.SizeBytes != nil && *in.SizeBytes <= 0:
+		return errBadRequest("size_bytes must be positive")
+	case in.SizeBytes != nil && *in.SizeBytes > s.maxUpload:
+		return tooLarge(s.maxUpload)
 	}
 	rec := store.Recording{OwnerUserID: cam.UserID, CameraDeviceID: cam.ID, ContentType: in.ContentType,
 		DurationSeconds: in.DurationSeconds, CreatedAt: s.now()}
@@ -73,16 +100,41 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	if p := principalFrom(ctx); p.device != nil {
 		rec.RequesterDeviceID = &p.device.ID
 	}
+	presigner, direct := s.blobs.Primary().(blobs.Presigner)
+	direct = direct && in.DirectUpload
+	if direct {
+		// The object is named now: the bucket receives it without the hub.
+		rec.ID = uuid.Must(uuid.NewV7()).String()
+		key, bucket := clipKey(rec), s.blobs.Primary().Bucket()
+		rec.ObjectKey, rec.Bucket, rec.SizeBytes = &key, &bucket, in.SizeBytes
+	}
 	if err := s.store.CreateRecording(ctx, &rec); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("no such event or stream session for this camera")
 		}
 		return fmt.Errorf("create recording: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, struct {
-		Recording store.Recording `json:"recording"`
-		UploadURL string          `json:"upload_url"`
-	}{rec, s.recordingURL(rec.ID)})
+	out := struct {
+		Recording       store.Recording   `json:"recording"`
+		UploadURL       string            `json:"upload_url"`
+		UploadHeaders   map[string]string `json:"upload_headers,omitempty"`
+		UploadExpiresAt *time.Time        `json:"upload_expires_at,omitempty"`
+		CompleteURL     string            `json:"complete_url,omitempty"`
+	}{Recording: rec, UploadURL: s.recordingURL(rec.ID)}
+	if direct {
+		u, h, err := presigner.PresignPut(ctx, *rec.ObjectKey, *in.SizeBytes, rec.ContentType, s.presignPutTTL)
+		if err != nil {
+			return fmt.Errorf("presign the upload: %w", err)
+		}
+		exp := s.now().UTC().Add(s.presignPutTTL).Truncate(time.Second)
+		out.UploadURL, out.UploadExpiresAt = u, &exp
+		out.UploadHeaders = make(map[string]string, len(h))
+		for k := range h {
+			out.UploadHeaders[k] = h.Get(k)
+		}
+		out.CompleteURL = s.publicURL.JoinPath("api", "v1", "recordings", rec.ID, "complete").String()
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -123,6 +175,9 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 	if rec.Status != store.RecordingPending {
 		return errConflict("the recording is " + rec.Status + "; create a new one to upload again")
 	}
+	if rec.ObjectKey != nil {
+		return errConflict("the recording is uploaded straight to the bucket: PUT it to its upload_url, then POST its complete_url")
+	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !recordingTypes[ct] {
 		return errBadRequest("Content-Type must be video/mp4, video/webm or image/jpeg")
@@ -138,10 +193,11 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 		return errBadRequest("empty body: send the clip's bytes")
 	}
 
-	// The key comes from ids the hub made, never from the request.
-	key := fmt.Sprintf("recordings/%s/%s_%s", rec.OwnerUserID, rec.ID, uuid.NewString())
+	// The clip streams to the storage: a part at a time, never whole in memory.
+	st := s.blobs.Primary()
+	key := clipKey(rec)
 	body := &bodyReader{r: r.Body}
-	n, err := s.blobs.Put(ctx, key, body, s.maxUpload)
+	n, err := st.Put(ctx, key, body, blobs.PutOptions{Limit: s.maxUpload, ContentType: ct})
 	switch {
 	case errors.Is(err, blobs.ErrTooLarge):
 		s.failUpload(ctx, rec.ID, fmt.Sprintf("clip larger than %d bytes", s.maxUpload))
@@ -149,18 +205,28 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 	case err != nil && (body.err != nil || ctx.Err() != nil):
 		s.failUpload(ctx, rec.ID, "upload interrupted")
 		return errBadRequest("the upload broke off")
+	case errors.Is(err, blobs.ErrUnavailable):
+		// Nothing was stored and the recording stays pending: the same PUT may be retried.
+		return errStorageUnavailable(err)
 	case err != nil:
 		s.failUpload(ctx, rec.ID, "storage failed")
 		return fmt.Errorf("store clip: %w", err)
 	case n == 0:
-		_ = s.blobs.Delete(ctx, key)
+		_ = st.Delete(ctx, key)
 		return errBadRequest("empty body: send the clip's bytes")
 	}
-	rec, err = s.store.FinishRecordingUpload(ctx, rec.ID, store.RecordingUpload{Status: store.RecordingAvailable,
-		ObjectKey: key, Bucket: s.blobs.Bucket(), SizeBytes: n, At: s.now()})
+	return s.finishUpload(w, r, rec, st, key, n)
+}
+
+// finishUpload makes rec available with the clip stored in st under key, and sets its
+// event's video_url.
+func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rec store.Recording, st blobs.Storage, key string, size int64) error {
+	ctx := r.Context()
+	rec, err := s.store.FinishRecordingUpload(ctx, rec.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+		ObjectKey: key, Bucket: st.Bucket(), SizeBytes: size, At: s.now()})
 	if err != nil {
-		// Another upload of the recording finished first: this one's file goes.
-		if derr := s.blobs.Delete(context.WithoutCancel(ctx), key); derr != nil {
+		// Another upload of the recording finished first: this one's clip goes.
+		if derr := st.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			s.log.WarnContext(ctx, "delete an unused clip", "key", key, "err", derr)
 		}
 		return fmt.Errorf("finish upload: %w", err)
@@ -172,6 +238,77 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 	}
 	writeJSON(w, http.StatusOK, rec)
 	return nil
+}
+
+// POST /recordings/{id}/complete: the phone PUT the clip straight to the bucket; the hub
+// checks it (HEAD: size and content type) before the recording becomes available. A
+// clip that does not match is deleted and the recording fails; one that has not arrived
+// leaves it pending.
+func (s *Server) handleCompleteRecording(w http.ResponseWriter, r *http.Request) error {
+	if s.blobs == nil {
+		return errNoRecordings
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	rec, err := s.ownedRecording(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.Status != store.RecordingPending {
+		return errConflict("the recording is " + rec.Status + ", not pending")
+	}
+	st, ok := s.storageOf(rec)
+	if rec.ObjectKey == nil || rec.SizeBytes == nil || !ok {
+		return errConflict("the recording is not uploaded straight to the bucket: PUT its clip to its upload_url")
+	}
+	info, err := st.Stat(ctx, *rec.ObjectKey)
+	switch {
+	case errors.Is(err, blobs.ErrNotFound):
+		return errConflict("the clip has not arrived in the bucket: PUT it to the upload_url first")
+	case errors.Is(err, blobs.ErrUnavailable):
+		return errStorageUnavailable(err)
+	case err != nil:
+		return fmt.Errorf("check the uploaded clip: %w", err)
+	}
+	var refusal *Error
+	switch {
+	case info.Size > s.maxUpload:
+		refusal = tooLarge(s.maxUpload)
+	case info.Size != *rec.SizeBytes:
+		refusal = errBadRequest("the clip is %d bytes, not the %d declared", info.Size, *rec.SizeBytes)
+	case mediaType(info.ContentType) != rec.ContentType:
+		refusal = errBadRequest("the clip's Content-Type %q is not the declared %s", info.ContentType, rec.ContentType)
+	}
+	if refusal != nil {
+		if err := st.Delete(context.WithoutCancel(ctx), *rec.ObjectKey); err != nil {
+			s.log.WarnContext(ctx, "delete a refused clip", "key", *rec.ObjectKey, "err", err)
+		}
+		s.failUpload(ctx, rec.ID, refusal.Detail)
+		return refusal
+	}
+	return s.finishUpload(w, r, rec, st, *rec.ObjectKey, info.Size)
+}
+
+// mediaType is the type of a Content-Type without its parameters.
+func mediaType(v string) string {
+	t, _, err := mime.ParseMediaType(v)
+	if err != nil {
+		return v
+	}
+	return t
+}
+
+// storageOf returns the storage holding rec's clip (rows without a bucket are the data
+// directory's).
+func (s *Server) storageOf(rec store.Recording) (blobs.Storage, bool) {
+	bucket := blobs.DiskBucket
+	if rec.Bucket != nil && *rec.Bucket != "" {
+		bucket = *rec.Bucket
+	}
+	return s.blobs.Get(bucket)
 }
 
 // bodyReader remembers why reading the request body failed, to tell a client that
@@ -239,7 +376,12 @@ func (s *Server) handleGetRecording(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// GET /recordings/{id}/content: the clip, with HTTP Range and conditional requests.
+// GET /recordings/{id}/content[?redirect=true]: the clip, through the hub with HTTP
+// Range and conditional requests (ranged reads of the storage). With redirect=true and a
+// storage clients can reach, a 302 to a presigned URL of the bucket instead, valid for a
+// few minutes: for apps that fetch the clip themselves. Browsers' <video> elements keep
+// using the URL they were redirected to for later ranges, after it expired, so they
+// stream through the hub.
 func (s *Server) handleRecordingContent(w http.ResponseWriter, r *http.Request) error {
 	if s.blobs == nil {
 		return errNoRecordings
@@ -247,6 +389,12 @@ func (s *Server) handleRecordingContent(w http.ResponseWriter, r *http.Request) 
 	id, err := pathID(r)
 	if err != nil {
 		return err
+	}
+	redirect := false
+	if v := r.URL.Query().Get("redirect"); v != "" {
+		if redirect, err = strconv.ParseBool(v); err != nil {
+			return errBadRequest("redirect must be true or false")
+		}
 	}
 	ctx := r.Context()
 	rec, err := s.ownedRecording(ctx, id)
@@ -256,11 +404,26 @@ func (s *Server) handleRecordingContent(w http.ResponseWriter, r *http.Request) 
 	if rec.Status != store.RecordingAvailable || rec.ObjectKey == nil {
 		return errConflict("the recording is " + rec.Status + ", not available")
 	}
-	obj, err := s.blobs.Open(ctx, *rec.ObjectKey)
-	if errors.Is(err, blobs.ErrNotFound) {
-		return errNotFound("the recording's clip is gone")
+	st, ok := s.storageOf(rec)
+	if !ok {
+		return errNotFound("the recording's clip is in a storage this hub is not configured with")
 	}
-	if err != nil {
+	if p, ok := st.(blobs.Presigner); ok && redirect {
+		u, err := p.PresignGet(ctx, *rec.ObjectKey, s.presignGetTTL)
+		if err != nil {
+			return fmt.Errorf("presign the clip: %w", err)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, u, http.StatusFound)
+		return nil
+	}
+	obj, err := st.Open(ctx, *rec.ObjectKey)
+	switch {
+	case errors.Is(err, blobs.ErrNotFound):
+		return errNotFound("the recording's clip is gone")
+	case errors.Is(err, blobs.ErrUnavailable):
+		return errStorageUnavailable(err)
+	case err != nil:
 		return fmt.Errorf("open clip: %w", err)
 	}
 	defer obj.Close()

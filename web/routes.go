@@ -91,6 +91,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Patch("/events/{id}", s.h(s.handleUpdateEvent))
 				r.Post("/recordings", s.h(s.handleCreateRecording))
 				r.Put("/recordings/{id}/content", s.h(s.handleUploadRecording))
+				r.Post("/recordings/{id}/complete", s.h(s.handleCompleteRecording))
 			})
 		})
 		if app != nil {

@@ -112,6 +112,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes caps a recording's clip (413 beyond). Default 256 MiB.
 	MaxUploadBytes int64
+	// PresignGetTTL is how long a presigned URL that plays a clip works (default 5 min),
+	// PresignPutTTL one that uploads a clip straight to the bucket (default 15 min).
+	PresignGetTTL, PresignPutTTL time.Duration
 	// SessionTTL is a session's lifetime, renewed when less than half is left.
 	// Default 30 days.
 	SessionTTL time.Duration
@@ -161,9 +164,10 @@ type Deps struct {
 	Events Events
 	// Streams backs /streams and /ice-servers. Nil: those endpoints answer 503.
 	Streams Streams
-	// Recordings stores the clips of recordings. Nil: POST /recordings and the
-	// content endpoints answer 503.
-	Recordings blobs.Storage
+	// Recordings stores the clips of recordings: new ones in its primary storage, older
+	// ones wherever their rows say. Nil: POST /recordings and the content endpoints
+	// answer 503.
+	Recordings *blobs.Set
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
 	// App, when set, answers every path no other route takes (the browser app).
@@ -187,7 +191,7 @@ type Server struct {
 	commands      Commands
 	events        Events
 	streams       Streams
-	blobs         blobs.Storage
+	blobs         *blobs.Set
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
@@ -202,6 +206,8 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	maxBody        int64
 	maxUpload      int64
+	presignGetTTL  time.Duration
+	presignPutTTL  time.Duration
 	sessionTTL     time.Duration
 	verifyTTL      time.Duration
 	resetTTL       time.Duration
@@ -286,6 +292,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 
 	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
 	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)
+	s.presignGetTTL = orDefault(cfg.PresignGetTTL, 5*time.Minute)
+	s.presignPutTTL = orDefault(cfg.PresignPutTTL, 15*time.Minute)
 	s.sessionTTL = orDefault(cfg.SessionTTL, 30*24*time.Hour)
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/securecam/securecam/store/blobs"
 )
 
 // envPrefix starts every configuration variable; the YAML key is the rest of the name in
@@ -102,7 +104,35 @@ type Config struct {
 	// twice as many; beyond, /ws answers 503 (SECURECAM_ACCEPT_RATE, default 0: the hub's
 	// default of 200). The benchmark raises it.
 	AcceptRate float64
+	// S3 keeps recordings in an S3-compatible bucket; all of it is empty when the clips
+	// stay in the data directory.
+	S3 S3Config
 }
+
+// S3Config is the S3-compatible bucket recordings are stored in. Bucket is set whenever
+// any of it is.
+type S3Config struct {
+	// Endpoint is the service's URL (SECURECAM_S3_ENDPOINT; empty: AWS S3).
+	Endpoint string
+	// PublicEndpoint is the URL clients reach the service at, used in presigned URLs
+	// (SECURECAM_S3_PUBLIC_ENDPOINT, default Endpoint).
+	PublicEndpoint string
+	// Bucket holds the clips; it must exist (SECURECAM_S3_BUCKET).
+	Bucket string
+	// Region signs requests (SECURECAM_S3_REGION, default us-east-1).
+	Region string
+	// AccessKeyID and SecretAccessKey are set together, or neither for the standard AWS
+	// credential chain (SECURECAM_S3_ACCESS_KEY_ID, SECURECAM_S3_SECRET_ACCESS_KEY).
+	AccessKeyID, SecretAccessKey string
+	// PathStyle addresses the bucket in the URL path (SECURECAM_S3_PATH_STYLE, default
+	// true with an Endpoint, false on AWS).
+	PathStyle bool
+	// pathStyleSet records that SECURECAM_S3_PATH_STYLE was given.
+	pathStyleSet bool
+}
+
+// Enabled reports whether recordings go to S3.
+func (s S3Config) Enabled() bool { return s.Bucket != "" }
 
 // APNsConfig is Apple push with token (.p8 key) authentication. KeyFile, KeyID, TeamID and
 // Topic are set together or not at all.
@@ -336,6 +366,29 @@ var settings = []setting{
 	}},
 	{key: "message_rate", apply: func(c *Config, v string) error { return setRate(&c.MessageRate, v) }},
 	{key: "accept_rate", apply: func(c *Config, v string) error { return setRate(&c.AcceptRate, v) }},
+	{key: "s3_endpoint", apply: func(c *Config, v string) error {
+		c.S3.Endpoint = v
+		return checkEndpoint(v)
+	}},
+	{key: "s3_public_endpoint", apply: func(c *Config, v string) error {
+		c.S3.PublicEndpoint = v
+		return checkEndpoint(v)
+	}},
+	{key: "s3_bucket", apply: func(c *Config, v string) error {
+		c.S3.Bucket = v
+		return checkBucket(v)
+	}},
+	{key: "s3_region", apply: func(c *Config, v string) error { c.S3.Region = v; return nil }},
+	{key: "s3_access_key_id", apply: func(c *Config, v string) error { c.S3.AccessKeyID = v; return nil }},
+	{key: "s3_secret_access_key", apply: func(c *Config, v string) error { c.S3.SecretAccessKey = v; return nil }},
+	{key: "s3_path_style", apply: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean; write true or false", v)
+		}
+		c.S3.PathStyle, c.S3.pathStyleSet = b, true
+		return nil
+	}},
 }
 
 // envName is the environment variable of a YAML key.
@@ -447,6 +500,21 @@ func (c *Config) complete() configError {
 		}
 		if c.TURN.Realm == "" {
 			c.TURN.Realm = "securecam"
+		}
+	}
+
+	if c.S3 != (S3Config{}) {
+		if c.S3.Bucket == "" {
+			errs = append(errs, errors.New("S3 is half configured: set SECURECAM_S3_BUCKET to the bucket that holds the recordings (or unset every SECURECAM_S3_* variable)"))
+		}
+		if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
+			errs = append(errs, errors.New("S3 credentials are half configured: set both SECURECAM_S3_ACCESS_KEY_ID and SECURECAM_S3_SECRET_ACCESS_KEY, or neither to use the AWS credential chain"))
+		}
+		if c.S3.Region == "" {
+			c.S3.Region = "us-east-1"
+		}
+		if !c.S3.pathStyleSet {
+			c.S3.PathStyle = c.S3.Endpoint != ""
 		}
 	}
 
@@ -659,6 +727,37 @@ func checkFile(path string) error {
 	return nil
 }
 
+// checkEndpoint checks an S3 endpoint: an http(s) URL with a host and no path.
+func checkEndpoint(v string) error {
+	if err := checkURL(v, "https", "http"); err != nil {
+		return err
+	}
+	u, _ := url.Parse(v)
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q must be scheme://host[:port] with no path, query or user (the bucket is SECURECAM_S3_BUCKET)", v)
+	}
+	return nil
+}
+
+// checkBucket checks an S3 bucket name (3–63 lower-case letters, digits, '.' and '-',
+// starting and ending with a letter or digit) that is not the data directory's name.
+func checkBucket(v string) error {
+	if v == blobs.DiskBucket {
+		return fmt.Errorf("%q names the data directory in recordings.bucket; choose another bucket name", v)
+	}
+	ok := len(v) >= 3 && len(v) <= 63
+	for i, r := range v {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && (r != '.' && r != '-' || i == 0 || i == len(v)-1) {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%q is not an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit", v)
+	}
+	return nil
+}
+
 func checkSMTPURL(v string) error {
 	if err := checkURL(v, "smtp", "smtps"); err != nil {
 		return err
@@ -750,6 +849,12 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("retention_days", c.RetentionDays),
 		slog.Float64("message_rate", c.MessageRate),
 		slog.Float64("accept_rate", c.AcceptRate),
+		slog.String("s3_endpoint", c.S3.Endpoint),
+		slog.String("s3_public_endpoint", c.S3.PublicEndpoint),
+		slog.String("s3_bucket", c.S3.Bucket),
+		slog.String("s3_region", c.S3.Region),
+		slog.Bool("s3_static_credentials", c.S3.AccessKeyID != ""),
+		slog.Bool("s3_path_style", c.S3.PathStyle),
 	}
 	return slog.GroupValue(attrs...)
 }

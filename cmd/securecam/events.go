@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,23 +12,26 @@ import (
 	"github.com/securecam/securecam/push"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/store/reconcile"
 	"github.com/securecam/securecam/store/retention"
 )
 
 // eventParts are what events, recordings and push need beside signaling: the push
 // queue (signaling's Waker and Alerter) and the worker sending its jobs, the recordings
-// storage and the retention job.
+// storage, and the retention and reconcile jobs.
 type eventParts struct {
 	queue      *push.Queue
 	worker     *push.Worker
-	recordings *blobs.Disk
+	recordings *blobs.Set
 	retention  *retention.Job
+	reconcile  *reconcile.Job
 }
 
 // newEventParts builds them from the configuration: APNs and FCM from SECURECAM_APNS_*
-// and SECURECAM_FCM_* (the log provider when neither is set), clips under
-// <SECURECAM_DATA_DIR>/recordings, retention of SECURECAM_RETENTION_DAYS.
-func newEventParts(cfg Config, st store.Store, reg prometheus.Registerer, logger *slog.Logger) (eventParts, error) {
+// and SECURECAM_FCM_* (the log provider when neither is set), clips in the S3 bucket of
+// SECURECAM_S3_* (probed now) or under <SECURECAM_DATA_DIR>/recordings, retention of
+// SECURECAM_RETENTION_DAYS.
+func newEventParts(ctx context.Context, cfg Config, st store.Store, reg prometheus.Registerer, logger *slog.Logger) (eventParts, error) {
 	log := logger.With("component", "push")
 	provider, err := push.NewProvider(push.Config{
 		APNs: push.APNsConfig{KeyFile: cfg.APNs.KeyFile, KeyID: cfg.APNs.KeyID, TeamID: cfg.APNs.TeamID,
@@ -48,9 +52,8 @@ func newEventParts(cfg Config, st store.Store, reg prometheus.Registerer, logger
 	if err != nil {
 		return eventParts{}, err
 	}
-	dir := filepath.Join(cfg.DataDir, "recordings")
-	if p.recordings, err = blobs.NewDisk(dir); err != nil {
-		return eventParts{}, fmt.Errorf("recordings storage under SECURECAM_DATA_DIR (%s): %w", dir, err)
+	if p.recordings, err = openRecordings(ctx, cfg, logger); err != nil {
+		return eventParts{}, err
 	}
 	p.retention, err = retention.New(retention.Config{
 		Store:      st,
@@ -62,5 +65,56 @@ func newEventParts(cfg Config, st store.Store, reg prometheus.Registerer, logger
 	if err != nil {
 		return eventParts{}, err
 	}
+	p.reconcile, err = reconcile.New(reconcile.Config{
+		Store: st,
+		Blobs: p.recordings,
+		// A data directory is every replica's only in embedded mode (or on a shared
+		// volume, which the hub cannot tell apart from a local one).
+		MarkMissing: cfg.S3.Enabled() || mode(cfg) == "embedded",
+		Holder:      cfg.NodeID,
+		Logger:      logger.With("component", "reconcile"),
+	})
+	if err != nil {
+		return eventParts{}, err
+	}
 	return p, nil
+}
+
+// probeTimeout bounds the check of the S3 bucket at start.
+const probeTimeout = 30 * time.Second
+
+// openRecordings returns where recordings are stored: the S3 bucket when SECURECAM_S3_*
+// configures one (checked with a write and a delete), with the data directory still
+// serving the clips stored there before; else the data directory alone.
+func openRecordings(ctx context.Context, cfg Config, logger *slog.Logger) (*blobs.Set, error) {
+	dir := filepath.Join(cfg.DataDir, "recordings")
+	disk, err := blobs.NewDisk(dir)
+	if err != nil {
+		return nil, fmt.Errorf("recordings storage under SECURECAM_DATA_DIR (%s): %w", dir, err)
+	}
+	if !cfg.S3.Enabled() {
+		logger.Info("recordings storage", "bucket", disk.Bucket(), "dir", dir)
+		return blobs.NewSet(disk)
+	}
+	bucket, err := openS3(ctx, cfg.S3)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("recordings storage", "bucket", bucket.Bucket(), "endpoint", cfg.S3.Endpoint, "legacy_dir", dir)
+	return blobs.NewSet(bucket, disk)
+}
+
+// openS3 returns the configured bucket after checking it can be used.
+func openS3(ctx context.Context, c S3Config) (*blobs.S3, error) {
+	bucket, err := blobs.NewS3(ctx, blobs.S3Config{Endpoint: c.Endpoint, PublicEndpoint: c.PublicEndpoint, Bucket: c.Bucket,
+		Region: c.Region, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, PathStyle: c.PathStyle})
+	if err != nil {
+		return nil, fmt.Errorf("recordings storage (SECURECAM_S3_*): %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := bucket.Probe(pctx); err != nil {
+		return nil, fmt.Errorf("recordings storage (SECURECAM_S3_*): %w", err)
+	}
+	return bucket, nil
 }

@@ -26,6 +26,9 @@ const usage = `usage: securecam [command]
 commands:
   serve     run the hub (the default when no command is given)
   migrate   apply the database schema migrations and exit
+  migrate-blobs
+            move the recordings of the data directory into the S3 bucket of SECURECAM_S3_*
+            (resumable; hubs may keep running)
   sim       run a simulated camera or viewer against a hub (securecam sim camera|viewer -h)
   bench     measure connections, routing, commands and live-view setup (securecam bench -h)
   version   print the version and exit
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		cmd = serve
 	case "migrate":
 		cmd = migrate
+	case "migrate-blobs":
+		cmd = migrateBlobs
 	case "sim":
 		return simCmd(ctx, args, getenv, stdout, stderr)
 	case "bench":

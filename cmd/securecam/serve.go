@@ -76,7 +76,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	if turnSrv != nil {
 		defer turnSrv.Close()
 	}
-	ev, err := newEventParts(cfg, st, reg, logger)
+	ev, err := newEventParts(ctx, cfg, st, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -190,6 +190,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 	// before the store closes.
 	wg.Go(func() { _ = ev.worker.Run(runCtx) })
 	wg.Go(func() { _ = ev.retention.Run(runCtx) })
+	wg.Go(func() { _ = ev.reconcile.Run(runCtx) })
 	var admin *http.Server
 	if adminLn != nil {
 		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 10 * time.Second}

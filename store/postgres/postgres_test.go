@@ -23,6 +23,20 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return storetest.NewPostgres(t) })
 }
 
+// Object keys sort in byte order (the order S3 lists objects in) whatever the
+// database's collation: here ICU's en-US, which puts "a_b" before "a-b" before "a/b".
+func TestRecordingObjectsUnderICUCollation(t *testing.T) {
+	storetest.RunOnly(t, func(t *testing.T) store.Store {
+		url := storetest.PostgresURLWith(t, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0")
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: url, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}, "RecordingObjects")
+}
+
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(t.Context(), url)

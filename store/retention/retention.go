@@ -35,8 +35,9 @@ type Store interface {
 // Config configures a Job. Store is required; every other zero field takes its default.
 type Config struct {
 	Store Store
-	// Blobs holds the recordings' files. Nil: only rows are deleted.
-	Blobs blobs.Storage
+	// Blobs holds the recordings' clips; each is deleted from the storage its row names.
+	// Nil: only rows are deleted.
+	Blobs *blobs.Set
 	// Interval between passes, and the lease a pass holds. Default 1 h.
 	Interval time.Duration
 	// Recordings is how long recordings and events are kept. Default 30 days.
@@ -140,8 +141,9 @@ func (j *Job) RunOnce(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// deleteFiles deletes the stored clips of deleted recordings. A file that cannot be
-// deleted is logged (its row is gone: nothing serves it).
+// deleteFiles deletes the stored clips of deleted recordings. A clip that cannot be
+// deleted is logged (its row is gone: nothing serves it; the reconcile pass removes it
+// later).
 func (j *Job) deleteFiles(ctx context.Context, rs []store.Recording) (deleted, failed int) {
 	if j.cfg.Blobs == nil {
 		return 0, 0
@@ -150,13 +152,18 @@ func (j *Job) deleteFiles(ctx context.Context, rs []store.Recording) (deleted, f
 		if r.ObjectKey == nil {
 			continue
 		}
-		if r.Bucket != nil && *r.Bucket != j.cfg.Blobs.Bucket() {
-			j.log.WarnContext(ctx, "retention: a recording's file is in another storage; left there",
-				"recording_id", r.ID, "bucket", *r.Bucket, "key", *r.ObjectKey)
+		bucket := blobs.DiskBucket
+		if r.Bucket != nil {
+			bucket = *r.Bucket
+		}
+		st, ok := j.cfg.Blobs.Get(bucket)
+		if !ok {
+			j.log.WarnContext(ctx, "retention: a recording's file is in a storage this hub does not have; left there",
+				"recording_id", r.ID, "bucket", bucket, "key", *r.ObjectKey)
 			failed++
 			continue
 		}
-		if err := j.cfg.Blobs.Delete(context.WithoutCancel(ctx), *r.ObjectKey); err != nil {
+		if err := st.Delete(context.WithoutCancel(ctx), *r.ObjectKey); err != nil {
 			j.log.WarnContext(ctx, "retention: delete a recording's file", "recording_id", r.ID, "key", *r.ObjectKey, "err", err)
 			failed++
 			continue

@@ -11,24 +11,25 @@ import (
 
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/store/retention"
 	"github.com/securecam/securecam/store/storetest"
 )
 
-// clip stores a recording of cam created at created, with its file.
-func clip(t *testing.T, st store.Store, disk *blobs.Disk, cam store.Device, created time.Time) store.Recording {
+// clip stores a recording of cam created at created, with its clip in st.
+func clip(t *testing.T, db store.Store, st blobs.Storage, cam store.Device, created time.Time) store.Recording {
 	t.Helper()
 	ctx := t.Context()
 	r := store.Recording{OwnerUserID: cam.UserID, CameraDeviceID: cam.ID, ContentType: "video/mp4", CreatedAt: created}
-	if err := st.CreateRecording(ctx, &r); err != nil {
+	if err := db.CreateRecording(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
 	key := "recordings/" + r.OwnerUserID + "/" + r.ID
-	if _, err := disk.Put(ctx, key, strings.NewReader("clip"), 10); err != nil {
+	if _, err := st.Put(ctx, key, strings.NewReader("clip"), blobs.PutOptions{Limit: 10}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := st.FinishRecordingUpload(ctx, r.ID, store.RecordingUpload{Status: store.RecordingAvailable,
-		ObjectKey: key, Bucket: disk.Bucket(), SizeBytes: 4})
+	r, err := db.FinishRecordingUpload(ctx, r.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+		ObjectKey: key, Bucket: st.Bucket(), SizeBytes: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,16 +49,40 @@ func camera(t *testing.T, st store.Store) store.Device {
 	return d
 }
 
+// Old recordings go with their clips, from whichever storage their rows name: the
+// data directory, or a bucket (with the data directory still holding clips from before
+// the switch).
 func TestRetentionDeletesOldRecordingsAndTheirFiles(t *testing.T) {
-	st := storetest.NewSQLite(t)
-	disk, err := blobs.NewDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"disk", "s3"} {
+		t.Run(name, func(t *testing.T) {
+			disk, err := blobs.NewDisk(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := blobs.NewSet(disk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "s3" {
+				if set, err = blobs.NewSet(blobstest.NewS3(t), disk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testRetention(t, set)
+		})
 	}
+}
+
+func testRetention(t *testing.T, set *blobs.Set) {
+	st := storetest.NewSQLite(t)
 	cam := camera(t, st)
 	now := time.Now().UTC()
-	old := clip(t, st, disk, cam, now.Add(-31*24*time.Hour))
-	recent := clip(t, st, disk, cam, now.Add(-29*24*time.Hour))
+	old := clip(t, st, set.Primary(), cam, now.Add(-31*24*time.Hour))
+	recent := clip(t, st, set.Primary(), cam, now.Add(-29*24*time.Hour))
+	var oldElsewhere []store.Recording
+	for _, other := range set.All()[1:] {
+		oldElsewhere = append(oldElsewhere, clip(t, st, other, cam, now.Add(-31*24*time.Hour)))
+	}
 	oldEvent := store.Event{UserID: cam.UserID, DeviceID: cam.ID, Title: "Motion", TriggeredBy: "motion", CreatedAt: now.Add(-40 * 24 * time.Hour)}
 	if err := st.CreateEvent(t.Context(), &oldEvent); err != nil {
 		t.Fatal(err)
@@ -67,7 +92,7 @@ func TestRetentionDeletesOldRecordingsAndTheirFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	job, err := retention.New(retention.Config{Store: st, Blobs: disk, Holder: "a", Now: func() time.Time { return now }})
+	job, err := retention.New(retention.Config{Store: st, Blobs: set, Holder: "a", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +103,13 @@ func TestRetentionDeletesOldRecordingsAndTheirFiles(t *testing.T) {
 	if _, err := st.Recording(t.Context(), old.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old recording: %v, want deleted", err)
 	}
-	if _, err := disk.Open(t.Context(), *old.ObjectKey); !errors.Is(err, blobs.ErrNotFound) {
-		t.Errorf("old recording's file: %v, want deleted", err)
+	if _, err := set.Primary().Stat(t.Context(), *old.ObjectKey); !errors.Is(err, blobs.ErrNotFound) {
+		t.Errorf("old recording's clip: %v, want deleted", err)
+	}
+	for i, r := range oldElsewhere {
+		if _, err := set.All()[i+1].Stat(t.Context(), *r.ObjectKey); !errors.Is(err, blobs.ErrNotFound) {
+			t.Errorf("old recording's clip in %s: %v, want deleted", *r.Bucket, err)
+		}
 	}
 	if _, err := st.Event(t.Context(), oldEvent.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old event: %v, want deleted", err)
@@ -90,22 +120,19 @@ func TestRetentionDeletesOldRecordingsAndTheirFiles(t *testing.T) {
 	if _, err := st.Recording(t.Context(), recent.ID); err != nil {
 		t.Errorf("recent recording: %v", err)
 	}
-	f, err := disk.Open(t.Context(), *recent.ObjectKey)
-	if err != nil {
-		t.Errorf("recent recording's file: %v", err)
-	} else {
-		f.Close()
+	if _, err := set.Primary().Stat(t.Context(), *recent.ObjectKey); err != nil {
+		t.Errorf("recent recording's clip: %v", err)
 	}
 
 	// Within the interval another replica does not run a pass.
-	other, err := retention.New(retention.Config{Store: st, Blobs: disk, Holder: "b", Now: func() time.Time { return now.Add(59 * time.Minute) }})
+	other, err := retention.New(retention.Config{Store: st, Blobs: set, Holder: "b", Now: func() time.Time { return now.Add(59 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ran, err := other.RunOnce(t.Context()); err != nil || ran {
 		t.Errorf("second replica within the interval: ran %v, %v", ran, err)
 	}
-	later, err := retention.New(retention.Config{Store: st, Blobs: disk, Holder: "b", Now: func() time.Time { return now.Add(time.Hour) }})
+	later, err := retention.New(retention.Config{Store: st, Blobs: set, Holder: "b", Now: func() time.Time { return now.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -556,6 +556,119 @@ func testRecordings(t *testing.T, s store.Store) {
 	}
 }
 
+// The object side of recordings: listing a bucket's in key order (the byte order S3
+// lists in), marking missing clips, moving clips between storages, and a recording
+// created with its object named (an upload straight to the bucket).
+func testRecordingObjects(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	size := int64(42)
+	direct := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4",
+		ObjectKey: strp("recordings/d/direct"), Bucket: strp("clips"), SizeBytes: &size}
+	noErr(t, "CreateRecording with its object", s.CreateRecording(ctx, &direct))
+	got, err := s.Recording(ctx, direct.ID)
+	noErr(t, "Recording", err)
+	if got.Status != store.RecordingPending || got.ObjectKey == nil || *got.ObjectKey != "recordings/d/direct" ||
+		got.Bucket == nil || *got.Bucket != "clips" || got.SizeBytes == nil || *got.SizeBytes != 42 {
+		t.Errorf("recording created with its object: %+v", got)
+	}
+
+	// Keys whose byte order differs from a natural-language collation's.
+	keys := []string{"recordings/a_b", "recordings/a/b", "recordings/a-b", "recordings/ab", "recordings/a0", "recordings/b"}
+	byKey := map[string]string{}
+	for _, k := range keys {
+		r := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4"}
+		noErr(t, "CreateRecording", s.CreateRecording(ctx, &r))
+		_, err := s.FinishRecordingUpload(ctx, r.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+			ObjectKey: k, Bucket: "clips", SizeBytes: 1})
+		noErr(t, "FinishRecordingUpload", err)
+		byKey[k] = r.ID
+	}
+	local := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4"}
+	noErr(t, "CreateRecording local", s.CreateRecording(ctx, &local))
+	_, err = s.FinishRecordingUpload(ctx, local.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+		ObjectKey: "recordings/a/b", Bucket: "local", SizeBytes: 1})
+	noErr(t, "FinishRecordingUpload local", err)
+
+	var listed []string
+	for after := ""; ; {
+		page, err := s.ListRecordingObjects(ctx, "clips", after, 2)
+		noErr(t, "ListRecordingObjects", err)
+		for _, r := range page {
+			listed = append(listed, *r.ObjectKey)
+		}
+		if len(page) < 2 {
+			break
+		}
+		after = *page[len(page)-1].ObjectKey
+	}
+	want := append(slices.Clone(keys), "recordings/d/direct")
+	slices.Sort(want) // Go compares strings as bytes
+	if !slices.Equal(listed, want) {
+		t.Errorf("ListRecordingObjects(clips) = %v, want %v", listed, want)
+	}
+	if l, err := s.ListRecordingObjects(ctx, "local", "", 10); err != nil || len(l) != 1 || l[0].ID != local.ID {
+		t.Errorf("ListRecordingObjects(local) = %v, %v", recordingIDs(l), err)
+	}
+
+	// Missing, and found again.
+	id := byKey["recordings/b"]
+	at := time.Now().UTC()
+	for _, tt := range []struct {
+		name    string
+		id, key string
+		missing bool
+		changed bool
+		status  string
+	}{
+		{"another key", id, "recordings/a0", true, false, store.RecordingAvailable},
+		{"found while available", id, "recordings/b", false, false, store.RecordingAvailable},
+		{"missing", id, "recordings/b", true, true, store.RecordingFailed},
+		{"missing again", id, "recordings/b", true, false, store.RecordingFailed},
+		{"found", id, "recordings/b", false, true, store.RecordingAvailable},
+		{"a pending recording", direct.ID, "recordings/d/direct", true, false, store.RecordingPending},
+		{"not an id", "x", "recordings/b", true, false, ""},
+	} {
+		changed, err := s.SetRecordingMissing(ctx, tt.id, tt.key, tt.missing, at)
+		noErr(t, "SetRecordingMissing "+tt.name, err)
+		if changed != tt.changed {
+			t.Errorf("SetRecordingMissing %s changed = %v, want %v", tt.name, changed, tt.changed)
+		}
+		if tt.status == "" {
+			continue
+		}
+		r, err := s.Recording(ctx, tt.id)
+		noErr(t, "Recording", err)
+		if r.Status != tt.status || r.ObjectKey == nil {
+			t.Errorf("after %s: %s %v, want %s with its key", tt.name, r.Status, r.ObjectKey, tt.status)
+		}
+		if r.Status == store.RecordingFailed && (r.Error == nil || *r.Error != store.RecordingMissing) {
+			t.Errorf("after %s: error %v, want %q", tt.name, r.Error, store.RecordingMissing)
+		}
+	}
+	failed := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4"}
+	noErr(t, "CreateRecording", s.CreateRecording(ctx, &failed))
+	_, err = s.FinishRecordingUpload(ctx, failed.ID, store.RecordingUpload{Status: store.RecordingFailed, Error: "too large"})
+	noErr(t, "FinishRecordingUpload failed", err)
+	if changed, err := s.SetRecordingMissing(ctx, failed.ID, "recordings/b", false, at); err != nil || changed {
+		t.Errorf("a recording that failed for another reason was made available: %v, %v", changed, err)
+	}
+
+	// Moving from the data directory to a bucket, once.
+	from, to := store.ObjectRef{Bucket: "local", Key: "recordings/a/b"}, store.ObjectRef{Bucket: "clips2", Key: "recordings/a/b"}
+	noErr(t, "MoveRecordingObject", s.MoveRecordingObject(ctx, local.ID, from, to, at))
+	moved, err := s.Recording(ctx, local.ID)
+	noErr(t, "Recording", err)
+	if *moved.Bucket != "clips2" || *moved.ObjectKey != "recordings/a/b" || moved.Status != store.RecordingAvailable {
+		t.Errorf("moved recording %+v", moved)
+	}
+	wantErr(t, "move again", s.MoveRecordingObject(ctx, local.ID, from, to, at), store.ErrConflict)
+	wantErr(t, "move a missing recording", s.MoveRecordingObject(ctx, missing, from, to, at), store.ErrNotFound)
+	if l, err := s.ListRecordingObjects(ctx, "local", "", 10); err != nil || len(l) != 0 {
+		t.Errorf("ListRecordingObjects(local) after the move = %v, %v", recordingIDs(l), err)
+	}
+}
+
 func testPrune(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f := mkFixture(t, s)

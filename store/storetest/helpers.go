@@ -24,6 +24,12 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 // and returns its URL. It fails the test if the server cannot be reached.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	return PostgresURLWith(t, "")
+}
+
+// PostgresURLWith is PostgresURL with options for CREATE DATABASE (a collation, say).
+func PostgresURLWith(t testing.TB, options string) string {
+	t.Helper()
 	admin := os.Getenv("SECURECAM_TEST_POSTGRES_URL")
 	if admin == "" {
 		admin = DefaultPostgresURL
@@ -43,7 +49,7 @@ func PostgresURL(t testing.TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "securecam_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" "+options); err != nil {
 		t.Fatalf("storetest: create database: %v", err)
 	}
 	t.Cleanup(func() {

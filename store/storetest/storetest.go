@@ -23,6 +23,11 @@ import (
 // Run runs the conformance suite. open must return a new, empty, migrated store for
 // each call, closed by the test's cleanup.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	RunOnly(t, open)
+}
+
+// RunOnly runs the named groups of the suite (every group when none is named).
+func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string) {
 	groups := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -48,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
 		{"Recordings", testRecordings},
+		{"RecordingObjects", testRecordingObjects},
 		{"Prune", testPrune},
 		{"Leases", testLeases},
 		{"StreamSessions", testStreamSessions},
@@ -58,6 +64,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OrphanStreamSessions", testOrphanStreamSessions},
 	}
 	for _, g := range groups {
+		if len(names) > 0 && !slices.Contains(names, g.name) {
+			continue
+		}
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			g.fn(t, open(t))

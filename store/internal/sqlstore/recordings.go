@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/securecam/securecam/store"
 )
@@ -41,15 +42,15 @@ func (s *Store) CreateRecording(ctx context.Context, r *store.Recording) error {
 	n.ID, n.OwnerUserID, n.CameraDeviceID = id, owner, camera
 	n.EventID, n.StreamSessionID, n.RequesterDeviceID = event, session, requester
 	n.Status = store.RecordingPending
-	n.ObjectKey, n.Bucket, n.SizeBytes, n.AvailableAt, n.Error = nil, nil, nil, nil, nil
+	n.AvailableAt, n.Error = nil, nil
 	n.CreatedAt = created(r.CreatedAt)
 	n.UpdatedAt = n.CreatedAt
 	// Each optional reference adds its ownership check (a NULL parameter would leave
 	// PostgreSQL unable to type it).
 	sql := `INSERT INTO recordings
 		(id, owner_user_id, stream_session_id, camera_device_id, requester_device_id, event_id, content_type,
-		 duration_seconds, status, created_at, updated_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10
+		 duration_seconds, status, created_at, updated_at, object_key, bucket, size_bytes)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13
 		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)`
 	if session != nil {
 		sql += ` AND EXISTS (SELECT 1 FROM stream_sessions WHERE id = $3 AND owner_user_id = $2 AND camera_device_id = $4)`
@@ -63,7 +64,7 @@ func (s *Store) CreateRecording(ctx context.Context, r *store.Recording) error {
 	var got string
 	err = s.db.Write().QueryRow(ctx, sql+` RETURNING id`,
 		n.ID, n.OwnerUserID, n.StreamSessionID, n.CameraDeviceID, n.RequesterDeviceID, n.EventID, n.ContentType,
-		n.DurationSeconds, n.Status, s.t(n.CreatedAt)).Scan(&got)
+		n.DurationSeconds, n.Status, s.t(n.CreatedAt), n.ObjectKey, n.Bucket, n.SizeBytes).Scan(&got)
 	if err != nil {
 		return s.mapErr(op, err)
 	}
@@ -143,4 +144,62 @@ func (s *Store) FinishRecordingUpload(ctx context.Context, id string, u store.Re
 		return store.Recording{}, fmt.Errorf("%s: the recording is no longer pending: %w", op, store.ErrConflict)
 	}
 	return r, s.mapErr(op, err)
+}
+
+// ListRecordingObjects implements store.Store. object_key sorts in byte order: the
+// PostgreSQL column has the "C" collation, SQLite compares bytes.
+func (s *Store) ListRecordingObjects(ctx context.Context, bucket, afterKey string, limit int) ([]store.Recording, error) {
+	const op = "list recording objects"
+	if limit <= 0 {
+		return nil, fmt.Errorf("%s: limit must be positive", op)
+	}
+	rs, err := collect(ctx, s.db, `SELECT `+recordingCols+` FROM recordings
+		WHERE bucket = $1 AND object_key > $2 ORDER BY object_key LIMIT $3`,
+		[]any{bucket, afterKey, limit}, scanRecording)
+	return rs, s.mapErr(op, err)
+}
+
+// SetRecordingMissing implements store.Store.
+func (s *Store) SetRecordingMissing(ctx context.Context, id, key string, missing bool, at time.Time) (bool, error) {
+	const op = "set recording missing"
+	id, ok := canonID(id)
+	if !ok {
+		return false, nil
+	}
+	var n int64
+	var err error
+	if missing {
+		n, err = s.db.Write().Exec(ctx, `UPDATE recordings SET status = $3, error = $4, updated_at = $5
+			WHERE id = $1 AND object_key = $2 AND status = $6`,
+			id, key, store.RecordingFailed, store.RecordingMissing, s.t(at), store.RecordingAvailable)
+	} else {
+		n, err = s.db.Write().Exec(ctx, `UPDATE recordings SET status = $3, error = NULL, updated_at = $5
+			WHERE id = $1 AND object_key = $2 AND status = $6 AND error = $4`,
+			id, key, store.RecordingAvailable, store.RecordingMissing, s.t(at), store.RecordingFailed)
+	}
+	if err != nil {
+		return false, s.mapErr(op, err)
+	}
+	return n > 0, nil
+}
+
+// MoveRecordingObject implements store.Store.
+func (s *Store) MoveRecordingObject(ctx context.Context, id string, from, to store.ObjectRef, at time.Time) error {
+	const op = "move recording object"
+	id, ok := canonID(id)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	n, err := s.db.Write().Exec(ctx, `UPDATE recordings SET bucket = $4, object_key = $5, updated_at = $6
+		WHERE id = $1 AND bucket = $2 AND object_key = $3`, id, from.Bucket, from.Key, to.Bucket, to.Key, s.t(at))
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	if n == 0 {
+		if _, err := s.Recording(ctx, id); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return fmt.Errorf("%s: the recording no longer names %s/%s: %w", op, from.Bucket, from.Key, store.ErrConflict)
+	}
+	return nil
 }

@@ -1,0 +1,5 @@
+-- Recordings on object storage: the reconcile pass and `securecam migrate-blobs` walk
+-- the recordings of one bucket in the byte order of their object keys, which is the
+-- order S3 lists objects in. The "C" collation makes PostgreSQL compare keys as bytes.
+ALTER TABLE recordings ALTER COLUMN object_key TYPE varchar COLLATE "C";
+CREATE INDEX IF NOT EXISTS recordings_object_idx ON recordings (bucket, object_key) WHERE object_key IS NOT NULL;
