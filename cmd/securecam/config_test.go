@@ -115,6 +115,13 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_RETENTION_DAYS":       "7",
 		"SECURECAM_MESSAGE_RATE":         "1e6",
 		"SECURECAM_ACCEPT_RATE":          "2500.5",
+		"SECURECAM_S3_ENDPOINT":          "http://minio.internal:9000",
+		"SECURECAM_S3_PUBLIC_ENDPOINT":   "https://s3.example.com",
+		"SECURECAM_S3_BUCKET":            "securecam-clips",
+		"SECURECAM_S3_REGION":            "eu-west-1",
+		"SECURECAM_S3_ACCESS_KEY_ID":     "AKIAEXAMPLE",
+		"SECURECAM_S3_SECRET_ACCESS_KEY": "s3-secret",
+		"SECURECAM_S3_PATH_STYLE":        "false",
 	}
 	// Every variable of the settings table is exercised here.
 	for _, s := range settings {
@@ -154,6 +161,8 @@ func TestLoadEveryVariable(t *testing.T) {
 		RetentionDays:      7,
 		MessageRate:        1e6,
 		AcceptRate:         2500.5,
+		S3: S3Config{Endpoint: "http://minio.internal:9000", PublicEndpoint: "https://s3.example.com", Bucket: "securecam-clips",
+			Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", PathStyle: false, pathStyleSet: true},
 	}
 	assertConfig(t, c, want)
 }
@@ -243,6 +252,32 @@ func TestLoadDerivedDefaults(t *testing.T) {
 					Realm: "securecam", Secret: "0123456789abcdef"}
 				if c.TURN != want || !c.TURN.Enabled() {
 					t.Errorf("TURN = %+v, want %+v", c.TURN, want)
+				}
+			},
+		},
+		{
+			name: "S3 with an endpoint: path style, us-east-1",
+			env:  map[string]string{"SECURECAM_S3_ENDPOINT": "http://127.0.0.1:9000", "SECURECAM_S3_BUCKET": "clips"},
+			check: func(t *testing.T, c Config) {
+				if !c.S3.Enabled() || !c.S3.PathStyle || c.S3.Region != "us-east-1" {
+					t.Errorf("S3 = %+v", c.S3)
+				}
+			},
+		},
+		{
+			name: "S3 on AWS: host-style addressing, the AWS credential chain",
+			env:  map[string]string{"SECURECAM_S3_BUCKET": "clips.example.com", "SECURECAM_S3_REGION": "eu-central-1"},
+			check: func(t *testing.T, c Config) {
+				if !c.S3.Enabled() || c.S3.PathStyle || c.S3.Region != "eu-central-1" || c.S3.AccessKeyID != "" {
+					t.Errorf("S3 = %+v", c.S3)
+				}
+			},
+		},
+		{
+			name: "no S3: the data directory",
+			check: func(t *testing.T, c Config) {
+				if c.S3.Enabled() || c.S3 != (S3Config{}) {
+					t.Errorf("S3 = %+v", c.S3)
 				}
 			},
 		},
@@ -365,6 +400,20 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"SECURECAM_SMTP_URL", "?from="}},
 		{name: "SMTP bad sender", env: map[string]string{"SECURECAM_SMTP_URL": "smtp://mail.example.com/?from=nobody"},
 			want: []string{"SECURECAM_SMTP_URL", `from="nobody"`}},
+		{name: "S3 without bucket", env: map[string]string{"SECURECAM_S3_ENDPOINT": "http://127.0.0.1:9000"},
+			want: []string{"S3 is half configured", "SECURECAM_S3_BUCKET"}},
+		{name: "S3 key without secret", env: map[string]string{"SECURECAM_S3_BUCKET": "clips", "SECURECAM_S3_ACCESS_KEY_ID": "k"},
+			want: []string{"SECURECAM_S3_SECRET_ACCESS_KEY", "AWS credential chain"}},
+		{name: "S3 endpoint scheme", env: map[string]string{"SECURECAM_S3_BUCKET": "clips", "SECURECAM_S3_ENDPOINT": "minio:9000"},
+			want: []string{"SECURECAM_S3_ENDPOINT", "https://"}},
+		{name: "S3 endpoint with the bucket in it", env: map[string]string{"SECURECAM_S3_BUCKET": "clips", "SECURECAM_S3_ENDPOINT": "http://minio:9000/clips"},
+			want: []string{"SECURECAM_S3_ENDPOINT", "no path", "SECURECAM_S3_BUCKET"}},
+		{name: "S3 bucket name", env: map[string]string{"SECURECAM_S3_BUCKET": "My_Clips"},
+			want: []string{"SECURECAM_S3_BUCKET", "not an S3 bucket name"}},
+		{name: "S3 bucket named local", env: map[string]string{"SECURECAM_S3_BUCKET": "local"},
+			want: []string{"SECURECAM_S3_BUCKET", "data directory"}},
+		{name: "S3 path style", env: map[string]string{"SECURECAM_S3_BUCKET": "clips", "SECURECAM_S3_PATH_STYLE": "sometimes"},
+			want: []string{"SECURECAM_S3_PATH_STYLE", "true or false"}},
 		{name: "config file missing", env: map[string]string{"SECURECAM_CONFIG": "/nonexistent/securecam.yaml"},
 			want: []string{"SECURECAM_CONFIG", "no such file"}},
 		{name: "unknown YAML key", yaml: "http_addr: \":1\"\nhttp_adr: \":2\"\n",
@@ -432,13 +481,16 @@ func TestUnknownEnv(t *testing.T) {
 func TestLoggerAndLogValue(t *testing.T) {
 	t.Parallel()
 	c, err := Load(envMap(map[string]string{
-		"SECURECAM_LOG_FORMAT":   "json",
-		"SECURECAM_LOG_LEVEL":    "warn",
-		"SECURECAM_DATABASE_URL": "postgres://hub:db-password@db/hub",
-		"SECURECAM_REDIS_URL":    "redis://:redis-password@redis:6379",
-		"SECURECAM_SMTP_URL":     "smtp://u:smtp-password@mail:587/?from=hub@example.com",
-		"SECURECAM_TURN_ADDR":    "192.0.2.1:3478",
-		"SECURECAM_TURN_SECRET":  "turn-secret-0123456789",
+		"SECURECAM_LOG_FORMAT":           "json",
+		"SECURECAM_LOG_LEVEL":            "warn",
+		"SECURECAM_DATABASE_URL":         "postgres://hub:db-password@db/hub",
+		"SECURECAM_REDIS_URL":            "redis://:redis-password@redis:6379",
+		"SECURECAM_SMTP_URL":             "smtp://u:smtp-password@mail:587/?from=hub@example.com",
+		"SECURECAM_TURN_ADDR":            "192.0.2.1:3478",
+		"SECURECAM_TURN_SECRET":          "turn-secret-0123456789",
+		"SECURECAM_S3_BUCKET":            "clips",
+		"SECURECAM_S3_ACCESS_KEY_ID":     "AKIAEXAMPLE",
+		"SECURECAM_S3_SECRET_ACCESS_KEY": "s3-secret-key",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -462,7 +514,10 @@ func TestLoggerAndLogValue(t *testing.T) {
 	if rec.Msg != "configuration" || rec.Config["database_url"] != "postgres://hub:xxxxx@db/hub" || rec.Config["turn"] != true {
 		t.Errorf("unexpected record: %+v", rec)
 	}
-	for _, secret := range []string{"db-password", "redis-password", "smtp-password", "turn-secret"} {
+	if rec.Config["s3_bucket"] != "clips" || rec.Config["s3_static_credentials"] != true {
+		t.Errorf("S3 in the log: %+v", rec.Config)
+	}
+	for _, secret := range []string{"db-password", "redis-password", "smtp-password", "turn-secret", "s3-secret-key", "AKIAEXAMPLE"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log contains %q:\n%s", secret, buf.String())
 		}
