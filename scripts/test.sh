@@ -14,6 +14,12 @@
 #   Redis       SECURECAM_TEST_REDIS_URL if set; else a server answering on 127.0.0.1:6379;
 #               else a throwaway redis-server on a free port. The redis-server binary must
 #               be on PATH in every case (fault tests start their own).
+#   S3          SECURECAM_TEST_S3_ENDPOINT (with _ACCESS_KEY_ID, _SECRET_ACCESS_KEY and
+#               optionally _REGION: credentials that may create buckets) if set; else a
+#               throwaway versitygw (github.com/versity/versitygw, a POSIX-backed S3
+#               gateway) on a free port with a temporary directory. versitygw is built
+#               once with `go install` into SECURECAM_TEST_TOOLS (default
+#               ~/.cache/securecam/tools); it never becomes a dependency of the module.
 #   Chromium    for the browser tests.
 #   Node.js     for the browser app's unit tests (web/app/jstest, node's test runner),
 #               which run before the Go tests when no package pattern is given.
@@ -21,8 +27,8 @@
 #
 # Whatever is missing is installed with apt-get when running as root on Debian or Ubuntu.
 # Otherwise the script says what to install; under CI=true anything missing is an error
-# before a single test runs. It exports SECURECAM_TEST_POSTGRES_URL and
-# SECURECAM_TEST_REDIS_URL for the tests.
+# before a single test runs. It exports SECURECAM_TEST_POSTGRES_URL,
+# SECURECAM_TEST_REDIS_URL and SECURECAM_TEST_S3_* for the tests.
 #
 # SECURECAM_TEST_THROWAWAY=1 ignores configured and already-running servers and always
 # starts throwaway ones (to test this script, or to keep the tests off a shared server).
@@ -291,6 +297,87 @@ if [[ -n "$redis_url" ]]; then
 	export SECURECAM_TEST_REDIS_URL="$redis_url"
 fi
 
+# ---------------------------------------------------------------------------- S3
+
+versitygw_version=v1.8.0
+tools_dir="${SECURECAM_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/securecam/tools}"
+
+# versitygw_binary: the path of versitygw, built once per version.
+versitygw_binary() {
+	local bin="$tools_dir/versitygw-$versitygw_version/versitygw"
+	if [[ ! -x "$bin" ]]; then
+		log "building versitygw $versitygw_version into $(dirname "$bin") (once; a few minutes)"
+		mkdir -p "$(dirname "$bin")"
+		# go install pkg@version builds outside this module: nothing enters go.mod.
+		if ! (cd "$scratch" && GOBIN="$(dirname "$bin")" go install \
+			"github.com/versity/versitygw/cmd/versitygw@$versitygw_version" >"$scratch/versitygw-build.log" 2>&1); then
+			tail -n 20 "$scratch/versitygw-build.log" >&2
+			return 1
+		fi
+	fi
+	echo "$bin"
+}
+
+# start_s3: a throwaway versitygw on a free port; sets s3_endpoint and the credentials.
+start_s3() {
+	local bin dir="$scratch/s3" port attempt pid
+	bin=$(versitygw_binary) || {
+		missing "versitygw (the S3 server of the recordings tests)" \
+			"go install github.com/versity/versitygw/cmd/versitygw@$versitygw_version failed (see above), or set SECURECAM_TEST_S3_ENDPOINT"
+		return 1
+	}
+	mkdir -p "$dir/data"
+	s3_access_key=securecam-test
+	s3_secret_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	for attempt in 1 2 3; do
+		port=$(free_port) || return 1
+		log "starting a throwaway versitygw on port $port"
+		ROOT_ACCESS_KEY_ID="$s3_access_key" ROOT_SECRET_ACCESS_KEY="$s3_secret_key" \
+			"$bin" --port "127.0.0.1:$port" --quiet posix "$dir/data" >"$dir/versitygw.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 1 100); do
+			if port_open "$port"; then
+				cleanup_steps+=("kill $pid 2>/dev/null")
+				s3_endpoint="http://127.0.0.1:$port"
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null || true
+		log "versitygw did not start on port $port (attempt $attempt):"
+		tail -n 5 "$dir/versitygw.log" >&2 || true
+	done
+	missing "a throwaway versitygw" "it failed to start; see $dir/versitygw.log above"
+	return 1
+}
+
+# s3_answers URL: something accepts connections at the host and port of URL.
+s3_answers() {
+	local hostport=${1#*://} port
+	hostport=${hostport%%/*}
+	port=${hostport##*:}
+	[[ "$port" == "$hostport" ]] && { [[ "$1" == https* ]] && port=443 || port=80; }
+	(exec 3<>"/dev/tcp/${hostport%:*}/$port") 2>/dev/null
+}
+
+s3_endpoint=""
+s3_how=""
+if [[ -n "${SECURECAM_TEST_S3_ENDPOINT:-}" ]] && ! throwaway_only; then
+	s3_endpoint="$SECURECAM_TEST_S3_ENDPOINT"
+	s3_how="from SECURECAM_TEST_S3_ENDPOINT"
+	if [[ -z "${SECURECAM_TEST_S3_ACCESS_KEY_ID:-}" || -z "${SECURECAM_TEST_S3_SECRET_ACCESS_KEY:-}" ]]; then
+		missing "credentials for the S3 service at SECURECAM_TEST_S3_ENDPOINT" \
+			"set SECURECAM_TEST_S3_ACCESS_KEY_ID and SECURECAM_TEST_S3_SECRET_ACCESS_KEY (allowed to create buckets)"
+	elif ! s3_answers "$s3_endpoint"; then
+		missing "S3 at SECURECAM_TEST_S3_ENDPOINT ($s3_endpoint)" "it does not answer; start it or unset the variable"
+	fi
+elif start_s3; then
+	s3_how="throwaway versitygw $versitygw_version"
+	export SECURECAM_TEST_S3_ENDPOINT="$s3_endpoint" SECURECAM_TEST_S3_REGION=us-east-1 \
+		SECURECAM_TEST_S3_ACCESS_KEY_ID="$s3_access_key" SECURECAM_TEST_S3_SECRET_ACCESS_KEY="$s3_secret_key"
+fi
+
 # ---------------------------------------------------------------------------- Chromium
 
 find_chromium() {
@@ -329,6 +416,7 @@ log "go:         $(go version)"
 log "postgres:   ${SECURECAM_TEST_POSTGRES_URL:-none} ${pg_how:+($pg_how)}"
 log "redis:      ${SECURECAM_TEST_REDIS_URL:-none} ${redis_how:+($redis_how)}"
 log "redis-server: $(command -v redis-server || echo none)"
+log "s3:         ${s3_endpoint:-none} ${s3_how:+($s3_how)}"
 log "chromium:   ${chromium:-none}"
 log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"
 

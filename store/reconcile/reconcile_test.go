@@ -248,3 +248,28 @@ func TestReconcileStorageDown(t *testing.T) {
 		}
 	}
 }
+
+// Without MarkMissing (a cluster whose replicas each have their own data directory), a
+// pass never marks a recording: its clip may be on another replica's disk.
+func TestReconcileWithoutMarkMissing(t *testing.T) {
+	disk, _ := diskStorage(t)
+	set, err := blobs.NewSet(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.NewSQLite(t)
+	cam := camera(t, db)
+	start := time.Now().UTC()
+	r := recording(t, db, cam, disk.Bucket(), "recordings/u/elsewhere", store.RecordingAvailable, start.Add(-72*time.Hour))
+	put(t, disk, "recordings/u/orphan")
+	job, err := reconcile.New(reconcile.Config{Store: db, Blobs: set, Now: func() time.Time { return start.Add(48 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, res, err := job.RunOnce(t.Context()); err != nil || res != (reconcile.Result{Orphans: 1}) {
+		t.Fatalf("pass = %+v, %v; want the orphan deleted and nothing marked", res, err)
+	}
+	if got, _ := db.Recording(t.Context(), r.ID); got.Status != store.RecordingAvailable {
+		t.Errorf("recording is %s, want available", got.Status)
+	}
+}
