@@ -137,6 +137,10 @@ type Recording struct {
 	UpdatedAt         time.Time  `json:"updated_at"`
 }
 
+// LocalBucket is the bucket of clips in the hub's data directory; a recording whose
+// bucket is empty (NULL) counts as in it.
+const LocalBucket = "local"
+
 // RecordingMissing is the error of a recording whose clip was found missing from its
 // storage (status failed; its object key and bucket are kept, and it becomes available
 // again if the clip reappears).
@@ -248,15 +252,17 @@ type EventStore interface {
 	// FinishRecordingUpload moves a pending recording to u.Status. ErrConflict if it is
 	// no longer pending.
 	FinishRecordingUpload(ctx context.Context, id string, u RecordingUpload) (Recording, error)
-	// ListRecordingObjects lists the recordings (any status) whose object is in bucket,
-	// in byte order of their object keys, starting after afterKey, at most limit.
+	// ListRecordingObjects lists the recordings (any status) whose object is in bucket
+	// (LocalBucket includes the recordings without a bucket), in byte order of their
+	// object keys, starting after afterKey, at most limit.
 	ListRecordingObjects(ctx context.Context, bucket, afterKey string, limit int) ([]Recording, error)
 	// SetRecordingMissing marks an available recording whose object key is key as failed
 	// with RecordingMissing (missing true), or makes such a recording available again
 	// (missing false). It reports whether the recording changed.
 	SetRecordingMissing(ctx context.Context, id, key string, missing bool, at time.Time) (bool, error)
-	// MoveRecordingObject makes the recording name the object to instead of from.
-	// ErrConflict if it no longer names from.
+	// MoveRecordingObject makes the recording name the object to instead of from
+	// (LocalBucket matches a recording without a bucket). ErrConflict if it no longer
+	// names from.
 	MoveRecordingObject(ctx context.Context, id string, from, to ObjectRef, at time.Time) error
 
 	// Prune deletes old rows as cutoffs says, in batches of batch rows (0: 1000).

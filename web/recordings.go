@@ -104,7 +104,11 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	direct = direct && in.DirectUpload
 	if direct {
 		// The object is named now: the bucket receives it without the hub.
-		rec.ID = uuid.Must(uuid.NewV7()).String()
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("new recording id: %w", err)
+		}
+		rec.ID = id.String()
 		key, bucket := clipKey(rec), s.blobs.Primary().Bucket()
 		rec.ObjectKey, rec.Bucket, rec.SizeBytes = &key, &bucket, in.SizeBytes
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/blobs/blobstest"
 )
@@ -252,6 +253,12 @@ func TestS3Unavailable(t *testing.T) {
 	proxy.Restore()
 	if keys := blobstest.Keys(t, st); len(keys) != 1 || keys[0] != "recordings/u/a" {
 		t.Errorf("objects %v, want only the one stored before the cut", keys)
+	}
+}
+
+func TestDiskBucketIsTheStoresLocalBucket(t *testing.T) {
+	if blobs.DiskBucket != store.LocalBucket {
+		t.Errorf("blobs.DiskBucket %q, store.LocalBucket %q: rows of the data directory would not be found", blobs.DiskBucket, store.LocalBucket)
 	}
 }
 

@@ -151,7 +151,7 @@ func (d *Disk) Delete(_ context.Context, key string) error {
 // uploads, anything an operator put there) are not objects and are left out.
 func (d *Disk) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
-		err := d.walk(ctx, d.dir, "", func(key string, e fs.DirEntry) bool {
+		err := d.walk(ctx, prefix, func(key string, e fs.DirEntry) bool {
 			if !strings.HasPrefix(key, prefix) || !ValidKey(key) {
 				return true
 			}
@@ -163,7 +163,7 @@ func (d *Disk) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 				return yield(Info{}, fmt.Errorf("blobs list: %w", err))
 			}
 			return yield(Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil)
-		}, prefix)
+		})
 		if err != nil {
 			yield(Info{}, err)
 		}
@@ -173,18 +173,18 @@ func (d *Disk) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 // errStop ends a walk early.
 var errStop = errors.New("stop")
 
-// walk calls visit for every regular file under dir (its key being rel joined with its
-// name) in byte order of the keys, skipping directories that cannot hold a key starting
-// with prefix. It returns nil when visit returned false.
-func (d *Disk) walk(ctx context.Context, dir, rel string, visit func(key string, e fs.DirEntry) bool, prefix string) error {
-	err := d.walkDir(ctx, dir, rel, visit, prefix)
+// walk calls visit for every regular file under the root (with its path relative to the
+// root as key) in byte order of the keys, skipping directories that cannot hold a key
+// starting with prefix. It stops early, returning nil, when visit returns false.
+func (d *Disk) walk(ctx context.Context, prefix string, visit func(key string, e fs.DirEntry) bool) error {
+	err := d.walkDir(ctx, d.dir, "", prefix, visit)
 	if errors.Is(err, errStop) {
 		return nil
 	}
 	return err
 }
 
-func (d *Disk) walkDir(ctx context.Context, dir, rel string, visit func(key string, e fs.DirEntry) bool, prefix string) error {
+func (d *Disk) walkDir(ctx context.Context, dir, rel, prefix string, visit func(key string, e fs.DirEntry) bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("blobs list: %w", err)
 	}
@@ -215,7 +215,7 @@ func (d *Disk) walkDir(ctx context.Context, dir, rel string, visit func(key stri
 			if !strings.HasPrefix(sub, prefix) && !strings.HasPrefix(prefix, sub) {
 				continue
 			}
-			if err := d.walkDir(ctx, filepath.Join(dir, e.Name()), key, visit, prefix); err != nil {
+			if err := d.walkDir(ctx, filepath.Join(dir, e.Name()), key, prefix, visit); err != nil {
 				return err
 			}
 		case e.Type().IsRegular():
@@ -232,7 +232,7 @@ func (d *Disk) walkDir(ctx context.Context, dir, rel string, visit func(key stri
 func (d *Disk) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 	removed := 0
 	var failed error
-	err := d.walk(ctx, d.dir, "", func(key string, e fs.DirEntry) bool {
+	err := d.walk(ctx, "", func(key string, e fs.DirEntry) bool {
 		if !strings.HasPrefix(e.Name(), tempPrefix) {
 			return true
 		}
@@ -246,7 +246,7 @@ func (d *Disk) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 		}
 		removed++
 		return true
-	}, "")
+	})
 	if err == nil {
 		err = failed
 	}

@@ -587,8 +587,17 @@ func testRecordingObjects(t *testing.T, s store.Store) {
 	local := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4"}
 	noErr(t, "CreateRecording local", s.CreateRecording(ctx, &local))
 	_, err = s.FinishRecordingUpload(ctx, local.ID, store.RecordingUpload{Status: store.RecordingAvailable,
-		ObjectKey: "recordings/a/b", Bucket: "local", SizeBytes: 1})
+		ObjectKey: "recordings/a/b", Bucket: store.LocalBucket, SizeBytes: 1})
 	noErr(t, "FinishRecordingUpload local", err)
+	// A recording without a bucket counts as in the data directory.
+	noBucket := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/mp4"}
+	noErr(t, "CreateRecording without bucket", s.CreateRecording(ctx, &noBucket))
+	nb, err := s.FinishRecordingUpload(ctx, noBucket.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+		ObjectKey: "recordings/a/c", SizeBytes: 1})
+	noErr(t, "FinishRecordingUpload without bucket", err)
+	if nb.Bucket != nil {
+		t.Fatalf("bucket %q, want none", *nb.Bucket)
+	}
 
 	var listed []string
 	for after := ""; ; {
@@ -607,8 +616,8 @@ func testRecordingObjects(t *testing.T, s store.Store) {
 	if !slices.Equal(listed, want) {
 		t.Errorf("ListRecordingObjects(clips) = %v, want %v", listed, want)
 	}
-	if l, err := s.ListRecordingObjects(ctx, "local", "", 10); err != nil || len(l) != 1 || l[0].ID != local.ID {
-		t.Errorf("ListRecordingObjects(local) = %v, %v", recordingIDs(l), err)
+	if l, err := s.ListRecordingObjects(ctx, store.LocalBucket, "", 10); err != nil || !slices.Equal(recordingIDs(l), []string{local.ID, noBucket.ID}) {
+		t.Errorf("ListRecordingObjects(local) = %v, %v; want %v", recordingIDs(l), err, []string{local.ID, noBucket.ID})
 	}
 
 	// Missing, and found again.
@@ -664,8 +673,10 @@ func testRecordingObjects(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "move again", s.MoveRecordingObject(ctx, local.ID, from, to, at), store.ErrConflict)
 	wantErr(t, "move a missing recording", s.MoveRecordingObject(ctx, missing, from, to, at), store.ErrNotFound)
-	if l, err := s.ListRecordingObjects(ctx, "local", "", 10); err != nil || len(l) != 0 {
-		t.Errorf("ListRecordingObjects(local) after the move = %v, %v", recordingIDs(l), err)
+	noErr(t, "MoveRecordingObject without bucket", s.MoveRecordingObject(ctx, noBucket.ID,
+		store.ObjectRef{Bucket: store.LocalBucket, Key: "recordings/a/c"}, store.ObjectRef{Bucket: "clips2", Key: "recordings/a/c"}, at))
+	if l, err := s.ListRecordingObjects(ctx, store.LocalBucket, "", 10); err != nil || len(l) != 0 {
+		t.Errorf("ListRecordingObjects(local) after the moves = %v, %v", recordingIDs(l), err)
 	}
 }
 

@@ -147,15 +147,16 @@ func (s *Store) FinishRecordingUpload(ctx context.Context, id string, u store.Re
 }
 
 // ListRecordingObjects implements store.Store. object_key sorts in byte order: the
-// PostgreSQL column has the "C" collation, SQLite compares bytes.
+// PostgreSQL column has the "C" collation, SQLite compares bytes. The bucket expression
+// is the one the index of migration 0012 is on.
 func (s *Store) ListRecordingObjects(ctx context.Context, bucket, afterKey string, limit int) ([]store.Recording, error) {
 	const op = "list recording objects"
 	if limit <= 0 {
 		return nil, fmt.Errorf("%s: limit must be positive", op)
 	}
 	rs, err := collect(ctx, s.db, `SELECT `+recordingCols+` FROM recordings
-		WHERE bucket = $1 AND object_key > $2 ORDER BY object_key LIMIT $3`,
-		[]any{bucket, afterKey, limit}, scanRecording)
+		WHERE COALESCE(bucket, '`+store.LocalBucket+`') = $1 AND object_key IS NOT NULL AND object_key > $2
+		ORDER BY object_key LIMIT $3`, []any{bucket, afterKey, limit}, scanRecording)
 	return rs, s.mapErr(op, err)
 }
 
@@ -191,7 +192,8 @@ func (s *Store) MoveRecordingObject(ctx context.Context, id string, from, to sto
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	n, err := s.db.Write().Exec(ctx, `UPDATE recordings SET bucket = $4, object_key = $5, updated_at = $6
-		WHERE id = $1 AND bucket = $2 AND object_key = $3`, id, from.Bucket, from.Key, to.Bucket, to.Key, s.t(at))
+		WHERE id = $1 AND COALESCE(bucket, '`+store.LocalBucket+`') = $2 AND object_key = $3`,
+		id, from.Bucket, from.Key, to.Bucket, to.Key, s.t(at))
 	if err != nil {
 		return s.mapErr(op, err)
 	}

@@ -1,5 +1,7 @@
 -- Recordings on object storage: the reconcile pass and `securecam migrate-blobs` walk
 -- the recordings of one bucket in the byte order of their object keys, which is the
 -- order S3 lists objects in. The "C" collation makes PostgreSQL compare keys as bytes.
+-- A recording without a bucket counts as in the data directory's, 'local'.
 ALTER TABLE recordings ALTER COLUMN object_key TYPE varchar COLLATE "C";
-CREATE INDEX IF NOT EXISTS recordings_object_idx ON recordings (bucket, object_key) WHERE object_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS recordings_object_idx ON recordings ((COALESCE(bucket, 'local')), object_key)
+	WHERE object_key IS NOT NULL;
