@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/child"
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
@@ -91,10 +92,10 @@ func createRecording(t *testing.T, p *proc, token, camera string, extra map[stri
 	}
 	body, _ := json.Marshal(in)
 	var r createdRecording
-	call(t, "POST", p.url+"/api/v1/recordings", token, body, "Content-Type", "application/json").decode(t, http.StatusCreated, &r)
+	call(t, "POST", p.URL+"/api/v1/recordings", token, body, "Content-Type", "application/json").decode(t, http.StatusCreated, &r)
 	// The hub's URLs name its public URL, the default: this process is elsewhere.
-	r.UploadURL = strings.Replace(r.UploadURL, "http://localhost:8080", p.url, 1)
-	r.CompleteURL = strings.Replace(r.CompleteURL, "http://localhost:8080", p.url, 1)
+	r.UploadURL = strings.Replace(r.UploadURL, "http://localhost:8080", p.URL, 1)
+	r.CompleteURL = strings.Replace(r.CompleteURL, "http://localhost:8080", p.URL, 1)
 	return r
 }
 
@@ -158,7 +159,7 @@ func TestRecordingsAcrossReplicas(t *testing.T) {
 	}
 
 	t.Log("played with Range through r2")
-	content := r2.url + "/api/v1/recordings/" + rec.ID + "/content"
+	content := r2.URL + "/api/v1/recordings/" + rec.ID + "/content"
 	for _, tt := range []struct {
 		rng        string
 		start, end int
@@ -189,12 +190,12 @@ func TestRecordingsAcrossReplicas(t *testing.T) {
 	if a := call(t, "PUT", d.UploadURL, "", small, hdrs...); a.status != http.StatusOK {
 		t.Fatalf("PUT to the bucket: %d %s", a.status, a.body)
 	}
-	completeOnR1 := strings.Replace(d.CompleteURL, r2.url, r1.url, 1)
+	completeOnR1 := strings.Replace(d.CompleteURL, r2.URL, r1.URL, 1)
 	call(t, "POST", completeOnR1, cam, nil).decode(t, http.StatusOK, &rec)
 	if rec.Status != "available" {
 		t.Fatalf("completed %+v", rec)
 	}
-	a := call(t, "GET", r2.url+"/api/v1/recordings/"+rec.ID+"/content?redirect=true", acct.token, nil)
+	a := call(t, "GET", r2.URL+"/api/v1/recordings/"+rec.ID+"/content?redirect=true", acct.token, nil)
 	if a.status != http.StatusFound {
 		t.Fatalf("redirect=true: %d %s", a.status, a.body)
 	}
@@ -218,11 +219,11 @@ func TestRecordingsAcrossReplicas(t *testing.T) {
 			t.Errorf("17 MiB upload: %d, want 413", res.StatusCode)
 		}
 	}
-	call(t, "GET", r1.url+"/api/v1/recordings/"+big.Recording.ID, acct.token, nil).decode(t, http.StatusOK, &rec)
+	call(t, "GET", r1.URL+"/api/v1/recordings/"+big.Recording.ID, acct.token, nil).decode(t, http.StatusOK, &rec)
 	if rec.Status != "failed" {
 		t.Errorf("the refused recording is %s, want failed", rec.Status)
 	}
-	if d := call(t, "POST", r1.url+"/api/v1/recordings", cam,
+	if d := call(t, "POST", r1.URL+"/api/v1/recordings", cam,
 		[]byte(`{"camera_device_id":"`+acct.camera.Device.ID+`","content_type":"video/mp4","direct_upload":true,"size_bytes":16777217}`),
 		"Content-Type", "application/json"); d.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("direct upload declared over the limit: %d, want 413", d.status)
@@ -257,27 +258,17 @@ func (neverEnding) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// runProc runs securecam with args and env and returns its exit code and output.
+// runProc runs securecam with args and env to its end and returns its exit code and
+// output.
 func runProc(t *testing.T, env map[string]string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "SECURECAM_HTTP_ADDR=127.0.0.1:0", "SECURECAM_LOG_FORMAT=json")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	code, out, err := child.Run(ctx, child.Config{Binary: childtest.Binary(t), Args: args, Env: env})
+	if err != nil {
+		t.Fatalf("securecam %v: %v", args, err)
 	}
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, string(out)
-	case errors.As(err, &exit) && ctx.Err() == nil:
-		return exit.ExitCode(), string(out)
-	default:
-		t.Fatalf("securecam %v: %v\n%s", args, err, out)
-		return 0, ""
-	}
+	return code, out
 }
 
 // The hub does not start on a bucket it cannot use, and says what to fix.
@@ -389,12 +380,12 @@ func TestMigrateBlobs(t *testing.T) {
 
 	p = startProc(t, env)
 	for i, r := range recs[:2] {
-		a := call(t, "GET", p.url+"/api/v1/recordings/"+r.ID+"/content", acct.token, nil)
+		a := call(t, "GET", p.URL+"/api/v1/recordings/"+r.ID+"/content", acct.token, nil)
 		if a.status != http.StatusOK || string(a.body) != "clip number "+strconv.Itoa(i) {
 			t.Errorf("moved clip %d: %d %q", i, a.status, a.body)
 		}
 	}
-	if a := call(t, "GET", p.url+"/api/v1/recordings/"+recs[2].ID+"/content", acct.token, nil); a.status != http.StatusNotFound {
+	if a := call(t, "GET", p.URL+"/api/v1/recordings/"+recs[2].ID+"/content", acct.token, nil); a.status != http.StatusNotFound {
 		t.Errorf("the lost clip: %d, want 404", a.status)
 	}
 }

@@ -129,6 +129,32 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 }
 
+// Run runs the child to its end, for a command such as `securecam migrate-blobs` or a
+// serve expected to fail at start, and returns its exit code and its output (stdout and
+// stderr together). ctx bounds the run: the child is killed when ctx ends, and Run
+// returns ctx's error.
+func Run(ctx context.Context, cfg Config) (code int, output string, err error) {
+	name := cfg.Name
+	if name == "" {
+		name = filepath.Base(cfg.Binary)
+	}
+	cmd := exec.CommandContext(ctx, cfg.Binary, cfg.Args...)
+	cmd.Env = environ(cfg.Env)
+	cmd.SysProcAttr = sysProcAttr()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return 0, string(out), fmt.Errorf("run %s: %w:\n%s", name, ctx.Err(), out)
+	case err == nil:
+		return 0, string(out), nil
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(out), nil
+	default:
+		return 0, string(out), fmt.Errorf("run %s: %w", name, err)
+	}
+}
+
 type listenLine struct{ url, admin string }
 
 // readLogs keeps the last log lines, reports the listen addresses once and reaps the

@@ -26,6 +26,7 @@ import (
 //	        listening), then exit with SECURECAM_TEST_CHILD_EXIT (default 0) on SIGTERM
 //	silent  never listen
 //	fail    exit 3 before listening, with a message
+//	environment  print two variables on stdout and exit
 //	parent  start a serve child through child.Start, print its pid on stdout, wait
 func TestMain(m *testing.M) {
 	switch os.Getenv("SECURECAM_TEST_CHILD") {
@@ -38,6 +39,11 @@ func TestMain(m *testing.M) {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "securecam: invalid configuration")
 		os.Exit(3)
+	case "environment":
+		for _, k := range []string{"SECURECAM_DATABASE_URL", "SECURECAM_LOG_FORMAT"} {
+			fmt.Printf("%s=%s\n", k, os.Getenv(k))
+		}
+		os.Exit(0)
 	case "parent":
 		parent()
 	}
@@ -184,6 +190,25 @@ func TestStartFails(t *testing.T) {
 			t.Error("Start of a missing binary succeeded")
 		}
 	})
+}
+
+// Run runs a child to its end: its exit code and output, and the same environment as
+// Start gives.
+func TestRun(t *testing.T) {
+	t.Setenv("SECURECAM_DATABASE_URL", "postgres://a-developers-own-database")
+	code, out, err := child.Run(t.Context(), child.Config{Binary: os.Args[0], Env: map[string]string{"SECURECAM_TEST_CHILD": "fail"}})
+	if err != nil || code != 3 || !strings.Contains(out, "invalid configuration") {
+		t.Errorf("Run = %d, %q, %v; want exit 3 and the message", code, out, err)
+	}
+	code, out, err = child.Run(t.Context(), child.Config{Binary: os.Args[0], Env: map[string]string{"SECURECAM_TEST_CHILD": "environment"}})
+	if err != nil || code != 0 || !strings.Contains(out, "SECURECAM_DATABASE_URL=\n") || !strings.Contains(out, "SECURECAM_LOG_FORMAT=json\n") {
+		t.Errorf("Run = %d, %q, %v; want exit 0 and the filtered environment", code, out, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := child.Run(ctx, child.Config{Binary: os.Args[0], Env: map[string]string{"SECURECAM_TEST_CHILD": "silent"}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run past its context = %v, want DeadlineExceeded", err)
+	}
 }
 
 // A child ends with its parent, even one killed without a chance to stop it.
