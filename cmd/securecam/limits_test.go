@@ -22,7 +22,7 @@ import (
 func dialFrom(t *testing.T, p *proc, source string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
-	c, err := d.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	c, err := d.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestHTTPLimits(t *testing.T) {
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range p.logLines() {
+		for _, line := range strings.Split(p.Tail(), "\n") {
 			var rec struct {
 				Msg      string `json:"msg"`
 				MaxConns int    `json:"max_conns"`
@@ -106,7 +106,7 @@ func TestHTTPLimits(t *testing.T) {
 		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext,
 		}}
-		c, err := client.New(client.Config{BaseURL: p.url, Token: a.camera.DeviceToken, HTTPClient: hc})
+		c, err := client.New(client.Config{BaseURL: p.URL, Token: a.camera.DeviceToken, HTTPClient: hc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,4 +173,47 @@ func TestHTTPLimits(t *testing.T) {
 		}
 		wantClosed(t, conn, br)
 	})
+}
+
+// The header timeout, idle timeout and header size of SECURECAM_* reach the server.
+func TestHTTPTimeouts(t *testing.T) {
+	p := startProc(t, map[string]string{
+		"SECURECAM_DATA_DIR":         t.TempDir(),
+		"SECURECAM_HEADER_TIMEOUT":   "300ms",
+		"SECURECAM_IDLE_TIMEOUT":     "300ms",
+		"SECURECAM_MAX_HEADER_BYTES": "4096",
+	})
+	t.Run("headers that never end", func(t *testing.T) {
+		conn, br := dialFrom(t, p, "127.0.0.1")
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: hub\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		// Well past the 300 ms asked, well before the default of 10 s.
+		drainUntilClosed(t, conn, br, 5*time.Second)
+	})
+	t.Run("an idle keep-alive connection", func(t *testing.T) {
+		conn, br := dialFrom(t, p, "127.0.0.1")
+		if res := rawGet(t, conn, br, "/healthz"); res.StatusCode != http.StatusOK || res.Close {
+			t.Fatalf("/healthz: %d (close %v), want 200 kept alive", res.StatusCode, res.Close)
+		}
+		wantClosed(t, conn, br)
+	})
+	t.Run("headers too large", func(t *testing.T) {
+		conn, br := dialFrom(t, p, "127.0.0.1")
+		if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Pad: %s\r\n\r\n", strings.Repeat("a", 8192)); err != nil {
+			t.Fatal(err)
+		}
+		if res := readAnswer(t, conn, br); res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("8 KiB of headers: %d, want 431", res.StatusCode)
+		}
+	})
+}
+
+// drainUntilClosed reads whatever the hub sends until it closes c, within d.
+func drainUntilClosed(t *testing.T, c net.Conn, br *bufio.Reader, d time.Duration) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	if _, err := io.Copy(io.Discard, br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("want the connection closed: %v", err)
+	}
 }
