@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/web/connlimit"
 	"github.com/securecam/securecam/web/internal/password"
 )
 
@@ -35,35 +37,54 @@ type authResponse struct {
 	Session sessionJSON `json:"session"`
 }
 
-// limitAuth counts one attempt of action from the client's IP for account (a
-// lower-cased email or a user id; empty skips the per-account counts).
+// limitAuth counts one attempt of action from the client's network (its IPv4
+// address, its IPv6 /64) for account (a lower-cased email or a user id; empty skips
+// the per-account counts). Over the per-IP or per-IP-and-account limits the answer is
+// 429. Over the per-account ceiling (attempts from anywhere) sign-in is slowed down by
+// s.authSlowdown instead, so that strangers guessing from many addresses cannot lock
+// the owner out; the other actions are refused.
 func (s *Server) limitAuth(r *http.Request, action, account string) error {
 	ip := s.clientIP(r)
+	if a, err := netip.ParseAddr(ip); err == nil {
+		ip = connlimit.Network(a).String()
+	}
 	type check struct {
 		key string
 		RateLimit
+		slow bool // over the limit: slow down, do not refuse
 	}
-	checks := []check{{action + ":ip:" + ip, s.perIP}}
+	checks := []check{{action + ":ip:" + ip, s.perIP, false}}
 	if account != "" {
 		acct := hashToken(account)[:32]
 		checks = append(checks,
-			check{action + ":ip-account:" + ip + ":" + acct, s.perIPAccount},
-			check{action + ":account:" + acct, s.perAccount})
+			check{action + ":ip-account:" + ip + ":" + acct, s.perIPAccount, false},
+			check{action + ":account:" + acct, s.perAccount, action == "sign-in"})
 	}
 	var retry time.Duration
+	slow := false
 	for _, c := range checks {
 		ok, after, err := s.limiter.Allow(r.Context(), c.key, c.Requests, c.Window)
 		if err != nil {
 			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 				Detail: "rate limiter unavailable, retry", RetryAfter: time.Second, cause: err}
 		}
-		if !ok {
+		switch {
+		case ok:
+		case c.slow:
+			slow = true
+		default:
 			retry = max(retry, after, time.Second)
 		}
 	}
 	if retry > 0 {
 		s.metrics.rateLimited.WithLabelValues(action).Inc()
 		return errRateLimited(retry)
+	}
+	if slow {
+		s.metrics.rateLimited.WithLabelValues(action + "-slowed").Inc()
+		if err := s.pause(r.Context(), s.authSlowdown); err != nil {
+			return fmt.Errorf("slow down %s: %w", action, err)
+		}
 	}
 	return nil
 }
@@ -320,6 +341,8 @@ func (s *Server) handleVerifyEmail(w http.ResponseWriter, r *http.Request) error
 }
 
 // POST /auth/password-reset/request {email}: 202 whether or not the account exists.
+// The answer must not tell, in content or in time, so the lookup, the token and the
+// mail all happen after it, in the background.
 func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
@@ -334,25 +357,35 @@ func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	u, err := s.store.UserByEmail(r.Context(), email)
+	detached := r.Clone(context.WithoutCancel(r.Context()))
+	s.background(r.Context(), "password reset request", func(ctx context.Context) {
+		s.requestPasswordReset(detached.WithContext(ctx), email)
+	})
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// requestPasswordReset mails a reset link when an account has the email.
+func (s *Server) requestPasswordReset(r *http.Request, email string) {
+	ctx := r.Context()
+	u, err := s.store.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		w.WriteHeader(http.StatusAccepted)
-		return nil
+		return
 	case err != nil:
-		return fmt.Errorf("password reset request: %w", err)
+		s.log.ErrorContext(ctx, "password reset request: find the account", "err", err)
+		return
 	}
-	tok, err := s.issueVerification(r.Context(), kindPasswordReset, u.ID, s.resetTTL)
+	tok, err := s.issueVerification(ctx, kindPasswordReset, u.ID, s.resetTTL)
 	if err != nil {
-		return err
+		s.log.ErrorContext(ctx, "password reset request: issue a token", "user_id", u.ID, "err", err)
+		return
 	}
-	s.sendMail(r.Context(), u.Email, "Reset your SecureCam password",
+	s.audit(r, u.ID, AuditPasswordResetRequest, "user", u.ID, nil)
+	s.deliverMail(ctx, u.Email, "Reset your SecureCam password",
 		"Someone asked to reset the password of your SecureCam account. If it was you, open:\n\n"+
 			s.link("/reset-password", tok)+"\n\nThe link works once and expires in "+s.resetTTL.String()+
 			". If it was not you, ignore this mail.\n")
-	s.audit(r, u.ID, AuditPasswordResetRequest, "user", u.ID, nil)
-	w.WriteHeader(http.StatusAccepted)
-	return nil
 }
 
 // POST /auth/password-reset {token, password}: sets the password and ends every

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
 )
 
@@ -467,6 +470,66 @@ func TestPasswordReset(t *testing.T) {
 	})
 }
 
+// gatedStore holds every UserByEmail until the gate opens.
+type gatedStore struct {
+	store.Store
+	gate chan struct{}
+}
+
+func (g *gatedStore) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	select {
+	case <-g.gate:
+		return g.Store.UserByEmail(ctx, email)
+	case <-ctx.Done():
+		return store.User{}, ctx.Err()
+	}
+}
+
+// A reset request is answered before any of its work: the account lookup, the token
+// and the mail, so the answer tells nothing by its timing either.
+func TestPasswordResetRequestAnswersBeforeItsWork(t *testing.T) {
+	t.Parallel()
+	st := storetest.NewSQLite(t)
+	e := newEnvOn(t, st)
+	a := e.signUp()
+	g := &gatedStore{Store: st, gate: make(chan struct{})}
+	blocking := &mailbox{ch: make(chan sentMail)} // Send waits until the test reads
+	gated := newEnvOn(t, g, func(s *setup) { s.deps.Mailer = blocking })
+
+	for _, email := range []string{a.User.Email, uniqueEmail()} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		req, err := http.NewRequestWithContext(ctx, "POST", gated.http.URL+"/api/v1/auth/password-reset/request",
+			strings.NewReader(`{"email":"`+email+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := gated.http.Client().Do(req)
+		cancel()
+		if err != nil {
+			t.Fatalf("reset request for %s while the account lookup is held: %v", email, err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("reset request for %s: %d, want 202", email, res.StatusCode)
+		}
+	}
+	close(g.gate)
+	if m := blocking.next(t); m.to != a.User.Email || !strings.Contains(m.body, "/reset-password?token=") {
+		t.Fatalf("mail %+v, want the reset link of the account", m)
+	}
+	// Once the background work is done no other mail went out.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := gated.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("background work did not end: %v", err)
+	}
+	select {
+	case m := <-blocking.ch:
+		t.Fatalf("a second mail %+v", m)
+	default:
+	}
+}
+
 func TestSignInRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -508,6 +571,62 @@ func TestSignInRateLimit(t *testing.T) {
 			res.wantProblem(t, http.StatusTooManyRequests, "rate_limited")
 		}
 	})
+}
+
+// Strangers guessing from many addresses slow the account's sign-ins down but never
+// lock its owner out.
+func TestSignInFromManyAddressesDoesNotLockOutTheOwner(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var pauses []time.Duration
+	e := newEnv(t, config(func(c *web.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }), func(s *setup) {
+		s.pause = func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			pauses = append(pauses, d)
+			return nil
+		}
+	})
+	paused := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range pauses {
+			if d != time.Second {
+				t.Fatalf("slowed down by %s, want the default 1s", d)
+			}
+		}
+		return len(pauses)
+	}
+	a := e.signUp()
+	for i := range 70 {
+		e.do("POST", "/api/v1/auth/sign-in", map[string]string{"email": a.User.Email, "password": "wrong password"},
+			header("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))).
+			wantProblem(t, http.StatusUnauthorized, "invalid_credentials")
+		if want := max(0, i+1-60); paused() != want {
+			t.Fatalf("after %d attempts %d were slowed down, want %d (those beyond 60 a minute)", i+1, paused(), want)
+		}
+	}
+	e.do("POST", "/api/v1/auth/sign-in", map[string]string{"email": a.User.Email, "password": testPassword},
+		header("X-Forwarded-For", "203.0.113.50")).want(t, http.StatusOK, nil)
+	if paused() != 11 {
+		t.Fatalf("the owner's sign-in was not slowed down (%d pauses)", paused())
+	}
+}
+
+// An IPv6 client is one client across its /64.
+func TestIPv6ClientsAreLimitedByTheirSlash64(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, config(func(c *web.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }))
+	a := e.signUp()
+	try := func(ip string) response {
+		return e.do("POST", "/api/v1/auth/sign-in", map[string]string{"email": a.User.Email, "password": "wrong password"},
+			header("X-Forwarded-For", ip))
+	}
+	for i := range 10 {
+		try(fmt.Sprintf("2001:db8:7:7::%x", i+1)).wantProblem(t, http.StatusUnauthorized, "invalid_credentials")
+	}
+	try("2001:db8:7:7:ffff:ffff:ffff:ffff").wantProblem(t, http.StatusTooManyRequests, "rate_limited")
+	try("2001:db8:7:8::1").wantProblem(t, http.StatusUnauthorized, "invalid_credentials")
 }
 
 func TestTrustedProxyRateLimitsTheClient(t *testing.T) {

@@ -174,7 +174,7 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 // origin we do not serve is refused (login CSRF). Apps send no Origin and pass.
 func (s *Server) refuseForeignOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" && !safeMethod(r.Method) && !s.originOK(o, r.Host) {
+		if o := r.Header.Get("Origin"); o != "" && !safeMethod(r.Method) && !s.originOK(r, o) {
 			s.writeError(w, r, errBadOrigin)
 			return
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -87,40 +88,72 @@ func (s *Server) withClientAddr(next http.Handler) http.Handler {
 		if err != nil {
 			port = "0"
 		}
-		r = r.WithContext(r.Context()) // a shallow copy: the caller's request stays as it was
+		// A shallow copy: the caller's request stays as it was. The context remembers
+		// that the peer was a trusted proxy, for its X-Forwarded-Proto.
+		r = r.WithContext(context.WithValue(r.Context(), viaTrustedProxyKey{}, s.peerTrusted(r)))
 		r.RemoteAddr = net.JoinHostPort(s.clientIP(r), port)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// originOf returns "scheme://host[:port]" in lower case, or "" if raw is not an origin.
+type viaTrustedProxyKey struct{}
+
+// peerTrusted reports whether r's peer is a trusted proxy, also after
+// withClientAddr replaced its address with the client's.
+func (s *Server) peerTrusted(r *http.Request) bool {
+	if v, ok := r.Context().Value(viaTrustedProxyKey{}).(bool); ok {
+		return v
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && s.trusted(peer)
+}
+
+// originOf returns "scheme://host[:port]" in lower case without the scheme's
+// default port, or "" if raw is not an origin.
 func originOf(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return ""
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host)
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "http" && p == "80") || (scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme + "://" + host
 }
 
-// originAllowed applies the browser rule: an Origin whose host is the request's Host,
-// or one of the allowed origins; without an Origin, Sec-Fetch-Site: same-origin.
+// requestOrigin is the origin the request was sent to: https when it came over TLS
+// (or a trusted proxy says X-Forwarded-Proto: https), and its Host.
+func (s *Server) requestOrigin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if proto := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); (proto == "https" || proto == "http") && s.peerTrusted(r) {
+		scheme = proto
+	}
+	return originOf(scheme + "://" + r.Host)
+}
+
+// originAllowed applies the browser rule: an Origin equal to the request's own
+// (scheme, host and port), or one of the allowed origins; without an Origin,
+// Sec-Fetch-Site: same-origin.
 func (s *Server) originAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
-	return s.originOK(o, r.Host)
+	return s.originOK(r, o)
 }
 
-// originOK checks a present Origin header value.
-func (s *Server) originOK(origin, host string) bool {
+// originOK checks a present Origin header value of r.
+func (s *Server) originOK(r *http.Request, origin string) bool {
 	o := originOf(origin)
 	if o == "" {
 		return false // includes "null"
 	}
-	u, _ := url.Parse(o)
-	if strings.EqualFold(u.Host, host) {
-		return true
-	}
-	return s.allowedOrigins[o]
+	return o == s.requestOrigin(r) || s.allowedOrigins[o]
 }

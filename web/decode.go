@@ -64,6 +64,8 @@ func decodeError(err error, limit int64) *Error {
 	switch {
 	case errors.As(err, &maxErr):
 		return tooLarge(limit)
+	case errors.Is(err, errSlowBody):
+		return errSlowBodyProblem
 	case errors.Is(err, io.EOF):
 		return errBadRequest("empty body, want a JSON object")
 	case errors.As(err, &typeErr):

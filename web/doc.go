@@ -8,8 +8,13 @@
 // Auth's scrypt format in a bounded pool; session, device, verification and ticket
 // tokens are random and stored only as SHA-256 hashes.
 //
+// Request bodies are paced (a stalled body is answered 408 and its connection closed),
+// and requests on connections that web/connlimit accepted over a cap are answered 429
+// or 503 (health checks excepted).
+//
 // Concurrency: a [Server] is an http.Handler safe for concurrent use by any number of
-// requests. It owns one kind of goroutine, the background mail sends started by the
-// verification and password-reset requests; [Server.Shutdown] waits for them. Limiters
-// and mailers are safe for concurrent use.
+// requests. It owns one kind of goroutine, the bounded background jobs started by
+// requests (mail sends, and the whole of a password-reset request, which is answered
+// before its work); [Server.Shutdown] waits for them. Limiters and mailers are safe for
+// concurrent use.
 package web

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"time"
 
 	"github.com/securecam/securecam/web/internal/password"
 )
@@ -16,4 +17,14 @@ func NewFast(cfg Config, deps Deps) (*Server, error) {
 // HoldHashWorker takes one password-hashing slot until release is called.
 func (s *Server) HoldHashWorker(ctx context.Context) (release func(), err error) {
 	return s.hasher.Acquire(ctx)
+}
+
+// NewFastPaused is NewFast whose sign-in slowdowns call pause instead of waiting.
+func NewFastPaused(cfg Config, deps Deps, pause func(ctx context.Context, d time.Duration) error) (*Server, error) {
+	s, err := NewFast(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.pause = pause
+	return s, nil
 }

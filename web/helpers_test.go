@@ -24,6 +24,7 @@ import (
 	"github.com/securecam/securecam/store/sqlite"
 	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
+	"github.com/securecam/securecam/web/connlimit"
 )
 
 // mailbox is a Mailer that hands every mail to the test.
@@ -110,7 +111,10 @@ type env struct {
 type setup struct {
 	cfg         web.Config
 	deps        web.Deps
-	realHashing bool // Better Auth's scrypt cost (slow under -race) instead of a cheap one
+	realHashing bool              // Better Auth's scrypt cost (slow under -race) instead of a cheap one
+	connLimit   *connlimit.Config // caps the test server's connections when set
+	// pause replaces the wait of sign-in slowdowns when set.
+	pause func(ctx context.Context, d time.Duration) error
 }
 
 type envOpt func(*setup)
@@ -157,15 +161,29 @@ func newEnvOn(t *testing.T, st store.Store, opts ...envOpt) *env {
 		o(&su)
 	}
 	newFn := web.NewFast
-	if su.realHashing {
+	switch {
+	case su.realHashing:
 		newFn = web.New
+	case su.pause != nil:
+		newFn = func(cfg web.Config, deps web.Deps) (*web.Server, error) {
+			return web.NewFastPaused(cfg, deps, su.pause)
+		}
 	}
 	srv, err := newFn(su.cfg, su.deps)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
 	e.srv = srv
-	e.http = httptest.NewServer(srv)
+	e.http = httptest.NewUnstartedServer(srv)
+	if su.connLimit != nil {
+		lim, err := connlimit.New(*su.connLimit)
+		if err != nil {
+			t.Fatalf("connlimit.New: %v", err)
+		}
+		e.http.Listener = lim.Listen(e.http.Listener)
+		e.http.Config.ConnContext = lim.ConnContext
+	}
+	e.http.Start()
 	t.Cleanup(func() {
 		e.http.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -116,6 +116,8 @@ func asError(err error) *Error {
 		return e
 	case errors.As(err, &se):
 		return &Error{Status: signalingStatus[se.Code], Code: se.Code, Detail: se.Message, cause: err}
+	case errors.Is(err, errSlowBody):
+		return errSlowBodyProblem
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound("no such resource")
 	case errors.Is(err, store.ErrConflict):

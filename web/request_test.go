@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,24 +49,53 @@ func TestClientIP(t *testing.T) {
 
 func TestOriginAllowed(t *testing.T) {
 	t.Parallel()
-	s := &Server{allowedOrigins: map[string]bool{"https://app.example.com": true}}
+	proxies, err := parseTrustedProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{allowedOrigins: map[string]bool{"https://app.example.com": true}, trustedProxies: proxies}
 	tests := []struct {
 		name, host, origin, fetchSite string
+		tls                           bool   // the request came over TLS
+		remote, forwardedProto        string // the peer, and its X-Forwarded-Proto
+		replaced                      bool   // the peer was a trusted proxy replaced by the client (/ws)
 		want                          bool
 	}{
-		{"same host", "hub.local:8080", "http://hub.local:8080", "", true},
-		{"same host, other case", "Hub.Local:8080", "http://hub.local:8080", "", true},
-		{"allow-listed", "hub.local:8080", "https://APP.example.com", "", true},
-		{"foreign", "hub.local:8080", "https://evil.example", "", false},
-		{"other port", "hub.local:8080", "http://hub.local:9090", "", false},
-		{"null", "hub.local:8080", "null", "", false},
-		{"no origin, same-origin fetch", "hub.local:8080", "", "same-origin", true},
-		{"no origin, cross-site fetch", "hub.local:8080", "", "cross-site", false},
-		{"no origin at all", "hub.local:8080", "", "", false},
+		{name: "same host", host: "hub.local:8080", origin: "http://hub.local:8080", want: true},
+		{name: "same host, other case", host: "Hub.Local:8080", origin: "http://hub.local:8080", want: true},
+		{name: "allow-listed", host: "hub.local:8080", origin: "https://APP.example.com", want: true},
+		{name: "foreign", host: "hub.local:8080", origin: "https://evil.example"},
+		{name: "other port", host: "hub.local:8080", origin: "http://hub.local:9090"},
+		{name: "other scheme", host: "hub.local", origin: "https://hub.local"},
+		{name: "other scheme, same port", host: "hub.local:8080", origin: "https://hub.local:8080"},
+		{name: "plain http origin of a TLS hub", host: "hub.local", origin: "http://hub.local", tls: true},
+		{name: "TLS", host: "hub.local", origin: "https://hub.local", tls: true, want: true},
+		{name: "default port written out", host: "hub.local", origin: "http://hub.local:80", want: true},
+		{name: "default TLS port in Host", host: "hub.local:443", origin: "https://hub.local", tls: true, want: true},
+		{name: "trusted proxy terminating TLS", host: "hub.local", origin: "https://hub.local",
+			remote: "10.0.0.2:5000", forwardedProto: "https", want: true},
+		{name: "trusted proxy's client on /ws", host: "hub.local", origin: "https://hub.local",
+			remote: "203.0.113.9:5000", forwardedProto: "https", replaced: true, want: true},
+		{name: "X-Forwarded-Proto from a stranger", host: "hub.local", origin: "https://hub.local",
+			remote: "203.0.113.9:5000", forwardedProto: "https"},
+		{name: "null", host: "hub.local:8080", origin: "null"},
+		{name: "no origin, same-origin fetch", host: "hub.local:8080", fetchSite: "same-origin", want: true},
+		{name: "no origin, cross-site fetch", host: "hub.local:8080", fetchSite: "cross-site"},
+		{name: "no origin at all", host: "hub.local:8080"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			if tt.tls {
+				r = httptest.NewRequest(http.MethodPost, "https://"+tt.host+"/", nil)
+			}
+			if tt.remote != "" {
+				r.RemoteAddr = tt.remote
+				r.Header.Set("X-Forwarded-Proto", tt.forwardedProto)
+			}
+			if tt.replaced {
+				r = r.WithContext(context.WithValue(r.Context(), viaTrustedProxyKey{}, true))
+			}
 			r.Host = tt.host
 			if tt.origin != "" {
 				r.Header.Set("Origin", tt.origin)

@@ -23,7 +23,7 @@ func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 
 func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer)
+	r.Use(s.recoverer, s.admitConn, s.paceBodies)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, errNotFound("no such endpoint"))
 	})

@@ -115,6 +115,13 @@ type Config struct {
 	// PresignGetTTL is how long a presigned URL that plays a clip works (default 5 min),
 	// PresignPutTTL one that uploads a clip straight to the bucket (default 15 min).
 	PresignGetTTL, PresignPutTTL time.Duration
+	// BodyTimeout and BodyMinRate keep request bodies moving: each BodyTimeout
+	// spent waiting for a body must bring BodyMinRate×BodyTimeout bytes (or the
+	// rest of the body), else the request is answered 408 and its connection
+	// closed. A JSON body so arrives whole within BodyTimeout; an upload keeps
+	// at least the rate. Defaults 30 s and 4096 bytes per second.
+	BodyTimeout time.Duration
+	BodyMinRate int64
 	// SessionTTL is a session's lifetime, renewed when less than half is left.
 	// Default 30 days.
 	SessionTTL time.Duration
@@ -131,10 +138,13 @@ type Config struct {
 	HashQueue int
 	// Limits on sign-in, sign-up and password-reset requests, each counted per action:
 	// per client IP (default 30/min), per client IP and account (default 10/min), per
-	// account from anywhere (default 60/min).
+	// account from anywhere (default 60/min). A client IP is its IPv4 address or its
+	// IPv6 /64. Beyond the per-account ceiling sign-in is slowed down by AuthSlowdown
+	// (default 1 s) rather than refused, so strangers cannot lock the owner out.
 	AuthPerIP        RateLimit
 	AuthPerIPAccount RateLimit
 	AuthPerAccount   RateLimit
+	AuthSlowdown     time.Duration
 }
 
 // Deps are the server's collaborators. Store is required; every other nil field takes
@@ -208,6 +218,8 @@ type Server struct {
 	maxUpload      int64
 	presignGetTTL  time.Duration
 	presignPutTTL  time.Duration
+	bodyTimeout    time.Duration
+	bodyMinRate    int64
 	sessionTTL     time.Duration
 	verifyTTL      time.Duration
 	resetTTL       time.Duration
@@ -215,15 +227,18 @@ type Server struct {
 	perIP          RateLimit
 	perIPAccount   RateLimit
 	perAccount     RateLimit
+	authSlowdown   time.Duration
+	pause          func(ctx context.Context, d time.Duration) error
 
-	mailMu       sync.Mutex
-	mailClosed   bool
-	mailWG       sync.WaitGroup
-	mailsPending atomic.Int64
+	bgMu      sync.Mutex
+	bgClosed  bool
+	bgWG      sync.WaitGroup
+	bgPending atomic.Int64
 }
 
-// maxPendingMails bounds mails being sent at once; more are dropped and logged.
-const maxPendingMails = 32
+// maxBackground bounds background jobs (mails, password-reset requests) running at
+// once; more are dropped and logged.
+const maxBackground = 32
 
 // New builds the server.
 func New(cfg Config, deps Deps) (*Server, error) {
@@ -294,6 +309,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)
 	s.presignGetTTL = orDefault(cfg.PresignGetTTL, 5*time.Minute)
 	s.presignPutTTL = orDefault(cfg.PresignPutTTL, 15*time.Minute)
+	s.bodyTimeout = orDefault(cfg.BodyTimeout, 30*time.Second)
+	s.bodyMinRate = orDefault(cfg.BodyMinRate, 4096)
 	s.sessionTTL = orDefault(cfg.SessionTTL, 30*24*time.Hour)
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
@@ -301,6 +318,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.perIP = rateOrDefault(cfg.AuthPerIP, RateLimit{30, time.Minute})
 	s.perIPAccount = rateOrDefault(cfg.AuthPerIPAccount, RateLimit{10, time.Minute})
 	s.perAccount = rateOrDefault(cfg.AuthPerAccount, RateLimit{60, time.Minute})
+	s.authSlowdown = orDefault(cfg.AuthSlowdown, time.Second)
+	s.pause = sleep
 
 	workers := cfg.HashWorkers
 	if workers <= 0 || workers > runtime.NumCPU() {
@@ -334,6 +353,18 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	return s, nil
 }
 
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func orDefault[T int64 | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
@@ -353,15 +384,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-// Shutdown stops taking new background mails and waits until those being sent are
-// done or ctx ends. Call it after the HTTP server has stopped.
+// Shutdown stops taking new background work (mails, password-reset requests) and
+// waits until what runs is done or ctx ends. Call it after the HTTP server has stopped.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mailMu.Lock()
-	s.mailClosed = true
-	s.mailMu.Unlock()
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		s.mailWG.Wait()
+		s.bgWG.Wait()
 		close(done)
 	}()
 	select {
@@ -372,37 +403,50 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// sendMail sends in the background so that answers do not depend on the mail server
-// (and take the same time whether or not an account exists).
-func (s *Server) sendMail(ctx context.Context, to, subject, body string) {
-	s.mailMu.Lock()
-	defer s.mailMu.Unlock()
-	if s.mailClosed {
-		s.log.WarnContext(ctx, "mail dropped: server shutting down", "subject", subject)
-		return
+// background runs fn on its own goroutine with a context detached from the request
+// and bounded to a minute; Shutdown waits for it. It reports false, without running
+// fn, when the server is shutting down or maxBackground jobs are running.
+func (s *Server) background(ctx context.Context, what string, fn func(ctx context.Context)) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		s.log.WarnContext(ctx, "background work dropped: server shutting down", "work", what)
+		return false
 	}
-	if s.mailsPending.Load() >= maxPendingMails {
-		s.log.ErrorContext(ctx, "mail dropped: too many pending", "subject", subject)
-		s.metrics.mails.WithLabelValues("dropped").Inc()
-		return
+	if s.bgPending.Load() >= maxBackground {
+		s.log.ErrorContext(ctx, "background work dropped: too many pending", "work", what)
+		return false
 	}
-	s.mailsPending.Add(1)
-	s.mailWG.Add(1)
+	s.bgPending.Add(1)
+	s.bgWG.Add(1)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	go func() {
-		defer s.mailWG.Done()
-		defer s.mailsPending.Add(-1)
+		defer s.bgWG.Done()
+		defer s.bgPending.Add(-1)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.ErrorContext(ctx, "mail send panicked", "panic", p)
+				s.log.ErrorContext(ctx, "background work panicked", "work", what, "panic", p)
 			}
 		}()
-		if err := s.mailer.Send(ctx, to, subject, body); err != nil {
-			s.metrics.mails.WithLabelValues("failed").Inc()
-			s.log.ErrorContext(ctx, "mail send failed", "subject", subject, "err", err)
-			return
-		}
-		s.metrics.mails.WithLabelValues("sent").Inc()
+		fn(ctx)
 	}()
+	return true
+}
+
+// sendMail sends in the background so that answers do not depend on the mail server.
+func (s *Server) sendMail(ctx context.Context, to, subject, body string) {
+	if !s.background(ctx, "mail: "+subject, func(ctx context.Context) { s.deliverMail(ctx, to, subject, body) }) {
+		s.metrics.mails.WithLabelValues("dropped").Inc()
+	}
+}
+
+// deliverMail sends one mail now and counts the result.
+func (s *Server) deliverMail(ctx context.Context, to, subject, body string) {
+	if err := s.mailer.Send(ctx, to, subject, body); err != nil {
+		s.metrics.mails.WithLabelValues("failed").Inc()
+		s.log.ErrorContext(ctx, "mail send failed", "subject", subject, "err", err)
+		return
+	}
+	s.metrics.mails.WithLabelValues("sent").Inc()
 }

@@ -76,7 +76,7 @@ func (s *Server) authenticateSocket(r *http.Request) (SocketIdentity, error) {
 	if err != nil || c.Value == "" {
 		return SocketIdentity{}, errNoCredentials
 	}
-	if o := r.Header.Get("Origin"); o == "" || !s.originOK(o, r.Host) {
+	if o := r.Header.Get("Origin"); o == "" || !s.originOK(r, o) {
 		return SocketIdentity{}, errForbidden("a cookie-authenticated socket needs an allowed Origin")
 	}
 	// No renewal here: the new expiry could not reach the cookie before the upgrade.

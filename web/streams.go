@@ -117,23 +117,25 @@ func (s *Server) handleEndStream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// GET /ice-servers[?device_id=] → {ice_servers, ttl_seconds}. The TURN credentials
-// name a device: the caller's own with a device token, else the user's device given
-// in device_id, else the user.
+// GET /ice-servers[?device_id=] → {ice_servers, ttl_seconds}. TURN credentials are
+// issued to devices only and name one: the caller's own with a device token, else the
+// user's device given in device_id (required with a user session).
 func (s *Server) handleICEServers(w http.ResponseWriter, r *http.Request) error {
 	if s.streams == nil {
 		return errNoStreams
 	}
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	who := p.userID
+	var who string
 	switch v := r.URL.Query().Get("device_id"); {
 	case p.device != nil:
 		if v != "" && v != p.device.ID {
 			return errForbidden("a device token acts for its own device only")
 		}
 		who = p.device.ID
-	case v != "":
+	case v == "":
+		return errBadRequest("device_id is required: ICE servers are issued to a device")
+	default:
 		id, err := bodyID("device_id", v)
 		if err != nil {
 			return err

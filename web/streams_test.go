@@ -159,12 +159,13 @@ func TestICEServersAPI(t *testing.T) {
 			t.Errorf("%s: turn %+v names %q until %v, want %q for an hour", name, turn, id, exp, who)
 		}
 	}
-	check("user", bearer(tok), "", a.User.ID)
 	check("user naming a device", bearer(tok), "?device_id="+view.Device.ID, view.Device.ID)
 	check("device token", bearer(view.DeviceToken), "", view.Device.ID)
 	e.do("GET", "/api/v1/ice-servers?device_id="+other.Device.ID, nil, bearer(tok)).wantProblem(t, http.StatusNotFound, "not_found")
 	e.do("GET", "/api/v1/ice-servers?device_id="+other.Device.ID, nil, bearer(view.DeviceToken)).wantProblem(t, http.StatusForbidden, "forbidden")
 	e.do("GET", "/api/v1/ice-servers?device_id=x", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, "bad_request")
+	// A bare account gets no TURN credentials: they are issued to devices.
+	e.do("GET", "/api/v1/ice-servers", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, "bad_request")
 }
 
 func TestStreamsUnavailableWithoutSignaling(t *testing.T) {

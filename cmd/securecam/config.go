@@ -81,6 +81,28 @@ type Config struct {
 	// MaxUploadBytes is the largest recording upload accepted (SECURECAM_MAX_UPLOAD_BYTES,
 	// default 268435456 = 256 MiB).
 	MaxUploadBytes int64
+	// HeaderTimeout bounds reading a request's headers (SECURECAM_HEADER_TIMEOUT, default
+	// 10s).
+	HeaderTimeout time.Duration
+	// BodyTimeout and BodyMinRate keep request bodies moving: each BodyTimeout spent
+	// waiting for a body must bring BodyMinRate×BodyTimeout bytes or the rest of it, else
+	// 408 and the connection closes (SECURECAM_BODY_TIMEOUT, default 30s;
+	// SECURECAM_BODY_MIN_RATE in bytes per second, default 4096).
+	BodyTimeout time.Duration
+	BodyMinRate int64
+	// IdleTimeout closes keep-alive connections idle this long (SECURECAM_IDLE_TIMEOUT,
+	// default 2m).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps a request's headers (SECURECAM_MAX_HEADER_BYTES, default 32768,
+	// at least 4096).
+	MaxHeaderBytes int64
+	// MaxConns caps open HTTP and WebSocket connections together; 0 means 80% of the
+	// process's open-file limit, read at start (SECURECAM_MAX_CONNS).
+	MaxConns int64
+	// MaxConnsPerIP caps the open HTTP and WebSocket connections of one client IP (an
+	// IPv6 client: its /64); connections from SECURECAM_TRUSTED_PROXIES are not capped per
+	// IP (SECURECAM_MAX_CONNS_PER_IP, default 100).
+	MaxConnsPerIP int64
 	// AdminAddr is the listen address of the admin server (pprof); empty means no admin
 	// server (SECURECAM_ADMIN_ADDR).
 	AdminAddr string
@@ -182,6 +204,9 @@ type TURNConfig struct {
 	RelayPortMin, RelayPortMax int
 	// Secret signs the short-lived credentials, at least 16 bytes (SECURECAM_TURN_SECRET).
 	Secret string
+	// AllowPeers are networks relays may send to although they are private, loopback or
+	// otherwise refused (SECURECAM_TURN_ALLOW_PEERS, comma-separated CIDRs, default none).
+	AllowPeers []netip.Prefix
 }
 
 // Enabled reports whether the TURN server is configured.
@@ -209,6 +234,12 @@ func defaultConfig() Config {
 		LogFormat:          "text",
 		MaxMessageBytes:    65536,
 		MaxUploadBytes:     256 << 20,
+		HeaderTimeout:      10 * time.Second,
+		BodyTimeout:        30 * time.Second,
+		BodyMinRate:        4096,
+		IdleTimeout:        2 * time.Minute,
+		MaxHeaderBytes:     32 << 10,
+		MaxConnsPerIP:      100,
 		WakeInterval:       30 * time.Second,
 		CameraOfflineAfter: 2 * time.Minute,
 		RetentionDays:      30,
@@ -321,6 +352,17 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{key: "turn_allow_peers", list: true, apply: func(c *Config, v string) error {
+		c.TURN.AllowPeers = nil
+		for _, item := range splitList(v) {
+			p, err := netip.ParsePrefix(item)
+			if err != nil || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+				return fmt.Errorf("%q is not a CIDR; write for example 192.168.1.0/24 or fd00:1::/64", item)
+			}
+			c.TURN.AllowPeers = append(c.TURN.AllowPeers, p.Masked())
+		}
+		return nil
+	}},
 	{key: "stun_urls", list: true, apply: func(c *Config, v string) error {
 		c.STUNURLs = nil
 		for _, item := range splitList(v) {
@@ -349,6 +391,13 @@ var settings = []setting{
 		return setInt(&c.MaxMessageBytes, v, 4096)
 	}},
 	{key: "max_upload_bytes", apply: func(c *Config, v string) error { return setInt(&c.MaxUploadBytes, v, 1) }},
+	{key: "header_timeout", apply: func(c *Config, v string) error { return setDuration(&c.HeaderTimeout, v) }},
+	{key: "body_timeout", apply: func(c *Config, v string) error { return setDuration(&c.BodyTimeout, v) }},
+	{key: "body_min_rate", apply: func(c *Config, v string) error { return setInt(&c.BodyMinRate, v, 1) }},
+	{key: "idle_timeout", apply: func(c *Config, v string) error { return setDuration(&c.IdleTimeout, v) }},
+	{key: "max_header_bytes", apply: func(c *Config, v string) error { return setInt(&c.MaxHeaderBytes, v, 4096) }},
+	{key: "max_conns", apply: func(c *Config, v string) error { return setInt(&c.MaxConns, v, 0) }},
+	{key: "max_conns_per_ip", apply: func(c *Config, v string) error { return setInt(&c.MaxConnsPerIP, v, 1) }},
 	{key: "admin_addr", apply: func(c *Config, v string) error { return setAddr(&c.AdminAddr, v) }},
 	{key: "smtp_url", apply: func(c *Config, v string) error {
 		c.SMTPURL = v
@@ -483,7 +532,8 @@ func (c *Config) complete() configError {
 		errs = append(errs, errors.New("FCM is half configured: set SECURECAM_FCM_CREDENTIALS_FILE to the service-account JSON file (or unset every SECURECAM_FCM_* variable)"))
 	}
 
-	if c.TURN != (TURNConfig{}) {
+	if c.TURN.Addr != "" || c.TURN.PublicIP.IsValid() || c.TURN.Realm != "" || c.TURN.RelayPortMax != 0 ||
+		c.TURN.Secret != "" || len(c.TURN.AllowPeers) > 0 {
 		if c.TURN.Addr == "" {
 			errs = append(errs, errors.New("TURN is half configured: set SECURECAM_TURN_ADDR (for example :3478), or unset every SECURECAM_TURN_* variable"))
 		}
@@ -837,11 +887,19 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("apns", c.APNs.Enabled()),
 		slog.Bool("fcm", c.FCM.Enabled()),
 		slog.Bool("turn", c.TURN.Enabled()),
+		slog.Any("turn_allow_peers", c.TURN.AllowPeers),
 		slog.Any("stun_urls", c.STUNURLs),
 		slog.Bool("tls", c.TLS.Enabled()),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int64("max_message_bytes", c.MaxMessageBytes),
 		slog.Int64("max_upload_bytes", c.MaxUploadBytes),
+		slog.String("header_timeout", c.HeaderTimeout.String()),
+		slog.String("body_timeout", c.BodyTimeout.String()),
+		slog.Int64("body_min_rate", c.BodyMinRate),
+		slog.String("idle_timeout", c.IdleTimeout.String()),
+		slog.Int64("max_header_bytes", c.MaxHeaderBytes),
+		slog.Int64("max_conns", c.MaxConns),
+		slog.Int64("max_conns_per_ip", c.MaxConnsPerIP),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.String("smtp_url", redact(c.SMTPURL)),
 		slog.String("wake_interval", c.WakeInterval.String()),

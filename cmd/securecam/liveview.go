@@ -29,6 +29,7 @@ func liveViewServers(cfg Config, reg prometheus.Registerer, logger *slog.Logger)
 		RelayPortMin: cfg.TURN.RelayPortMin,
 		RelayPortMax: cfg.TURN.RelayPortMax,
 		Secret:       cfg.TURN.Secret,
+		AllowPeers:   cfg.TURN.AllowPeers,
 		Registerer:   reg,
 		Logger:       logger,
 	})

@@ -142,23 +142,24 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: prefixStrings(cfg),
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		BodyTimeout:    cfg.BodyTimeout,
+		BodyMinRate:    cfg.BodyMinRate,
 	}, deps)
 	if err != nil {
 		return err
 	}
 	auth.web = srv
 
-	httpSrv := &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	lim, err := connLimiter(cfg, reg, logger)
+	if err != nil {
+		return err
 	}
+	httpSrv := httpServer(cfg, srv, lim, logger)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on SECURECAM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	ln = lim.Listen(ln)
 	var adminLn net.Listener
 	if cfg.AdminAddr != "" {
 		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {

@@ -322,7 +322,7 @@ func (c *Client) EndStream(ctx context.Context, id, reason string) (StreamSessio
 }
 
 // ICEServers returns the STUN/TURN servers to use, with short-lived TURN
-// credentials.
+// credentials. They are issued to devices: the client must hold a device token.
 func (c *Client) ICEServers(ctx context.Context) (ice.List, error) {
 	var out ice.List
 	err := c.do(ctx, http.MethodGet, "/ice-servers", nil, nil, &out)

@@ -19,6 +19,16 @@
 // one) and gives it back when pion closes the socket (allocation deleted,
 // expired, or server closed).
 //
+// Peers: relays send only to the internet. CreatePermission and ChannelBind
+// (and so every relayed packet) are refused, with 403, for peers at loopback,
+// unspecified, link-local, private (RFC 1918, RFC 6598, ULA), multicast and
+// reserved addresses and at the host's own interface addresses, unless
+// Config.AllowPeers names them (a LAN camera an operator wants reachable). The
+// relay address itself is allowed, because two clients of this server meet
+// relay to relay there, but only packets to the ports of open relays leave for
+// it. Refusals are counted in securecam_turn_refused_total (reasons
+// peer_address and peer_port).
+//
 // Concurrency: a Server is safe for concurrent use. pion runs one goroutine
 // per listener, per TCP connection and per allocation; Close closes every
 // socket the server opened, after which those goroutines return.
@@ -29,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -77,6 +88,10 @@ type Config struct {
 	// Default DefaultMaxAllocationsPerDevice. A WebRTC peer makes one per TURN
 	// URL (two with the UDP and TCP URLs), and more during an ICE restart.
 	MaxAllocationsPerDevice int
+	// AllowPeers are networks relays may send to although the peer rules
+	// refuse them (a private LAN range, say). The host's own addresses stay
+	// refused.
+	AllowPeers []netip.Prefix
 	// Now is the clock checking credential expiry; default time.Now.
 	Now func() time.Time
 	// Registerer receives the server's metrics; nil registers nothing.
@@ -129,8 +144,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	log = log.With("component", "turn")
 
+	relayIP, _ := netip.AddrFromSlice(publicIP)
+	peers, err := newPeerPolicy(relayIP, cfg.AllowPeers)
+	if err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics()
-	s.relays = &relays{max: maxPerDevice, perDevice: map[string]int{}, conns: map[*relayConn]struct{}{}, metrics: s.metrics}
+	s.relays = &relays{max: maxPerDevice, perDevice: map[string]int{}, conns: map[*relayConn]struct{}{},
+		ports: map[int]int{}, relayIP: peers.relayIP, metrics: s.metrics}
+	permit := func(client net.Addr, peer net.IP) bool {
+		ip, _ := netip.AddrFromSlice(peer)
+		if peers.allowed(ip) {
+			return true
+		}
+		s.metrics.refused.WithLabelValues("peer_address").Inc()
+		log.Debug("peer refused", "client", client.String(), "peer", ip.String())
+		return false
+	}
 
 	addr := cfg.Addr
 	if addr == "" {
@@ -177,8 +207,8 @@ func New(cfg Config) (*Server, error) {
 			},
 		},
 		LoggerFactory:     pionlog.Factory{Logger: log},
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: s.tcp, RelayAddressGenerator: gen}},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: permit}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: s.tcp, RelayAddressGenerator: gen, PermissionHandler: permit}},
 	})
 	if err != nil {
 		_ = udp.Close()
@@ -303,15 +333,33 @@ func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error)
 	return nil, errTCPRelay
 }
 
-// relays counts relay sockets per device and keeps them for Close.
+// relays counts relay sockets per device and keeps them for Close, and knows
+// their ports, the only ones at the relay address that relays may send to.
 type relays struct {
 	max     int
+	relayIP netip.Addr
 	metrics *metrics
 
 	mu        sync.Mutex
 	closed    bool
 	perDevice map[string]int
 	conns     map[*relayConn]struct{}
+	ports     map[int]int // open relay sockets by port (several with a port range on several IPs)
+}
+
+// reachable reports whether a relay may send to addr: anything the
+// permissions let through, except the relay address at a port no relay holds.
+func (r *relays) reachable(addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	if ip, _ := netip.AddrFromSlice(ua.IP); ip.Unmap() != r.relayIP {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ports[ua.Port] > 0
 }
 
 func (r *relays) full(device string) bool {
@@ -344,8 +392,12 @@ func (r *relays) release(device string) {
 
 func (r *relays) track(conn net.PacketConn, device string) *relayConn {
 	c := &relayConn{PacketConn: conn, device: device, relays: r}
+	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		c.port = ua.Port
+	}
 	r.mu.Lock()
 	r.conns[c] = struct{}{}
+	r.ports[c.port]++
 	r.mu.Unlock()
 	r.metrics.active.Inc()
 	r.metrics.total.Inc()
@@ -355,6 +407,9 @@ func (r *relays) track(conn net.PacketConn, device string) *relayConn {
 func (r *relays) untrack(c *relayConn) {
 	r.mu.Lock()
 	delete(r.conns, c)
+	if r.ports[c.port]--; r.ports[c.port] <= 0 {
+		delete(r.ports, c.port)
+	}
 	r.mu.Unlock()
 	r.release(c.device)
 	r.metrics.active.Dec()
@@ -373,11 +428,13 @@ func (r *relays) closeAll() {
 	}
 }
 
-// relayConn is a relay socket that counts the bytes it relays and gives its
-// quota slot back when closed.
+// relayConn is a relay socket that counts the bytes it relays, drops packets
+// to the relay address at ports no relay holds, and gives its quota slot back
+// when closed.
 type relayConn struct {
 	net.PacketConn
 	device string
+	port   int
 	relays *relays
 	once   sync.Once
 }
@@ -391,6 +448,11 @@ func (c *relayConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c *relayConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if !c.relays.reachable(addr) {
+		// Dropped as the network could have: pion logs write errors per packet.
+		c.relays.metrics.refused.WithLabelValues("peer_port").Inc()
+		return len(b), nil
+	}
 	n, err := c.PacketConn.WriteTo(b, addr)
 	if n > 0 {
 		c.relays.metrics.toPeer.Add(float64(n))
@@ -487,7 +549,8 @@ func newMetrics() *metrics {
 		fromPeer: relayed.WithLabelValues("from_peer"),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "securecam_turn_refused_total",
-			Help: "TURN requests refused, by reason: malformed, expired, bad_credential, quota.",
+			Help: "TURN requests refused, by reason: malformed, expired, bad_credential, quota, " +
+				"peer_address (a permission for a forbidden peer), peer_port (a packet to the relay address at a port no relay holds).",
 		}, []string{"reason"}),
 	}
 	return m

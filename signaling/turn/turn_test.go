@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,19 +155,26 @@ func TestMediaThroughRelay(t *testing.T) {
 
 // allocation is a pion TURN client's allocation.
 type allocation struct {
-	relay net.PacketConn
-	close func()
+	client *pionturn.Client
+	relay  net.PacketConn
+	close  func()
 }
 
-// allocate asks the server for a UDP relay with the credentials.
+// allocate asks the server on 127.0.0.1 for a UDP relay with the credentials.
 func allocate(t *testing.T, srv *turn.Server, user, pass string) (*allocation, error) {
+	t.Helper()
+	return allocateAt(t, "127.0.0.1", srv, user, pass)
+}
+
+// allocateAt asks the server listening on host for a UDP relay.
+func allocateAt(t *testing.T, host string, srv *turn.Server, user, pass string) (*allocation, error) {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		TURNServerAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())),
+		TURNServerAddr: net.JoinHostPort(host, strconv.Itoa(srv.Port())),
 		Username:       user,
 		Password:       pass,
 		Conn:           conn,
@@ -186,7 +194,7 @@ func allocate(t *testing.T, srv *turn.Server, user, pass string) (*allocation, e
 		closeAll()
 		return nil, err
 	}
-	a := &allocation{relay: relay, close: func() { _ = relay.Close(); closeAll() }}
+	a := &allocation{client: c, relay: relay, close: func() { _ = relay.Close(); closeAll() }}
 	t.Cleanup(a.close)
 	return a, nil
 }
@@ -388,4 +396,115 @@ func TestNewRefuses(t *testing.T) {
 			t.Fatal("a second server registered the same metrics")
 		}
 	})
+}
+
+// TestPeerRules drives a pion TURN client against a server whose relay
+// address is 127.0.0.3: permissions for the hub's network are refused with
+// 403 and counted, an allowed peer and another relay of the server are
+// reachable both ways, and packets to the relay address at a port no relay
+// holds (the TURN port, another service) are dropped and counted.
+func TestPeerRules(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv, err := turn.New(turn.Config{Addr: "127.0.0.3:0", PublicIP: "127.0.0.3", Secret: secret, Registerer: reg,
+		AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	expiry := time.Now().Add(time.Hour)
+	user, pass := ice.Credentials(secret, "device-a", expiry)
+	a, err := allocateAt(t, "127.0.0.3", srv, user, pass)
+	if err != nil {
+		t.Fatalf("allocate: %v", err)
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		for _, peer := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1",
+			"169.254.169.254", "0.0.0.0", "224.0.0.251", "255.255.255.255"} {
+			before := metric(t, reg, "securecam_turn_refused_total", "peer_address")
+			err := a.client.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9})
+			if code := turnCode(err); code != int(stun.CodeForbidden) {
+				t.Errorf("CreatePermission to %s: %v (code %d), want 403", peer, err, code)
+			}
+			if got := metric(t, reg, "securecam_turn_refused_total", "peer_address"); got != before+1 {
+				t.Errorf("CreatePermission to %s: refused_total{peer_address} went from %v to %v, want +1", peer, before, got)
+			}
+		}
+	})
+
+	t.Run("allowed peer", func(t *testing.T) {
+		peer := listenUDP(t, "127.0.0.2:0")
+		exchange(t, a, peer)
+	})
+
+	t.Run("another relay of the server", func(t *testing.T) {
+		user, pass := ice.Credentials(secret, "device-b", expiry)
+		b, err := allocateAt(t, "127.0.0.3", srv, user, pass)
+		if err != nil {
+			t.Fatalf("allocate: %v", err)
+		}
+		if err := b.client.CreatePermission(a.relay.LocalAddr()); err != nil {
+			t.Fatalf("permission of b for a: %v", err)
+		}
+		exchange(t, a, b.relay)
+	})
+
+	t.Run("relay address at a port no relay holds", func(t *testing.T) {
+		service := listenUDP(t, "127.0.0.3:0")
+		turnPort := &net.UDPAddr{IP: net.ParseIP("127.0.0.3"), Port: srv.Port()}
+		for _, to := range []net.Addr{service.LocalAddr(), turnPort} {
+			if err := a.client.CreatePermission(to); err != nil {
+				t.Fatalf("permission for the relay address %s: %v", to, err)
+			}
+			before := metric(t, reg, "securecam_turn_refused_total", "peer_port")
+			if _, err := a.relay.WriteTo([]byte("knock"), to); err != nil {
+				t.Fatalf("write to %s: %v", to, err)
+			}
+			waitFor(t, "the packet to "+to.String()+" to be dropped", func() bool {
+				return metric(t, reg, "securecam_turn_refused_total", "peer_port") > before
+			})
+		}
+		// The drop is counted where the packet would have been sent: nothing arrived.
+		_ = service.SetReadDeadline(time.Now())
+		if n, from, err := service.ReadFrom(make([]byte, 64)); err == nil {
+			t.Fatalf("the service got %d bytes from %s", n, from)
+		}
+	})
+}
+
+func listenUDP(t *testing.T, addr string) net.PacketConn {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// exchange sends a datagram from a's relay to peer and one back, repeating
+// each until it arrives (the first may race the permission).
+func exchange(t *testing.T, a *allocation, peer net.PacketConn) {
+	t.Helper()
+	if err := a.client.CreatePermission(peer.LocalAddr()); err != nil {
+		t.Fatalf("CreatePermission to %s: %v", peer.LocalAddr(), err)
+	}
+	deliver := func(from, to net.PacketConn, toAddr net.Addr, msg string) {
+		t.Helper()
+		buf := make([]byte, 64)
+		deadline := time.Now().Add(waitLimit)
+		for time.Now().Before(deadline) {
+			if _, err := from.WriteTo([]byte(msg), toAddr); err != nil {
+				t.Fatalf("write %q: %v", msg, err)
+			}
+			_ = to.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, _, err := to.ReadFrom(buf)
+			if err == nil && string(buf[:n]) == msg {
+				return
+			}
+		}
+		t.Fatalf("%q never arrived at %s", msg, toAddr)
+	}
+	deliver(a.relay, peer, peer.LocalAddr(), "ping")
+	deliver(peer, a.relay, a.relay.LocalAddr(), "pong")
 }

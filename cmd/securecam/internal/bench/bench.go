@@ -47,8 +47,8 @@ type Config struct {
 	Binary string
 	// Addr, when set, is the base URL of a running hub (http://host:port) that idle,
 	// route, commands and liveview measure instead of a child. Its rate limits then
-	// apply (SECURECAM_MESSAGE_RATE, SECURECAM_ACCEPT_RATE) and its memory is read
-	// from /metrics only.
+	// apply (SECURECAM_MESSAGE_RATE, SECURECAM_ACCEPT_RATE, SECURECAM_MAX_CONNS_PER_IP,
+	// SECURECAM_MAX_CONNS) and its memory is read from /metrics only.
 	Addr string
 	// PostgresURL is the server on which cluster and commands create a database of
 	// their own (dropped afterwards). Default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable.

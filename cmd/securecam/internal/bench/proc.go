@@ -174,6 +174,10 @@ func (r *runner) startHub(ctx context.Context, o hubOptions) (*server, error) {
 		"SECURECAM_ADMIN_ADDR":   "127.0.0.1:0",
 		"SECURECAM_MESSAGE_RATE": "1000000",
 		"SECURECAM_ACCEPT_RATE":  "1000000",
+		// The sockets come from a few loopback addresses, and idle holds nearly as many
+		// as the file limit: the connection caps would refuse them.
+		"SECURECAM_MAX_CONNS_PER_IP": "1000000",
+		"SECURECAM_MAX_CONNS":        "1000000",
 	}
 	if o.databaseURL != "" {
 		env["SECURECAM_DATABASE_URL"] = o.databaseURL
