@@ -48,9 +48,6 @@ func (c *Client) logger() *slog.Logger {
 // Identity returns who the connection belongs to.
 func (c *Client) Identity() Identity { return c.id }
 
-// ConnID returns the connection's id (a UUID v7, unique per connection).
-func (c *Client) ConnID() string { return c.connID }
-
 // Send queues env for this connection without blocking. It returns [ErrClientClosed]
 // once the connection is closing, or [ErrQueueFull] when the queue overflowed: then the
 // socket is being closed with 4008.
@@ -108,12 +105,6 @@ func (c *Client) Error(ref, code, message string) error {
 		return fmt.Errorf("error message: %w", err)
 	}
 	return c.Send(Envelope{Type: "error", Ref: ref, Data: b})
-}
-
-// Close closes the socket with code and reason (cut to 123 bytes) after the messages
-// already queued were written. It does not wait.
-func (c *Client) Close(code websocket.StatusCode, reason string) {
-	c.close(code, reason, true)
 }
 
 // close closes the socket once, from a goroutine the client owns. With drain the
@@ -222,14 +213,14 @@ func (c *Client) ping(timeout time.Duration) {
 }
 
 func (c *Client) touch() {
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(c.hub.cfg.Now().UnixNano())
 }
 
 // pingReceived counts a WebSocket ping against the message rate: beyond it the socket
 // closes with 4029 and the ping gets no pong. The library calls it as it reads the
 // ping.
 func (c *Client) pingReceived(context.Context, []byte) bool {
-	now := time.Now()
+	now := c.hub.cfg.Now()
 	c.lastActive.Store(now.UnixNano())
 	if !c.allow(now) {
 		c.hub.rateLimited(c)

@@ -30,5 +30,10 @@
 // was given.
 //
 // Panics in handlers and hooks are recovered, logged and answered with an error of code
-// internal; the connection stays open.
+// internal; the connection stays open. A background loop that panics is logged with its
+// stack, counted in securecam_hub_loop_restarts_total and started again after a
+// backoff (hub/internal/supervise): it never stops silently.
+//
+// Timestamps, heartbeat idleness and the message rate read [Config.Now]; tickers come
+// from package time, so tests drive the hub's timers with testing/synctest.
 package hub

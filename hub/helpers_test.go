@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -206,8 +208,9 @@ func (l *hookLog) waitDisconnect(t *testing.T, dev string) disc {
 
 type testHub struct {
 	*hub.Hub
-	srv  *httptest.Server
+	srv  *httptest.Server // nil for a hub in a synctest bubble
 	url  string
+	http *http.Client // nil: the default client
 	dir  *fakeDir
 	hook *hookLog
 }
@@ -215,6 +218,45 @@ type testHub struct {
 // newHub starts a hub behind an httptest server, with fakeAuth, a fakeDir and a hook
 // log unless cfg sets its own; both stop when the test ends.
 func newHub(t *testing.T, cfg hub.Config) *testHub {
+	t.Helper()
+	if cfg.PresenceFlushInterval == 0 {
+		cfg.PresenceFlushInterval = 10 * time.Millisecond
+	}
+	th := startHub(t, cfg)
+	th.srv = httptest.NewServer(th.Hub)
+	th.url = "ws" + strings.TrimPrefix(th.srv.URL, "http")
+	t.Cleanup(th.srv.Close)
+	th.stopAtCleanup(t)
+	return th
+}
+
+// newBubbleHub starts a hub like newHub, for a test inside a testing/synctest bubble:
+// it is served over in-memory pipes (a bubble's clock only moves while every
+// goroutine in it waits on the bubble, never on a network socket), so the bubble's
+// fake clock drives the hub's tickers and timestamps. Its intervals keep their
+// defaults unless cfg sets them.
+func newBubbleHub(t *testing.T, cfg hub.Config) *testHub {
+	t.Helper()
+	th := startHub(t, cfg)
+	l := newPipeListener()
+	srv := &http.Server{Handler: th.Hub}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(l)
+	}()
+	th.url = "ws://hub"
+	th.http = &http.Client{Transport: &http.Transport{DialContext: l.dial}}
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-served
+		th.http.CloseIdleConnections()
+	})
+	th.stopAtCleanup(t)
+	return th
+}
+
+func startHub(t *testing.T, cfg hub.Config) *testHub {
 	t.Helper()
 	th := &testHub{hook: newHookLog()}
 	if cfg.Authenticator == nil {
@@ -227,26 +269,173 @@ func newHub(t *testing.T, cfg hub.Config) *testHub {
 	if cfg.OnDisconnect == nil {
 		cfg.OnDisconnect = th.hook.onDisconnect
 	}
-	if cfg.PresenceFlushInterval == 0 {
-		cfg.PresenceFlushInterval = 10 * time.Millisecond
-	}
 	h, err := hub.New(cfg)
 	if err != nil {
 		t.Fatalf("hub.New: %v", err)
 	}
 	th.Hub = h
-	th.srv = httptest.NewServer(h)
-	th.url = "ws" + strings.TrimPrefix(th.srv.URL, "http")
-	t.Cleanup(th.srv.Close)
+	return th
+}
+
+// stopAtCleanup shuts the hub down when the test ends (before the server closes).
+func (th *testHub) stopAtCleanup(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
+		if err := th.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	return th
 }
+
+// pipeListener is a net.Listener of in-memory connections made by its dial.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	up, down := newStream(), newStream()
+	select {
+	case l.conns <- &memConn{r: up, w: down}:
+		return &memConn{r: down, w: up}, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// memConn is one end of an in-memory connection. Unlike net.Pipe its writes never wait
+// for the reader (they are buffered, as in a socket), so a client that stops reading
+// behaves as it does over TCP. Its waits are on a sync.Cond: durably blocking in a
+// synctest bubble.
+type memConn struct{ r, w *stream }
+
+// stream is one direction of a memConn.
+type stream struct {
+	mu           sync.Mutex
+	cond         *sync.Cond
+	data         []byte
+	writerClosed bool
+	readerClosed bool
+	deadline     time.Time
+	timer        *time.Timer
+}
+
+func newStream() *stream {
+	s := &stream{}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+func (c *memConn) Read(b []byte) (int, error) {
+	s := c.r
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		switch {
+		case s.readerClosed:
+			return 0, net.ErrClosed
+		case len(s.data) > 0:
+			n := copy(b, s.data)
+			s.data = s.data[n:]
+			return n, nil
+		case s.writerClosed:
+			return 0, io.EOF
+		case !s.deadline.IsZero() && !time.Now().Before(s.deadline):
+			return 0, os.ErrDeadlineExceeded
+		}
+		s.cond.Wait()
+	}
+}
+
+func (c *memConn) Write(b []byte) (int, error) {
+	s := c.w
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.writerClosed:
+		return 0, net.ErrClosed
+	case s.readerClosed:
+		return 0, io.ErrClosedPipe
+	}
+	s.data = append(s.data, b...)
+	s.cond.Broadcast()
+	return len(b), nil
+}
+
+func (c *memConn) Close() error {
+	for _, s := range []*stream{c.r, c.w} {
+		s.mu.Lock()
+		if s == c.r {
+			s.readerClosed = true
+		} else {
+			s.writerClosed = true
+		}
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// SetReadDeadline wakes a waiting Read when t passes (net/http sets a past deadline to
+// end its background read when a handler hijacks the connection).
+func (c *memConn) SetReadDeadline(t time.Time) error {
+	s := c.r
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadline = t
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if !t.IsZero() {
+		s.timer = time.AfterFunc(time.Until(t), func() {
+			s.mu.Lock()
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		})
+	}
+	s.cond.Broadcast()
+	return nil
+}
+
+// SetWriteDeadline does nothing: writes never wait.
+func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *memConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+func (c *memConn) LocalAddr() net.Addr  { return pipeAddr{} }
+func (c *memConn) RemoteAddr() net.Addr { return pipeAddr{} }
 
 type client struct {
 	t      *testing.T
@@ -279,6 +468,7 @@ func dialRaw(t *testing.T, th *testHub, hdr http.Header) *client {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, th.url, &websocket.DialOptions{
+		HTTPClient:   th.http,
 		Subprotocols: []string{hub.Subprotocol},
 		HTTPHeader:   hdr,
 	})

@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/securecam/securecam/hub/internal/ipbudget"
 	"golang.org/x/time/rate"
+
+	"github.com/securecam/securecam/hub/internal/supervise"
 )
 
 // Config configures a [Hub]. Only Authenticator is required; every other zero field
@@ -83,6 +84,12 @@ type Config struct {
 	// ShutdownConcurrency bounds the sockets closed at once by Shutdown. Default 128.
 	ShutdownConcurrency int
 
+	// Now is the clock of the hub's timestamps (presence last_seen_at), of heartbeat
+	// idleness, of the message rate and of the failed-authentication budget. Default
+	// time.Now. The hub's tickers and its accept rate come from package time: tests
+	// drive them with testing/synctest.
+	Now func() time.Time
+
 	// Logger receives the hub's logs. Default: discarded.
 	Logger *slog.Logger
 	// Registerer receives the hub's Prometheus metrics. Nil: not registered.
@@ -120,6 +127,9 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PresenceRefreshInterval, 10*time.Second)
 	setDefault(&c.PresenceFlushInterval, time.Second)
 	setDefault(&c.ShutdownConcurrency, 128)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -183,7 +193,6 @@ type Hub struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
-	busHealthy   atomic.Bool
 }
 
 // New returns a running hub. It starts the bus and the hub's background goroutines;
@@ -223,11 +232,23 @@ func New(cfg Config) (*Hub, error) {
 		cancel()
 		return nil, errors.Join(fmt.Errorf("hub: start bus: %w", err), h.bus.Close(), h.pres.Close())
 	}
-	h.bg.Add(3)
-	go h.heartbeatLoop()
-	go h.presenceLoop()
-	go h.flushLoop()
+	h.goLoop("heartbeat", h.heartbeatLoop)
+	h.goLoop("presence", h.presenceLoop)
+	h.goLoop("presence_flush", h.flushLoop)
 	return h, nil
+}
+
+// goLoop runs loop in a background goroutine until Shutdown. A panic in loop is
+// logged with its stack, counted (securecam_hub_loop_restarts_total) and the loop
+// started again after a backoff.
+func (h *Hub) goLoop(name string, loop func()) {
+	h.bg.Go(func() {
+		supervise.Run(h.stopBG, loop, func(v any, stack []byte) {
+			h.metrics.panics.Inc()
+			h.metrics.loopRestarts.WithLabelValues(name).Inc()
+			h.log.Error("panic in hub loop: restarting it", "loop", name, "panic", v, "stack", string(stack))
+		})
+	})
 }
 
 // NodeID returns this replica's id.

@@ -6,23 +6,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/hub/internal/supervise"
 )
 
 func TestHelloPresenceSnapshotAndAnnouncements(t *testing.T) {
 	t.Parallel()
-	th := newHub(t, hub.Config{NodeID: "node-a", HeartbeatInterval: 20 * time.Second})
+	now := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC) // the hub's clock stands still
+	th := newHub(t, hub.Config{NodeID: "node-a", HeartbeatInterval: 20 * time.Second, Now: func() time.Time { return now }})
 	th.dir.link("cam", "viewer")
 	seen := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	th.dir.lastSeen["viewer"] = seen
@@ -56,8 +61,8 @@ func TestHelloPresenceSnapshotAndAnnouncements(t *testing.T) {
 		t.Fatalf("viewer's hello does not show cam online: %s", vhello.Data)
 	}
 	dev, status, last := presenceOf(t, cam.until("presence"))
-	if dev != "viewer" || status != "online" || last == nil {
-		t.Fatalf("cam got presence %s %s %v, want viewer online with last_seen_at", dev, status, last)
+	if dev != "viewer" || status != "online" || last == nil || *last != "2025-06-07T08:09:10Z" {
+		t.Fatalf("cam got presence %s %s %v, want viewer online with last_seen_at from the hub's clock", dev, status, last)
 	}
 	if on, err := th.Online(bg(t), "viewer"); err != nil || !on {
 		t.Fatalf("Online(viewer) = %v, %v", on, err)
@@ -73,7 +78,9 @@ func TestHelloPresenceSnapshotAndAnnouncements(t *testing.T) {
 	if d := th.hook.waitDisconnect(t, "viewer"); !d.clean {
 		t.Fatal("a normal close by the client is not clean")
 	}
-	th.dir.waitRecorded(t, "viewer", false)
+	if u := th.dir.waitRecorded(t, "viewer", false); !u.LastSeenAt.Equal(now) {
+		t.Fatalf("recorded last_seen_at %v, want the hub's clock %v", u.LastSeenAt, now)
+	}
 	if on, err := th.Online(bg(t), "viewer"); err != nil || on {
 		t.Fatalf("Online(viewer) after close = %v, %v", on, err)
 	}
@@ -404,29 +411,47 @@ func TestSlowClientOverflowCloses4008(t *testing.T) {
 }
 
 func TestHeartbeatTimeoutDropsSilentConnection(t *testing.T) {
-	t.Parallel()
-	th := newHub(t, hub.Config{HeartbeatInterval: 30 * time.Millisecond, HeartbeatTimeout: 150 * time.Millisecond})
-	th.dir.link("d1", "d2")
-	// d2 reads, so its client library answers pings: it stays.
-	d2, _ := dial(t, th, "d2")
-	d2.pump()
-	// d1 never reads after hello: no pongs, so the hub drops it.
-	dial(t, th, "d1")
-	if d := th.hook.waitDisconnect(t, "d1"); d.clean {
-		t.Fatal("heartbeat timeout reported clean")
-	}
-	dev, status, _ := presenceOf(t, d2.until("presence"))
-	for dev != "d1" || status != "offline" {
-		dev, status, _ = presenceOf(t, d2.until("presence"))
-	}
-	// d2 keeps working across several timeouts' worth of pings.
-	d2.send(hub.Envelope{Type: "ping", ID: "still"})
-	if env := d2.until("pong"); env.Ref != "still" {
-		t.Fatalf("pong ref %q", env.Ref)
-	}
-	if on, _ := th.Online(bg(t), "d2"); !on {
-		t.Fatal("d2, which answers pings, was dropped")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// Default heartbeats: a ping after 25 s of silence, dropped after 60 s, checked
+		// every 12.5 s, on the bubble's fake clock.
+		const timeout, tick = 60 * time.Second, 12500 * time.Millisecond
+		th := newBubbleHub(t, hub.Config{})
+		th.dir.link("d1", "d2")
+		// d2 reads, so its client library answers pings: it stays.
+		d2, _ := dial(t, th, "d2")
+		d2.pump()
+		// d1 never reads after hello: no pongs, so the hub drops it.
+		dial(t, th, "d1")
+		connected := time.Now()
+
+		time.Sleep(timeout - time.Millisecond)
+		synctest.Wait()
+		if on, _ := th.Online(t.Context(), "d1"); !on {
+			t.Fatalf("d1 dropped after %s, before the heartbeat timeout", time.Since(connected))
+		}
+		time.Sleep(tick + time.Millisecond)
+		synctest.Wait()
+		if on, _ := th.Online(t.Context(), "d1"); on {
+			t.Fatalf("d1 still connected %s after its last activity", time.Since(connected))
+		}
+		if d := th.hook.waitDisconnect(t, "d1"); d.clean {
+			t.Fatal("heartbeat timeout reported clean")
+		}
+		dev, status, _ := presenceOf(t, d2.until("presence"))
+		for dev != "d1" || status != "offline" {
+			dev, status, _ = presenceOf(t, d2.until("presence"))
+		}
+
+		// d2 keeps working across many timeouts' worth of pings.
+		time.Sleep(10 * timeout)
+		d2.send(hub.Envelope{Type: "ping", ID: "still"})
+		if env := d2.until("pong"); env.Ref != "still" {
+			t.Fatalf("pong ref %q", env.Ref)
+		}
+		if on, _ := th.Online(t.Context(), "d2"); !on {
+			t.Fatal("d2, which answers pings, was dropped")
+		}
+	})
 }
 
 func TestSendLocal(t *testing.T) {
@@ -536,4 +561,105 @@ func countGoroutines(names ...string) (int, int) {
 		}
 	}
 	return counts[0], counts[1]
+}
+
+// panickyDir is a Directory whose first RecordPresence panics.
+type panickyDir struct {
+	*fakeDir
+	calls atomic.Int32
+}
+
+func (d *panickyDir) RecordPresence(ctx context.Context, us []hub.PresenceUpdate) error {
+	if d.calls.Add(1) == 1 {
+		panic("directory bug")
+	}
+	return d.fakeDir.RecordPresence(ctx, us)
+}
+
+// panickyPresence is a Presence registry whose first Refresh panics.
+type panickyPresence struct {
+	hub.Presence
+	refreshes atomic.Int32
+}
+
+func (p *panickyPresence) Refresh(ctx context.Context, node string, ids []string) error {
+	if p.refreshes.Add(1) == 1 {
+		panic("registry bug")
+	}
+	return p.Presence.Refresh(ctx, node, ids)
+}
+
+func TestBackgroundLoopsRestartAfterPanic(t *testing.T) {
+	// The hub's defaults (Config.PresenceFlushInterval, PresenceRefreshInterval).
+	const defaultFlush, defaultRefresh = time.Second, 10 * time.Second
+	t.Run("presence_flush", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			var logs lockedBuffer
+			dir := &panickyDir{fakeDir: newFakeDir()}
+			th := newBubbleHub(t, hub.Config{Directory: dir, Registerer: reg,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			dial(t, th, "d1")
+			connected := time.Now()
+			time.Sleep(defaultFlush) // the first flush panics
+			synctest.Wait()
+			if n := dir.calls.Load(); n != 1 {
+				t.Fatalf("%d flushes, want the one that panicked", n)
+			}
+			// The loop is back after its backoff and writes the update the panic kept.
+			time.Sleep(supervise.MinBackoff + defaultFlush)
+			synctest.Wait()
+			if u := dir.waitRecorded(t, "d1", true); !u.LastSeenAt.Equal(connected) {
+				t.Fatalf("recorded %+v, want d1 online since %v", u, connected)
+			}
+			wantRestart(t, reg, &logs, "presence_flush")
+		})
+	})
+	t.Run("presence", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			var logs lockedBuffer
+			pres := &panickyPresence{Presence: hub.NewMemoryPresence(0)}
+			newBubbleHub(t, hub.Config{Presence: pres, Registerer: reg,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			time.Sleep(defaultRefresh) // the first refresh panics
+			synctest.Wait()
+			// Restarted after its backoff, the loop refreshes on its period again.
+			time.Sleep(supervise.MinBackoff + 3*defaultRefresh)
+			synctest.Wait()
+			if n := pres.refreshes.Load(); n != 4 {
+				t.Fatalf("%d refreshes, want the one that panicked and 3 after the restart", n)
+			}
+			wantRestart(t, reg, &logs, "presence")
+		})
+	})
+}
+
+// wantRestart checks that loop was restarted once, counted and logged loudly.
+func wantRestart(t *testing.T, reg *prometheus.Registry, logs *lockedBuffer, loop string) {
+	t.Helper()
+	if n := counter(t, reg, "securecam_hub_loop_restarts_total", "loop", loop); n != 1 {
+		t.Errorf("loop_restarts_total{loop=%q} = %v, want 1", loop, n)
+	}
+	if s := logs.String(); !strings.Contains(s, "level=ERROR") || !strings.Contains(s, "loop="+loop) || !strings.Contains(s, "goroutine") {
+		t.Errorf("no error log with the loop and its stack:\n%s", s)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes (a logger's output).
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -18,6 +18,7 @@ type metrics struct {
 	authFailures      prometheus.Counter
 	authThrottled     prometheus.Counter
 	panics            prometheus.Counter
+	loopRestarts      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -67,6 +68,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "securecam_hub_panics_total",
 			Help: "Panics recovered in handlers, hooks and hub goroutines.",
 		}),
+		loopRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "securecam_hub_loop_restarts_total",
+			Help: "Background loops restarted after a panic, by loop (heartbeat, presence, presence_flush).",
+		}, []string{"loop"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -74,6 +79,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.connections, m.messagesIn, m.messagesOut, m.disconnects, m.queueOverflows,
 		m.routeSeconds, m.busPublishErrors, m.admissionRefusals, m.authFailures, m.authThrottled, m.panics,
+		m.loopRestarts,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

@@ -51,7 +51,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	network := ipbudget.Key(r.RemoteAddr)
-	if after := h.authFailures.Wait(network, time.Now()); after > 0 {
+	if after := h.authFailures.Wait(network, h.cfg.Now()); after > 0 {
 		h.metrics.authThrottled.Inc()
 		h.refuseThrottled(w, after)
 		return
@@ -69,7 +69,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status <= 599 {
 			if ae.Status < 500 {
 				h.metrics.authFailures.Inc()
-				h.authFailures.Spend(network, time.Now())
+				h.authFailures.Spend(network, h.cfg.Now())
 			}
 			writeProblem(w, ae.Status, ae.Code, ae.Message)
 			return
@@ -207,7 +207,7 @@ func (h *Hub) newClient(id Identity) *Client {
 	})
 	c.touch()
 	c.tokens = float64(h.cfg.MessageBurst)
-	c.tokensTime = time.Now()
+	c.tokensTime = h.cfg.Now()
 	return c
 }
 
@@ -236,7 +236,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := h.cfg.Now()
 		c.lastActive.Store(now.UnixNano())
 		if !c.allow(now) {
 			h.rateLimited(c)

@@ -18,7 +18,10 @@
 // pipeline what is queued, which keeps them in order per device.
 //
 // Concurrency: Bus and Presence are safe for concurrent use. Bus owns the goroutines it
-// starts in Start and waits for them in Close; the *redis.Client is the caller's.
+// starts in Start and waits for them in Close; the *redis.Client is the caller's. A
+// loop of the bus that panics is logged with its stack, counted in
+// securecam_redisbus_loop_restarts_total and started again after a backoff; the
+// publishes of a pipeline that panicked fail with an error.
 package redisbus
 
 import (
@@ -33,8 +36,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/hub/internal/supervise"
 )
 
 // Config configures a [Bus].
@@ -47,6 +53,8 @@ type Config struct {
 	PublishWorkers int
 	// Logger receives the bus's logs. Default: discarded.
 	Logger *slog.Logger
+	// Registerer receives the bus's Prometheus metrics (at Start). Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -88,8 +96,9 @@ type Bus struct {
 	pubShut bool
 	pubs    []chan *pubReq
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	restarts *prometheus.CounterVec // loops restarted after a panic, by loop
 }
 
 type pubReq struct {
@@ -115,6 +124,10 @@ func New(rdb redis.UniversalClient, cfg Config) *Bus {
 		subs:      make(map[string]int),
 		waiters:   make(map[string][]chan struct{}),
 		stop:      make(chan struct{}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "securecam_redisbus_loop_restarts_total",
+			Help: "Redis bus loops restarted after a panic, by loop (receive, ping, publish).",
+		}, []string{"loop"}),
 	}
 	b.pubs = make([]chan *pubReq, cfg.PublishWorkers)
 	for i := range b.pubs {
@@ -134,16 +147,31 @@ func (b *Bus) Start(recv func(key string, msg []byte)) error {
 	if b.started {
 		return errors.New("redisbus: already started")
 	}
+	if b.cfg.Registerer != nil {
+		if err := b.cfg.Registerer.Register(b.restarts); err != nil {
+			return fmt.Errorf("redisbus: register metrics: %w", err)
+		}
+	}
 	b.started = true
 	b.recv = recv
 	b.ps = b.newPubSub(context.Background())
-	b.wg.Add(2 + len(b.pubs))
-	go b.receiveLoop()
-	go b.pingLoop()
+	b.goLoop("receive", b.receiveLoop)
+	b.goLoop("ping", b.pingLoop)
 	for _, ch := range b.pubs {
-		go b.publishWorker(ch)
+		b.goLoop("publish", func() { b.publishWorker(ch) })
 	}
 	return nil
+}
+
+// goLoop runs loop in a goroutine until Close. A panic in loop is logged with its
+// stack, counted and the loop started again after a backoff.
+func (b *Bus) goLoop(name string, loop func()) {
+	b.wg.Go(func() {
+		supervise.Run(b.stop, loop, func(v any, stack []byte) {
+			b.restarts.WithLabelValues(name).Inc()
+			b.log.Error("panic in redis bus loop: restarting it", "loop", name, "panic", v, "stack", string(stack))
+		})
+	})
 }
 
 // newPubSub opens a pub/sub connection subscribed to the broadcast channel and to
@@ -177,8 +205,6 @@ func (b *Bus) stopped() bool {
 // receiveLoop delivers messages and records PONGs; it replaces a pub/sub connection
 // that stayed silent for three ping intervals.
 func (b *Bus) receiveLoop() {
-	defer b.wg.Done()
-	defer b.recoverGoroutine("receive")
 	backoff := 50 * time.Millisecond
 	for !b.stopped() {
 		ps := b.pubSub()
@@ -252,8 +278,6 @@ func (b *Bus) replacePubSub(old *redis.PubSub) {
 
 // pingLoop sends PING on the pub/sub connection every PingInterval.
 func (b *Bus) pingLoop() {
-	defer b.wg.Done()
-	defer b.recoverGoroutine("ping")
 	t := time.NewTicker(b.cfg.PingInterval)
 	defer t.Stop()
 	for {
@@ -391,8 +415,6 @@ const maxPipeline = 256
 
 // publishWorker sends the queued publishes of its keys in pipelines.
 func (b *Bus) publishWorker(ch chan *pubReq) {
-	defer b.wg.Done()
-	defer b.recoverGoroutine("publish")
 	batch := make([]*pubReq, 0, maxPipeline)
 	cmds := make([]*redis.IntCmd, 0, maxPipeline)
 	for {
@@ -420,20 +442,37 @@ func (b *Bus) publishWorker(ch chan *pubReq) {
 				break fill
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		pipe := b.rdb.Pipeline()
-		cmds = cmds[:0]
-		for _, r := range batch {
-			cmds = append(cmds, pipe.Publish(ctx, r.channel, r.msg))
-		}
-		_, _ = pipe.Exec(ctx) // errors are per command
-		cancel()
-		for i, r := range batch {
-			n, err := cmds[i].Result()
-			r.res <- pubRes{n: int(n), err: err}
-			batch[i] = nil
-		}
+		cmds = b.publishBatch(batch, cmds[:0])
+		clear(batch)
 	}
+}
+
+// errPublishPanic answers the publishes of a pipeline that panicked.
+var errPublishPanic = errors.New("redisbus: publish worker panicked")
+
+// publishBatch sends batch in one pipeline and answers each request; cmds is scratch
+// space, returned for reuse. When it panics, the requests not answered yet get an
+// error before the panic goes on.
+func (b *Bus) publishBatch(batch []*pubReq, cmds []*redis.IntCmd) []*redis.IntCmd {
+	answered := 0
+	defer func() {
+		for _, r := range batch[answered:] {
+			r.res <- pubRes{err: errPublishPanic} // buffered: never blocks
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pipe := b.rdb.Pipeline()
+	for _, r := range batch {
+		cmds = append(cmds, pipe.Publish(ctx, r.channel, r.msg))
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command
+	for i, r := range batch {
+		n, err := cmds[i].Result()
+		r.res <- pubRes{n: int(n), err: err}
+		answered++
+	}
+	return cmds
 }
 
 // Broadcast implements [hub.Bus].
@@ -496,10 +535,4 @@ func (b *Bus) Close() error {
 		return fmt.Errorf("redisbus: close: %w", err)
 	}
 	return nil
-}
-
-func (b *Bus) recoverGoroutine(where string) {
-	if v := recover(); v != nil {
-		b.log.Error("panic in redis bus goroutine", "where", where, "panic", v)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/securecam/securecam/hub"
@@ -168,4 +169,109 @@ func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool)
 		case <-tick.C:
 		}
 	}
+}
+
+// panicOnce is a go-redis hook whose first pipeline of PUBLISH commands panics.
+type panicOnce struct{ done atomic.Bool }
+
+func (*panicOnce) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*panicOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *panicOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if cmds[0].Name() == "publish" && h.done.CompareAndSwap(false, true) {
+			panic("pipeline bug")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func TestLoopsRestartAfterPanic(t *testing.T) {
+	url := bustest.RedisURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("receive", func(t *testing.T) {
+		prefix := bustest.Prefix(t)
+		reg := prometheus.NewRegistry()
+		got := make(chan string, 16)
+		var calls atomic.Int32
+		a := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, Registerer: reg})
+		if err := a.Start(func(_ string, msg []byte) {
+			if calls.Add(1) == 1 {
+				panic("receiver bug")
+			}
+			got <- string(msg)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Close() })
+		if err := a.Subscribe(ctx, "cam"); err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix})
+		if err := b.Start(func(string, []byte) {}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		if _, err := b.Publish(ctx, "cam", []byte("lost")); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		// The receive loop comes back after its backoff and delivers again.
+		waitUntil(t, ctx, "a message delivered after the panic", func() bool {
+			if _, err := b.Publish(ctx, "cam", []byte("again")); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			select {
+			case msg := <-got:
+				return msg == "again"
+			case <-time.After(50 * time.Millisecond):
+				return false
+			}
+		})
+		wantRestarts(t, reg, "receive")
+	})
+
+	t.Run("publish", func(t *testing.T) {
+		prefix := bustest.Prefix(t)
+		reg := prometheus.NewRegistry()
+		rdb := bustest.Client(t, url, prefix)
+		rdb.AddHook(&panicOnce{})
+		a := redisbus.New(rdb, redisbus.Config{Prefix: prefix, Registerer: reg, PublishWorkers: 1})
+		if err := a.Start(func(string, []byte) {}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Close() })
+		if err := a.Subscribe(ctx, "cam"); err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		// The publish caught in the panic gets an error, not a wait without end.
+		if _, err := a.Publish(ctx, "cam", []byte("x")); err == nil || ctx.Err() != nil {
+			t.Fatalf("Publish in the panicking pipeline: %v, want an error at once", err)
+		}
+		// The worker is back after its backoff.
+		if n, err := a.Publish(ctx, "cam", []byte("y")); err != nil || n != 1 {
+			t.Fatalf("Publish after the restart = %d, %v; want 1 receiver", n, err)
+		}
+		wantRestarts(t, reg, "publish")
+	})
+}
+
+// wantRestarts checks the bus counted one restart of loop.
+func wantRestarts(t *testing.T, reg *prometheus.Registry, loop string) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "securecam_redisbus_loop_restarts_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == loop && m.GetCounter().GetValue() == 1 {
+				return
+			}
+		}
+	}
+	t.Fatalf("securecam_redisbus_loop_restarts_total{loop=%q} is not 1: %v", loop, mfs)
 }
