@@ -289,9 +289,10 @@ func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean
 	if err != nil || d.Role != store.RoleCamera {
 		return
 	}
-	// The hub records last_seen_at with the wall clock when the connection ends, just
-	// before this hook: a later last_seen_at means the camera came back meanwhile.
-	dropped := time.Now()
+	// The hub records last_seen_at when the connection ends, just before this hook, on
+	// the clock the Service reads too: a later last_seen_at means the camera came back
+	// meanwhile.
+	dropped := s.cfg.Now()
 	s.after(cameraOfflineKey(id.DeviceID), s.cfg.Events.CameraOfflineAfter, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

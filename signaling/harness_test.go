@@ -62,6 +62,7 @@ func startNode(t *testing.T, st store.Store, opts nodeOptions) *node {
 		Presence:      opts.presence,
 		OnConnect:     svc.OnConnect,
 		OnDisconnect:  svc.OnDisconnect,
+		Now:           cfg.Now, // one clock, as cmd wires it
 	})
 	if err != nil {
 		t.Fatal(err)

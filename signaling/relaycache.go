@@ -80,7 +80,7 @@ func (c *relayCache) sweep(now time.Time) {
 
 // relaySession is partySession through the relay cache.
 func (s *Service) relaySession(ctx context.Context, dev, id string) (store.StreamSession, error) {
-	now := time.Now()
+	now := s.cfg.Now()
 	sess, gen, ok := s.relays.get(id, now)
 	if ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
 		return sess, nil

@@ -154,7 +154,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			s.expireCommands(ctx)
 			s.sweepStreams(ctx)
-			s.relays.sweep(time.Now())
+			s.relays.sweep(s.cfg.Now())
 		}
 	}
 }
