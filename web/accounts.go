@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web/connlimit"
 	"github.com/securecam/securecam/web/internal/password"
@@ -106,7 +107,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 	sess := store.Session{
 		TokenHash: hashToken(tok),
 		UserID:    userID,
-		ExpiresAt: s.now().Add(s.sessionTTL).UTC(),
+		ExpiresAt: s.now().Add(s.creds.sessionTTL).UTC(),
 		IPAddress: s.clientIP(r),
 		UserAgent: truncate(r.UserAgent(), maxUserAgent),
 	}
@@ -227,7 +228,7 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("sign out: %w", err)
 	}
 	if s.sockets != nil {
-		if err := s.sockets.CloseSession(r.Context(), p.session.ID, CloseForbidden, "signed out"); err != nil {
+		if err := s.sockets.CloseSession(r.Context(), p.session.ID, hub.StatusForbidden, "signed out"); err != nil {
 			s.log.WarnContext(r.Context(), "closing the session's sockets failed", "session_id", p.session.ID, "err", err)
 		}
 	}
@@ -424,7 +425,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) err
 		return fmt.Errorf("password reset: end sessions: %w", err)
 	}
 	if s.sockets != nil {
-		if err := s.sockets.CloseUserSessions(ctx, userID, CloseForbidden, "password reset"); err != nil {
+		if err := s.sockets.CloseUserSessions(ctx, userID, hub.StatusForbidden, "password reset"); err != nil {
 			s.log.WarnContext(ctx, "closing the user's session sockets failed", "user_id", userID, "err", err)
 		}
 	}

@@ -62,14 +62,14 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request) (*principal
 		if !ok {
 			return nil, errUnauthorized("Authorization must be \"Bearer <token>\"")
 		}
-		sess, _, err := s.sessionByToken(ctx, tok, true)
+		sess, _, err := s.creds.sessionByToken(ctx, tok, true)
 		if err == nil {
 			return &principal{userID: sess.UserID, session: &sess}, nil
 		}
 		if !errors.Is(err, errBadToken) {
 			return nil, err
 		}
-		d, err := s.deviceByToken(ctx, tok)
+		d, err := s.creds.deviceByToken(ctx, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request) (*principal
 	if !safeMethod(r.Method) && !s.originAllowed(r) {
 		return nil, errBadOrigin
 	}
-	sess, renewed, err := s.sessionByToken(ctx, c.Value, true)
+	sess, renewed, err := s.creds.sessionByToken(ctx, c.Value, true)
 	if err != nil {
 		return nil, err
 	}
@@ -103,47 +103,6 @@ func parseBearer(h string) (string, bool) {
 		return "", false
 	}
 	return tok, true
-}
-
-// sessionByToken finds the unexpired session of a token and, if renew, extends it when
-// less than half its lifetime is left (renewed reports that). errBadToken when there
-// is none.
-func (s *Server) sessionByToken(ctx context.Context, tok string, renew bool) (sess store.Session, renewed bool, err error) {
-	if len(tok) > maxTokenLen {
-		return store.Session{}, false, errBadToken
-	}
-	sess, err = s.store.SessionByTokenHash(ctx, hashToken(tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return sess, false, errBadToken
-	}
-	if err != nil {
-		return sess, false, err
-	}
-	now := s.now()
-	if !now.Before(sess.ExpiresAt) {
-		return sess, false, errBadToken
-	}
-	if !renew || sess.ExpiresAt.Sub(now) >= s.sessionTTL/2 {
-		return sess, false, nil
-	}
-	exp := now.Add(s.sessionTTL).UTC()
-	if err := s.store.ExtendSession(ctx, sess.ID, exp); err != nil {
-		s.log.WarnContext(ctx, "session renewal failed", "session_id", sess.ID, "err", err)
-		return sess, false, nil
-	}
-	sess.ExpiresAt = exp
-	return sess, true, nil
-}
-
-func (s *Server) deviceByToken(ctx context.Context, tok string) (store.Device, error) {
-	if len(tok) > maxTokenLen {
-		return store.Device{}, errBadToken
-	}
-	d, err := s.store.DeviceByTokenHash(ctx, hashToken(tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return d, errBadToken
-	}
-	return d, err
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
@@ -174,7 +133,7 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 // origin we do not serve is refused (login CSRF). Apps send no Origin and pass.
 func (s *Server) refuseForeignOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" && !safeMethod(r.Method) && !s.originOK(r, o) {
+		if o := r.Header.Get("Origin"); o != "" && !safeMethod(r.Method) && !s.creds.originOK(r, o) {
 			s.writeError(w, r, errBadOrigin)
 			return
 		}

@@ -31,9 +31,9 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func (s *Server) trusted(a netip.Addr) bool {
+func (c *credentials) trusted(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, p := range s.trustedProxies {
+	for _, p := range c.trustedProxies {
 		if p.Contains(a) {
 			return true
 		}
@@ -54,7 +54,7 @@ func (s *Server) clientIP(r *http.Request) string {
 		return host
 	}
 	peer = peer.Unmap()
-	if !s.trusted(peer) {
+	if !s.creds.trusted(peer) {
 		return peer.String()
 	}
 	client := peer
@@ -69,7 +69,7 @@ func (s *Server) clientIP(r *http.Request) string {
 			break // garbage: believe no further
 		}
 		client = a.Unmap()
-		if !s.trusted(client) {
+		if !s.creds.trusted(client) {
 			break
 		}
 	}
@@ -80,7 +80,7 @@ func (s *Server) clientIP(r *http.Request) string {
 // clientIP) instead of a trusted proxy: the hub keys its budget of failed socket
 // authentications by RemoteAddr, and behind a proxy every client would share one.
 func (s *Server) withClientAddr(next http.Handler) http.Handler {
-	if len(s.trustedProxies) == 0 {
+	if len(s.creds.trustedProxies) == 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +90,7 @@ func (s *Server) withClientAddr(next http.Handler) http.Handler {
 		}
 		// A shallow copy: the caller's request stays as it was. The context remembers
 		// that the peer was a trusted proxy, for its X-Forwarded-Proto.
-		r = r.WithContext(context.WithValue(r.Context(), viaTrustedProxyKey{}, s.peerTrusted(r)))
+		r = r.WithContext(context.WithValue(r.Context(), viaTrustedProxyKey{}, s.creds.peerTrusted(r)))
 		r.RemoteAddr = net.JoinHostPort(s.clientIP(r), port)
 		next.ServeHTTP(w, r)
 	})
@@ -100,7 +100,7 @@ type viaTrustedProxyKey struct{}
 
 // peerTrusted reports whether r's peer is a trusted proxy, also after
 // withClientAddr replaced its address with the client's.
-func (s *Server) peerTrusted(r *http.Request) bool {
+func (c *credentials) peerTrusted(r *http.Request) bool {
 	if v, ok := r.Context().Value(viaTrustedProxyKey{}).(bool); ok {
 		return v
 	}
@@ -109,7 +109,7 @@ func (s *Server) peerTrusted(r *http.Request) bool {
 		return false
 	}
 	peer, err := netip.ParseAddr(host)
-	return err == nil && s.trusted(peer)
+	return err == nil && c.trusted(peer)
 }
 
 // originOf returns "scheme://host[:port]" in lower case without the scheme's
@@ -128,11 +128,11 @@ func originOf(raw string) string {
 
 // requestOrigin is the origin the request was sent to: https when it came over TLS
 // (or a trusted proxy says X-Forwarded-Proto: https), and its Host.
-func (s *Server) requestOrigin(r *http.Request) string {
+func (c *credentials) requestOrigin(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-	} else if proto := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); (proto == "https" || proto == "http") && s.peerTrusted(r) {
+	} else if proto := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); (proto == "https" || proto == "http") && c.peerTrusted(r) {
 		scheme = proto
 	}
 	return originOf(scheme + "://" + r.Host)
@@ -146,14 +146,15 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if o == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
-	return s.originOK(r, o)
+	return s.creds.originOK(r, o)
 }
 
-// originOK checks a present Origin header value of r.
-func (s *Server) originOK(r *http.Request, origin string) bool {
+// originOK checks a present Origin header value of r: the origin r was sent to, or an
+// allowed origin.
+func (c *credentials) originOK(r *http.Request, origin string) bool {
 	o := originOf(origin)
 	if o == "" {
 		return false // includes "null"
 	}
-	return o == s.requestOrigin(r) || s.allowedOrigins[o]
+	return o == c.requestOrigin(r) || c.allowedOrigins[o]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 )
 
@@ -220,7 +221,7 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("delete device: %w", err)
 	}
 	if s.sockets != nil {
-		if err := s.sockets.CloseDevice(ctx, id, CloseForbidden, "device deleted"); err != nil {
+		if err := s.sockets.CloseDevice(ctx, id, hub.StatusForbidden, "device deleted"); err != nil {
 			s.log.WarnContext(ctx, "closing the device's sockets failed", "device_id", id, "err", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web"
 )
@@ -319,8 +320,8 @@ func TestWSTickets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := func(query string) (web.SocketIdentity, error) {
-		return e.srv.AuthenticateSocket(httptest.NewRequest("GET", "/ws?"+query, nil))
+	ws := func(query string) (hub.Identity, error) {
+		return e.auth.Authenticate(httptest.NewRequest("GET", "/ws?"+query, nil))
 	}
 
 	var tk struct {
@@ -332,7 +333,7 @@ func TestWSTickets(t *testing.T) {
 		t.Fatalf("ticket expires in %v, want 30 s", d)
 	}
 	id, err := ws("ticket=" + tk.Ticket)
-	if err != nil || id != (web.SocketIdentity{UserID: a.User.ID, DeviceID: viewer.Device.ID, SessionID: sess.ID}) {
+	if err != nil || id != (hub.Identity{UserID: a.User.ID, DeviceID: viewer.Device.ID, SessionID: sess.ID}) {
 		t.Fatalf("ticket identity %+v, %v", id, err)
 	}
 	wantRefusal(t, "reused ticket", 401, "unauthorized")(ws("ticket=" + tk.Ticket))
@@ -344,7 +345,7 @@ func TestWSTickets(t *testing.T) {
 	// A device token gets tickets for itself only.
 	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": cam.Device.ID}, bearer(cam.DeviceToken)).want(t, http.StatusCreated, &tk)
 	id, err = ws("ticket=" + tk.Ticket)
-	if err != nil || id != (web.SocketIdentity{UserID: a.User.ID, DeviceID: cam.Device.ID}) {
+	if err != nil || id != (hub.Identity{UserID: a.User.ID, DeviceID: cam.Device.ID}) {
 		t.Fatalf("device ticket identity %+v, %v", id, err)
 	}
 	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": viewer.Device.ID}, bearer(cam.DeviceToken)).wantProblem(t, 403, "forbidden")
@@ -367,21 +368,21 @@ func TestWSTickets(t *testing.T) {
 	wantRefusal(t, "deleted device's ticket", 401, "unauthorized")(ws("ticket=" + tk.Ticket))
 }
 
-// wantRefusal checks an AuthenticateSocket error.
-func wantRefusal(t *testing.T, what string, status int, code string) func(web.SocketIdentity, error) {
-	return func(id web.SocketIdentity, err error) {
+// wantRefusal checks a refusal of the SocketAuth.
+func wantRefusal(t *testing.T, what string, status int, code string) func(hub.Identity, error) {
+	return func(id hub.Identity, err error) {
 		t.Helper()
-		var e *web.Error
-		if !errors.As(err, &e) || e.HTTPStatus() != status || e.ErrorCode() != code {
-			t.Fatalf("%s: AuthenticateSocket = %+v, %v; want %d %s", what, id, err, status, code)
+		var e *hub.AuthError
+		if !errors.As(err, &e) || e.Status != status || e.Code != code {
+			t.Fatalf("%s: Authenticate = %+v, %v; want %d %s", what, id, err, status, code)
 		}
-		if id != (web.SocketIdentity{}) {
+		if id != (hub.Identity{}) {
 			t.Fatalf("%s: identity %+v returned with a refusal", what, id)
 		}
 	}
 }
 
-func TestAuthenticateSocket(t *testing.T) {
+func TestSocketAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, config(func(c *web.Config) { c.AllowedOrigins = []string{"https://app.example.com"} }))
 	a, b := e.signUp(), e.signUp()
@@ -392,7 +393,7 @@ func TestAuthenticateSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	userSocket := web.SocketIdentity{UserID: a.User.ID, DeviceID: viewer.Device.ID, SessionID: sess.ID}
+	userSocket := hub.Identity{UserID: a.User.ID, DeviceID: viewer.Device.ID, SessionID: sess.ID}
 
 	type hdr = map[string]string
 	tests := []struct {
@@ -400,14 +401,14 @@ func TestAuthenticateSocket(t *testing.T) {
 		query   string
 		headers hdr
 		cookie  string
-		want    web.SocketIdentity
+		want    hub.Identity
 		status  int
 		code    string
 	}{
 		{name: "device token", headers: hdr{"Authorization": "Bearer " + cam.DeviceToken},
-			want: web.SocketIdentity{UserID: a.User.ID, DeviceID: cam.Device.ID}},
+			want: hub.Identity{UserID: a.User.ID, DeviceID: cam.Device.ID}},
 		{name: "device token naming itself", query: "device_id=" + cam.Device.ID, headers: hdr{"Authorization": "Bearer " + cam.DeviceToken},
-			want: web.SocketIdentity{UserID: a.User.ID, DeviceID: cam.Device.ID}},
+			want: hub.Identity{UserID: a.User.ID, DeviceID: cam.Device.ID}},
 		{name: "device token naming another device", headers: hdr{"Authorization": "Bearer " + cam.DeviceToken, "X-Device-Id": viewer.Device.ID},
 			status: 403, code: "forbidden"},
 		{name: "session + header", headers: hdr{"Authorization": "Bearer " + a.Session.Token, "X-Device-Id": viewer.Device.ID}, want: userSocket},
@@ -447,13 +448,13 @@ func TestAuthenticateSocket(t *testing.T) {
 			if tt.cookie != "" {
 				r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: tt.cookie})
 			}
-			id, err := e.srv.AuthenticateSocket(r)
+			id, err := e.auth.Authenticate(r)
 			if tt.status != 0 {
 				wantRefusal(t, tt.name, tt.status, tt.code)(id, err)
 				return
 			}
 			if err != nil || id != tt.want {
-				t.Fatalf("AuthenticateSocket = %+v, %v; want %+v", id, err, tt.want)
+				t.Fatalf("Authenticate = %+v, %v; want %+v", id, err, tt.want)
 			}
 		})
 	}
@@ -464,7 +465,7 @@ func TestAuthenticateSocket(t *testing.T) {
 		r := httptest.NewRequest("GET", "/ws", nil)
 		r.Header.Set("Authorization", "Bearer "+c.Session.Token)
 		r.Header.Set("X-Device-Id", d.Device.ID)
-		wantRefusal(t, "signed-out session", 401, "unauthorized")(e.srv.AuthenticateSocket(r))
+		wantRefusal(t, "signed-out session", 401, "unauthorized")(e.auth.Authenticate(r))
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
@@ -44,12 +45,12 @@ func mainFlow(t *testing.T, e *env) {
 
 	var tk struct{ Ticket string }
 	e.do("POST", "/api/v1/ws-tickets", map[string]string{"device_id": viewer.Device.ID}, auth).want(t, http.StatusCreated, &tk)
-	id, err := e.srv.AuthenticateSocket(httptest.NewRequest("GET", "/ws?ticket="+tk.Ticket, nil))
+	id, err := e.auth.Authenticate(httptest.NewRequest("GET", "/ws?ticket="+tk.Ticket, nil))
 	if err != nil || id.DeviceID != viewer.Device.ID || id.UserID != a.User.ID || id.SessionID == "" {
 		t.Fatalf("ticket identity %+v, %v", id, err)
 	}
-	_, err = e.srv.AuthenticateSocket(httptest.NewRequest("GET", "/ws?ticket="+tk.Ticket, nil))
-	wantRefusal(t, "reused ticket", 401, "unauthorized")(web.SocketIdentity{}, err)
+	_, err = e.auth.Authenticate(httptest.NewRequest("GET", "/ws?ticket="+tk.Ticket, nil))
+	wantRefusal(t, "reused ticket", 401, "unauthorized")(hub.Identity{}, err)
 
 	e.do("DELETE", "/api/v1/device-links/"+link.ID, nil, auth).want(t, http.StatusNoContent, nil)
 	e.do("DELETE", "/api/v1/devices/"+cam.Device.ID, nil, auth).want(t, http.StatusNoContent, nil)

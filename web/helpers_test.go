@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/store"
@@ -67,22 +68,22 @@ type sockets struct {
 	closed []string // "device:<id>:<code>", "session:<id>:<code>", "user:<id>:<code>"
 }
 
-func (s *sockets) add(kind, id string, code int) error {
+func (s *sockets) add(kind, id string, code websocket.StatusCode) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = append(s.closed, fmt.Sprintf("%s:%s:%d", kind, id, code))
 	return nil
 }
 
-func (s *sockets) CloseDevice(_ context.Context, id string, code int, _ string) error {
+func (s *sockets) CloseDevice(_ context.Context, id string, code websocket.StatusCode, _ string) error {
 	return s.add("device", id, code)
 }
 
-func (s *sockets) CloseSession(_ context.Context, id string, code int, _ string) error {
+func (s *sockets) CloseSession(_ context.Context, id string, code websocket.StatusCode, _ string) error {
 	return s.add("session", id, code)
 }
 
-func (s *sockets) CloseUserSessions(_ context.Context, id string, code int, _ string) error {
+func (s *sockets) CloseUserSessions(_ context.Context, id string, code websocket.StatusCode, _ string) error {
 	return s.add("user", id, code)
 }
 
@@ -96,6 +97,7 @@ func (s *sockets) list() []string {
 type env struct {
 	t       *testing.T
 	srv     *web.Server
+	auth    *web.SocketAuth // built from the server's Config and Deps, as cmd does
 	http    *httptest.Server
 	store   store.Store
 	dbPath  string
@@ -174,6 +176,9 @@ func newEnvOn(t *testing.T, st store.Store, opts ...envOpt) *env {
 		t.Fatalf("web.New: %v", err)
 	}
 	e.srv = srv
+	if e.auth, err = web.NewSocketAuth(su.cfg, su.deps); err != nil {
+		t.Fatalf("web.NewSocketAuth: %v", err)
+	}
 	e.http = httptest.NewUnstartedServer(srv)
 	if su.connLimit != nil {
 		lim, err := connlimit.New(*su.connLimit)

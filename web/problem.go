@@ -30,8 +30,8 @@ const (
 )
 
 // Error is an error a client sees: an HTTP status, a wire code and a human detail.
-// Handlers and [Server.AuthenticateSocket] return it; the problem writer turns it
-// into an RFC 9457 document.
+// Handlers return it; the problem writer turns it into an RFC 9457 document (and
+// [SocketAuth] into the hub's refusal).
 type Error struct {
 	Status     int
 	Code       string
@@ -48,13 +48,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.cause }
-
-// HTTPStatus and ErrorCode let packages that must not import web (the hub) read the
-// refusal through a small interface.
-func (e *Error) HTTPStatus() int { return e.Status }
-
-// ErrorCode returns the wire code, for example "forbidden".
-func (e *Error) ErrorCode() string { return e.Code }
 
 func errBadRequest(format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Detail: fmt.Sprintf(format, args...)}

@@ -14,7 +14,7 @@ func TestClientIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{trustedProxies: proxies}
+	s := &Server{creds: &credentials{trustedProxies: proxies}}
 	tests := []struct {
 		name, remote string
 		xff          []string
@@ -53,7 +53,7 @@ func TestOriginAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{allowedOrigins: map[string]bool{"https://app.example.com": true}, trustedProxies: proxies}
+	s := &Server{creds: &credentials{allowedOrigins: map[string]bool{"https://app.example.com": true}, trustedProxies: proxies}}
 	tests := []struct {
 		name, host, origin, fetchSite string
 		tls                           bool   // the request came over TLS

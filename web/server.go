@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -69,16 +67,13 @@ type Store interface {
 // matched.
 type Sockets interface {
 	// CloseDevice closes the sockets of one device.
-	CloseDevice(ctx context.Context, deviceID string, code int, reason string) error
+	CloseDevice(ctx context.Context, deviceID string, code websocket.StatusCode, reason string) error
 	// CloseSession closes the sockets authenticated by one user session.
-	CloseSession(ctx context.Context, sessionID string, code int, reason string) error
+	CloseSession(ctx context.Context, sessionID string, code websocket.StatusCode, reason string) error
 	// CloseUserSessions closes every socket authenticated by any session of the user
 	// (not those authenticated by a device token).
-	CloseUserSessions(ctx context.Context, userID string, code int, reason string) error
+	CloseUserSessions(ctx context.Context, userID string, code websocket.StatusCode, reason string) error
 }
-
-// CloseForbidden is the WebSocket close code for a revoked session or deleted device.
-const CloseForbidden = 4003
 
 // Presence is the cluster-wide presence registry; the hub implements it.
 type Presence interface {
@@ -206,29 +201,27 @@ type Server struct {
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
 	now           func() time.Time
+	creds         *credentials // tokens and origins, as the SocketAuth checks them
 	hasher        *password.Pool
 	metrics       *metrics
 	handler       http.Handler
 
-	publicURL      *url.URL
-	secureCookie   bool
-	allowedOrigins map[string]bool
-	trustedProxies []netip.Prefix
-	maxBody        int64
-	maxUpload      int64
-	presignGetTTL  time.Duration
-	presignPutTTL  time.Duration
-	bodyTimeout    time.Duration
-	bodyMinRate    int64
-	sessionTTL     time.Duration
-	verifyTTL      time.Duration
-	resetTTL       time.Duration
-	ticketTTL      time.Duration
-	perIP          RateLimit
-	perIPAccount   RateLimit
-	perAccount     RateLimit
-	authSlowdown   time.Duration
-	pause          func(ctx context.Context, d time.Duration) error
+	publicURL     *url.URL
+	secureCookie  bool
+	maxBody       int64
+	maxUpload     int64
+	presignGetTTL time.Duration
+	presignPutTTL time.Duration
+	bodyTimeout   time.Duration
+	bodyMinRate   int64
+	verifyTTL     time.Duration
+	resetTTL      time.Duration
+	ticketTTL     time.Duration
+	perIP         RateLimit
+	perIPAccount  RateLimit
+	perAccount    RateLimit
+	authSlowdown  time.Duration
+	pause         func(ctx context.Context, d time.Duration) error
 
 	bgMu      sync.Mutex
 	bgClosed  bool
@@ -246,13 +239,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 }
 
 func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
-	if deps.Store == nil {
-		return nil, errors.New("web: Deps.Store is required")
+	creds, err := newCredentials(cfg, deps)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
-		store:         deps.Store,
+		store:         creds.store,
 		mailer:        deps.Mailer,
-		log:           deps.Logger,
+		log:           creds.log,
 		limiter:       deps.Limiter,
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
@@ -262,48 +256,18 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
-		now:           deps.Now,
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		now:           creds.now,
+		creds:         creds,
 	}
 	if s.mailer == nil {
 		s.mailer = NewLogMailer(s.log)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if s.limiter == nil {
 		s.limiter = NewMemoryLimiter(s.now)
 	}
 
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://localhost:8080"
-	}
-	u, err := url.Parse(cfg.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("web: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
-	}
-	s.publicURL = u
-	s.secureCookie = u.Scheme == "https"
-	origins := cfg.AllowedOrigins
-	if origins == nil {
-		origins = []string{cfg.PublicURL}
-	}
-	s.allowedOrigins = make(map[string]bool, len(origins))
-	for _, o := range origins {
-		if strings.TrimSpace(o) == "" {
-			continue
-		}
-		n := originOf(o)
-		if n == "" {
-			return nil, fmt.Errorf("web: allowed origin %q: want scheme://host[:port]", o)
-		}
-		s.allowedOrigins[n] = true
-	}
-	if s.trustedProxies, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
+	s.publicURL, _ = parsePublicURL(cfg) // newCredentials checked it
+	s.secureCookie = s.publicURL.Scheme == "https"
 
 	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
 	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)
@@ -311,7 +275,6 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.presignPutTTL = orDefault(cfg.PresignPutTTL, 15*time.Minute)
 	s.bodyTimeout = orDefault(cfg.BodyTimeout, 30*time.Second)
 	s.bodyMinRate = orDefault(cfg.BodyMinRate, 4096)
-	s.sessionTTL = orDefault(cfg.SessionTTL, 30*24*time.Hour)
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
 	s.ticketTTL = orDefault(cfg.WSTicketTTL, 30*time.Second)

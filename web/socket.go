@@ -7,84 +7,96 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 )
 
-// SocketIdentity is who a WebSocket belongs to. SessionID is empty when the socket
-// was opened with a device token (or a ticket minted with one).
-type SocketIdentity struct {
-	UserID    string
-	DeviceID  string
-	SessionID string
+// SocketAuth decides, before the upgrade, whether a request may open /ws and as which
+// device: it is the hub's [hub.Authenticator]. Build it with [NewSocketAuth] from the
+// Config and store the [Server] gets, so both check tokens and origins alike. It is
+// safe for concurrent use.
+type SocketAuth struct {
+	creds *credentials
 }
 
-// AuthenticateSocket decides, before the upgrade, whether a request may open /ws and
-// as which device. It tries, in order: ?ticket= (single use, from POST
-// /api/v1/ws-tickets); Authorization: Bearer with a device token; Bearer with a user
-// session token plus the device id in X-Device-Id or ?device_id=; the session cookie
-// plus a device id and an Origin header that is allowed. A present but bad credential
-// is refused, never skipped.
+// NewSocketAuth returns the authenticator of /ws. cfg is the Server's Config (its
+// allowed origins and session lifetime apply); of deps it uses Store (required),
+// Logger and Now, as the Server does.
+func NewSocketAuth(cfg Config, deps Deps) (*SocketAuth, error) {
+	creds, err := newCredentials(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &SocketAuth{creds: creds}, nil
+}
+
+// Authenticate implements [hub.Authenticator]. It tries, in order: ?ticket= (single
+// use, from POST /api/v1/ws-tickets); Authorization: Bearer with a device token;
+// Bearer with a user session token plus the device id in X-Device-Id or ?device_id=;
+// the session cookie plus a device id and an Origin header that is allowed. A present
+// but bad credential is refused, never skipped. The identity's SessionID is empty when
+// the socket was opened with a device token (or a ticket minted with one).
 //
-// Every error is an [*Error]: 401 unauthorized (no or bad credentials), 403 forbidden
-// (device not the user's, origin missing or not allowed with the cookie), 400
+// Every error is a [*hub.AuthError]: 401 unauthorized (no or bad credentials), 403
+// forbidden (device not the user's, origin missing or not allowed with the cookie), 400
 // bad_request (no device id with a session, header and query ids disagree, malformed
 // id), or 5xx when the store fails.
-func (s *Server) AuthenticateSocket(r *http.Request) (SocketIdentity, error) {
-	id, err := s.authenticateSocket(r)
+func (a *SocketAuth) Authenticate(r *http.Request) (hub.Identity, error) {
+	id, err := a.authenticate(r)
 	if err != nil {
 		e := asError(err)
 		if e.Status >= 500 {
-			s.log.ErrorContext(r.Context(), "socket authentication failed", "err", err)
+			a.creds.log.ErrorContext(r.Context(), "socket authentication failed", "err", err)
 		}
-		return SocketIdentity{}, e
+		return hub.Identity{}, &hub.AuthError{Status: e.Status, Code: e.Code, Message: e.Detail}
 	}
 	return id, nil
 }
 
-func (s *Server) authenticateSocket(r *http.Request) (SocketIdentity, error) {
+func (a *SocketAuth) authenticate(r *http.Request) (hub.Identity, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if q.Has("ticket") {
-		return s.socketByTicket(ctx, q.Get("ticket"))
+		return a.socketByTicket(ctx, q.Get("ticket"))
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		tok, ok := parseBearer(h)
 		if !ok {
-			return SocketIdentity{}, errUnauthorized("Authorization must be \"Bearer <token>\"")
+			return hub.Identity{}, errUnauthorized("Authorization must be \"Bearer <token>\"")
 		}
-		sess, _, err := s.sessionByToken(ctx, tok, true)
+		sess, _, err := a.creds.sessionByToken(ctx, tok, true)
 		if err == nil {
-			return s.socketForSession(ctx, r, sess)
+			return a.socketForSession(ctx, r, sess)
 		}
 		if !errors.Is(err, errBadToken) {
-			return SocketIdentity{}, err
+			return hub.Identity{}, err
 		}
-		d, err := s.deviceByToken(ctx, tok)
+		d, err := a.creds.deviceByToken(ctx, tok)
 		if err != nil {
-			return SocketIdentity{}, err
+			return hub.Identity{}, err
 		}
 		given, err := socketDeviceID(r)
 		if err != nil && !errors.Is(err, errNoDeviceID) {
-			return SocketIdentity{}, err
+			return hub.Identity{}, err
 		}
 		if given != "" && given != d.ID {
-			return SocketIdentity{}, errForbidden("the device token is for another device")
+			return hub.Identity{}, errForbidden("the device token is for another device")
 		}
-		return SocketIdentity{UserID: d.UserID, DeviceID: d.ID}, nil
+		return hub.Identity{UserID: d.UserID, DeviceID: d.ID}, nil
 	}
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
-		return SocketIdentity{}, errNoCredentials
+		return hub.Identity{}, errNoCredentials
 	}
-	if o := r.Header.Get("Origin"); o == "" || !s.originOK(r, o) {
-		return SocketIdentity{}, errForbidden("a cookie-authenticated socket needs an allowed Origin")
+	if o := r.Header.Get("Origin"); o == "" || !a.creds.originOK(r, o) {
+		return hub.Identity{}, errForbidden("a cookie-authenticated socket needs an allowed Origin")
 	}
 	// No renewal here: the new expiry could not reach the cookie before the upgrade.
-	sess, _, err := s.sessionByToken(ctx, c.Value, false)
+	sess, _, err := a.creds.sessionByToken(ctx, c.Value, false)
 	if err != nil {
-		return SocketIdentity{}, err
+		return hub.Identity{}, err
 	}
-	return s.socketForSession(ctx, r, sess)
+	return a.socketForSession(ctx, r, sess)
 }
 
 var errNoDeviceID = errBadRequest("a session needs the device id in X-Device-Id or ?device_id=")
@@ -113,19 +125,19 @@ func socketDeviceID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (s *Server) socketForSession(ctx context.Context, r *http.Request, sess store.Session) (SocketIdentity, error) {
+func (a *SocketAuth) socketForSession(ctx context.Context, r *http.Request, sess store.Session) (hub.Identity, error) {
 	id, err := socketDeviceID(r)
 	if err != nil {
-		return SocketIdentity{}, err
+		return hub.Identity{}, err
 	}
-	d, err := s.store.Device(ctx, id)
+	d, err := a.creds.store.Device(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != sess.UserID) {
-		return SocketIdentity{}, errForbidden("the device is not this user's")
+		return hub.Identity{}, errForbidden("the device is not this user's")
 	}
 	if err != nil {
-		return SocketIdentity{}, fmt.Errorf("socket device: %w", err)
+		return hub.Identity{}, fmt.Errorf("socket device: %w", err)
 	}
-	return SocketIdentity{UserID: sess.UserID, DeviceID: d.ID, SessionID: sess.ID}, nil
+	return hub.Identity{UserID: sess.UserID, DeviceID: d.ID, SessionID: sess.ID}, nil
 }
 
 var errBadTicket = errUnauthorized("invalid, used or expired ticket")
@@ -134,39 +146,39 @@ var errBadTicket = errUnauthorized("invalid, used or expired ticket")
 // stored hashed under "ws-ticket:<device id>". Naming the session by its token hash
 // lets the ticket be refused once the session has ended (signed out, reset), even
 // within its 30 seconds; the hash alone authenticates nothing.
-func (s *Server) socketByTicket(ctx context.Context, ticket string) (SocketIdentity, error) {
+func (a *SocketAuth) socketByTicket(ctx context.Context, ticket string) (hub.Identity, error) {
 	ids, ok := splitScopedToken(ticket, 2)
 	if !ok {
-		return SocketIdentity{}, errBadTicket
+		return hub.Identity{}, errBadTicket
 	}
 	deviceID, ok := parseID(ids[0])
 	if !ok {
-		return SocketIdentity{}, errBadTicket
+		return hub.Identity{}, errBadTicket
 	}
-	_, err := s.store.ConsumeVerification(ctx, kindWSTicket+":"+deviceID, hashToken(ticket), s.now())
+	_, err := a.creds.store.ConsumeVerification(ctx, kindWSTicket+":"+deviceID, hashToken(ticket), a.creds.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return SocketIdentity{}, errBadTicket
+		return hub.Identity{}, errBadTicket
 	}
 	if err != nil {
-		return SocketIdentity{}, fmt.Errorf("consume ticket: %w", err)
+		return hub.Identity{}, fmt.Errorf("consume ticket: %w", err)
 	}
-	d, err := s.store.Device(ctx, deviceID)
+	d, err := a.creds.store.Device(ctx, deviceID)
 	if errors.Is(err, store.ErrNotFound) {
-		return SocketIdentity{}, errBadTicket
+		return hub.Identity{}, errBadTicket
 	}
 	if err != nil {
-		return SocketIdentity{}, fmt.Errorf("ticket device: %w", err)
+		return hub.Identity{}, fmt.Errorf("ticket device: %w", err)
 	}
-	id := SocketIdentity{UserID: d.UserID, DeviceID: d.ID}
+	id := hub.Identity{UserID: d.UserID, DeviceID: d.ID}
 	if ids[1] == "" {
 		return id, nil
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, ids[1])
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != d.UserID || !s.now().Before(sess.ExpiresAt))) {
-		return SocketIdentity{}, errBadTicket
+	sess, err := a.creds.store.SessionByTokenHash(ctx, ids[1])
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != d.UserID || !a.creds.now().Before(sess.ExpiresAt))) {
+		return hub.Identity{}, errBadTicket
 	}
 	if err != nil {
-		return SocketIdentity{}, fmt.Errorf("ticket session: %w", err)
+		return hub.Identity{}, fmt.Errorf("ticket session: %w", err)
 	}
 	id.SessionID = sess.ID
 	return id, nil

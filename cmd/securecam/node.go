@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/hub/redisbus"
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/postgres"
+	"github.com/securecam/securecam/store/sqlite"
+	"github.com/securecam/securecam/web"
+	"github.com/securecam/securecam/web/app"
+)
+
+// node is one replica, built and ready to run: its parts, in the order they were
+// built, and the listeners it serves on.
+type node struct {
+	cfg Config
+	log *slog.Logger
+
+	store  store.Store
+	reg    *prometheus.Registry
+	rdb    *redis.Client // nil in embedded mode
+	events eventParts
+	svc    *signaling.Service
+	hub    *hub.Hub
+	web    *web.Server
+
+	http    *http.Server
+	ln      net.Listener
+	adminLn net.Listener // nil without SECURECAM_ADMIN_ADDR
+
+	// closers release what was built, in reverse order, after the node ran (or when
+	// building it failed half way).
+	closers []func()
+}
+
+// build makes every part of the node from the configuration: store, registry, Redis,
+// live view, events and push, signaling, socket auth, hub, web, listeners (behind the
+// connection caps). On failure it releases what it made.
+func build(ctx context.Context, cfg Config, logger *slog.Logger) (*node, error) {
+	n := &node{cfg: cfg, log: logger}
+	if err := n.build(ctx); err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *node) build(ctx context.Context) error {
+	if err := n.openStore(ctx); err != nil {
+		return err
+	}
+	n.reg = prometheus.NewRegistry()
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := n.connectRedis(ctx); err != nil {
+		return err
+	}
+	if err := n.buildSignaling(ctx); err != nil {
+		return err
+	}
+	cfg := n.cfg
+	deps := web.Deps{Store: n.store, Logger: n.log.With("component", "web"), Registerer: n.reg, Gatherer: n.reg}
+	webCfg := web.Config{
+		PublicURL:      cfg.PublicURL,
+		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: prefixStrings(cfg),
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		BodyTimeout:    cfg.BodyTimeout,
+		BodyMinRate:    cfg.BodyMinRate,
+	}
+	auth, err := web.NewSocketAuth(webCfg, deps)
+	if err != nil {
+		return err
+	}
+	if err := n.buildHub(auth); err != nil {
+		return err
+	}
+	if err := n.buildWeb(webCfg, deps); err != nil {
+		return err
+	}
+	return n.listen()
+}
+
+// close releases the parts in reverse order of building.
+func (n *node) close() {
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		n.closers[i]()
+	}
+	n.closers = nil
+}
+
+// openStore opens (and migrates) the store; in embedded mode, the only replica, it
+// marks every device offline: nobody is connected yet.
+func (n *node) openStore(ctx context.Context) error {
+	st, err := openStore(ctx, n.cfg, n.log)
+	if err != nil {
+		return err
+	}
+	n.store = st
+	n.closers = append(n.closers, func() { _ = st.Close() })
+	if n.cfg.RedisURL == "" {
+		if err := st.MarkAllDevicesOffline(ctx, time.Now().UTC()); err != nil {
+			return fmt.Errorf("mark devices offline: %w", err)
+		}
+	}
+	return nil
+}
+
+// connectRedis connects to SECURECAM_REDIS_URL, when set.
+func (n *node) connectRedis(ctx context.Context) error {
+	if n.cfg.RedisURL == "" {
+		return nil
+	}
+	opts, err := redis.ParseURL(n.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("SECURECAM_REDIS_URL: %w", err)
+	}
+	redis.SetLogger(redisLogger{n.log.With("component", "redis")})
+	n.rdb = redis.NewClient(opts)
+	n.closers = append(n.closers, func() { _ = n.rdb.Close() })
+	if err := n.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s is not reachable: %w", opts.Addr, err)
+	}
+	return nil
+}
+
+// buildSignaling builds live view (TURN, ICE servers), events and push, and the
+// signaling service on them.
+func (n *node) buildSignaling(ctx context.Context) error {
+	turnSrv, iceServers, err := liveViewServers(n.cfg, n.reg, n.log.With("component", "turn"))
+	if err != nil {
+		return err
+	}
+	if turnSrv != nil {
+		n.closers = append(n.closers, func() { _ = turnSrv.Close() })
+	}
+	if n.events, err = newEventParts(ctx, n.cfg, n.store, n.reg, n.log); err != nil {
+		return err
+	}
+	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
+		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
+		Streams: signaling.StreamConfig{ICE: iceServers}})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.svc.Close)
+	return nil
+}
+
+// buildHub builds the hub on auth, the Redis bus and presence registry in cluster
+// mode, and attaches signaling to it.
+func (n *node) buildHub(auth hub.Authenticator) error {
+	cfg := n.cfg
+	hcfg := hub.Config{
+		NodeID:        cfg.NodeID,
+		Authenticator: auth,
+		Directory:     signaling.Directory{Store: n.store},
+		OnConnect:     n.svc.OnConnect,
+		OnDisconnect:  n.svc.OnDisconnect,
+		ReadLimit:     cfg.MaxMessageBytes,
+		MessageRate:   cfg.MessageRate,
+		MessageBurst:  burst(cfg.MessageRate),
+		AcceptRate:    cfg.AcceptRate,
+		AcceptBurst:   burst(cfg.AcceptRate),
+		Logger:        n.log.With("component", "hub"),
+		Registerer:    n.reg,
+	}
+	if n.rdb != nil {
+		hcfg.Bus = redisbus.New(n.rdb, redisbus.Config{Logger: hcfg.Logger, Registerer: n.reg})
+		hcfg.Presence = redisbus.NewPresence(n.rdb, redisbus.PresenceConfig{})
+	}
+	h, err := hub.New(hcfg)
+	if err != nil {
+		return err
+	}
+	n.hub = h
+	// After a normal run the hub was drained already: Shutdown returns its first result.
+	n.closers = append(n.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	n.svc.Attach(h)
+	return nil
+}
+
+// buildWeb builds the HTTP surface: REST over the store and signaling, /ws on the hub.
+func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
+	deps.Sockets = n.hub
+	deps.Commands = n.svc
+	deps.Events = n.svc
+	deps.Recordings = n.events.recordings
+	deps.Streams = n.svc
+	deps.OnLinkRevoked = n.svc.LinkRevoked
+	deps.Presence = n.hub
+	deps.WS = n.hub
+	deps.App = app.Handler()
+	deps.Ready = []web.ReadyCheck{{Name: "hub", Check: n.hub.Ready}}
+	if n.rdb != nil {
+		deps.Limiter = web.NewRedisLimiter(n.rdb, "securecam:ratelimit:")
+	}
+	if n.cfg.SMTPURL != "" {
+		m, err := web.NewSMTPMailer(n.cfg.SMTPURL)
+		if err != nil {
+			return fmt.Errorf("SECURECAM_SMTP_URL: %w", err)
+		}
+		deps.Mailer = m
+	}
+	srv, err := web.New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	n.web = srv
+	return nil
+}
+
+// listen binds SECURECAM_HTTP_ADDR, behind the connection caps, and, when set,
+// SECURECAM_ADMIN_ADDR.
+func (n *node) listen() error {
+	cfg := n.cfg
+	lim, err := connLimiter(cfg, n.reg, n.log)
+	if err != nil {
+		return err
+	}
+	n.http = httpServer(cfg, n.web, lim, n.log)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on SECURECAM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	n.ln = lim.Listen(ln)
+	n.closers = append(n.closers, func() { _ = ln.Close() })
+	if cfg.AdminAddr != "" {
+		if n.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			return fmt.Errorf("listen on SECURECAM_ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+		}
+		adminLn := n.adminLn
+		n.closers = append(n.closers, func() { _ = adminLn.Close() })
+	}
+	return nil
+}
+
+// openStore opens (and migrates) PostgreSQL when a database URL is configured, else
+// the SQLite file in the data directory.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (store.Store, error) {
+	log := logger.With("component", "store")
+	if cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL (SECURECAM_DATABASE_URL): %w", err)
+		}
+		return st, nil
+	}
+	path := filepath.Join(cfg.DataDir, "securecam.db")
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: path, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite at %s (SECURECAM_DATA_DIR): %w", path, err)
+	}
+	return st, nil
+}
+
+// burst is the token-bucket burst of a configured rate: twice the rate, or 0 (the hub's
+// default) when the rate is not configured.
+func burst(rate float64) int {
+	if rate == 0 {
+		return 0
+	}
+	return int(max(1, min(2*rate, math.MaxInt32)))
+}
+
+func prefixStrings(cfg Config) []string {
+	out := make([]string, len(cfg.TrustedProxies))
+	for i, p := range cfg.TrustedProxies {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// redisLogger sends go-redis's own messages (dial failures while Redis is away) to
+// the process log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
+}
+
+// adminMux serves pprof on the admin listener.
+func adminMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
