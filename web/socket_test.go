@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -16,44 +15,35 @@ import (
 	"github.com/securecam/securecam/web"
 )
 
-// hubAuth authenticates the hub's sockets through a web server built after the hub,
-// as cmd/securecam wires them.
-type hubAuth struct{ srv atomic.Pointer[web.Server] }
-
-func (a *hubAuth) Authenticate(r *http.Request) (hub.Identity, error) {
-	id, err := a.srv.Load().AuthenticateSocket(r)
-	if err != nil {
-		var we *web.Error
-		if errors.As(err, &we) {
-			return hub.Identity{}, &hub.AuthError{Status: we.HTTPStatus(), Code: we.ErrorCode(), Message: we.Detail}
-		}
-		return hub.Identity{}, err
-	}
-	return hub.Identity{UserID: id.UserID, DeviceID: id.DeviceID, SessionID: id.SessionID}, nil
-}
-
 // Forty loops sending garbage bearers to /ws, from one client behind the trusted
 // proxy, take no accept slot from a real camera: it connects twenty times in a row
 // while they run. They spend their own network's budget of failed authentications,
 // then get 429 with Retry-After.
 func TestGarbageBearersDoNotKeepACameraOut(t *testing.T) {
 	t.Parallel()
-	auth := &hubAuth{}
-	// Twenty accept slots, refilled at one a second: the camera needs all of them.
-	h, err := hub.New(hub.Config{Authenticator: auth, AcceptRate: 1, AcceptBurst: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			t.Errorf("hub Shutdown: %v", err)
-		}
-	})
+	// Built as cmd/securecam builds them: the socket auth from the server's Config and
+	// store, the hub on it, the server mounting the hub.
+	var h *hub.Hub
 	e := newEnv(t, config(func(c *web.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }),
-		func(s *setup) { s.deps.WS = h })
-	auth.srv.Store(e.srv)
+		func(s *setup) {
+			auth, err := web.NewSocketAuth(s.cfg, s.deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twenty accept slots, refilled at one a second: the camera needs all of them.
+			h, err = hub.New(hub.Config{Authenticator: auth, AcceptRate: 1, AcceptBurst: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := h.Shutdown(ctx); err != nil {
+					t.Errorf("hub Shutdown: %v", err)
+				}
+			})
+			s.deps.WS = h
+		})
 	a := e.signUp()
 	cam := e.createDevice(a.Session.Token, "camera")
 
