@@ -228,17 +228,22 @@ type response struct {
 	resp   *http.Response
 }
 
-// do sends a request; body is sent as is when it is a string, else as JSON.
+// do sends a request; body is sent as is when it is a string, else as JSON. The request
+// and the answer are checked against the OpenAPI document (checkAPI).
 func (e *env) do(method, path string, body any, opts ...reqOpt) response {
 	e.t.Helper()
-	var rd io.Reader
+	var (
+		rd  io.Reader
+		raw []byte
+	)
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
+		rd = bytes.NewReader(raw)
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			e.t.Fatal(err)
 		}
 		rd = bytes.NewReader(raw)
@@ -258,11 +263,12 @@ func (e *env) do(method, path string, body any, opts ...reqOpt) response {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
+	resBody, err := io.ReadAll(res.Body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: raw, resp: res}
+	checkAPI(e.t, req, raw, res, resBody)
+	return response{status: res.StatusCode, header: res.Header, body: resBody, resp: res}
 }
 
 // want checks the status and decodes the body into v (if not nil).

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -27,9 +29,11 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, errNotFound("no such endpoint"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		allowed := allowedMethods(r, req.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeProblem(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeBadRequest,
-			Detail: "method not allowed on this endpoint"})
+			Detail: fmt.Sprintf("%s is not allowed here; this endpoint takes %s", req.Method, strings.Join(allowed, ", "))})
 	})
 	if ws != nil {
 		r.Method(http.MethodGet, "/ws", s.withClientAddr(ws))
@@ -43,6 +47,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 
 		r.Route("/api/v1", func(r chi.Router) {
+			r.Get("/openapi.json", handleOpenAPI)
 			// Anyone. A browser request from a foreign origin is refused (login CSRF).
 			r.Group(func(r chi.Router) {
 				r.Use(s.refuseForeignOrigin)
@@ -99,6 +104,17 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 		}
 	})
 	return r
+}
+
+// allowedMethods lists the methods routes answers on path, for the Allow header of a 405.
+func allowedMethods(routes chi.Routes, path string) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if routes.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // recoverer turns a handler panic into a 500 problem and a log line. A panic after the

@@ -101,16 +101,16 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		w.Header().Set(k, v)
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	name := path.Clean("/" + r.URL.Path)
 	if name == "/api" || strings.HasPrefix(name, "/api/") {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"type":"about:blank","title":"Not Found","status":404,"code":"not_found"}`)
+		fmt.Fprint(w, `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such endpoint","code":"not_found"}`)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	a, ok := assets[name]

@@ -34,7 +34,9 @@ func TestHandler(t *testing.T) {
 		{"stylesheet", http.MethodGet, "/app.css", 200, "text/css; charset=utf-8", "body"},
 		{"missing module is 404", http.MethodGet, "/js/nope.js", 404, "text/plain; charset=utf-8", ""},
 		{"missing image is 404", http.MethodGet, "/favicon.ico", 404, "text/plain; charset=utf-8", ""},
-		{"unknown API path is a problem", http.MethodGet, "/api/v1/nope", 404, "application/problem+json", `"code":"not_found"`},
+		{"unknown API path is a problem", http.MethodGet, "/api/v1/nope", 404, "application/problem+json", `"detail":"no such endpoint","code":"not_found"`},
+		{"unknown path under /api is a problem with a detail", http.MethodGet, "/api/nope", 404, "application/problem+json", `"detail":"no such endpoint","code":"not_found"`},
+		{"any method under /api is a problem", http.MethodPost, "/api/nope", 404, "application/problem+json", `"detail":"no such endpoint","code":"not_found"`},
 		{"HEAD works", http.MethodHead, "/js/api.js", 200, "text/javascript; charset=utf-8", ""},
 		{"POST refused", http.MethodPost, "/", 405, "text/plain; charset=utf-8", ""},
 	}
