@@ -3,11 +3,12 @@ package signaling
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/securecam/securecam/signaling/jsonerr"
 )
 
 // Limits of command requests.
@@ -63,30 +64,30 @@ func (r *CommandRequest) Validate() error {
 	if p[0] != '{' {
 		return errorf(CodeBadRequest, "payload must be a JSON object")
 	}
-	if err := validateStandardPayload(r.CommandType, p); err != nil {
-		return errorf(CodeBadRequest, "payload of %s: %v", r.CommandType, err)
+	if msg := validateStandardPayload(r.CommandType, p); msg != "" {
+		return errorf(CodeBadRequest, "%s", msg)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, p); err != nil {
-		return errorf(CodeBadRequest, "payload: %v", err)
+		return errorf(CodeBadRequest, "%s", jsonerr.Describe("payload", err))
 	}
 	r.Payload = compact.Bytes()
 	return nil
 }
 
 // validateStandardPayload checks the payloads of the standard command types; apps'
-// own types only need an object.
-func validateStandardPayload(commandType string, p []byte) error {
+// own types only need an object. It returns what is wrong, naming the field, or "".
+func validateStandardPayload(commandType string, p []byte) string {
 	switch commandType {
 	case "set_torch":
 		var v struct {
 			On *bool `json:"on"`
 		}
 		if err := json.Unmarshal(p, &v); err != nil {
-			return err
+			return jsonerr.Describe("payload", err)
 		}
 		if v.On == nil {
-			return errors.New("on is required")
+			return "payload.on is required"
 		}
 	case "siren":
 		var v struct {
@@ -94,13 +95,13 @@ func validateStandardPayload(commandType string, p []byte) error {
 			Seconds *int  `json:"seconds"`
 		}
 		if err := json.Unmarshal(p, &v); err != nil {
-			return err
+			return jsonerr.Describe("payload", err)
 		}
 		if v.On == nil {
-			return errors.New("on is required")
+			return "payload.on is required"
 		}
 		if v.Seconds != nil && (*v.Seconds < 1 || *v.Seconds > 3600) {
-			return errors.New("seconds must be between 1 and 3600")
+			return "payload.seconds must be between 1 and 3600"
 		}
 	case "set_motion":
 		var v struct {
@@ -108,21 +109,21 @@ func validateStandardPayload(commandType string, p []byte) error {
 			Sensitivity *float64 `json:"sensitivity"`
 		}
 		if err := json.Unmarshal(p, &v); err != nil {
-			return err
+			return jsonerr.Describe("payload", err)
 		}
 		if v.Enabled == nil {
-			return errors.New("enabled is required")
+			return "payload.enabled is required"
 		}
 		if v.Sensitivity != nil && (*v.Sensitivity < 0 || *v.Sensitivity > 1) {
-			return errors.New("sensitivity must be between 0 and 1")
+			return "payload.sensitivity must be between 0 and 1"
 		}
 	default:
 		var v map[string]json.RawMessage
 		if err := json.Unmarshal(p, &v); err != nil {
-			return err
+			return jsonerr.Describe("payload", err)
 		}
 	}
-	return nil
+	return ""
 }
 
 // CommandResult is the data of command.result.
@@ -157,11 +158,7 @@ func decodeData(data json.RawMessage, v any) error {
 		return errorf(CodeBadRequest, "data must be a JSON object")
 	}
 	if err := json.Unmarshal(d, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return errorf(CodeBadRequest, "data.%s: %s is not a valid %s", te.Field, te.Value, te.Type)
-		}
-		return errorf(CodeBadRequest, "data: %v", err)
+		return errorf(CodeBadRequest, "%s", jsonerr.Describe("data", err))
 	}
 	return nil
 }

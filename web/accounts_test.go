@@ -84,15 +84,28 @@ func TestSignUp(t *testing.T) {
 		{"no name", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": "  "}},
 		{"long name", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": strings.Repeat("n", 101)}},
 		{"missing fields", map[string]string{}},
-		{"malformed JSON", `{"email": "a@example.com",`},
-		{"wrong type", `{"email": 42, "password": "x", "name": "A"}`},
-		{"not an object", `["a@example.com"]`},
-		{"trailing data", `{"email": "a@example.com", "password": "12345678", "name": "A"} {}`},
-		{"empty body", ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.do("POST", "/api/v1/auth/sign-up", tt.body).wantProblem(t, http.StatusBadRequest, "bad_request")
+		})
+	}
+	// Bodies that are not the JSON object asked for: the detail says what is wrong in
+	// the body's terms, never in Go's.
+	for _, tt := range []struct{ name, body, detail string }{
+		{"malformed JSON", `{"email": "a@example.com",`, "the body is not valid JSON: it ends in the middle of a value"},
+		{"bad character", `{"email": x}`, "the body is not valid JSON: unexpected 'x' at byte 11"},
+		{"wrong type", `{"email": 42, "password": "x", "name": "A"}`, "email: expected a string, got a number"},
+		{"not an object", `["a@example.com"]`, "the body: expected an object, got an array"},
+		{"trailing object", `{"email": "a@example.com", "password": "12345678", "name": "A"} {}`, "the body has data after its JSON object"},
+		{"trailing garbage", `{"email": "a@example.com", "password": "12345678", "name": "A"} x`, "the body has data after its JSON object"},
+		{"empty body", ``, "the body is empty; expected a JSON object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := e.do("POST", "/api/v1/auth/sign-up", tt.body).wantProblem(t, http.StatusBadRequest, "bad_request")
+			if p.Detail != tt.detail {
+				t.Fatalf("detail %q, want %q", p.Detail, tt.detail)
+			}
 		})
 	}
 	t.Run("oversized body", func(t *testing.T) {

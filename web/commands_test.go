@@ -122,6 +122,33 @@ func TestCommandsAPI(t *testing.T) {
 				e.do("POST", "/api/v1/commands", tt.body, opts...).wantProblem(t, tt.status, tt.code)
 			})
 		}
+		t.Run("details name the field", func(t *testing.T) {
+			for _, tt := range []struct {
+				name   string
+				body   any
+				detail string
+			}{
+				{"payload field of the wrong type",
+					map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "set_torch", "payload": map[string]any{"on": "yes"}},
+					"payload.on: expected a boolean, got a string"},
+				{"payload field missing",
+					map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "set_torch"},
+					"payload.on is required"},
+				{"payload number not an integer",
+					map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "siren", "payload": map[string]any{"on": true, "seconds": 1.5}},
+					"payload.seconds: expected an integer, got the number 1.5"},
+				{"body field of the wrong type",
+					map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "snapshot", "ttl_seconds": "10"},
+					"ttl_seconds: expected an integer, got a string"},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					p := e.do("POST", "/api/v1/commands", tt.body, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+					if p.Detail != tt.detail {
+						t.Fatalf("detail %q, want %q", p.Detail, tt.detail)
+					}
+				})
+			}
+		})
 		e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(intruder.Session.Token)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
 		e.do("GET", "/api/v1/commands?status=done", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
 		e.do("GET", "/api/v1/commands?device_id=x", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)

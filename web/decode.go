@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/signaling/jsonerr"
 	"github.com/securecam/securecam/store"
 )
 
@@ -42,10 +43,11 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) err
 		return decodeError(err, s.maxBody)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
+		var syntaxErr *json.SyntaxError
+		if err != nil && !errors.As(err, &syntaxErr) {
 			return decodeError(err, s.maxBody)
 		}
-		return errBadRequest("trailing data after the JSON object")
+		return errBadRequest("the body has data after its JSON object")
 	}
 	return nil
 }
@@ -56,27 +58,16 @@ func tooLarge(limit int64) *Error {
 }
 
 func decodeError(err error, limit int64) *Error {
-	var (
-		maxErr    *http.MaxBytesError
-		typeErr   *json.UnmarshalTypeError
-		syntaxErr *json.SyntaxError
-	)
+	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
 		return tooLarge(limit)
 	case errors.Is(err, errSlowBody):
 		return errSlowBodyProblem
 	case errors.Is(err, io.EOF):
-		return errBadRequest("empty body, want a JSON object")
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return errBadRequest("want a JSON object, got %s", typeErr.Value)
-		}
-		return errBadRequest("field %q: want %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return errBadRequest("malformed JSON: %v", err)
+		return errBadRequest("the body is empty; expected a JSON object")
 	default:
-		return errBadRequest("malformed JSON: %v", err)
+		return errBadRequest("%s", jsonerr.Describe("", err))
 	}
 }
 

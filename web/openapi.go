@@ -12,7 +12,6 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
-
 func handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
