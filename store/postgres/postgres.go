@@ -73,9 +73,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if err := migrateLocked(ctx, pool, log); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, withCreateHint(err, pcfg.ConnConfig.Config)
 	}
 	return &Store{Store: sqlstore.New(pgxDB{pool}, dialect), pool: pool}, nil
+}
+
+// withCreateHint says how to create the database when err is PostgreSQL's "database
+// does not exist" (SQLSTATE 3D000): the hub creates its tables, not the database.
+func withCreateHint(err error, c pgconn.Config) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		return err
+	}
+	return fmt.Errorf("postgres open: database %q does not exist on %s:%d; create it once with "+
+		"`createdb -h %s -p %d -U %s %s` (or `CREATE DATABASE %s;` in psql) and start again; "+
+		"the hub creates its tables itself: %w",
+		c.Database, c.Host, c.Port, c.Host, c.Port, c.User, c.Database, c.Database, err)
 }
 
 // migrateLocked applies the migrations on one connection holding the advisory lock.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	neturl "net/url"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,6 +58,26 @@ func migrationCount(t *testing.T, url string) int {
 }
 
 // Replicas starting together on a fresh database all come up; the migrations ran once.
+func TestMissingDatabaseSaysHowToCreateIt(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := strings.TrimPrefix(u.Path, "/") + "_missing"
+	u.Path = "/" + missing
+	st, err := postgres.Open(t.Context(), postgres.Config{URL: u.String()})
+	if err == nil {
+		st.Close()
+		t.Fatal("Open of a database that does not exist succeeded")
+	}
+	for _, want := range []string{"database \"" + missing + "\" does not exist", "createdb -h " + u.Hostname() + " -p ", " -U postgres " + missing, "CREATE DATABASE " + missing + ";"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 func TestConcurrentOpen(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t)
