@@ -31,6 +31,9 @@ commands:
             (resumable; hubs may keep running)
   sim       run a simulated camera or viewer against a hub (securecam sim camera|viewer -h)
   bench     measure connections, routing, commands and live-view setup (securecam bench -h)
+  healthcheck
+            exit 0 if the hub on this machine is ready (GET /readyz on SECURECAM_HTTP_ADDR),
+            else 1: for container health checks
   version   print the version and exit
 
 Configuration comes from SECURECAM_* environment variables, optionally backed by the
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		cmd = migrate
 	case "migrate-blobs":
 		cmd = migrateBlobs
+	case "healthcheck":
+		cmd = healthcheck
 	case "sim":
 		return simCmd(ctx, args, getenv, stdout, stderr)
 	case "bench":
@@ -74,6 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	default:
 		fmt.Fprintf(stderr, "securecam: unknown command %q\n\n%s", name, usage)
 		return 2
+	}
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "securecam %s: unexpected arguments %q\n\n%s", name, args, usage)
@@ -99,4 +108,12 @@ func setup(getenv func(string) string, environ []string, logOut io.Writer) (Conf
 		logger.Warn("unknown configuration variable ignored", "name", name)
 	}
 	return cfg, logger, nil
+}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
