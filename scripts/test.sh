@@ -2,7 +2,7 @@
 # scripts/test.sh — run SecureCam Hub's whole test suite.
 #
 #   scripts/test.sh                      # everything: go test -race -count=1 ./...
-#   scripts/test.sh -run TestConfig -v   # extra arguments go to `go test`
+#   scripts/test.sh -run TestLoadDefaults -v   # extra arguments go to `go test`
 #   scripts/test.sh ./store/...          # a package pattern replaces ./...
 #
 # Before running the tests it makes sure the services and tools they need are there:
