@@ -504,4 +504,10 @@ func TestHealthReadyMetricsAndWS(t *testing.T) {
 	}
 	e.do("GET", "/api/v1/nope", nil).wantProblem(t, http.StatusNotFound, "not_found")
 	e.do("PUT", "/api/v1/me", nil).wantProblem(t, http.StatusMethodNotAllowed, "bad_request")
+	for path, allow := range map[string]string{"/api/v1/me": "GET", "/api/v1/devices/" + uuid.NewString(): "GET, PATCH, DELETE",
+		"/api/v1/recordings/" + uuid.NewString() + "/content": "GET, PUT"} {
+		if got := e.do("POST", path, nil).header.Get("Allow"); got != allow {
+			t.Errorf("POST %s: Allow %q, want %q", path, got, allow)
+		}
+	}
 }

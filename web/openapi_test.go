@@ -3,10 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/securecam/securecam/web"
 )
 
 // apiSpec is openapi.json, loaded and validated once. Its component schemas (the
@@ -67,6 +71,41 @@ func closeSchema(s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if _, err := apiSpec(); err != nil {
 		t.Fatalf("openapi.json: %v", err)
+	}
+}
+
+// TestErrorTableListsEveryCode holds docs/api.md's promise that its error table lists
+// every code the API answers with: the codes of the document's problem schema.
+func TestErrorTableListsEveryCode(t *testing.T) {
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				ErrorCode struct {
+					Enum []string `json:"enum"`
+				} `json:"ErrorCode"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	apiMD, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := doc.Components.Schemas.ErrorCode.Enum
+	for _, code := range append(codes, web.CodeBadRequest, web.CodeInvalidCredentials, web.CodeUnauthorized, web.CodeForbidden,
+		web.CodeNotFound, web.CodeConflict, web.CodeTooLarge, web.CodeRateLimited, web.CodeUnavailable, web.CodeInternal) {
+		if !slices.Contains(codes, code) {
+			t.Errorf("openapi.json's ErrorCode lacks %q", code)
+		}
+		if !strings.Contains(string(apiMD), "| `"+code+"` |") {
+			t.Errorf("docs/api.md's error table lacks %q", code)
+		}
 	}
 }
 
