@@ -3,8 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	neturl "net/url"
 	"net/url"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
