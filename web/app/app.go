@@ -4,10 +4,11 @@
 // Handler answers GET and HEAD only. A path naming an embedded file gets that
 // file with its content type, an ETag and "Cache-Control: no-cache" (file
 // names carry no content hash, so browsers revalidate and never run a stale
-// module after an upgrade). Any other path without a file extension is a
-// client-side route and gets index.html; a missing file with an extension is
-// 404, and so is anything under /api/ (as a problem document), so a mistyped
-// API call never receives HTML. Directories are never listed.
+// module after an upgrade). The app's own client-side routes (see [routes])
+// get index.html. Every other path is 404: anything under /api/ as a problem
+// document, so a mistyped API call never receives HTML, the rest as plain
+// text, so a mistyped health-check path never looks healthy. Directories are
+// never listed.
 //
 // Concurrency: the handler only reads immutable data built once at package
 // initialisation and is safe for concurrent use.
@@ -50,6 +51,23 @@ var securityHeaders = map[string]string{
 	"X-Content-Type-Options": "nosniff",
 	"Referrer-Policy":        "no-referrer",
 	"Permissions-Policy":     "camera=(self), microphone=(self), fullscreen=(self)",
+}
+
+// routes are the client-side routes of the app (web/app/static/js/ui/app.js):
+// exact paths, and prefixes ending in "/" followed by exactly one segment.
+var routes = map[string]bool{
+	"/": true, "/devices": true, "/camera": true, "/live": true, "/live/": true, "/events": true,
+	"/links": true, "/notifications": true, "/sign-in": true, "/sign-up": true,
+	"/forgot-password": true, "/reset-password": true, "/verify-email": true,
+}
+
+// isRoute reports whether the cleaned path is one of the app's routes.
+func isRoute(name string) bool {
+	if routes[name] {
+		return true
+	}
+	dir, last := path.Split(name)
+	return dir != "/" && routes[dir] && last != ""
 }
 
 type asset struct {
@@ -116,11 +134,11 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	a, ok := assets[name]
 	switch {
 	case ok:
-	case strings.Contains(path.Base(name), "."):
+	case isRoute(name):
+		a = assets["/index.html"]
+	default:
 		http.NotFound(w, r)
 		return
-	default:
-		a = assets["/index.html"]
 	}
 	h := w.Header()
 	h.Set("Content-Type", a.contentType)
