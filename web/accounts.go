@@ -158,6 +158,10 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(r, u.ID, AuditSignUp, "user", u.ID, nil)
+	if err := s.mailVerification(r.Context(), u); err != nil {
+		// The account exists and is signed in; the link can be asked for again.
+		s.log.ErrorContext(r.Context(), "sign-up: verification mail", "err", err)
+	}
 	writeJSON(w, http.StatusCreated, authResponse{User: u, Session: sess})
 	return nil
 }
@@ -306,15 +310,23 @@ func (s *Server) handleVerifyEmailRequest(w http.ResponseWriter, r *http.Request
 	if err := s.limitAuth(r, "verify-email", u.ID); err != nil {
 		return err
 	}
-	tok, err := s.issueVerification(r.Context(), kindEmailVerification, u.ID, s.verifyTTL)
+	if err := s.mailVerification(r.Context(), u); err != nil {
+		return err
+	}
+	s.audit(r, u.ID, AuditEmailVerificationRequest, "user", u.ID, nil)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// mailVerification issues a verification token for u and mails its link.
+func (s *Server) mailVerification(ctx context.Context, u store.User) error {
+	tok, err := s.issueVerification(ctx, kindEmailVerification, u.ID, s.verifyTTL)
 	if err != nil {
 		return err
 	}
-	s.sendMail(r.Context(), u.Email, "Verify your SecureCam email address",
+	s.sendMail(ctx, u.Email, "Verify your SecureCam email address",
 		"Open this link to verify your email address:\n\n"+s.link("/verify-email", tok)+
 			"\n\nThe link works once and expires in "+s.verifyTTL.String()+".\n")
-	s.audit(r, u.ID, AuditEmailVerificationRequest, "user", u.ID, nil)
-	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 

@@ -32,6 +32,12 @@ func TestSignUp(t *testing.T) {
 	if a.User.Email != email || a.User.Name != "Ada" || a.User.EmailVerified || a.User.ID == "" {
 		t.Fatalf("user %+v", a.User)
 	}
+	// The verification link goes out at sign-up, and works.
+	mail := e.mail.nextTo(t, email)
+	if mail.subject != "Verify your SecureCam email address" {
+		t.Fatalf("sign-up mail %+v, want the verification mail", mail)
+	}
+	e.do("POST", "/api/v1/auth/verify-email", map[string]string{"token": tokenIn(t, mail.body)}).want(t, http.StatusNoContent, nil)
 	if strings.Contains(string(res.body), "password") {
 		t.Fatalf("answer mentions the password: %s", res.body)
 	}

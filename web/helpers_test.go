@@ -28,8 +28,13 @@ import (
 	"github.com/securecam/securecam/web/connlimit"
 )
 
-// mailbox is a Mailer that hands every mail to the test.
-type mailbox struct{ ch chan sentMail }
+// mailbox is a Mailer that hands every mail to the test. Mails set aside by
+// nextTo while it looked for another recipient's are returned first by next.
+type mailbox struct {
+	ch   chan sentMail
+	mu   sync.Mutex
+	held []sentMail
+}
 
 type sentMail struct{ to, subject, body string }
 
@@ -41,12 +46,46 @@ func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
 // next waits for the next mail.
 func (m *mailbox) next(t *testing.T) sentMail {
 	t.Helper()
+	m.mu.Lock()
+	if len(m.held) > 0 {
+		mail := m.held[0]
+		m.held = m.held[1:]
+		m.mu.Unlock()
+		return mail
+	}
+	m.mu.Unlock()
 	select {
 	case mail := <-m.ch:
 		return mail
 	case <-time.After(10 * time.Second):
 		t.Fatal("no mail sent within 10 s")
 		return sentMail{}
+	}
+}
+
+// nextTo waits for the next mail to the address, setting others aside.
+func (m *mailbox) nextTo(t *testing.T, to string) sentMail {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, mail := range m.held {
+		if mail.to == to {
+			m.held = append(m.held[:i], m.held[i+1:]...)
+			return mail
+		}
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case mail := <-m.ch:
+			if mail.to == to {
+				return mail
+			}
+			m.held = append(m.held, mail)
+		case <-deadline:
+			t.Fatalf("no mail to %s within 10 s", to)
+			return sentMail{}
+		}
 	}
 }
 
@@ -144,7 +183,7 @@ func newEnvOn(t *testing.T, st store.Store, opts ...envOpt) *env {
 		t:       t,
 		store:   st,
 		clock:   storetest.NewClock(),
-		mail:    &mailbox{ch: make(chan sentMail, 16)},
+		mail:    &mailbox{ch: make(chan sentMail, 256)},
 		sockets: &sockets{},
 	}
 	su := setup{deps: web.Deps{
@@ -339,6 +378,9 @@ func (e *env) signUp() authJSON {
 	e.do("POST", "/api/v1/auth/sign-up", map[string]string{
 		"email": uniqueEmail(), "password": testPassword, "name": "Test User",
 	}).want(e.t, http.StatusCreated, &a)
+	if m := e.mail.nextTo(e.t, a.User.Email); !strings.Contains(m.body, "/verify-email?token=") {
+		e.t.Fatalf("sign-up mail %+v, want the verification link", m)
+	}
 	return a
 }
 

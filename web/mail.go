@@ -19,13 +19,19 @@ import (
 )
 
 // Mailer sends one plain-text mail. Bodies carry secret links: implementations must
-// not log them above debug level.
+// not log them above debug level, except [LogMailer], whose purpose that is.
 type Mailer interface {
 	Send(ctx context.Context, to, subject, body string) error
 }
 
-// LogMailer "sends" mail to the log: who and what at info, the body (with its link)
-// at debug only. It is the default when no SMTP server is configured.
+// LogMailerNotice is the message of the log line that carries a mail LogMailer did
+// not send, link included.
+const LogMailerNotice = "MAIL NOT SENT (no SMTP configured): its link is in this line"
+
+// LogMailer writes mail to the log instead of sending it, body (with its secret
+// link) included, at info, so that a self-hoster without SMTP can still verify an
+// address or reset a password from the hub's log. It is the default when no SMTP
+// server is configured; [New] says so at start.
 type LogMailer struct {
 	log *slog.Logger
 }
@@ -37,8 +43,7 @@ func NewLogMailer(log *slog.Logger) *LogMailer {
 
 // Send implements [Mailer].
 func (m *LogMailer) Send(ctx context.Context, to, subject, body string) error {
-	m.log.InfoContext(ctx, "mail sent to log (no SMTP configured)", "to", to, "subject", subject)
-	m.log.DebugContext(ctx, "mail body", "to", to, "body", body)
+	m.log.InfoContext(ctx, LogMailerNotice, "to", to, "subject", subject, "body", body)
 	return nil
 }
 

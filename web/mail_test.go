@@ -7,33 +7,81 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"net/textproto"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
 )
 
-func TestLogMailerKeepsBodiesAtDebug(t *testing.T) {
+// Without SMTP the links reach the operator: in the log at the default level,
+// marked, and the hub says so when it starts.
+func TestLogMailerLogsLinksAtInfo(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		level    slog.Level
-		wantBody bool
-	}{{slog.LevelInfo, false}, {slog.LevelDebug, true}} {
-		var buf bytes.Buffer
-		m := web.NewLogMailer(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tt.level})))
-		if err := m.Send(context.Background(), "a@example.com", "Hello", "secret-link"); err != nil {
-			t.Fatal(err)
-		}
-		out := buf.String()
-		if !strings.Contains(out, "a@example.com") || !strings.Contains(out, "Hello") {
-			t.Errorf("level %v: log lacks recipient or subject: %s", tt.level, out)
-		}
-		if got := strings.Contains(out, "secret-link"); got != tt.wantBody {
-			t.Errorf("level %v: body logged = %v, want %v:\n%s", tt.level, got, tt.wantBody, out)
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := web.NewFast(web.Config{}, web.Deps{Store: storetest.NewSQLite(t), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "no SMTP server configured") {
+		t.Fatalf("no warning at start that links go to the log:\n%s", buf.String())
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	res, err := hs.Client().Post(hs.URL+"/api/v1/auth/password-reset/request", "application/json",
+		strings.NewReader(`{"email":"nobody-yet@example.com"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res, err = hs.Client().Post(hs.URL+"/api/v1/auth/sign-up", "application/json",
+		strings.NewReader(`{"email":"a@example.com","password":"correct horse battery","name":"A"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("sign-up: %d", res.StatusCode)
+	}
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(buf.String(), "/verify-email?token=") {
+		select {
+		case <-deadline:
+			t.Fatalf("the verification link is not in the info log:\n%s", buf.String())
+		case <-tick.C:
 		}
 	}
+	for line := range strings.Lines(buf.String()) {
+		if strings.Contains(line, "/verify-email?token=") &&
+			(!strings.Contains(line, "level=INFO") || !strings.Contains(line, web.LogMailerNotice) || !strings.Contains(line, "a@example.com")) {
+			t.Errorf("link logged without its mark, level or recipient: %s", line)
+		}
+	}
+}
+
+// syncBuffer is a log destination written from the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestNewSMTPMailerRefusesBadURLs(t *testing.T) {

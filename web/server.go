@@ -146,7 +146,8 @@ type Config struct {
 // the documented default.
 type Deps struct {
 	Store Store
-	// Mailer sends verification and reset mails. Default: a LogMailer on Logger.
+	// Mailer sends verification and reset mails. Default: a LogMailer on Logger
+	// (links in the log at info; New warns that it is so).
 	Mailer Mailer
 	// Logger default: discard.
 	Logger *slog.Logger
@@ -261,6 +262,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	}
 	if s.mailer == nil {
 		s.mailer = NewLogMailer(s.log)
+		s.log.Warn("no SMTP server configured (SECURECAM_SMTP_URL): verification and password-reset links " +
+			"are written to this log at info level, marked \"" + LogMailerNotice + "\"")
 	}
 	if s.limiter == nil {
 		s.limiter = NewMemoryLimiter(s.now)
