@@ -57,7 +57,13 @@ func TestCameraAndViewer(t *testing.T) {
 		chromedp.Click(button("Create account")),
 		chromedp.WaitVisible(chromedp.CSS("#camera-list")),
 	)
-	cam.do("switch to camera mode", pageTimeout, chromedp.Click(chromedp.CSS("#use-as-camera")))
+	cam.do("switch to camera mode, naming the new camera", pageTimeout,
+		chromedp.Click(chromedp.CSS("#use-as-camera")),
+		chromedp.WaitVisible(chromedp.CSS("#name-camera-form")),
+		chromedp.Clear(chromedp.CSS("#new-camera-name")),
+		chromedp.SendKeys(chromedp.CSS("#new-camera-name"), "Porch"),
+		chromedp.Click(button("Start camera")),
+	)
 	waitFor[bool](cam, "the camera to start and connect", `
 		!!document.querySelector('.camera-status[data-media=on]') &&
 		!!document.querySelector('.conn[data-status=open]')`, pageTimeout)
@@ -130,7 +136,7 @@ func TestCameraAndViewer(t *testing.T) {
 	eventItem := `#events-timeline li.event`
 	waitFor[bool](view, "the motion event in the timeline", fmt.Sprintf(`
 		[...document.querySelectorAll(%q)].some((li) =>
-			li.querySelector('h3').textContent === 'Motion detected' &&
+			li.querySelector('h2').textContent === 'Motion detected' &&
 			li.querySelector('.meta').textContent.includes(%q) &&
 			li.querySelector('.meta').textContent.includes('motion'))`, eventItem, cameraName), pageTimeout)
 	waitFor[bool](view, "the unread notification count", `

@@ -42,6 +42,8 @@ func TestPhoneOnTheNetwork(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),
 		chromedp.Click(button("Create account")),
+		chromedp.WaitVisible(chromedp.CSS("#name-camera-form")),
+		chromedp.Click(button("Start camera")),
 	)
 	waitFor[bool](overHTTP, "the camera to fail", `!!document.querySelector('.camera-status[data-media=error]')`, pageTimeout)
 	if got, want := overHTTP.text("read the alert", ".camera-mode p.error[role=alert]"), "only available on a secure page"; !strings.Contains(got, want) {
@@ -55,6 +57,8 @@ func TestPhoneOnTheNetwork(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),
 		chromedp.Click(button("Create account")),
+		chromedp.WaitVisible(chromedp.CSS("#name-camera-form")),
+		chromedp.Click(button("Start camera")),
 	)
 	waitFor[bool](overHTTPS, "the camera to start and connect over wss", `
 		location.protocol === 'https:' &&

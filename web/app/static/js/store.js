@@ -66,7 +66,7 @@ const deviceKey = (user, role) => `securecam.device.${user.id}.${role}`;
 
 // ensureDevice returns this browser's device for the role, re-using the one
 // remembered in localStorage while it still exists, else registering anew.
-export async function ensureDevice(user, role) {
+export async function ensureDevice(user, role, name = defaultDeviceName(role)) {
   const id = localStorage.getItem(deviceKey(user, role));
   if (id) {
     try {
@@ -76,9 +76,14 @@ export async function ensureDevice(user, role) {
       if (err.status !== 404 && err.status !== 403) throw err;
     }
   }
-  const { device } = await api.createDevice({ name: defaultDeviceName(role), role, platform: 'web' });
+  const { device } = await api.createDevice({ name, role, platform: 'web' });
   localStorage.setItem(deviceKey(user, role), device.id);
   return device;
+}
+
+// hasDevice reports whether this browser remembers a device of the role.
+export function hasDevice(user, role) {
+  return !!localStorage.getItem(deviceKey(user, role));
 }
 
 export function forgetDevice(user, role) {
@@ -89,11 +94,14 @@ export function isThisBrowser(deviceId) {
   return !!state.user && ['viewer', 'camera'].some((r) => localStorage.getItem(deviceKey(state.user, r)) === deviceId);
 }
 
-function defaultDeviceName(role) {
+// defaultDeviceName says what and where, with a short random tag so that two
+// browsers of the same kind differ: "Chrome on Android (camera 7f3a)".
+export function defaultDeviceName(role) {
   const ua = navigator.userAgent;
   const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
   const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
-  return `${browser}${os ? ` on ${os}` : ''} (${role})`;
+  const tag = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  return `${browser}${os ? ` on ${os}` : ''} (${role} ${tag})`;
 }
 
 // ---- data loading ----

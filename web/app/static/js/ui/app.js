@@ -2,10 +2,10 @@
 // with navigation and connection state, the page for the current path, and
 // the aria-live region that announces status changes.
 
-import { html, useEffect, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { Socket } from '../socket.js';
-import { connectState, ensureDevice, forgetDevice, signedIn, signedOut, useAppState } from '../store.js';
+import { connectState, defaultDeviceName, ensureDevice, forgetDevice, hasDevice, signedIn, signedOut, useAppState } from '../store.js';
 import { ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from './auth.js';
 import { CameraPage } from './camera-mode.js';
 import { ErrorText, Link, navigate, useAction, useLocation } from './common.js';
@@ -25,8 +25,12 @@ const PUBLIC = {
 
 const TITLES = {
   '/': 'Devices',
+  '/devices': 'Devices',
   '/sign-in': 'Sign in',
   '/sign-up': 'Create an account',
+  '/forgot-password': 'Reset your password',
+  '/reset-password': 'Choose a new password',
+  '/verify-email': 'Verify your email',
   '/camera': 'Camera mode',
   '/live': 'Live',
   '/events': 'Events',
@@ -41,9 +45,11 @@ export function App() {
   useEffect(() => {
     api.me().then(signedIn, (err) => (err.status === 401 ? signedOut() : setBootError(err)));
   }, []);
+  // Signed out, every private route shows the sign-in form, and is titled so.
+  const shown = s.authChecked && !s.user && !PUBLIC[path] ? '/sign-in' : path;
   useEffect(() => {
-    document.title = `${TITLES[path] || TITLES[`/${path.split('/')[1]}`] || 'SecureCam'} · SecureCam Hub`;
-  }, [path]);
+    document.title = `${TITLES[shown] || TITLES[`/${shown.split('/')[1]}`] || 'SecureCam'} · SecureCam Hub`;
+  }, [shown]);
 
   let body;
   if (bootError) {
@@ -55,14 +61,22 @@ export function App() {
     body = html`<p class="loading">Loading…</p>`;
   } else if (PUBLIC[path] && !(s.user && (path === '/sign-in' || path === '/sign-up'))) {
     const Page = PUBLIC[path];
-    body = html`<main id="main" tabindex="-1" class="narrow"><${Page} next=${query.get('next')} /></main>`;
+    body = html`<main id="main" tabindex="-1" class="narrow"><${Product} /><${Page} next=${query.get('next')} /></main>`;
   } else if (!s.user) {
-    body = html`<main id="main" tabindex="-1" class="narrow"><${SignIn} next=${path} /></main>`;
+    body = html`<main id="main" tabindex="-1" class="narrow"><${Product} /><${SignIn} next=${path} /></main>`;
   } else {
     body = html`<${Session} key=${s.user.id} user=${s.user} path=${PUBLIC[path] ? '/' : path} />`;
   }
   return html`${body}
     <div id="announcer" class="visually-hidden" role="status" aria-live="polite">${s.announcement}</div>`;
+}
+
+// Product says what this is, above the account screens.
+function Product() {
+  return html`<p class="product">
+    <img src="/icon.svg" alt="" width="32" height="32" />
+    <span><strong>SecureCam Hub</strong><br />Home security cameras from spare phones, on your own server.</span>
+  </p>`;
 }
 
 // Session connects this tab as a device of the signed-in user: a camera on
@@ -73,14 +87,18 @@ function Session({ user, path }) {
   const [socketState, setSocketState] = useState({ status: 'connecting' });
   const [error, setError] = useState(null);
   const [generation, setGeneration] = useState(0);
+  // A new camera is named by its user before it is registered.
+  const [name, setName] = useState(null);
+  const asking = role === 'camera' && name === null && !hasDevice(user, role);
 
   useEffect(() => {
+    if (asking) return;
     let socket = null;
     let cancelled = false;
     const stops = [];
     setConn(null);
     setError(null);
-    ensureDevice(user, role).then(
+    ensureDevice(user, role, name || undefined).then(
       (device) => {
         if (cancelled) return;
         socket = new Socket(device.id);
@@ -111,7 +129,7 @@ function Session({ user, path }) {
       stops.forEach((stop) => stop());
       socket?.stop();
     };
-  }, [user.id, role, generation]);
+  }, [user.id, role, generation, asking]);
 
   const [signOut, signOutState] = useAction(async () => {
     try {
@@ -128,23 +146,40 @@ function Session({ user, path }) {
       <a class="skip" href="#main">Skip to content</a>
       <span class="brand">SecureCam</span>
       ${role === 'viewer' && html`<${Nav} />`}
-      <span class="conn" data-status=${socketState.status}>${socketText(socketState)}</span>
+      <span class="conn" role="status" data-status=${socketState.status}>${socketText(socketState)}</span>
       <button type="button" id="sign-out" disabled=${signOutState.busy} onClick=${() => signOut()}>Sign out</button>
     </header>
     <${ErrorText} error=${signOutState.error} />
-    ${socketState.status === 'replaced' &&
-    html`<div class="banner" role="alert">
-      This ${role} is now connected from another tab or window, so this one stopped.
-      <button type="button" onClick=${() => setGeneration((g) => g + 1)}>Use it here</button>
-    </div>`}
     ${user.email_verified === false && html`<${VerifyBanner} user=${user} />`}
     <main id="main" tabindex="-1">
-      ${error
+      ${socketState.status === 'replaced'
+        ? html`<section class="replaced" role="alert" aria-labelledby="replaced-title">
+            <h1 id="replaced-title">Replaced by another tab</h1>
+            <p>This ${role} is now connected from another tab or window of this browser, so this one stopped.</p>
+            <button type="button" class="primary" id="take-over" onClick=${() => setGeneration((g) => g + 1)}>Take over</button>
+          </section>`
+        : asking
+        ? html`<${NameCamera} onName=${setName} />`
+        : error
         ? html`<${ErrorText} error=${error} /><button type="button" onClick=${() => setGeneration((g) => g + 1)}>Try again</button>`
         : conn
           ? html`<${Page} path=${path} conn=${conn} />`
           : html`<p class="loading" role="status">Setting up this ${role}…</p>`}
     </main>`;
+}
+
+// NameCamera asks for the name of the camera this browser is about to become.
+function NameCamera({ onName }) {
+  const input = useRef(null);
+  useEffect(() => input.current?.focus(), []);
+  return html`<section class="narrow-section" aria-labelledby="name-camera-title">
+    <h1 id="name-camera-title">Name this camera</h1>
+    <form id="name-camera-form" onSubmit=${(e) => (e.preventDefault(), onName(new FormData(e.currentTarget).get('name').trim()))}>
+      <label for="new-camera-name">Where is it? (for example “Front door”)</label>
+      <input ref=${input} id="new-camera-name" name="name" required maxlength="100" defaultValue=${defaultDeviceName('camera')} />
+      <button type="submit" class="primary">Start camera</button>
+    </form>
+  </section>`;
 }
 
 function Page({ path, conn }) {
@@ -191,7 +226,7 @@ function socketText(st) {
     case 'retrying':
       return 'Offline, reconnecting…';
     case 'replaced':
-      return 'Disconnected';
+      return 'Replaced by another tab';
     case 'stopped':
       return '';
     default:
@@ -199,18 +234,29 @@ function socketText(st) {
   }
 }
 
+// VerifyBanner reminds of an unverified address until it is verified or
+// dismissed (remembered in this browser).
 function VerifyBanner({ user }) {
+  const key = `securecam.verify-dismissed.${user.id}`;
+  const [dismissed, setDismissed] = useState(() => localStorage.getItem(key) === '1');
   const [sent, setSent] = useState(false);
   const [resend, { busy, error }] = useAction(async () => {
     await api.requestVerifyEmail();
     setSent(true);
   });
+  if (dismissed) return null;
+  const dismiss = () => {
+    localStorage.setItem(key, '1');
+    setDismissed(true);
+    document.getElementById('main')?.focus();
+  };
   return html`
-    <div class="banner">
+    <div class="banner" id="verify-banner">
       ${sent
         ? html`<span role="status">We sent a new link to ${user.email}.</span>`
-        : html`Please verify your email address (${user.email}).
+        : html`<span>We mailed a link to verify ${user.email}.</span>
             <button type="button" disabled=${busy} onClick=${() => resend()}>Send the link again</button>`}
+      <button type="button" class="dismiss" aria-label="Dismiss the verification reminder" onClick=${dismiss}>Dismiss</button>
       <${ErrorText} error=${error} />
     </div>`;
 }

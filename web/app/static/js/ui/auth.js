@@ -142,7 +142,17 @@ export function VerifyEmail() {
   const token = useLinkToken();
   const [result, setResult] = useState(token ? null : { error: new Error('This verification link is incomplete.') });
   useEffect(() => {
-    if (token) api.verifyEmail(token).then(() => setResult({ ok: true }), (error) => setResult({ error }));
+    if (!token) return;
+    api.verifyEmail(token).then(
+      () => setResult({ ok: true }),
+      (error) =>
+        setResult({
+          error:
+            error.status === 400
+              ? new Error('This verification link does not work any more: it was already used, has expired, or was copied incompletely. Sign in and ask for a new one.')
+              : error,
+        }),
+    );
   }, [token]);
   return html`
     <section class="auth">

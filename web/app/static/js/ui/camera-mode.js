@@ -5,7 +5,8 @@
 import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { Camera } from '../camera.js';
-import { announce, refreshDevices } from '../store.js';
+import { triggerLevel } from '../motion.js';
+import { announce, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, navigate, useAction } from './common.js';
 
 export function CameraPage({ conn }) {
@@ -56,7 +57,7 @@ export function CameraPage({ conn }) {
           />
           Detect motion and record clips
         </label>
-        <label for="motion-sensitivity">Motion sensitivity</label>
+        <label for="motion-sensitivity">Motion sensitivity: how much of the picture must change</label>
         <input
           type="range"
           id="motion-sensitivity"
@@ -64,10 +65,12 @@ export function CameraPage({ conn }) {
           max="1"
           step="0.05"
           value=${st.motion.sensitivity}
-          aria-valuetext=${`${Math.round(st.motion.sensitivity * 100)}%`}
+          aria-describedby="motion-sensitivity-hint"
+          aria-valuetext=${triggerText(st.motion.sensitivity)}
           onInput=${(e) => camera.current.setMotion({ sensitivity: e.currentTarget.valueAsNumber })}
         />
-        <label for="motion-level">Motion level</label>
+        <p id="motion-sensitivity-hint" class="hint">${triggerText(st.motion.sensitivity)} (left: less sensitive, right: more).</p>
+        <label for="motion-level">Motion level (full bar: motion)</label>
         <meter id="motion-level" min="0" max="1" high="0.99" value=${Math.min(1, st.level)}></meter>
         <p class="muted">${st.motionActive ? 'Motion now' : st.lastMotionAt ? `Last motion at ${st.lastMotionAt.toLocaleTimeString()}` : 'No motion yet'}</p>
       </fieldset>
@@ -90,20 +93,46 @@ const switchCamera = (c) =>
     throw err.message === 'unsupported' ? new Error('This device has only one camera.') : err;
   });
 
+const triggerText = (sensitivity) => {
+  const pct = triggerLevel(sensitivity) * 100;
+  return `Motion when ${pct < 10 ? pct.toFixed(1) : Math.round(pct)} % of the picture changes`;
+};
+
 const viewersText = (n) => (n === 0 ? 'no one watching' : n === 1 ? '1 viewer watching' : `${n} viewers watching`);
 
+// CameraName edits the camera's name. The field follows the name as renamed
+// elsewhere (a viewer's Devices page) while it is not being edited, so saving
+// here never undoes that rename.
 function CameraName({ device }) {
+  const s = useAppState();
+  const current = s.devices.find((d) => d.id === device.id)?.name || device.name;
+  const input = useRef(null);
+  const [edited, setEdited] = useState(false);
+  useEffect(() => {
+    if (!edited && input.current) input.current.value = current;
+  }, [current, edited]);
+  useEffect(() => {
+    // Renames elsewhere are not pushed to this device: look on focus and every 15 s.
+    const look = () => refreshDevices().catch(() => {});
+    const t = setInterval(look, 15_000);
+    addEventListener('focus', look);
+    return () => {
+      clearInterval(t);
+      removeEventListener('focus', look);
+    };
+  }, []);
   const [save, { busy, error }] = useAction(async (e) => {
     const name = new FormData(e.currentTarget).get('name').trim();
     await api.updateDevice(device.id, { name });
     await refreshDevices();
+    setEdited(false);
     announce(`Camera renamed to ${name}.`);
   });
   return html`
     <form class="row" id="camera-name-form" onSubmit=${(e) => (e.preventDefault(), save(e))}>
       <div>
         <label for="camera-name">Camera name</label>
-        <input id="camera-name" name="name" required maxlength="100" defaultValue=${device.name} />
+        <input ref=${input} id="camera-name" name="name" required maxlength="100" defaultValue=${current} onInput=${() => setEdited(true)} />
       </div>
       <button type="submit" disabled=${busy}>Save name</button>
     </form>

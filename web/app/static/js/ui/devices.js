@@ -1,7 +1,7 @@
 // Devices screen: the user's cameras and viewers with live presence, last
 // seen, battery and network; rename, delete, and the way into watching.
 
-import { html, useEffect, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { announce, isThisBrowser, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, Link, navigate, timeAgo, useAction } from './common.js';
@@ -20,10 +20,11 @@ export function DevicesPage() {
   const cameras = s.devices.filter((d) => d.role === 'camera');
   const viewers = s.devices.filter((d) => d.role !== 'camera');
   return html`
+    <h1>Devices</h1>
     <${ErrorText} error=${loadError} />
     <section aria-labelledby="cameras-title">
       <div class="section-head">
-        <h1 id="cameras-title">Cameras</h1>
+        <h2 id="cameras-title">Cameras</h2>
         <${Link} href="/camera" class="button" id="use-as-camera">Use this browser as a camera<//>
       </div>
       <ul id="camera-list" class="cards" aria-labelledby="cameras-title">
@@ -43,6 +44,17 @@ export function DevicesPage() {
 function DeviceCard({ device: d, telemetry: t }) {
   const [mode, setMode] = useState(''); // '' | 'rename' | 'delete'
   const online = d.status === 'online';
+  // Focus follows the inline forms: into them when they open, back to the
+  // button that opened them when they close.
+  const card = useRef(null);
+  const opener = useRef('');
+  useEffect(() => {
+    const el = card.current;
+    if (mode === 'rename') el.querySelector('input[name=name]')?.focus();
+    else if (mode === 'delete') el.querySelector('.confirm button.danger')?.focus();
+    else if (opener.current) el.querySelector(`.actions button.${opener.current}`)?.focus();
+    if (mode) opener.current = mode;
+  }, [mode]);
   const [rename, renameState] = useAction(async (e) => {
     const name = new FormData(e.currentTarget).get('name').trim();
     await api.updateDevice(d.id, { name });
@@ -53,11 +65,12 @@ function DeviceCard({ device: d, telemetry: t }) {
   const [remove, removeState] = useAction(async () => {
     await api.deleteDevice(d.id);
     await refreshDevices();
+    document.getElementById('main')?.focus(); // the card, and the focus in it, are gone
     announce(`Deleted ${d.name}.`);
   });
   const error = renameState.error || removeState.error;
   return html`
-    <li class="card device" data-device-id=${d.id} data-status=${d.status}>
+    <li ref=${card} class="card device" data-device-id=${d.id} data-status=${d.status}>
       <h3>${d.name} ${isThisBrowser(d.id) && html`<span class="tag">this browser</span>`}</h3>
       <p class="presence">
         <span class=${`dot ${online ? 'online' : 'offline'}`} aria-hidden="true"></span>
@@ -85,8 +98,8 @@ function DeviceCard({ device: d, telemetry: t }) {
         html`<button type="button" class="primary watch" aria-label=${`Watch ${d.name}`} onClick=${() => navigate(`/live/${d.id}`)}>
           Watch
         </button>`}
-        <button type="button" aria-label=${`Rename ${d.name}`} onClick=${() => setMode('rename')}>Rename</button>
-        <button type="button" class="danger" aria-label=${`Delete ${d.name}`} onClick=${() => setMode('delete')}>Delete</button>
+        <button type="button" class="rename" aria-label=${`Rename ${d.name}`} onClick=${() => setMode('rename')}>Rename</button>
+        <button type="button" class="danger delete" aria-label=${`Delete ${d.name}`} onClick=${() => setMode('delete')}>Delete</button>
       </div>`}
     </li>`;
 }

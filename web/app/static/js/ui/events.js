@@ -79,7 +79,7 @@ function EventItem({ event: e, clip }) {
   const camera = deviceName(e.device_id);
   return html`
     <li class="event" data-event-id=${e.id} data-status=${e.status}>
-      <h3>${e.title || 'Event'}</h3>
+      <h2>${e.title || 'Event'}</h2>
       <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} · ${e.status === 'ended' ? 'ended' : 'ongoing'}</p>
       ${clip
         ? playing
