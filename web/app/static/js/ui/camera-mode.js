@@ -101,7 +101,7 @@ const triggerText = (sensitivity) => {
 const viewersText = (n) => (n === 0 ? 'no one watching' : n === 1 ? '1 viewer watching' : `${n} viewers watching`);
 
 // CameraName edits the camera's name. The field follows the name as renamed
-// elsewhere (a viewer's Devices page) while it is not being edited, so saving
+// elsewhere (a viewer's Devices page) while it is neither focused nor edited, so saving
 // here never undoes that rename.
 function CameraName({ device }) {
   const s = useAppState();
@@ -109,7 +109,8 @@ function CameraName({ device }) {
   const input = useRef(null);
   const [edited, setEdited] = useState(false);
   useEffect(() => {
-    if (!edited && input.current) input.current.value = current;
+    const el = input.current;
+    if (!edited && el && document.activeElement !== el) el.value = current;
   }, [current, edited]);
   useEffect(() => {
     // Renames elsewhere are not pushed to this device: look on focus and every 15 s.
@@ -132,7 +133,7 @@ function CameraName({ device }) {
     <form class="row" id="camera-name-form" onSubmit=${(e) => (e.preventDefault(), save(e))}>
       <div>
         <label for="camera-name">Camera name</label>
-        <input ref=${input} id="camera-name" name="name" required maxlength="100" defaultValue=${current} onInput=${() => setEdited(true)} />
+        <input ref=${input} id="camera-name" name="name" required maxlength="100" defaultValue=${device.name} onInput=${() => setEdited(true)} />
       </div>
       <button type="submit" disabled=${busy}>Save name</button>
     </form>
