@@ -8,7 +8,8 @@
 // block on I/O and honour their context. Every method returns [ErrNotFound] when the row
 // it names does not exist (or is soft-deleted; an id that is not a UUID names no row),
 // [ErrConflict] when a uniqueness rule or a state-machine precondition refuses the write,
-// and wraps every other error. Lists and look-ups keyed by a parent (a user's devices,
+// [ErrUnavailable] when the database cannot be reached (a retry later may succeed), and
+// wraps every other error. Lists and look-ups keyed by a parent (a user's devices,
 // a device's links) return nothing rather than ErrNotFound when the parent is unknown.
 //
 // Create methods fill an empty ID with a UUID v7, a zero CreatedAt with the current
@@ -29,6 +30,9 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrInvalidCursor is returned by lists given a Page.Cursor they did not issue.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrUnavailable: the database could not be reached (down, restarting, refusing
+	// connections, or the connection was lost). Nothing was decided; retry later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Device roles and statuses.
