@@ -29,12 +29,14 @@ func TestUnavailableWhileServerIsDown(t *testing.T) {
 	}
 
 	calls := map[string]func(ctx context.Context) error{
-		"ping":      s.Ping,
-		"read":      func(ctx context.Context) error { _, err := s.UserByID(ctx, u.ID); return err },
-		"write":     func(ctx context.Context) error { return s.SetEmailVerified(ctx, u.ID) },
-		"tx":        func(ctx context.Context) error { return s.SetPassword(ctx, u.ID, "y") },
-		"list":      func(ctx context.Context) error { _, _, err := s.ListDevices(ctx, u.ID, store.Page{}); return err },
-		"insert-tx": func(ctx context.Context) error { return s.CreateUser(ctx, &store.User{Email: time.Now().String() + "@x.org", Name: "n", PasswordHash: "x"}) },
+		"ping":  s.Ping,
+		"read":  func(ctx context.Context) error { _, err := s.UserByID(ctx, u.ID); return err },
+		"write": func(ctx context.Context) error { return s.SetEmailVerified(ctx, u.ID) },
+		"tx":    func(ctx context.Context) error { return s.SetPassword(ctx, u.ID, "y") },
+		"list":  func(ctx context.Context) error { _, _, err := s.ListDevices(ctx, u.ID, store.Page{}); return err },
+		"insert-tx": func(ctx context.Context) error {
+			return s.CreateUser(ctx, &store.User{Email: time.Now().String() + "@x.org", Name: "n", PasswordHash: "x"})
+		},
 	}
 	stop()
 	for name, call := range calls {
