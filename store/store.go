@@ -215,6 +215,9 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteUserSessions deletes every session of the user; none is not an error.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// SessionUsers returns, for each of ids that names a session unexpired at now, the
+	// session's user id (keyed by session id). Ids naming nothing are left out.
+	SessionUsers(ctx context.Context, ids []string, now time.Time) (map[string]string, error)
 
 	CreateVerification(ctx context.Context, v *Verification) error
 	// ConsumeVerification deletes and returns the unexpired row with this identifier
@@ -228,6 +231,9 @@ type Store interface {
 	CreateDevice(ctx context.Context, d *Device, tokenHash string) error
 	Device(ctx context.Context, id string) (Device, error)
 	DeviceByTokenHash(ctx context.Context, tokenHash string) (Device, error)
+	// DeviceUsers returns, for each of ids that names a device not deleted, the device's
+	// user id (keyed by device id). Ids naming nothing are left out.
+	DeviceUsers(ctx context.Context, ids []string) (map[string]string, error)
 	ListDevices(ctx context.Context, userID string, p Page) (items []Device, nextCursor string, err error)
 	// UpdateDevice applies the non-nil fields; a new push token is removed from every
 	// other device that held it, in the same transaction.
@@ -268,6 +274,9 @@ type Store interface {
 	// DeliverableCommands lists the target's pending or dispatched commands that have
 	// not expired at now, oldest first.
 	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]Command, error)
+	// DeliverableCommandsTo is DeliverableCommands for many targets at once, oldest
+	// first.
+	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]Command, error)
 	// MarkCommandDispatched sets status dispatched (if pending or dispatched),
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)
