@@ -75,6 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 		WakeInterval:       30 * time.Second,
 		CameraOfflineAfter: 2 * time.Minute,
 		RetentionDays:      30,
+		RevalidateInterval: time.Minute,
 	}
 	assertConfig(t, c, want)
 }

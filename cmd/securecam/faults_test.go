@@ -584,6 +584,13 @@ func TestFaultPostgresStopped(t *testing.T) {
 	}
 	trafficDone()
 	wg.Wait()
+	for name, c := range map[string]*client.Conn{"viewer": viewer, "camera": cam} {
+		select {
+		case <-c.Done():
+			t.Errorf("the %s's socket closed during the outage: %v", name, c.Err())
+		default:
+		}
+	}
 
 	mu.Lock()
 	all := slices.Clone(answers)
