@@ -128,7 +128,7 @@ func (s *Service) Attach(h *hub.Hub) {
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
-// just connected, and ends a camera's camera_offline countdown or event.
+// just connected, and soon ends the camera's camera_offline event, if one is open.
 func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
 	s.deliverWaiting(ctx, c)
 	s.streamsConnected(ctx, c)
