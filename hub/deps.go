@@ -17,8 +17,16 @@ type Identity struct {
 // token, session token + device id, cookie + allowed origin, or ticket). Returning an
 // *[AuthError] refuses the request with its status and code; any other error answers
 // 500. Origin checks are the Authenticator's job: the hub accepts any origin.
+//
+// Revalidate tells, for each identity of an open socket, whether its credentials still
+// hold (the session is not signed out, reset or expired; the device is not deleted):
+// the hub closes the others with 4003. It runs every [Config.RevalidateInterval] and
+// after the bus resumed, so that a revocation whose close broadcast was lost (the bus
+// was down) still closes the socket. An error leaves every socket open until the next
+// pass.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Identity, error)
+	Revalidate(ctx context.Context, ids []Identity) ([]bool, error)
 }
 
 // LinkedDevice is a device linked with another one, as the hub needs it.
@@ -54,8 +62,12 @@ type Directory interface {
 type Bus interface {
 	// Start begins delivering to recv every message published to a key this endpoint
 	// subscribes, and every broadcast (key ""). recv is called from one goroutine, in
-	// order, and must not block.
-	Start(recv func(key string, msg []byte)) error
+	// order, and must not block. resumed is called from that goroutine too, each time
+	// the endpoint has (re)established all its subscriptions after connecting to the
+	// network, the first time included: messages published to its keys while it was
+	// away were lost, and a Publish that reported no subscriber may have missed it. It
+	// must not block. A bus that cannot lose its network never calls it.
+	Start(recv func(key string, msg []byte), resumed func()) error
 	// Subscribe adds one subscription to key. Subscriptions nest: the endpoint hears key
 	// until Unsubscribe was called as often as Subscribe. A subscription made while the
 	// network is unreachable takes effect when it comes back.

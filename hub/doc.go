@@ -25,9 +25,17 @@
 // 4008. Heartbeats use one ticker for all connections. A connection's goroutine waits
 // for its writer (and any short-lived ping or close goroutine) before it ends, and
 // [Hub.Shutdown] waits for every connection goroutine. The hub's background goroutines
-// (heartbeats, presence refresh and sweep, presence recording) are started by [New]
-// and awaited by Shutdown, which also closes the Bus and the Presence registry the hub
-// was given.
+// (heartbeats, presence refresh and sweep, presence recording, re-validation of the
+// sockets' credentials) are started by [New] and awaited by Shutdown, which also closes
+// the Bus and the Presence registry the hub was given.
+//
+// # Faults
+//
+// When the bus comes back after losing its network (a Redis restart), the hub refreshes
+// its presence entries at once, runs [Config.OnBusResume] with its connections (what was
+// published to them meanwhile is lost) and re-validates their credentials; it also
+// re-validates every [Config.RevalidateInterval], so a revocation whose close broadcast
+// was lost still closes the socket with 4003.
 //
 // Panics in handlers and hooks are recovered, logged and answered with an error of code
 // internal; the connection stays open. A background loop that panics is logged with its

@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -42,11 +43,13 @@ var (
 )
 
 // AuthError refuses a WebSocket request before the upgrade. The hub answers with
-// Status and an application/problem+json body carrying Code and Message.
+// Status and an application/problem+json body carrying Code and Message, and a
+// Retry-After header when RetryAfter is positive (503 unavailable: the store is down).
 type AuthError struct {
-	Status  int    // HTTP status, e.g. 401, 403, 400
-	Code    string // error code of the wire contract, e.g. "unauthorized"
-	Message string // human-readable detail
+	Status     int           // HTTP status, e.g. 401, 403, 400, 503
+	Code       string        // error code of the wire contract, e.g. "unauthorized"
+	Message    string        // human-readable detail
+	RetryAfter time.Duration // sent as Retry-After (whole seconds, at least 1) when positive
 }
 
 func (e *AuthError) Error() string {

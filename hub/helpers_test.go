@@ -70,13 +70,18 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // fakeAuth authenticates from test headers: X-Device (required), X-User, X-Session;
-// X-Refuse: <status> refuses with an AuthError, X-Fail with a plain error.
+// X-Refuse: <status> refuses with an AuthError (503: with Retry-After 1.5 s), X-Fail
+// with a plain error.
 type fakeAuth struct{}
 
 func (fakeAuth) Authenticate(r *http.Request) (hub.Identity, error) {
 	if s := r.Header.Get("X-Refuse"); s != "" {
 		status, _ := strconv.Atoi(s)
-		return hub.Identity{}, &hub.AuthError{Status: status, Code: "code_" + s, Message: "refused"}
+		e := &hub.AuthError{Status: status, Code: "code_" + s, Message: "refused"}
+		if status == http.StatusServiceUnavailable {
+			e.RetryAfter = 1500 * time.Millisecond
+		}
+		return hub.Identity{}, e
 	}
 	if r.Header.Get("X-Fail") != "" {
 		return hub.Identity{}, errors.New("store down")
@@ -86,6 +91,15 @@ func (fakeAuth) Authenticate(r *http.Request) (hub.Identity, error) {
 		user = "user-1"
 	}
 	return hub.Identity{UserID: user, DeviceID: r.Header.Get("X-Device"), SessionID: r.Header.Get("X-Session")}, nil
+}
+
+// Revalidate finds every identity still valid.
+func (fakeAuth) Revalidate(_ context.Context, ids []hub.Identity) ([]bool, error) {
+	ok := make([]bool, len(ids))
+	for i := range ok {
+		ok[i] = true
+	}
+	return ok, nil
 }
 
 // fakeDir is an in-memory Directory.

@@ -44,6 +44,10 @@ type Config struct {
 	// when the client closed the socket normally (1000 or 1001), false when it was
 	// dropped, timed out or closed by the hub (replaced, too slow, shutdown, …).
 	OnDisconnect func(ctx context.Context, id Identity, clean bool)
+	// OnBusResume runs after the bus resumed (see [Bus]) with this replica's
+	// connections: what was published to them meanwhile may be lost (signaling delivers
+	// their waiting commands again here). It runs on a background goroutine of the hub.
+	OnBusResume func(ctx context.Context, clients []*Client)
 
 	// ReadLimit is the largest message accepted, in bytes; larger closes with 1009.
 	// Default 64 KiB.
@@ -83,6 +87,11 @@ type Config struct {
 	PresenceFlushInterval time.Duration
 	// ShutdownConcurrency bounds the sockets closed at once by Shutdown. Default 128.
 	ShutdownConcurrency int
+	// RevalidateInterval: how often the credentials of this replica's sockets are
+	// checked again with [Authenticator.Revalidate] (each wait drawn within ±10 %, so
+	// that replicas spread their passes); a pass also follows every resume of the bus.
+	// Default 60 s.
+	RevalidateInterval time.Duration
 
 	// Now is the clock of the hub's timestamps (presence last_seen_at), of heartbeat
 	// idleness, of the message rate and of the failed-authentication budget. Default
@@ -127,6 +136,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PresenceRefreshInterval, 10*time.Second)
 	setDefault(&c.PresenceFlushInterval, time.Second)
 	setDefault(&c.ShutdownConcurrency, 128)
+	setDefault(&c.RevalidateInterval, 60*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -188,6 +198,9 @@ type Hub struct {
 	stopBG chan struct{}
 	bg     sync.WaitGroup // background loops
 
+	busResumed      chan struct{} // the bus resumed: cap 1, signalled without blocking
+	refreshPresence chan struct{} // refresh presence now: cap 1, signalled without blocking
+
 	presMu      sync.Mutex
 	presPending map[string]PresenceUpdate
 
@@ -221,6 +234,9 @@ func New(cfg Config) (*Hub, error) {
 		cancel:       cancel,
 		stopBG:       make(chan struct{}),
 		presPending:  make(map[string]PresenceUpdate),
+
+		busResumed:      make(chan struct{}, 1),
+		refreshPresence: make(chan struct{}, 1),
 	}
 	if h.dir == nil {
 		h.dir = noDirectory{}
@@ -228,13 +244,14 @@ func New(cfg Config) (*Hub, error) {
 	for i := range h.shards {
 		h.shards[i].clients = make(map[string]*Client)
 	}
-	if err := h.bus.Start(h.receive); err != nil {
+	if err := h.bus.Start(h.receive, func() { signal(h.busResumed) }); err != nil {
 		cancel()
 		return nil, errors.Join(fmt.Errorf("hub: start bus: %w", err), h.bus.Close(), h.pres.Close())
 	}
 	h.goLoop("heartbeat", h.heartbeatLoop)
 	h.goLoop("presence", h.presenceLoop)
 	h.goLoop("presence_flush", h.flushLoop)
+	h.goLoop("revalidate", h.revalidateLoop)
 	return h, nil
 }
 

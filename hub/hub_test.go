@@ -104,6 +104,7 @@ func TestRefusalsBeforeUpgrade(t *testing.T) {
 		{"forbidden", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "403"), 403, "code_403", true},
 		{"bad request from auth", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "400"), 400, "code_400", true},
 		{"auth failure", []string{hub.Subprotocol}, deviceHeader("d1", "X-Fail", "1"), 500, "internal", true},
+		{"store down", []string{hub.Subprotocol}, deviceHeader("d1", "X-Refuse", "503"), 503, "code_503", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +129,9 @@ func TestRefusalsBeforeUpgrade(t *testing.T) {
 			}
 			if p.Status != tt.status || p.Code != tt.code {
 				t.Fatalf("problem %+v, want status %d code %s", p, tt.status, tt.code)
+			}
+			if retry, want := resp.Header.Get("Retry-After"), map[bool]string{true: "2"}[tt.status == 503]; retry != want {
+				t.Fatalf("Retry-After %q, want %q", retry, want)
 			}
 		})
 	}
@@ -178,8 +182,11 @@ func TestFailedAuthenticationBudgetDefaults(t *testing.T) {
 	}
 }
 
-// countingAuth is fakeAuth counting its calls.
-type countingAuth struct{ calls atomic.Int64 }
+// countingAuth is fakeAuth counting its calls to Authenticate.
+type countingAuth struct {
+	fakeAuth
+	calls atomic.Int64
+}
 
 func (a *countingAuth) Authenticate(r *http.Request) (hub.Identity, error) {
 	a.calls.Add(1)

@@ -47,8 +47,8 @@ func (n *memNet) endpoint() *MemoryBus {
 	return b
 }
 
-// Start implements [Bus].
-func (b *MemoryBus) Start(recv func(key string, msg []byte)) error {
+// Start implements [Bus]. An in-process network is never lost: resumed is not called.
+func (b *MemoryBus) Start(recv func(key string, msg []byte), _ func()) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

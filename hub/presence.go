@@ -127,7 +127,8 @@ func (h *Hub) flushLoop() {
 	}
 }
 
-// presenceLoop refreshes this replica's presence entries and sweeps expired ones.
+// presenceLoop refreshes this replica's presence entries and sweeps expired ones,
+// every PresenceRefreshInterval and at once after the bus resumed.
 func (h *Hub) presenceLoop() {
 	t := time.NewTicker(h.cfg.PresenceRefreshInterval)
 	defer t.Stop()
@@ -136,14 +137,15 @@ func (h *Hub) presenceLoop() {
 		case <-h.stopBG:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), h.cfg.PresenceRefreshInterval)
-			h.refreshPresence(ctx)
-			cancel()
+		case <-h.refreshPresence: // the bus resumed: the registry may have lost our entries
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.PresenceRefreshInterval)
+		h.refreshPresenceNow(ctx)
+		cancel()
 	}
 }
 
-func (h *Hub) refreshPresence(ctx context.Context) {
+func (h *Hub) refreshPresenceNow(ctx context.Context) {
 	node := h.cfg.NodeID
 	if err := h.pres.Refresh(ctx, node, h.localDevices()); err != nil {
 		h.log.Warn("presence refresh", "err", err)

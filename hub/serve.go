@@ -71,6 +71,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.metrics.authFailures.Inc()
 				h.authFailures.Spend(network, h.cfg.Now())
 			}
+			if ae.RetryAfter > 0 {
+				w.Header().Set("Retry-After", retryAfter(ae.RetryAfter))
+			}
 			writeProblem(w, ae.Status, ae.Code, ae.Message)
 			return
 		}
@@ -162,7 +165,7 @@ func retryAfter(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
-// refuseBusy answers 503 with Retry-After (whole seconds, at least 1).
+// refuseBusy answers 503 with Retry-After.
 func (h *Hub) refuseBusy(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(after))
 	writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "too many connections, retry later")

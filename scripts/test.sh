@@ -10,7 +10,8 @@
 #   PostgreSQL  SECURECAM_TEST_POSTGRES_URL if set; else a server answering on
 #               127.0.0.1:5432 (user postgres, trust auth); else a throwaway server it
 #               starts (initdb + pg_ctl on a free port, as the postgres user when run as
-#               root) and stops on exit.
+#               root) and stops on exit. initdb and pg_ctl must be there in every case
+#               (fault tests start and stop their own cluster).
 #   Redis       SECURECAM_TEST_REDIS_URL if set; else a server answering on 127.0.0.1:6379;
 #               else a throwaway redis-server on a free port. The redis-server binary must
 #               be on PATH in every case (fault tests start their own).
@@ -212,6 +213,16 @@ else
 fi
 if [[ -n "$pg_url" ]]; then
 	export SECURECAM_TEST_POSTGRES_URL="$pg_url"
+fi
+
+# The fault tests start (and stop) their own PostgreSQL cluster, so initdb and pg_ctl
+# are needed whatever server the other tests use.
+if [[ -z "$(pg_bindir)" ]]; then
+	apt_install postgresql || true
+fi
+if [[ -z "$(pg_bindir)" ]]; then
+	missing "PostgreSQL server binaries initdb and pg_ctl (the fault tests start their own cluster)" \
+		"apt-get install postgresql (Debian/Ubuntu) or brew install postgresql (macOS)"
 fi
 
 # ---------------------------------------------------------------------------- Redis
@@ -416,6 +427,7 @@ log "go:         $(go version)"
 log "postgres:   ${SECURECAM_TEST_POSTGRES_URL:-none} ${pg_how:+($pg_how)}"
 log "redis:      ${SECURECAM_TEST_REDIS_URL:-none} ${redis_how:+($redis_how)}"
 log "redis-server: $(command -v redis-server || echo none)"
+log "pg_ctl:     $(pg_bindir || true)"
 log "s3:         ${s3_endpoint:-none} ${s3_how:+($s3_how)}"
 log "chromium:   ${chromium:-none}"
 log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"

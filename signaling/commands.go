@@ -40,7 +40,7 @@ func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.
 		var cmd store.Command
 		cmd, err = s.SendCommand(ctx, id.UserID, req, env.ID)
 		if err == nil {
-			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status}, nil)
+			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error}, nil)
 			return
 		}
 	}
@@ -49,9 +49,13 @@ func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.
 
 // SendCommand persists a command from req.SourceDeviceID (a device of userID) to
 // req.TargetDeviceID and dispatches it: at once if the target is connected anywhere,
-// else it waits (pending) and the target is woken. requestID, when not empty, is the
-// sender's envelope id: a repeat within the dedupe window returns the first command.
-// The returned command carries the status it had when SendCommand returned.
+// else it waits (pending) and the target is woken. Whatever the bus answered, a
+// command that has not reached its target is delivered again after the re-dispatch
+// delays (a target connected to a replica that had not resubscribed after a Redis
+// restart looks offline for a moment). requestID, when not empty, is the sender's
+// envelope id: a repeat within the dedupe window returns the first command. The
+// returned command carries its status as stored when SendCommand returned (the target
+// may have answered already).
 func (s *Service) SendCommand(ctx context.Context, userID string, req CommandRequest, requestID string) (store.Command, error) {
 	if err := req.Validate(); err != nil {
 		return store.Command{}, err
@@ -100,6 +104,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 	switch err := s.router.Send(ctx, cmd.TargetDeviceID, commandEnvelope(cmd)); {
 	case errors.Is(err, hub.ErrOffline):
 		s.wake(ctx, cmd.TargetDeviceID, "command")
+		s.retryLater(cmd.ID, 0)
 		return cmd, nil
 	case err != nil: // the bus is in trouble: the command is stored, keep trying
 		s.log.Warn("command dispatch failed; retrying", "command_id", cmd.ID, "err", err)
@@ -123,14 +128,21 @@ func commandEnvelope(cmd store.Command) hub.Envelope {
 
 // dispatched records that cmd was handed to its target, tells the source (when notify
 // is set and the command leaves pending) and schedules the next re-dispatch. It
-// returns the command as it is now.
+// returns the command as it is now: answered already when the target was quicker than
+// this write.
 func (s *Service) dispatched(ctx context.Context, cmd store.Command, notify bool) store.Command {
 	was := cmd.Status
 	updated, err := s.store.MarkCommandDispatched(ctx, cmd.ID, s.cfg.Now().UTC())
-	if err != nil {
-		if !errors.Is(err, store.ErrConflict) { // ErrConflict: answered meanwhile
-			s.log.Warn("mark command dispatched", "command_id", cmd.ID, "err", err)
+	if errors.Is(err, store.ErrConflict) { // answered (or expired) meanwhile
+		if now, err := s.store.Command(ctx, cmd.ID); err == nil {
+			return now
 		}
+		return cmd
+	}
+	if err != nil {
+		// Not recorded: the hand-over may not have happened either; deliver it again.
+		s.log.Warn("mark command dispatched", "command_id", cmd.ID, "err", err)
+		s.retryLater(cmd.ID, 0)
 		return cmd
 	}
 	if notify && was == store.CommandPending {
@@ -191,6 +203,33 @@ func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 		}
 	default:
 		s.retryLater(id, attempt)
+	}
+}
+
+// OnBusResume delivers again every command waiting for the devices connected here:
+// the bus was away, and what was published to them meanwhile is lost. Wire it into
+// the hub's Config.
+func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client) {
+	local := make(map[string]*hub.Client, len(clients))
+	ids := make([]string, 0, len(clients))
+	for _, c := range clients {
+		id := c.Identity().DeviceID
+		local[id] = c
+		ids = append(ids, id)
+	}
+	cmds, err := s.store.DeliverableCommandsTo(ctx, ids, s.cfg.Now().UTC())
+	if err != nil {
+		s.log.Warn("bus resumed: load waiting commands; left to re-dispatch and reconnects", "devices", len(ids), "err", err)
+		return
+	}
+	for _, cmd := range cmds {
+		c := local[cmd.TargetDeviceID]
+		if c != nil && c.Send(commandEnvelope(cmd)) == nil {
+			s.dispatched(ctx, cmd, true)
+		}
+	}
+	if len(cmds) > 0 {
+		s.log.Info("bus resumed: waiting commands delivered again", "commands", len(cmds))
 	}
 }
 

@@ -20,6 +20,9 @@ type EventStore interface {
 	EndEvent(ctx context.Context, id string, endedAt time.Time) (store.Event, error)
 	ClaimEventNotification(ctx context.Context, id string, at time.Time, cooldown time.Duration) (bool, error)
 	CreateNotification(ctx context.Context, n *store.Notification) error
+	ScheduleCameraOffline(ctx context.Context, c store.CameraOfflineCheck) error
+	ClaimCameraOffline(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.CameraOfflineCheck, error)
+	FinishCameraOffline(ctx context.Context, deviceID string, droppedAt time.Time) error
 }
 
 // Alerter queues an alert push about event e for the offline viewer deviceID, with
@@ -37,7 +40,9 @@ type EventConfig struct {
 	// motion sensor alerts once). Default 1 min.
 	Cooldown time.Duration
 	// CameraOfflineAfter: a camera that dropped off without a clean close and stays
-	// away this long raises a camera_offline event. Default 2 min.
+	// away this long raises a camera_offline event. The countdown is kept in the store
+	// and swept by every replica, so it survives the replica that saw the drop.
+	// Default 2 min.
 	CameraOfflineAfter time.Duration
 }
 
@@ -276,11 +281,8 @@ func (s *Service) handleTelemetry(ctx context.Context, c *hub.Client, env hub.En
 	s.reply(c, env, nil, nil)
 }
 
-// cameraOfflineKey names the timer of a camera that dropped off.
-func cameraOfflineKey(deviceID string) string { return "camera_offline:" + deviceID }
-
 // eventsDisconnected starts the camera_offline countdown of a camera that dropped off
-// without a clean close.
+// without a clean close: a check due after CameraOfflineAfter, kept in the store.
 func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean bool) {
 	if clean {
 		return
@@ -293,11 +295,33 @@ func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean
 	// the clock the Service reads too: a later last_seen_at means the camera came back
 	// meanwhile.
 	dropped := s.cfg.Now()
-	s.after(cameraOfflineKey(id.DeviceID), s.cfg.Events.CameraOfflineAfter, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s.raiseCameraOffline(ctx, id.DeviceID, dropped)
-	})
+	check := store.CameraOfflineCheck{DeviceID: id.DeviceID, DroppedAt: dropped, DueAt: dropped.Add(s.cfg.Events.CameraOfflineAfter)}
+	if err := s.store.ScheduleCameraOffline(ctx, check); err != nil {
+		s.log.WarnContext(ctx, "camera dropped: camera_offline not scheduled", "device_id", id.DeviceID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "camera dropped: camera_offline scheduled", "device_id", id.DeviceID, "due_at", check.DueAt.UTC().Format(time.RFC3339))
+}
+
+// cameraOfflineLease is how long a claimed camera_offline check is this replica's: if
+// it dies before finishing, another replica raises the alert once the lease lapsed.
+const cameraOfflineLease = 30 * time.Second
+
+// sweepCameraOffline raises camera_offline for the due checks this replica claims.
+func (s *Service) sweepCameraOffline(ctx context.Context) {
+	checks, err := s.store.ClaimCameraOffline(ctx, s.cfg.Now().UTC(), cameraOfflineLease, 100)
+	if err != nil {
+		s.log.WarnContext(ctx, "claim camera_offline checks", "err", err)
+		return
+	}
+	for _, c := range checks {
+		if !s.raiseCameraOffline(ctx, c.DeviceID, c.DroppedAt) {
+			continue // claimed again after the lease
+		}
+		if err := s.store.FinishCameraOffline(ctx, c.DeviceID, c.DroppedAt); err != nil {
+			s.log.WarnContext(ctx, "finish camera_offline check", "device_id", c.DeviceID, "err", err)
+		}
+	}
 }
 
 // cameraBackDelay is how long after a device connected its open camera_offline event
@@ -305,11 +329,10 @@ func (s *Service) eventsDisconnected(ctx context.Context, id hub.Identity, clean
 // brings (pending commands, stream requests), which matters when many reconnect at once.
 const cameraBackDelay = 2 * time.Second
 
-// eventsConnected stops the camera_offline countdown of a device that came back here,
-// and soon ends the camera_offline event it raised, if any (wherever it was raised).
+// eventsConnected soon ends the camera_offline event a device that came back raised,
+// if any (wherever it was raised). Its countdown, if one runs, finds it back.
 func (s *Service) eventsConnected(_ context.Context, c *hub.Client) {
 	id := c.Identity()
-	s.cancel(cameraOfflineKey(id.DeviceID))
 	s.after("camera_back:"+id.DeviceID, cameraBackDelay, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -334,33 +357,36 @@ func (s *Service) endCameraOffline(ctx context.Context, id hub.Identity) {
 }
 
 // raiseCameraOffline raises camera_offline for a camera that dropped off at dropped,
-// unless it is connected anywhere now or was seen since (it came back to another
-// replica and left again).
-func (s *Service) raiseCameraOffline(ctx context.Context, deviceID string, dropped time.Time) {
+// unless it is connected anywhere now or was seen since (it came back and left again).
+// It reports whether the check is done: false when it could not tell (presence or the
+// store unavailable) or the raise failed, to be tried again.
+func (s *Service) raiseCameraOffline(ctx context.Context, deviceID string, dropped time.Time) bool {
 	online, err := s.router.Online(ctx, deviceID)
 	if err != nil {
-		s.log.WarnContext(ctx, "camera_offline: presence unknown, not raised", "device_id", deviceID, "err", err)
-		return
+		s.log.WarnContext(ctx, "camera_offline: presence unknown, retrying", "device_id", deviceID, "err", err)
+		return false
 	}
 	if online {
-		return
+		return true
 	}
 	cam, err := s.store.Device(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true
+	}
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.WarnContext(ctx, "camera_offline: load camera", "device_id", deviceID, "err", err)
-		}
-		return
+		s.log.WarnContext(ctx, "camera_offline: load camera, retrying", "device_id", deviceID, "err", err)
+		return false
 	}
 	if cam.LastSeenAt != nil && cam.LastSeenAt.After(dropped) {
-		return
+		return true
 	}
 	e := store.Event{UserID: cam.UserID, DeviceID: cam.ID, Title: cameraOfflineTitle,
 		TriggeredBy: store.TriggerCameraOffline, Status: store.EventActive, StartedAt: dropped.UTC(),
 		CreatedAt: s.cfg.Now().UTC()}
 	if _, err := s.raise(ctx, cam, e); err != nil {
-		s.log.WarnContext(ctx, "raise camera_offline", "device_id", deviceID, "err", err)
-		return
+		s.log.WarnContext(ctx, "raise camera_offline, retrying", "device_id", deviceID, "err", err)
+		return false
 	}
 	s.log.InfoContext(ctx, "camera offline", "device_id", deviceID, "since", dropped.UTC().Format(time.RFC3339))
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,11 +32,21 @@ func (a testAuth) Authenticate(r *http.Request) (hub.Identity, error) {
 	return hub.Identity{UserID: d.UserID, DeviceID: d.ID}, nil
 }
 
+// Revalidate finds every socket still valid: revocation is web's business.
+func (a testAuth) Revalidate(_ context.Context, ids []hub.Identity) ([]bool, error) {
+	ok := make([]bool, len(ids))
+	for i := range ok {
+		ok[i] = true
+	}
+	return ok, nil
+}
+
 // node is one replica: a hub with the signaling service, served over httptest.
 type node struct {
-	hub *hub.Hub
-	svc *signaling.Service
-	srv *httptest.Server
+	hub  *hub.Hub
+	svc  *signaling.Service
+	srv  *httptest.Server
+	stop func() // shuts the replica down (at the latest when the test ends)
 }
 
 type nodeOptions struct {
@@ -62,6 +73,7 @@ func startNode(t *testing.T, st store.Store, opts nodeOptions) *node {
 		Presence:      opts.presence,
 		OnConnect:     svc.OnConnect,
 		OnDisconnect:  svc.OnDisconnect,
+		OnBusResume:   svc.OnBusResume,
 		Now:           cfg.Now, // one clock, as cmd wires it
 	})
 	if err != nil {
@@ -75,7 +87,7 @@ func startNode(t *testing.T, st store.Store, opts nodeOptions) *node {
 		_ = svc.Run(ctx)
 	}()
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		<-done
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -86,7 +98,8 @@ func startNode(t *testing.T, st store.Store, opts nodeOptions) *node {
 		srv.Close()
 		svc.Close()
 	})
-	return &node{hub: h, svc: svc, srv: srv}
+	t.Cleanup(stop)
+	return &node{hub: h, svc: svc, srv: srv, stop: stop}
 }
 
 // account is a user with devices and links, made directly in the store.

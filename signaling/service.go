@@ -21,6 +21,7 @@ type Store interface {
 	CreateCommand(ctx context.Context, c *store.Command, dedupeWindow time.Duration) (bool, error)
 	Command(ctx context.Context, id string) (store.Command, error)
 	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]store.Command, error)
+	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]store.Command, error)
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error)
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (store.Command, error)
 	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)
@@ -127,7 +128,7 @@ func (s *Service) Attach(h *hub.Hub) {
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
-// just connected, and ends a camera's camera_offline countdown or event.
+// just connected, and soon ends the camera's camera_offline event, if one is open.
 func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
 	s.deliverWaiting(ctx, c)
 	s.streamsConnected(ctx, c)
@@ -142,8 +143,8 @@ func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, clean bool)
 	s.eventsDisconnected(ctx, id, clean)
 }
 
-// Run expires commands and closes stream sessions past their timeouts every
-// SweepInterval until ctx ends.
+// Run expires commands, closes stream sessions past their timeouts and raises the due
+// camera_offline alerts every SweepInterval until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -154,6 +155,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			s.expireCommands(ctx)
 			s.sweepStreams(ctx)
+			s.sweepCameraOffline(ctx)
 			s.relays.sweep(s.cfg.Now())
 		}
 	}
@@ -234,8 +236,12 @@ func (s *Service) reply(c *hub.Client, env hub.Envelope, data any, err error) {
 	}
 	var se *Error
 	if !errors.As(err, &se) {
-		s.log.Error("signaling failed", "type", env.Type, "device_id", c.Identity().DeviceID, "err", err)
 		se = storeError(err)
+		level := slog.LevelError
+		if se.Code == CodeUnavailable {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "signaling failed", "type", env.Type, "device_id", c.Identity().DeviceID, "err", err)
 	}
 	_ = c.Error(env.ID, se.Code, se.Message)
 }
@@ -247,6 +253,8 @@ func storeError(err error) *Error {
 		return errorf(CodeNotFound, "not found")
 	case errors.Is(err, store.ErrConflict):
 		return errorf(CodeConflict, "conflict")
+	case errors.Is(err, store.ErrUnavailable):
+		return errorf(CodeUnavailable, "the database is unavailable, retry")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return errorf(CodeUnavailable, "the hub is busy, retry")
 	}

@@ -185,6 +185,14 @@ type PruneCutoffs struct {
 	AuditLogs time.Time
 }
 
+// CameraOfflineCheck is a pending camera_offline alert: the camera dropped off without a
+// clean close at DroppedAt, and unless it came back, camera_offline is raised at DueAt.
+type CameraOfflineCheck struct {
+	DeviceID  string
+	DroppedAt time.Time
+	DueAt     time.Time
+}
+
 // PruneResult counts what Prune deleted and lists the deleted recordings.
 type PruneResult struct {
 	Recordings                                              []Recording
@@ -210,6 +218,17 @@ type EventStore interface {
 	ClaimEventNotification(ctx context.Context, id string, at time.Time, cooldown time.Duration) (bool, error)
 	// SetEventVideoURL sets the event's video_url. ErrConflict if another event has it.
 	SetEventVideoURL(ctx context.Context, id, url string) error
+	// ScheduleCameraOffline records c, replacing the device's earlier check if any.
+	// ErrNotFound if the device does not exist.
+	ScheduleCameraOffline(ctx context.Context, c CameraOfflineCheck) error
+	// ClaimCameraOffline claims up to limit checks due at now, oldest drop first: the
+	// DueAt of each claimed check moves to now+lease, after which another caller may
+	// claim it again if this one never finishes it. A check is claimed by one caller at
+	// a time, across replicas.
+	ClaimCameraOffline(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]CameraOfflineCheck, error)
+	// FinishCameraOffline deletes the device's check if it is still the one of the drop
+	// at droppedAt (a later drop replaced it otherwise). None is not an error.
+	FinishCameraOffline(ctx context.Context, deviceID string, droppedAt time.Time) error
 
 	// CreateNotification inserts n. ErrNotFound if the user or event does not exist.
 	CreateNotification(ctx context.Context, n *Notification) error

@@ -8,7 +8,8 @@
 // block on I/O and honour their context. Every method returns [ErrNotFound] when the row
 // it names does not exist (or is soft-deleted; an id that is not a UUID names no row),
 // [ErrConflict] when a uniqueness rule or a state-machine precondition refuses the write,
-// and wraps every other error. Lists and look-ups keyed by a parent (a user's devices,
+// [ErrUnavailable] when the database cannot be reached (a retry later may succeed), and
+// wraps every other error. Lists and look-ups keyed by a parent (a user's devices,
 // a device's links) return nothing rather than ErrNotFound when the parent is unknown.
 //
 // Create methods fill an empty ID with a UUID v7, a zero CreatedAt with the current
@@ -29,6 +30,9 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrInvalidCursor is returned by lists given a Page.Cursor they did not issue.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrUnavailable: the database could not be reached (down, restarting, refusing
+	// connections, or the connection was lost). Nothing was decided; retry later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Device roles and statuses.
@@ -211,6 +215,9 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteUserSessions deletes every session of the user; none is not an error.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// SessionUsers returns, for each of ids that names a session unexpired at now, the
+	// session's user id (keyed by session id). Ids naming nothing are left out.
+	SessionUsers(ctx context.Context, ids []string, now time.Time) (map[string]string, error)
 
 	CreateVerification(ctx context.Context, v *Verification) error
 	// ConsumeVerification deletes and returns the unexpired row with this identifier
@@ -224,6 +231,9 @@ type Store interface {
 	CreateDevice(ctx context.Context, d *Device, tokenHash string) error
 	Device(ctx context.Context, id string) (Device, error)
 	DeviceByTokenHash(ctx context.Context, tokenHash string) (Device, error)
+	// DeviceUsers returns, for each of ids that names a device not deleted, the device's
+	// user id (keyed by device id). Ids naming nothing are left out.
+	DeviceUsers(ctx context.Context, ids []string) (map[string]string, error)
 	ListDevices(ctx context.Context, userID string, p Page) (items []Device, nextCursor string, err error)
 	// UpdateDevice applies the non-nil fields; a new push token is removed from every
 	// other device that held it, in the same transaction.
@@ -264,6 +274,9 @@ type Store interface {
 	// DeliverableCommands lists the target's pending or dispatched commands that have
 	// not expired at now, oldest first.
 	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]Command, error)
+	// DeliverableCommandsTo is DeliverableCommands for many targets at once, oldest
+	// first.
+	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]Command, error)
 	// MarkCommandDispatched sets status dispatched (if pending or dispatched),
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)

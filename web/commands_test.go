@@ -18,6 +18,10 @@ func (noSockets) Authenticate(*http.Request) (hub.Identity, error) {
 	return hub.Identity{}, &hub.AuthError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "no sockets in this test"}
 }
 
+func (noSockets) Revalidate(_ context.Context, ids []hub.Identity) ([]bool, error) {
+	return make([]bool, len(ids)), nil
+}
+
 // newSignaling returns a real signaling service on the server's store, attached to a
 // hub no socket connects to; both stop when the test ends. cfg.Store is filled in.
 func newSignaling(t *testing.T, s *setup, cfg signaling.Config) *signaling.Service {

@@ -99,6 +99,10 @@ var signalingStatus = map[string]int{
 	signaling.CodeInternal:      http.StatusInternalServerError,
 }
 
+// unavailableRetry is the Retry-After of a 503 unavailable: a dependency (the
+// database, Redis) is down or did not answer in time.
+const unavailableRetry = 2 * time.Second
+
 // asError maps any error to the *Error a client sees: typed errors as they are, store
 // and pool sentinels to their codes, everything else to 500 internal.
 func asError(err error) *Error {
@@ -108,7 +112,14 @@ func asError(err error) *Error {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &se):
-		return &Error{Status: signalingStatus[se.Code], Code: se.Code, Detail: se.Message, cause: err}
+		e := &Error{Status: signalingStatus[se.Code], Code: se.Code, Detail: se.Message, cause: err}
+		if e.Status == http.StatusServiceUnavailable {
+			e.RetryAfter = unavailableRetry
+		}
+		return e
+	case errors.Is(err, store.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Detail: "the database is unavailable, retry", RetryAfter: unavailableRetry, cause: err}
 	case errors.Is(err, errSlowBody):
 		return errSlowBodyProblem
 	case errors.Is(err, store.ErrNotFound):
@@ -122,7 +133,7 @@ func asError(err error) *Error {
 			Detail: "the server is busy hashing passwords, retry shortly", RetryAfter: time.Second, cause: err}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
-			Detail: "a dependency did not answer in time, retry", RetryAfter: time.Second, cause: err}
+			Detail: "a dependency did not answer in time, retry", RetryAfter: unavailableRetry, cause: err}
 	default:
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
 			Detail: "internal error", cause: err}
@@ -136,6 +147,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		s.log.DebugContext(r.Context(), "request cancelled", "method", r.Method, "path", r.URL.Path)
+	case e.Status == http.StatusServiceUnavailable:
+		s.log.WarnContext(r.Context(), "request failed: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	case e.Status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"status", e.Status, "err", err)

@@ -37,6 +37,7 @@ type Store interface {
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
+	SessionUsers(ctx context.Context, ids []string, now time.Time) (map[string]string, error)
 
 	CreateVerification(ctx context.Context, v *store.Verification) error
 	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (store.Verification, error)
@@ -44,6 +45,7 @@ type Store interface {
 	CreateDevice(ctx context.Context, d *store.Device, tokenHash string) error
 	Device(ctx context.Context, id string) (store.Device, error)
 	DeviceByTokenHash(ctx context.Context, tokenHash string) (store.Device, error)
+	DeviceUsers(ctx context.Context, ids []string) (map[string]string, error)
 	ListDevices(ctx context.Context, userID string, p store.Page) ([]store.Device, string, error)
 	UpdateDevice(ctx context.Context, id string, u store.DeviceUpdate) (store.Device, error)
 	DeleteDevice(ctx context.Context, id string) ([]store.DeviceLink, error)

@@ -48,7 +48,7 @@ func (a *SocketAuth) Authenticate(r *http.Request) (hub.Identity, error) {
 		if e.Status >= 500 {
 			a.creds.log.ErrorContext(r.Context(), "socket authentication failed", "err", err)
 		}
-		return hub.Identity{}, &hub.AuthError{Status: e.Status, Code: e.Code, Message: e.Detail}
+		return hub.Identity{}, &hub.AuthError{Status: e.Status, Code: e.Code, Message: e.Detail, RetryAfter: e.RetryAfter}
 	}
 	return id, nil
 }
@@ -97,6 +97,42 @@ func (a *SocketAuth) authenticate(r *http.Request) (hub.Identity, error) {
 		return hub.Identity{}, err
 	}
 	return a.socketForSession(ctx, r, sess)
+}
+
+// Revalidate implements [hub.Authenticator]: for each identity of an open socket,
+// whether its credentials still hold. The device must not be deleted and must be the
+// user's, and a socket opened with a user session (directly or through a ticket) must
+// still have that session, unexpired (not signed out, not ended by a password reset).
+// An error (the store is down) tells nothing.
+func (a *SocketAuth) Revalidate(ctx context.Context, ids []hub.Identity) ([]bool, error) {
+	devices := make([]string, len(ids))
+	var sessions []string
+	for i, id := range ids {
+		devices[i] = id.DeviceID
+		if id.SessionID != "" {
+			sessions = append(sessions, id.SessionID)
+		}
+	}
+	owners, err := a.creds.store.DeviceUsers(ctx, devices)
+	if err != nil {
+		return nil, fmt.Errorf("revalidate sockets: %w", err)
+	}
+	live := map[string]string{}
+	if len(sessions) > 0 {
+		if live, err = a.creds.store.SessionUsers(ctx, sessions, a.creds.now()); err != nil {
+			return nil, fmt.Errorf("revalidate sockets: %w", err)
+		}
+	}
+	valid := make([]bool, len(ids))
+	for i, id := range ids {
+		owner, ok := owners[id.DeviceID]
+		valid[i] = ok && owner == id.UserID
+		if id.SessionID != "" {
+			user, ok := live[id.SessionID]
+			valid[i] = valid[i] && ok && user == id.UserID
+		}
+	}
+	return valid, nil
 }
 
 var errNoDeviceID = errBadRequest("a session needs the device id in X-Device-Id or ?device_id=")

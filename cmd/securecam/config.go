@@ -129,6 +129,10 @@ type Config struct {
 	// S3 keeps recordings in an S3-compatible bucket; all of it is empty when the clips
 	// stay in the data directory.
 	S3 S3Config
+	// RevalidateInterval is how often each replica checks again the credentials of its
+	// open sockets and closes revoked ones with 4003 (SECURECAM_REVALIDATE_INTERVAL,
+	// default 60s, spread by ±10 %).
+	RevalidateInterval time.Duration
 }
 
 // S3Config is the S3-compatible bucket recordings are stored in. Bucket is set whenever
@@ -243,6 +247,7 @@ func defaultConfig() Config {
 		WakeInterval:       30 * time.Second,
 		CameraOfflineAfter: 2 * time.Minute,
 		RetentionDays:      30,
+		RevalidateInterval: time.Minute,
 	}
 }
 
@@ -437,6 +442,9 @@ var settings = []setting{
 		}
 		c.S3.PathStyle, c.S3.pathStyleSet = b, true
 		return nil
+	}},
+	{key: "revalidate_interval", apply: func(c *Config, v string) error {
+		return setDuration(&c.RevalidateInterval, v)
 	}},
 }
 
@@ -913,6 +921,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("s3_region", c.S3.Region),
 		slog.Bool("s3_static_credentials", c.S3.AccessKeyID != ""),
 		slog.Bool("s3_path_style", c.S3.PathStyle),
+		slog.String("revalidate_interval", c.RevalidateInterval.String()),
 	}
 	return slog.GroupValue(attrs...)
 }

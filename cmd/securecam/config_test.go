@@ -75,6 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 		WakeInterval:       30 * time.Second,
 		CameraOfflineAfter: 2 * time.Minute,
 		RetentionDays:      30,
+		RevalidateInterval: time.Minute,
 	}
 	assertConfig(t, c, want)
 }
@@ -136,6 +137,7 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_S3_ACCESS_KEY_ID":     "AKIAEXAMPLE",
 		"SECURECAM_S3_SECRET_ACCESS_KEY": "s3-secret",
 		"SECURECAM_S3_PATH_STYLE":        "false",
+		"SECURECAM_REVALIDATE_INTERVAL":  "90s",
 	}
 	// Every variable of the settings table is exercised here.
 	for _, s := range settings {
@@ -185,6 +187,7 @@ func TestLoadEveryVariable(t *testing.T) {
 		AcceptRate:         2500.5,
 		S3: S3Config{Endpoint: "http://minio.internal:9000", PublicEndpoint: "https://s3.example.com", Bucket: "securecam-clips",
 			Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", PathStyle: false, pathStyleSet: true},
+		RevalidateInterval: 90 * time.Second,
 	}
 	assertConfig(t, c, want)
 }

@@ -171,6 +171,7 @@ func (n *node) buildHub(auth hub.Authenticator) error {
 		Directory:     signaling.Directory{Store: n.store},
 		OnConnect:     n.svc.OnConnect,
 		OnDisconnect:  n.svc.OnDisconnect,
+		OnBusResume:   n.svc.OnBusResume,
 		ReadLimit:     cfg.MaxMessageBytes,
 		MessageRate:   cfg.MessageRate,
 		MessageBurst:  burst(cfg.MessageRate),
@@ -178,6 +179,8 @@ func (n *node) buildHub(auth hub.Authenticator) error {
 		AcceptBurst:   burst(cfg.AcceptRate),
 		Logger:        n.log.With("component", "hub"),
 		Registerer:    n.reg,
+
+		RevalidateInterval: cfg.RevalidateInterval,
 	}
 	if n.rdb != nil {
 		hcfg.Bus = redisbus.New(n.rdb, redisbus.Config{Logger: hcfg.Logger, Registerer: n.reg})

@@ -14,6 +14,9 @@
 // Each replica holds one pub/sub connection (go-redis reconnects it and resubscribes
 // after a Redis restart) and probes it with PING every PingInterval: Ready fails when
 // no PONG came back recently, and a connection silent for three intervals is replaced.
+// Every (re)connection subscribes the broadcast channel with all the others in one
+// SUBSCRIBE, which Redis executes at once: the confirmation of the broadcast channel
+// means every subscription is back, and the hub is told the bus resumed.
 // Publishes to one device go through one of a few workers (chosen by device id) that
 // pipeline what is queued, which keeps them in order per device.
 //
@@ -84,6 +87,7 @@ type Bus struct {
 	ps      *redis.PubSub
 	subs    map[string]int
 	recv    func(key string, msg []byte)
+	resumed func()
 	started bool
 	closed  bool
 
@@ -137,8 +141,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Bus {
 }
 
 // Start implements [hub.Bus]. It does not fail when Redis is unreachable: the bus
-// connects when Redis is back, and Ready tells the truth meanwhile.
-func (b *Bus) Start(recv func(key string, msg []byte)) error {
+// connects when Redis is back, and Ready tells the truth meanwhile. resumed follows
+// every (re)connection of the pub/sub connection, its subscriptions made.
+func (b *Bus) Start(recv func(key string, msg []byte), resumed func()) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -153,7 +158,7 @@ func (b *Bus) Start(recv func(key string, msg []byte)) error {
 		}
 	}
 	b.started = true
-	b.recv = recv
+	b.recv, b.resumed = recv, resumed
 	b.ps = b.newPubSub(context.Background())
 	b.goLoop("receive", b.receiveLoop)
 	b.goLoop("ping", b.pingLoop)
@@ -203,7 +208,7 @@ func (b *Bus) stopped() bool {
 }
 
 // receiveLoop delivers messages and records PONGs; it replaces a pub/sub connection
-// that stayed silent for three ping intervals.
+// that stayed silent for three ping intervals, and reports each resume.
 func (b *Bus) receiveLoop() {
 	backoff := 50 * time.Millisecond
 	for !b.stopped() {
@@ -241,6 +246,10 @@ func (b *Bus) receiveLoop() {
 			b.lastPong.Store(time.Now().UnixNano())
 			if m.Kind == "subscribe" {
 				b.confirm(m.Channel)
+				if m.Channel == b.bcast && b.resumed != nil {
+					// A (re)connection: its one SUBSCRIBE restored every channel.
+					b.resumed()
+				}
 			}
 		}
 	}

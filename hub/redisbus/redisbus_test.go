@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,13 +113,14 @@ func TestSilentPubSubMakesBusNotReadyThenIsReplaced(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	const ping = 100 * time.Millisecond
 	got := make(chan string, 16)
+	var resumes atomic.Int32
 	a := redisbus.New(rdb, redisbus.Config{Prefix: prefix, PingInterval: ping})
-	if err := a.Start(func(key string, msg []byte) { got <- string(msg) }); err != nil {
+	if err := a.Start(func(key string, msg []byte) { got <- string(msg) }, func() { resumes.Add(1) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, PingInterval: ping})
-	if err := b.Start(func(string, []byte) {}); err != nil {
+	if err := b.Start(func(string, []byte) {}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
@@ -137,8 +139,9 @@ func TestSilentPubSubMakesBusNotReadyThenIsReplaced(t *testing.T) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("Redis ping: %v", err)
 	}
-	// The bus replaces the silent connection and subscribes again.
+	// The bus replaces the silent connection, subscribes again and says it resumed.
 	waitUntil(t, ctx, "ready again", func() bool { return a.Ready(ctx) == nil })
+	waitUntil(t, ctx, "resumed on the new connection", func() bool { return resumes.Load() >= 2 })
 	waitUntil(t, ctx, "cam subscribed again", func() bool {
 		n, err := b.Publish(ctx, "cam", []byte("probe"))
 		return err == nil && n == 1
@@ -201,7 +204,7 @@ func TestLoopsRestartAfterPanic(t *testing.T) {
 				panic("receiver bug")
 			}
 			got <- string(msg)
-		}); err != nil {
+		}, nil); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = a.Close() })
@@ -209,7 +212,7 @@ func TestLoopsRestartAfterPanic(t *testing.T) {
 			t.Fatalf("Subscribe: %v", err)
 		}
 		b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix})
-		if err := b.Start(func(string, []byte) {}); err != nil {
+		if err := b.Start(func(string, []byte) {}, nil); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = b.Close() })
@@ -237,7 +240,7 @@ func TestLoopsRestartAfterPanic(t *testing.T) {
 		rdb := bustest.Client(t, url, prefix)
 		rdb.AddHook(&panicOnce{})
 		a := redisbus.New(rdb, redisbus.Config{Prefix: prefix, Registerer: reg, PublishWorkers: 1})
-		if err := a.Start(func(string, []byte) {}); err != nil {
+		if err := a.Start(func(string, []byte) {}, nil); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = a.Close() })
@@ -274,4 +277,77 @@ func wantRestarts(t *testing.T, reg *prometheus.Registry, loop string) {
 		}
 	}
 	t.Fatalf("securecam_redisbus_loop_restarts_total{loop=%q} is not 1: %v", loop, mfs)
+}
+
+// After Redis restarts, the bus says it resumed only once every subscription is back:
+// a publish right after the signal reaches the subscriber.
+func TestResumedOnlyOnceResubscribed(t *testing.T) {
+	url, stop, restart := bustest.StartRedis(t)
+	prefix := bustest.Prefix(t)
+	const ping = 100 * time.Millisecond
+	got := make(chan string, 64)
+	resumed := make(chan struct{}, 8)
+	a := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, PingInterval: ping})
+	if err := a.Start(func(key string, msg []byte) { got <- key + "=" + string(msg) }, func() { resumed <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, PingInterval: ping})
+	if err := b.Start(func(string, []byte) {}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitResumed := func(what string) {
+		t.Helper()
+		select {
+		case <-resumed:
+		case <-ctx.Done():
+			t.Fatalf("no resume %s", what)
+		}
+	}
+	waitResumed("at the first connection")
+	var keys []string
+	for i := range 50 {
+		keys = append(keys, "cam-"+strconv.Itoa(i))
+	}
+	for _, k := range keys {
+		if err := a.Subscribe(ctx, k); err != nil {
+			t.Fatalf("Subscribe %s: %v", k, err)
+		}
+	}
+
+	stop()
+	waitUntil(t, ctx, "not ready with Redis down", func() bool { return a.Ready(ctx) != nil })
+	select {
+	case <-resumed:
+		t.Fatal("resumed while Redis is down")
+	default:
+	}
+	restart()
+	waitResumed("after the restart")
+	for _, k := range keys {
+		for { // b's pooled connection may still be the dead one: that errors, never 0
+			n, err := b.Publish(ctx, k, []byte("back"))
+			if err == nil {
+				if n != 1 {
+					t.Fatalf("publish to %s right after the resume reached %d subscribers, want 1", k, n)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publish to %s: %v", k, err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < len(keys) {
+		select {
+		case m := <-got:
+			seen[m] = true
+		case <-ctx.Done():
+			t.Fatalf("received only %v after the resume", seen)
+		}
+	}
 }

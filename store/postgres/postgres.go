@@ -7,11 +7,15 @@
 // its tables are kept, its timestamp columns become timestamptz (their values read as
 // UTC), and the hub's columns and indexes are added.
 //
+// Errors that say the server cannot be reached (connect refused or timed out, the server
+// shutting down, a connection lost mid-statement) carry store.ErrUnavailable.
+//
 // Concurrency: a Store is safe for concurrent use by any number of goroutines; pgx
 // caches prepared statements per pooled connection.
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -40,6 +44,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxConns caps the pool; 0 keeps pgx's default (the larger of 4 and the CPUs).
 	MaxConns int32
+	// ConnectTimeout bounds each new connection, so that requests answer
+	// store.ErrUnavailable rather than hang while the server does not answer. Default
+	// 5 s; a connect_timeout in the URL wins.
+	ConnectTimeout time.Duration
 }
 
 // Store is a store.Store on PostgreSQL.
@@ -66,6 +74,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -131,7 +142,7 @@ func migrateLocked(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (e
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres ping: %w", err)
+		return fmt.Errorf("postgres ping: %w", classify(err))
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/securecam/securecam/store"
@@ -162,6 +165,25 @@ func (s *Store) DeliverableCommands(ctx context.Context, targetDeviceID string, 
 		WHERE target_device_id = $1 AND `+openStatus+` AND expires_at > $2
 		ORDER BY created_at, id`, []any{target, s.t(at)}, scanCommand)
 	return cs, s.mapErr("deliverable commands", err)
+}
+
+// DeliverableCommandsTo implements store.Store.
+func (s *Store) DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, at time.Time) ([]store.Command, error) {
+	var out []store.Command
+	err := eachIDBatch(targetDeviceIDs, func(list string, args []any) error {
+		cs, err := collect(ctx, s.db, fmt.Sprintf(`SELECT `+commandCols+` FROM commands
+			WHERE target_device_id IN (%s) AND `+openStatus+` AND expires_at > $%d`, list, len(args)+1),
+			append(args, s.t(at)), scanCommand)
+		out = append(out, cs...)
+		return err
+	})
+	if err != nil {
+		return nil, s.mapErr("deliverable commands to", err)
+	}
+	slices.SortFunc(out, func(a, b store.Command) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }
 
 // MarkCommandDispatched implements store.Store.
