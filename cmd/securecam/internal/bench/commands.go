@@ -58,8 +58,7 @@ func (f *fleet) startCommands(ctx context.Context) {
 				}
 				if sent := time.Duration(cmd.Payload.T); int64(sent) >= l.from.Load() {
 					l.mu.Lock()
-					l.lat = append(l.lat, time.Since(f.epoch)-sent)
-					l.pending[cmd.CommandID] = sent
+					l.pending[cmd.CommandID] = completion{sent: sent, delivered: time.Since(f.epoch)}
 					l.mu.Unlock()
 				}
 				buf = append(buf[:0], `{"type":"command.result","data":{"command_id":"`...)
@@ -90,11 +89,12 @@ func (f *fleet) startCommands(ctx context.Context) {
 					continue
 				}
 				l.mu.Lock()
-				sent, ok := l.pending[st.CommandID]
+				c, ok := l.pending[st.CommandID]
 				delete(l.pending, st.CommandID)
-				ok = ok && int64(sent) >= l.from.Load()
+				ok = ok && int64(c.sent) >= l.from.Load()
 				if ok {
-					l.rtt = append(l.rtt, time.Since(f.epoch)-sent)
+					c.done = time.Since(f.epoch)
+					l.done = append(l.done, c)
 					l.credit()
 				}
 				l.mu.Unlock()
@@ -109,14 +109,15 @@ func (f *fleet) startCommands(ctx context.Context) {
 var commandColumns = []column{
 	colTarget, colPhase,
 	colInt("pairs", func(r Result) int64 { return int64(r.Pairs) }),
-	colOffered,
-	{"commands/s", func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }},
+	colOffered, colSent,
+	colRate("completed/s"),
 	colMs("deliver p50", func(r Result) float64 { return r.P50 }),
 	colMs("deliver p90", func(r Result) float64 { return r.P90 }),
 	colMs("deliver p99", func(r Result) float64 { return r.P99 }),
 	colMs("deliver max", func(r Result) float64 { return r.Max }),
 	colMs("ack p50", func(r Result) float64 { return r.RoundTripP50 }),
 	colMs("ack p99", func(r Result) float64 { return r.RoundTripP99 }),
+	colLate,
 	colInt("lost", func(r Result) int64 { return r.Lost }),
 	colInt("errors", func(r Result) int64 { return r.Errors }),
 }
@@ -163,15 +164,16 @@ func (r *runner) commands(ctx context.Context) ([]Result, error) {
 		}
 		for _, l := range f.links {
 			l.build = commandBuilder(l.target)
-			l.pending = map[string]time.Duration{}
+			l.pending = map[string]completion{}
 		}
+		f.roundTrips = true
 		all = append(all, r.measure(ctx, f, (*fleet).startCommands, phases, "commands", t.name)...)
 		if err := s.exited(); err != nil {
 			return all, err
 		}
 		s.stop()
 	}
-	writeTable(r.cfg.Out, fmt.Sprintf("commands: %d viewer→camera pairs, command.send → command → command.result → command.status, %s per phase",
-		r.cfg.CommandPairs, r.cfg.Duration), commandColumns, all)
+	writeTable(r.cfg.Out, fmt.Sprintf("commands: %d viewer→camera pairs, command.send → command → command.result → command.status, %s per phase;\n%s",
+		r.cfg.CommandPairs, r.cfg.Duration, spanNote), commandColumns, all)
 	return all, nil
 }

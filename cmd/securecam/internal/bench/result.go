@@ -23,18 +23,25 @@ type Result struct {
 	// rate), setup (live view) or connect (idle).
 	Phase string `json:"phase"`
 
-	Conns    int     `json:"conns,omitempty"`    // sockets open
-	Pairs    int     `json:"pairs,omitempty"`    // sender→receiver pairs
-	Rate     float64 `json:"rate,omitempty"`     // offered messages (or commands) per second
-	Seconds  float64 `json:"seconds,omitempty"`  // length of the measurement
-	Sent     int64   `json:"sent,omitempty"`     // messages (commands, setups) started
-	Received int64   `json:"received,omitempty"` // messages (commands, setups) completed
-	Lost     int64   `json:"lost"`               // sent but never completed
-	PerSec   float64 `json:"per_sec,omitempty"`  // completed per second
+	Conns   int     `json:"conns,omitempty"`   // sockets open
+	Pairs   int     `json:"pairs,omitempty"`   // sender→receiver pairs
+	Rate    float64 `json:"rate,omitempty"`    // offered messages (or commands) per second; 0 at full speed
+	Seconds float64 `json:"seconds,omitempty"` // length of the measured span
+	// Sent counts messages (commands, setups) started in the span. Received counts
+	// those completed inside it (liveview: every setup that completed); Late those
+	// completed in the drain after it (route, raw, cluster, commands), which no rate or
+	// latency counts; Lost those not completed by the end of the drain (drainTimeout). Sent = Received + Late + Lost.
+	Sent       int64   `json:"sent,omitempty"`
+	Received   int64   `json:"received,omitempty"`
+	Late       int64   `json:"late"`
+	Lost       int64   `json:"lost"`
+	SentPerSec float64 `json:"sent_per_sec,omitempty"` // Sent per second of the span
+	PerSec     float64 `json:"per_sec,omitempty"`      // Received per second of the span
 
-	// Latency percentiles in milliseconds: message send → delivery (route, cluster),
-	// command.send → command at the target (commands), stream.request → first RTP
-	// packet (liveview).
+	// Latency percentiles in milliseconds, of what completed inside the span only:
+	// message send → delivery (route, cluster), command.send → command at the target
+	// (commands, of the round trips that completed), stream.request → first RTP packet
+	// (liveview).
 	P50 float64 `json:"p50_ms,omitempty"`
 	P90 float64 `json:"p90_ms,omitempty"`
 	P99 float64 `json:"p99_ms,omitempty"`
@@ -133,7 +140,14 @@ var (
 		}
 		return strconv.FormatFloat(r.Rate, 'f', 0, 64)
 	}}
-	colMs = func(head string, f func(Result) float64) column {
+	// colSent is the rate actually sent in the span.
+	colSent = column{"sent/s", func(r Result) string { return strconv.FormatFloat(r.SentPerSec, 'f', 0, 64) }}
+	// colRate is what completed inside the span, per second.
+	colRate = func(head string) column {
+		return column{head, func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }}
+	}
+	colLate = column{"late", func(r Result) string { return strconv.FormatInt(r.Late, 10) }}
+	colMs   = func(head string, f func(Result) float64) column {
 		return column{head, func(r Result) string { return fmt.Sprintf("%.2f", f(r)) }}
 	}
 	colInt = func(head string, f func(Result) int64) column {
@@ -148,6 +162,10 @@ var (
 		}}
 	}
 )
+
+// spanNote explains the counting of route, raw, cluster and commands under their tables.
+const spanNote = "sent/s: started in the span; delivered/s, completed/s and every latency: only what completed inside the span; " +
+	"late: completed in the drain after it (not counted); lost: not completed within the drain (5 s)"
 
 // kib formats bytes as KiB with one decimal.
 func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }

@@ -29,14 +29,13 @@ type link struct {
 
 	from     atomic.Int64 // the running phase's start, in nanoseconds since the epoch: older messages are stragglers of the last phase
 	sent     atomic.Int64
-	received atomic.Int64 // messages delivered (route), commands completed (commands)
+	received atomic.Int64 // messages delivered (route), commands completed (commands), in the span or the drain after it
 	errors   atomic.Int64
 
 	mu      sync.Mutex
-	lat     latencies     // of the running phase: delivery
-	rtt     latencies     // of the running phase: command round trips
-	credits chan struct{} // full-speed window of the running phase; nil at a fixed rate
-	pending map[string]time.Duration
+	done    []completion          // of the running phase, in the span or the drain after it
+	credits chan struct{}         // full-speed window of the running phase; nil at a fixed rate
+	pending map[string]completion // commands delivered to the camera, not yet completed, by command id
 }
 
 // credit returns one unit of the full-speed window; l.mu is held.
@@ -92,9 +91,10 @@ func parseStamp(b []byte) (time.Duration, bool) {
 
 // fleet is the running pairs of a route load and their read goroutines.
 type fleet struct {
-	links []*link
-	epoch time.Time // timestamps count from here
-	wg    sync.WaitGroup
+	links      []*link
+	epoch      time.Time // timestamps count from here
+	roundTrips bool      // commands: completions are round trips, reported apart from delivery
+	wg         sync.WaitGroup
 }
 
 // startRoute runs the read loops of route: receivers time and count routed messages,
@@ -117,9 +117,9 @@ func (f *fleet) startRoute(ctx context.Context) {
 				if int64(ts) < l.from.Load() {
 					continue
 				}
-				d := time.Since(f.epoch) - ts
+				now := time.Since(f.epoch)
 				l.mu.Lock()
-				l.lat = append(l.lat, d)
+				l.done = append(l.done, completion{sent: ts, delivered: now, done: now})
 				l.credit()
 				l.mu.Unlock()
 				l.received.Add(1)
@@ -159,14 +159,16 @@ type phase struct {
 // drainTimeout bounds the wait for messages still in flight when a phase ends.
 const drainTimeout = 5 * time.Second
 
-// run offers the load of ph and measures what arrives.
+// run offers the load of ph for its duration (the span), waits up to drainTimeout for
+// what is still in flight, and measures what arrived (see [span.tally]: only what
+// completed inside the span counts towards the rate and the latencies).
 func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Result {
 	res := Result{Phase: ph.name, Pairs: len(f.links), Rate: ph.rate}
 	from := time.Since(f.epoch)
 	for _, l := range f.links {
 		l.from.Store(int64(from))
 		l.mu.Lock()
-		l.lat, l.rtt = l.lat[:0], l.rtt[:0]
+		l.done = l.done[:0]
 		l.credits = nil
 		if ph.rate == 0 {
 			l.credits = make(chan struct{}, ph.window)
@@ -249,7 +251,7 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	sp := span{from: from, to: time.Since(f.epoch)}
 	deadline := time.Now().Add(drainTimeout)
 	for {
 		s, rcv := total()
@@ -259,25 +261,17 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	var all, rtt latencies
+	var cs []completion
+	var sent int64
 	for _, l := range f.links {
 		l.mu.Lock()
-		all = append(all, l.lat...)
-		rtt = append(rtt, l.rtt...)
+		cs = append(cs, l.done...)
 		l.credits = nil
 		l.mu.Unlock()
+		sent += l.sent.Load()
 		res.Errors += l.errors.Load()
 	}
-	res.Sent, res.Received = total()
-	res.Lost = res.Sent - res.Received
-	res.Seconds = elapsed.Seconds()
-	res.PerSec = float64(res.Received) / elapsed.Seconds()
-	all.fill(&res)
-	if len(rtt) > 0 {
-		var rr Result
-		rtt.fill(&rr)
-		res.RoundTripP50, res.RoundTripP99 = rr.P50, rr.P99
-	}
+	sp.tally(&res, sent, cs, f.roundTrips)
 	return res
 }
 
@@ -475,10 +469,11 @@ func (r *runner) interleave(ctx context.Context, cs []contender) [][]Result {
 // over them, counts and seconds are summed.
 func medianResult(rs []Result) Result {
 	m := rs[0]
-	m.Sent, m.Received, m.Lost, m.Errors, m.Seconds = 0, 0, 0, 0, 0
+	m.Sent, m.Received, m.Late, m.Lost, m.Errors, m.Seconds = 0, 0, 0, 0, 0, 0
 	for _, r := range rs {
 		m.Sent += r.Sent
 		m.Received += r.Received
+		m.Late += r.Late
 		m.Lost += r.Lost
 		m.Errors += r.Errors
 		m.Seconds += r.Seconds
@@ -492,6 +487,7 @@ func medianResult(rs []Result) Result {
 		return v[len(v)/2]
 	}
 	m.PerSec = median(func(r Result) float64 { return r.PerSec })
+	m.SentPerSec = median(func(r Result) float64 { return r.SentPerSec })
 	m.P50 = median(func(r Result) float64 { return r.P50 })
 	m.P90 = median(func(r Result) float64 { return r.P90 })
 	m.P99 = median(func(r Result) float64 { return r.P99 })
@@ -519,12 +515,13 @@ func compare(rs, raw []Result) {
 var routeColumns = []column{
 	colTarget, colPhase,
 	colInt("pairs", func(r Result) int64 { return int64(r.Pairs) }),
-	colOffered,
-	{"delivered/s", func(r Result) string { return strconv.FormatFloat(r.PerSec, 'f', 0, 64) }},
+	colOffered, colSent,
+	colRate("delivered/s"),
 	colMs("p50 ms", func(r Result) float64 { return r.P50 }),
 	colMs("p90 ms", func(r Result) float64 { return r.P90 }),
 	colMs("p99 ms", func(r Result) float64 { return r.P99 }),
 	colMs("max ms", func(r Result) float64 { return r.Max }),
+	colLate,
 	colInt("lost", func(r Result) int64 { return r.Lost }),
 	colInt("errors", func(r Result) int64 { return r.Errors }),
 	colRatio("msg/s vs raw", func(r Result) float64 { return r.PerSecVsRaw }),
@@ -533,8 +530,8 @@ var routeColumns = []column{
 
 // routeTitle heads the tables of route, raw and cluster.
 func (r *runner) routeTitle(what string) string {
-	return fmt.Sprintf("%s, %d-byte webrtc.candidate messages, %s per phase, median of %d interleaved repeats",
-		what, r.cfg.Size, r.cfg.Duration, r.cfg.Repeat)
+	return fmt.Sprintf("%s, %d-byte webrtc.candidate messages, %s per phase, median of %d interleaved repeats;\n%s",
+		what, r.cfg.Size, r.cfg.Duration, r.cfg.Repeat, spanNote)
 }
 
 // route measures webrtc.candidate relaying inside live-view sessions on one hub,
