@@ -30,7 +30,8 @@ type Result struct {
 	// Sent counts messages (commands, setups) started in the span. Received counts
 	// those completed inside it (liveview: every setup that completed); Late those
 	// completed in the drain after it (route, raw, cluster, commands), which no rate or
-	// latency counts; Lost those not completed by the end of the drain (drainTimeout). Sent = Received + Late + Lost.
+	// latency counts; Lost those not completed by the end of the drain (drainTimeout).
+	// Sent = Received + Late + Lost.
 	Sent       int64   `json:"sent,omitempty"`
 	Received   int64   `json:"received,omitempty"`
 	Late       int64   `json:"late"`

@@ -16,9 +16,9 @@ type span struct{ from, to time.Duration }
 // tally sets the counts, rates and latencies of res from the number of messages sent in
 // the span and the completions seen until the drain after it ended. Only work completed
 // inside the span counts: Received, PerSec and the latencies are of completions at or
-// before s.to; completions after it (in the drain) are Late; what did not complete by the
-// end of the drain is Lost. Completions of messages sent before the span (stragglers of an earlier phase)
-// are ignored. With roundTrips the round-trip percentiles are set too.
+// before s.to; completions after it (in the drain) are Late; what did not complete by
+// the end of the drain is Lost. Completions of messages sent before the span
+// (stragglers of an earlier phase) are ignored. With roundTrips the round-trip percentiles are set too.
 func (s span) tally(res *Result, sent int64, cs []completion, roundTrips bool) {
 	var lat, rtt latencies
 	var late int64
