@@ -29,6 +29,9 @@ scenarios (or all):
   liveview  concurrent live-view setups with pion peers: time to the first RTP packet,
             through the hub and directly
 
+Rates and latencies count only what completes inside each measured phase; what
+completes in the drain after it is shown apart as late.
+
 flags:
 `
 

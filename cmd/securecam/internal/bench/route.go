@@ -255,7 +255,12 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 	deadline := time.Now().Add(drainTimeout)
 	for {
 		s, rcv := total()
-		if rcv >= s || time.Now().After(deadline) {
+		if rcv >= s {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.progressf("%s %s: %d still in flight after the %s drain (counted as lost); the next phase starts behind them",
+				label, ph.name, s-rcv, drainTimeout)
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
