@@ -183,6 +183,9 @@ type PruneCutoffs struct {
 	Deliveries time.Time
 	// Audit log rows created before.
 	AuditLogs time.Time
+	// Verification rows (reset and e-mail tokens, WebSocket tickets) that expired
+	// before: they can no longer be used.
+	Verifications time.Time
 }
 
 // CameraOfflineCheck is a pending camera_offline alert: the camera dropped off without a
@@ -195,8 +198,8 @@ type CameraOfflineCheck struct {
 
 // PruneResult counts what Prune deleted and lists the deleted recordings.
 type PruneResult struct {
-	Recordings                                              []Recording
-	Events, Commands, StreamSessions, Deliveries, AuditLogs int64
+	Recordings                                                             []Recording
+	Events, Commands, StreamSessions, Deliveries, AuditLogs, Verifications int64
 }
 
 // EventStore is the persistence of events, notifications, push jobs, recordings and
@@ -283,6 +286,18 @@ type EventStore interface {
 	// (LocalBucket matches a recording without a bucket). ErrConflict if it no longer
 	// names from.
 	MoveRecordingObject(ctx context.Context, id string, from, to ObjectRef, at time.Time) error
+	// DeleteRecording deletes the recording and returns it: the caller deletes the file
+	// its object key names. The video_url of its event is cleared when it names the
+	// recording (contains its id). ErrNotFound if absent.
+	DeleteRecording(ctx context.Context, id string) (Recording, error)
+	// RecordingBytes is the sum of size_bytes over the owner's recordings: the storage
+	// the account uses (0 with none).
+	RecordingBytes(ctx context.Context, ownerUserID string) (int64, error)
+	// DeleteOldestRecordings deletes up to limit recordings whose clip is stored in
+	// bucket (LocalBucket includes the recordings without a bucket), oldest created
+	// first, and returns them, as DeleteRecording does. Concurrent callers delete
+	// distinct recordings.
+	DeleteOldestRecordings(ctx context.Context, bucket string, limit int) ([]Recording, error)
 
 	// Prune deletes old rows as cutoffs says, in batches of batch rows (0: 1000).
 	Prune(ctx context.Context, cutoffs PruneCutoffs, batch int) (PruneResult, error)

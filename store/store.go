@@ -62,6 +62,10 @@ const (
 // ProviderCredential is account.provider_id for e-mail + password accounts (Better Auth).
 const ProviderCredential = "credential"
 
+// VerificationPasswordReset is the kind of a password-reset token: its verification
+// identifier is "password-reset:<user id>". SetPassword deletes every one of the user's.
+const VerificationPasswordReset = "password-reset"
+
 // User is a row of users. PasswordHash mirrors account.password and never leaves the hub.
 type User struct {
 	ID            string    `json:"id"`
@@ -137,8 +141,8 @@ type DeviceLink struct {
 // Command is a row of commands. RequestID (the sender's envelope id) and ExpiresAt are
 // columns the hub adds to the seed schema. ExpiresAt is required by CreateCommand. A
 // command's RequestID is set to nil when a later command of the same source reuses the
-// request id after the dedupe window. AcknowledgedAt is the time of the target's answer,
-// acknowledged or failed.
+// request id after the dedupe window. AcknowledgedAt is the time the target acknowledged
+// it, set only on an acknowledged command (a failed one has its time in UpdatedAt).
 type Command struct {
 	ID               string          `json:"id"`
 	OwnerUserID      string          `json:"owner_user_id"`
@@ -201,7 +205,9 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// CredentialPassword returns account.password of the user's credential account.
 	CredentialPassword(ctx context.Context, userID string) (string, error)
-	// SetPassword updates account.password and users.password_hash together.
+	// SetPassword updates account.password and users.password_hash together and, in the
+	// same transaction, deletes every outstanding password-reset verification of the user
+	// (identifier "password-reset:<user id>"): a new password voids the links sent before.
 	SetPassword(ctx context.Context, userID, hash string) error
 	SetEmailVerified(ctx context.Context, userID string) error
 
@@ -281,7 +287,8 @@ type Store interface {
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)
 	// CompleteCommand moves a pending or dispatched command of that target to status
-	// (acknowledged or failed) with errText. A repeat of the same completion returns
+	// (acknowledged or failed) with errText; at is its acknowledged_at when acknowledged
+	// (a failed command keeps acknowledged_at nil) and its updated_at. A repeat of the same completion returns
 	// the command unchanged; ErrConflict if it is terminal otherwise.
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (Command, error)
 	// ExpireCommands marks every pending or dispatched command with expires_at <= now

@@ -65,6 +65,10 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"OpenStreamSessions", testOpenStreamSessions},
 		{"ExpireStreamSessions", testExpireStreamSessions},
 		{"OrphanStreamSessions", testOrphanStreamSessions},
+		{"PasswordChangeVoidsResets", testPasswordChangeVoidsResets},
+		{"PruneVerifications", testPruneVerifications},
+		{"FailedCommandNotAcknowledged", testFailedCommandNotAcknowledged},
+		{"DeleteRecordings", testDeleteRecordings},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

@@ -216,10 +216,14 @@ func (s *Store) CompleteCommand(ctx context.Context, id, targetDeviceID, status 
 	if !ok1 || !ok2 {
 		return store.Command{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
+	var ackAt any // a failed command was never acknowledged
+	if status == store.CommandAcknowledged {
+		ackAt = s.t(at)
+	}
 	c, err := scanCommand(s.db.Write().QueryRow(ctx, `UPDATE commands
-		SET status = $3, error = $4, acknowledged_at = $5, updated_at = $5
+		SET status = $3, error = $4, acknowledged_at = $6, updated_at = $5
 		WHERE id = $1 AND target_device_id = $2 AND `+openStatus+` RETURNING `+commandCols,
-		id, target, status, errText, s.t(at)))
+		id, target, status, errText, s.t(at), ackAt))
 	if !errors.Is(err, ErrNoRows) {
 		return c, s.mapErr(op, err)
 	}

@@ -205,3 +205,71 @@ func (s *Store) MoveRecordingObject(ctx context.Context, id string, from, to sto
 	}
 	return nil
 }
+
+// DeleteRecording implements store.Store.
+func (s *Store) DeleteRecording(ctx context.Context, id string) (store.Recording, error) {
+	const op = "delete recording"
+	id, ok := canonID(id)
+	if !ok {
+		return store.Recording{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	var r store.Recording
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		r, err = scanRecording(q.QueryRow(ctx, `DELETE FROM recordings WHERE id = $1 RETURNING `+recordingCols, id))
+		if err != nil {
+			return err
+		}
+		return s.clearVideoURL(ctx, q, r)
+	})
+	return r, s.mapErr(op, err)
+}
+
+// DeleteOldestRecordings implements store.Store.
+func (s *Store) DeleteOldestRecordings(ctx context.Context, bucket string, limit int) ([]store.Recording, error) {
+	const op = "delete oldest recordings"
+	if limit <= 0 {
+		return nil, nil
+	}
+	var rs []store.Recording
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		rs, err = collect(ctx, q, `DELETE FROM recordings WHERE id IN (
+				SELECT id FROM recordings WHERE object_key IS NOT NULL AND COALESCE(bucket, '`+store.LocalBucket+`') = $1
+				ORDER BY created_at, id LIMIT $2)
+			RETURNING `+recordingCols, []any{bucket, limit}, scanRecording)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := s.clearVideoURL(ctx, q, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rs, s.mapErr(op, err)
+}
+
+// clearVideoURL clears the video_url of the deleted recording's event when it names
+// the recording (the URL contains the recording's id).
+func (s *Store) clearVideoURL(ctx context.Context, q Querier, r store.Recording) error {
+	if r.EventID == nil {
+		return nil
+	}
+	_, err := q.Exec(ctx, `UPDATE events SET video_url = NULL, updated_at = $3 WHERE id = $1 AND video_url LIKE $2`,
+		*r.EventID, "%"+r.ID+"%", s.t(now()))
+	return err
+}
+
+// RecordingBytes implements store.Store.
+func (s *Store) RecordingBytes(ctx context.Context, ownerUserID string) (int64, error) {
+	owner, ok := canonID(ownerUserID)
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM recordings
+		WHERE owner_user_id = $1`, owner).Scan(&n)
+	return n, s.mapErr("recording bytes", err)
+}

@@ -44,6 +44,7 @@ func (s *Store) Prune(ctx context.Context, c store.PruneCutoffs, batch int) (sto
 		{"stream_sessions", c.StreamSessions, `status IN ('ended', 'failed') AND updated_at < $1`, &res.StreamSessions},
 		{"notification_deliveries", c.Deliveries, `status IN ('sent', 'failed', 'expired') AND updated_at < $1`, &res.Deliveries},
 		{"audit_logs", c.AuditLogs, `created_at < $1`, &res.AuditLogs},
+		{"verification", c.Verifications, `expires_at < $1`, &res.Verifications},
 	}
 	for _, t := range tables {
 		if t.cutoff.IsZero() {

@@ -91,7 +91,8 @@ func (s *Store) CredentialPassword(ctx context.Context, userID string) (string, 
 }
 
 // SetPassword implements store.Store. A user without a credential account (one who
-// signed up with another provider in the original backend) gets one.
+// signed up with another provider in the original backend) gets one. The user's reset
+// tokens go in the same transaction, so no token issued before the change works after.
 func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 	const op = "set password"
 	userID, ok := canonID(userID)
@@ -111,6 +112,10 @@ func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 		}
 		if n == 0 {
 			return store.ErrNotFound
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM verification WHERE identifier = $1`,
+			store.VerificationPasswordReset+":"+userID); err != nil {
+			return err
 		}
 		n, err = q.Exec(ctx, `UPDATE account SET password = $3, updated_at = $4
 			WHERE user_id = $1 AND provider_id = $2`, userID, store.ProviderCredential, hash, at)
