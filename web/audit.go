@@ -21,6 +21,7 @@ const (
 	AuditDeviceDeleted            = "device.deleted"
 	AuditLinkCreated              = "device_link.created"
 	AuditLinkRevoked              = "device_link.revoked"
+	AuditRecordingDeleted         = "recording.deleted"
 )
 
 const maxUserAgent = 256

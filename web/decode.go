@@ -33,21 +33,35 @@ const (
 
 // decodeJSON reads one JSON object from the body into dst: at most s.maxBody bytes
 // (413 too_large beyond), no trailing data, types as declared; unknown fields are
-// ignored.
+// ignored. Anything but an object — null included — is 400.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if r.ContentLength > s.maxBody {
 		return tooLarge(s.maxBody)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
-	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, s.maxBody)
+	return decodeBody(http.MaxBytesReader(w, r.Body, s.maxBody), s.maxBody, dst)
+}
+
+// decodeBody is decodeJSON over a reader that fails with *http.MaxBytesError past
+// limit bytes.
+func decodeBody(rd io.Reader, limit int64, dst any) error {
+	dec := json.NewDecoder(rd)
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var syntaxErr *json.SyntaxError
 		if err != nil && !errors.As(err, &syntaxErr) {
-			return decodeError(err, s.maxBody)
+			return decodeError(err, limit)
 		}
 		return errBadRequest("the body has data after its JSON object")
+	}
+	// null decodes into an object as nothing at all, without an error.
+	if string(raw) == "null" {
+		return errBadRequest("the body: expected an object, got null")
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return decodeError(err, limit)
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ type EventStore interface {
 	Recording(ctx context.Context, id string) (store.Recording, error)
 	ListRecordings(ctx context.Context, ownerUserID string, f store.RecordingFilter, p store.Page) ([]store.Recording, string, error)
 	FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error)
+	DeleteRecording(ctx context.Context, id string) (store.Recording, error)
+	RecordingBytes(ctx context.Context, ownerUserID string) (int64, error)
 
 	ListNotifications(ctx context.Context, userID string, unreadOnly bool, p store.Page) ([]store.Notification, string, error)
 	MarkNotificationRead(ctx context.Context, id, userID string) error

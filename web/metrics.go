@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,7 +20,9 @@ type metrics struct {
 	mails       *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the web layer's metrics; with freeSpace, also the storage gauges
+// (read at each scrape).
+func newMetrics(reg prometheus.Registerer, freeSpace func() (int64, error), reserve int64) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "securecam", Subsystem: "http", Name: "requests_total",
@@ -43,7 +46,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Mails by result (sent, failed, dropped).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.signIns, m.mails} {
+	cs := []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.signIns, m.mails}
+	if freeSpace != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "securecam", Subsystem: "storage", Name: "free_bytes",
+			Help: "Bytes free for new recordings in their storage (NaN when it cannot be read).",
+		}, func() float64 {
+			n, err := freeSpace()
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(n)
+		}), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "securecam", Subsystem: "storage", Name: "reserve_bytes",
+			Help: "Free space uploads never use: below it they answer 507 and retention deletes the oldest clips.",
+		}, func() float64 { return float64(reserve) }))
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("web metrics: %w", err)
 		}

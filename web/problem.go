@@ -27,6 +27,9 @@ const (
 	CodeRateLimited        = "rate_limited"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
+	// CodeInsufficientStorage (507): the account's storage quota is used up, or the
+	// hub's disk is down to its reserve.
+	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // Error is an error a client sees: an HTTP status, a wire code and a human detail.

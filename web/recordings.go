@@ -103,6 +103,15 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	presigner, direct := s.blobs.Primary().(blobs.Presigner)
 	direct = direct && in.DirectUpload
 	if direct {
+		// The bucket receives the clip without the hub: its declared size must fit the
+		// room left now, and counts against the quota from now on.
+		limit, noRoom, err := s.uploadRoom(ctx, cam.UserID)
+		if err != nil {
+			return err
+		}
+		if noRoom != nil && *in.SizeBytes > limit {
+			return noRoom
+		}
 		// The object is named now: the bucket receives it without the hub.
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -196,13 +205,23 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 	if r.ContentLength == 0 {
 		return errBadRequest("empty body: send the clip's bytes")
 	}
+	// Refused for want of room, the recording stays pending: free room and PUT again.
+	limit, noRoom, err := s.uploadRoom(ctx, rec.OwnerUserID)
+	if err != nil {
+		return err
+	}
+	if noRoom != nil && r.ContentLength > limit {
+		return noRoom
+	}
 
 	// The clip streams to the storage: a part at a time, never whole in memory.
 	st := s.blobs.Primary()
 	key := clipKey(rec)
 	body := &bodyReader{r: r.Body}
-	n, err := st.Put(ctx, key, body, blobs.PutOptions{Limit: s.maxUpload, ContentType: ct})
+	n, err := st.Put(ctx, key, body, blobs.PutOptions{Limit: limit, ContentType: ct})
 	switch {
+	case errors.Is(err, blobs.ErrTooLarge) && noRoom != nil:
+		return noRoom
 	case errors.Is(err, blobs.ErrTooLarge):
 		s.failUpload(ctx, rec.ID, fmt.Sprintf("clip larger than %d bytes", s.maxUpload))
 		return tooLarge(s.maxUpload)
@@ -315,6 +334,38 @@ func (s *Server) storageOf(rec store.Recording) (blobs.Storage, bool) {
 	return s.blobs.Get(bucket)
 }
 
+// uploadRoom is how many bytes a new clip of owner may take: the upload limit, or less
+// when the account's quota or the free space above the reserve in the primary storage is
+// smaller; noRoom is then the 507 to answer when the clip does not fit (and limit may be
+// 0).
+func (s *Server) uploadRoom(ctx context.Context, owner string) (limit int64, noRoom *Error, err error) {
+	limit = s.maxUpload
+	used, err := s.store.RecordingBytes(ctx, owner)
+	if err != nil {
+		return 0, nil, fmt.Errorf("storage used: %w", err)
+	}
+	if left := max(s.quota-used, 0); left < limit {
+		limit = left
+		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: CodeInsufficientStorage,
+			Detail: fmt.Sprintf("the account's storage quota of %d bytes is used up (%d used): delete recordings", s.quota, used)}
+	}
+	if s.freeSpace == nil {
+		return limit, noRoom, nil
+	}
+	free, err := s.freeSpace()
+	if err != nil {
+		// Unknown free space does not stop uploads; a full disk fails the write.
+		s.log.WarnContext(ctx, "free space unknown", "err", err)
+		return limit, noRoom, nil
+	}
+	if left := max(free-s.reserve, 0); left < limit {
+		limit = left
+		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: CodeInsufficientStorage,
+			Detail: "the hub's storage is nearly full; retry later", RetryAfter: time.Minute}
+	}
+	return limit, noRoom, nil
+}
+
 // bodyReader remembers why reading the request body failed, to tell a client that
 // went away from a storage failure.
 type bodyReader struct {
@@ -380,6 +431,43 @@ func (s *Server) handleGetRecording(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// DELETE /recordings/{id}: the owner deletes the recording and its clip. Another user's
+// is 404.
+func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) error {
+	if s.blobs == nil {
+		return errNoRecordings
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, err := s.ownedRecording(ctx, id); err != nil {
+		return err
+	}
+	rec, err := s.store.DeleteRecording(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("no such recording")
+	}
+	if err != nil {
+		return fmt.Errorf("delete recording: %w", err)
+	}
+	// The row is gone, so nothing serves the clip: a file left behind is only logged
+	// (the reconcile pass finds it).
+	if rec.ObjectKey != nil {
+		st, ok := s.storageOf(rec)
+		if !ok {
+			s.log.WarnContext(ctx, "a deleted recording's clip is in a storage this hub is not configured with",
+				"recording_id", rec.ID, "key", *rec.ObjectKey)
+		} else if err := st.Delete(context.WithoutCancel(ctx), *rec.ObjectKey); err != nil {
+			s.log.WarnContext(ctx, "delete a recording's clip", "recording_id", rec.ID, "key", *rec.ObjectKey, "err", err)
+		}
+	}
+	s.audit(r, rec.OwnerUserID, AuditRecordingDeleted, "recording", rec.ID, map[string]any{"size_bytes": rec.SizeBytes})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // GET /recordings/{id}/content[?redirect=true]: the clip, through the hub with HTTP
 // Range and conditional requests (ranged reads of the storage). With redirect=true and a
 // storage clients can reach, a 302 to a presigned URL of the bucket instead, valid for a
@@ -431,6 +519,10 @@ func (s *Server) handleRecordingContent(w http.ResponseWriter, r *http.Request) 
 		return fmt.Errorf("open clip: %w", err)
 	}
 	defer obj.Close()
+	if err := checkRanges(r.Header.Get("Range"), obj.Size()); err != nil {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", obj.Size()))
+		return err
+	}
 	h := w.Header()
 	h.Set("Content-Type", rec.ContentType)
 	h.Set("Cache-Control", "private, max-age=3600")

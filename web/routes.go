@@ -75,6 +75,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Get("/events/{id}", s.h(s.handleGetEvent))
 				r.Get("/recordings", s.h(s.handleListRecordings))
 				r.Get("/recordings/{id}", s.h(s.handleGetRecording))
+				r.Delete("/recordings/{id}", s.h(s.handleDeleteRecording))
 				r.Get("/recordings/{id}/content", s.h(s.handleRecordingContent))
 				r.Get("/notifications", s.h(s.handleListNotifications))
 				r.Post("/notifications/{id}/read", s.h(s.handleReadNotification))
@@ -136,7 +137,35 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// handleReady asks the store and every ReadyCheck, each with a 2 s budget.
+// storageJSON is the recordings storage in /readyz. Uploads is "ok", "refused" (less
+// than the reserve is free: uploads answer 507, everything else works) or "unknown"
+// (the free space could not be read).
+type storageJSON struct {
+	FreeBytes    *int64 `json:"free_bytes"`
+	ReserveBytes int64  `json:"reserve_bytes"`
+	Uploads      string `json:"uploads"`
+}
+
+func (s *Server) storageStatus(r *http.Request) *storageJSON {
+	if s.freeSpace == nil {
+		return nil
+	}
+	st := &storageJSON{ReserveBytes: s.reserve, Uploads: "unknown"}
+	free, err := s.freeSpace()
+	switch {
+	case err != nil:
+		s.log.WarnContext(r.Context(), "free space unknown", "err", err)
+	case free < s.reserve:
+		st.FreeBytes, st.Uploads = &free, "refused"
+	default:
+		st.FreeBytes, st.Uploads = &free, "ok"
+	}
+	return st
+}
+
+// handleReady asks the store and every ReadyCheck, each with a 2 s budget, and reports
+// the free space of the recordings storage. A disk down to its reserve does not make
+// the replica unready: only uploads are refused.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	checks := append([]ReadyCheck{{Name: "store", Check: s.store.Ping}}, s.ready...)
 	status := map[string]string{}
@@ -153,9 +182,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 		status[c.Name] = "ok"
 	}
+	body := map[string]any{"status": "ok", "checks": status}
+	if st := s.storageStatus(r); st != nil {
+		body["storage"] = st
+	}
 	if len(failed) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed, "checks": status})
+		body["status"], body["failed"] = "unavailable", failed
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": status})
+	writeJSON(w, http.StatusOK, body)
 }

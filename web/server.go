@@ -119,6 +119,12 @@ type Config struct {
 	// at least the rate. Defaults 30 s and 4096 bytes per second.
 	BodyTimeout time.Duration
 	BodyMinRate int64
+	// StorageQuotaBytes caps the clips one account keeps (the sum of its recordings'
+	// size_bytes): an upload that would pass it answers 507. Default 10 GiB.
+	StorageQuotaBytes int64
+	// StorageReserveBytes is the free space uploads never use: an upload that would
+	// leave less free (by Deps.FreeSpace) answers 507. Default 1 GiB.
+	StorageReserveBytes int64
 	// SessionTTL is a session's lifetime, renewed when less than half is left.
 	// Default 30 days.
 	SessionTTL time.Duration
@@ -176,6 +182,10 @@ type Deps struct {
 	// ones wherever their rows say. Nil: POST /recordings and the content endpoints
 	// answer 503.
 	Recordings *blobs.Set
+	// FreeSpace reports the bytes free for new clips in Recordings' primary storage, for
+	// the reserve, /readyz and the securecam_storage_free_bytes gauge. Nil: no reserve
+	// is kept (storage that does not fill up, such as object storage).
+	FreeSpace func() (int64, error)
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
 	// App, when set, answers every path no other route takes (the browser app).
@@ -200,6 +210,7 @@ type Server struct {
 	events        Events
 	streams       Streams
 	blobs         *blobs.Set
+	freeSpace     func() (int64, error)
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
@@ -217,6 +228,8 @@ type Server struct {
 	presignPutTTL time.Duration
 	bodyTimeout   time.Duration
 	bodyMinRate   int64
+	quota         int64
+	reserve       int64
 	verifyTTL     time.Duration
 	resetTTL      time.Duration
 	ticketTTL     time.Duration
@@ -256,6 +269,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		events:        deps.Events,
 		streams:       deps.Streams,
 		blobs:         deps.Recordings,
+		freeSpace:     deps.FreeSpace,
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
@@ -280,6 +294,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.presignPutTTL = orDefault(cfg.PresignPutTTL, 15*time.Minute)
 	s.bodyTimeout = orDefault(cfg.BodyTimeout, 30*time.Second)
 	s.bodyMinRate = orDefault(cfg.BodyMinRate, 4096)
+	s.quota = orDefault(cfg.StorageQuotaBytes, 10<<30)
+	s.reserve = orDefault(cfg.StorageReserveBytes, 1<<30)
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
 	s.ticketTTL = orDefault(cfg.WSTicketTTL, 30*time.Second)
@@ -314,7 +330,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	case reg == nil:
 		return nil, errors.New("web: Deps.Gatherer without Deps.Registerer")
 	}
-	if s.metrics, err = newMetrics(reg); err != nil {
+	if s.metrics, err = newMetrics(reg, s.freeSpace, s.reserve); err != nil {
 		return nil, err
 	}
 	s.handler = s.routes(deps.WS, deps.App, gat)
