@@ -38,7 +38,7 @@ func NewDisk(dir string) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
 	return &Disk{dir: abs}, nil
@@ -61,7 +61,7 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader, o PutOptions) (
 		return 0, err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("blobs put: %w", err)
 	}
 	f, err := os.CreateTemp(dir, tempPrefix+"*")

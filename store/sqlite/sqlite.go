@@ -68,7 +68,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if path == "" {
 		path = DefaultPath
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := private(path, log); err != nil {
 		return nil, fmt.Errorf("sqlite open: %w", err)
 	}
 	common := url.Values{}
@@ -146,6 +146,39 @@ func (s *Store) Close() error {
 }
 
 // dsn is a SQLite URI: the path escaped, so that '?', '#' or '%' in it stay part of it.
+// private makes the database readable by this user only: missing directories are
+// created 0700, a missing file 0600, and an existing file, -wal or -shm that others may
+// read loses those permissions. SQLite gives the -wal and -shm it creates the mode of the
+// database file.
+func private(path string, log *slog.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if mode := st.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(p, mode&0o700); err != nil {
+				return err
+			}
+			log.Info("database file made private", "path", p, "mode_was", mode.String())
+		}
+	}
+	return nil
+}
+
 func dsn(path string, q url.Values) string {
 	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath() + "?" + q.Encode()
 }
