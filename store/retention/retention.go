@@ -1,15 +1,19 @@
 // Package retention deletes old data on a schedule: recordings (rows and files) and
-// events past the retention period, and finished commands, stream sessions, push jobs
-// and audit rows past theirs.
+// events past the retention period, finished commands, stream sessions, push jobs and
+// audit rows past theirs, and verification rows (reset and e-mail tokens, WebSocket
+// tickets) once expired. It also keeps a free-space reserve: when less than the reserve
+// is free in the recordings storage, it deletes the oldest clips first.
 //
 // One replica at a time runs a pass: each pass first takes the "retention" lease in the
 // store (the securecam_leases table) for one interval, so in a cluster the pass runs
 // once per interval wherever the lease was free, and a replica that dies mid-pass is
 // replaced when its lease lapses. The lease is kept until it lapses, not released, so
-// replicas starting later do not run a second pass within the interval.
+// replicas starting later do not run a second pass within the interval. The reserve is
+// checked every ReserveInterval; deleting for it takes the "retention-reserve" lease
+// for that interval.
 //
-// Concurrency: a Job's Run owns no goroutine besides the caller's; RunOnce may be called
-// concurrently (the lease lets one through).
+// Concurrency: a Job's Run owns no goroutine besides the caller's; RunOnce and
+// KeepReserve may be called concurrently (the leases let one through).
 package retention
 
 import (
@@ -30,6 +34,7 @@ import (
 type Store interface {
 	Prune(ctx context.Context, cutoffs store.PruneCutoffs, batch int) (store.PruneResult, error)
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	DeleteOldestRecordings(ctx context.Context, bucket string, limit int) ([]store.Recording, error)
 }
 
 // Config configures a Job. Store is required; every other zero field takes its default.
@@ -48,6 +53,14 @@ type Config struct {
 	History time.Duration
 	// Audit is how long audit log rows are kept. Default 90 days.
 	Audit time.Duration
+	// FreeSpace reports the bytes free in Blobs' storage. With Blobs, FreeSpace and a
+	// positive Reserve, the job keeps the reserve: when less is free it deletes clips,
+	// oldest first whoever owns them, one at a time, until 1.25×Reserve is free or no
+	// clip is left.
+	FreeSpace func() (int64, error)
+	Reserve   int64
+	// ReserveInterval is how often the free space is checked. Default 1 min.
+	ReserveInterval time.Duration
 	// Holder names this replica in the lease. Default: the host name and a random
 	// suffix.
 	Holder string
@@ -62,8 +75,12 @@ type Job struct {
 	log *slog.Logger
 }
 
-// LeaseName is the name of the lease a pass holds.
-const LeaseName = "retention"
+// LeaseName is the name of the lease a pass holds; ReserveLeaseName the one for
+// deleting clips to keep the reserve.
+const (
+	LeaseName        = "retention"
+	ReserveLeaseName = "retention-reserve"
+)
 
 // New returns a Job.
 func New(cfg Config) (*Job, error) {
@@ -79,6 +96,7 @@ func New(cfg Config) (*Job, error) {
 	def(&cfg.Recordings, 30*24*time.Hour)
 	def(&cfg.History, 7*24*time.Hour)
 	def(&cfg.Audit, 90*24*time.Hour)
+	def(&cfg.ReserveInterval, time.Minute)
 	if cfg.Holder == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -94,21 +112,96 @@ func New(cfg Config) (*Job, error) {
 	return &Job{cfg: cfg, log: cfg.Logger}, nil
 }
 
-// Run makes a pass at once and then every Interval until ctx ends. Failures are logged
-// and retried at the next interval. It returns nil.
+// Run makes a pass at once and then every Interval, and keeps the reserve (when one is
+// configured) at once and every ReserveInterval, until ctx ends. Failures are logged
+// and retried at the next tick. It returns nil.
 func (j *Job) Run(ctx context.Context) error {
-	t := time.NewTicker(j.cfg.Interval)
-	defer t.Stop()
-	for {
+	pass := time.NewTicker(j.cfg.Interval)
+	defer pass.Stop()
+	var reserve <-chan time.Time
+	if j.keepsReserve() {
+		t := time.NewTicker(j.cfg.ReserveInterval)
+		defer t.Stop()
+		reserve = t.C
+	}
+	runPass := func() {
 		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			j.log.WarnContext(ctx, "retention pass failed", "err", err)
 		}
+	}
+	keepReserve := func() {
+		if _, err := j.KeepReserve(ctx); err != nil && ctx.Err() == nil {
+			j.log.WarnContext(ctx, "keeping the storage reserve failed", "err", err)
+		}
+	}
+	runPass()
+	if reserve != nil {
+		keepReserve()
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-pass.C:
+			runPass()
+		case <-reserve:
+			keepReserve()
 		}
 	}
+}
+
+func (j *Job) keepsReserve() bool {
+	return j.cfg.Blobs != nil && j.cfg.FreeSpace != nil && j.cfg.Reserve > 0
+}
+
+// KeepReserve deletes the oldest clips while less than the reserve is free, if this
+// replica gets the reserve lease, and returns how many recordings it deleted. Without a
+// reserve configured it does nothing.
+func (j *Job) KeepReserve(ctx context.Context) (int, error) {
+	if !j.keepsReserve() {
+		return 0, nil
+	}
+	free, err := j.cfg.FreeSpace()
+	if err != nil {
+		return 0, fmt.Errorf("retention reserve: %w", err)
+	}
+	if free >= j.cfg.Reserve {
+		return 0, nil
+	}
+	ok, err := j.cfg.Store.AcquireLease(ctx, ReserveLeaseName, j.cfg.Holder, j.cfg.Now().UTC(), j.cfg.ReserveInterval)
+	if err != nil {
+		return 0, fmt.Errorf("retention reserve lease: %w", err)
+	}
+	if !ok {
+		return 0, nil
+	}
+	target := j.cfg.Reserve + j.cfg.Reserve/4
+	deleted, failed := 0, 0
+	for free < target {
+		rs, err := j.cfg.Store.DeleteOldestRecordings(ctx, j.cfg.Blobs.Bucket(), 1)
+		if err != nil {
+			return deleted, fmt.Errorf("retention reserve: %w", err)
+		}
+		if len(rs) == 0 {
+			j.log.ErrorContext(ctx, "storage below its reserve and no clip left to delete",
+				"free_bytes", free, "reserve_bytes", j.cfg.Reserve)
+			break
+		}
+		_, f := j.deleteFiles(ctx, rs)
+		deleted, failed = deleted+len(rs), failed+f
+		if f > 0 {
+			// Deleting rows whose files stay frees nothing: stop before every row goes.
+			j.log.ErrorContext(ctx, "storage below its reserve and a clip's file could not be deleted; stopped",
+				"free_bytes", free, "reserve_bytes", j.cfg.Reserve)
+			break
+		}
+		if free, err = j.cfg.FreeSpace(); err != nil {
+			return deleted, fmt.Errorf("retention reserve: %w", err)
+		}
+	}
+	j.log.WarnContext(ctx, "storage below its reserve: deleted the oldest clips", "recordings", deleted,
+		"files_failed", failed, "free_bytes", free, "reserve_bytes", j.cfg.Reserve)
+	return deleted, nil
 }
 
 // RunOnce makes one pass if this replica gets the lease, and reports whether it did.
@@ -129,6 +222,7 @@ func (j *Job) RunOnce(ctx context.Context) (bool, error) {
 		StreamSessions: history,
 		Deliveries:     history,
 		AuditLogs:      now.Add(-j.cfg.Audit),
+		Verifications:  now,
 	}, 0)
 	// Rows deleted before a failure still lose their files.
 	files, failed := j.deleteFiles(ctx, res.Recordings)
@@ -137,7 +231,7 @@ func (j *Job) RunOnce(ctx context.Context) (bool, error) {
 	}
 	j.log.InfoContext(ctx, "retention pass", "recordings", len(res.Recordings), "files", files, "files_failed", failed,
 		"events", res.Events, "commands", res.Commands, "stream_sessions", res.StreamSessions,
-		"deliveries", res.Deliveries, "audit_logs", res.AuditLogs)
+		"deliveries", res.Deliveries, "audit_logs", res.AuditLogs, "verifications", res.Verifications)
 	return true, nil
 }
 
