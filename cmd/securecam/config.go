@@ -103,6 +103,15 @@ type Config struct {
 	// IPv6 client: its /64); connections from SECURECAM_TRUSTED_PROXIES are not capped per
 	// IP (SECURECAM_MAX_CONNS_PER_IP, default 100).
 	MaxConnsPerIP int64
+	// StorageQuotaBytes is how many bytes of clips one account may keep; an upload past it
+	// answers 507 (SECURECAM_STORAGE_QUOTA_BYTES, default 10737418240 = 10 GiB).
+	StorageQuotaBytes int64
+	// StorageReserveBytes is the free space uploads leave on the recordings volume: below
+	// it they answer 507 and retention deletes the oldest clips (SECURECAM_STORAGE_RESERVE_BYTES,
+	// default 1073741824 = 1 GiB). The variable may instead be a percentage of the volume
+	// ("5%"): then StorageReservePercent is set and StorageReserveBytes is 0.
+	StorageReserveBytes   int64
+	StorageReservePercent float64
 	// AdminAddr is the listen address of the admin server (pprof); empty means no admin
 	// server (SECURECAM_ADMIN_ADDR).
 	AdminAddr string
@@ -231,23 +240,25 @@ func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
 // AllowedOrigins are derived in Load when left empty.
 func defaultConfig() Config {
 	return Config{
-		HTTPAddr:           ":8080",
-		PublicURL:          "http://localhost:8080",
-		DataDir:            "./data",
-		LogLevel:           slog.LevelInfo,
-		LogFormat:          "text",
-		MaxMessageBytes:    65536,
-		MaxUploadBytes:     256 << 20,
-		HeaderTimeout:      10 * time.Second,
-		BodyTimeout:        30 * time.Second,
-		BodyMinRate:        4096,
-		IdleTimeout:        2 * time.Minute,
-		MaxHeaderBytes:     32 << 10,
-		MaxConnsPerIP:      100,
-		WakeInterval:       30 * time.Second,
-		CameraOfflineAfter: 2 * time.Minute,
-		RetentionDays:      30,
-		RevalidateInterval: time.Minute,
+		HTTPAddr:            ":8080",
+		PublicURL:           "http://localhost:8080",
+		DataDir:             "./data",
+		LogLevel:            slog.LevelInfo,
+		LogFormat:           "text",
+		MaxMessageBytes:     65536,
+		MaxUploadBytes:      256 << 20,
+		StorageQuotaBytes:   10 << 30,
+		StorageReserveBytes: 1 << 30,
+		HeaderTimeout:       10 * time.Second,
+		BodyTimeout:         30 * time.Second,
+		BodyMinRate:         4096,
+		IdleTimeout:         2 * time.Minute,
+		MaxHeaderBytes:      32 << 10,
+		MaxConnsPerIP:       100,
+		WakeInterval:        30 * time.Second,
+		CameraOfflineAfter:  2 * time.Minute,
+		RetentionDays:       30,
+		RevalidateInterval:  time.Minute,
 	}
 }
 
@@ -403,6 +414,19 @@ var settings = []setting{
 	{key: "max_header_bytes", apply: func(c *Config, v string) error { return setInt(&c.MaxHeaderBytes, v, 4096) }},
 	{key: "max_conns", apply: func(c *Config, v string) error { return setInt(&c.MaxConns, v, 0) }},
 	{key: "max_conns_per_ip", apply: func(c *Config, v string) error { return setInt(&c.MaxConnsPerIP, v, 1) }},
+	{key: "storage_quota_bytes", apply: func(c *Config, v string) error { return setInt(&c.StorageQuotaBytes, v, 1) }},
+	{key: "storage_reserve_bytes", apply: func(c *Config, v string) error {
+		if pct, ok := strings.CutSuffix(v, "%"); ok {
+			p, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+			if err != nil || !(p > 0 && p < 100) {
+				return fmt.Errorf("%q is not a percentage above 0 and below 100", v)
+			}
+			c.StorageReserveBytes, c.StorageReservePercent = 0, p
+			return nil
+		}
+		c.StorageReservePercent = 0
+		return setInt(&c.StorageReserveBytes, v, 1)
+	}},
 	{key: "admin_addr", apply: func(c *Config, v string) error { return setAddr(&c.AdminAddr, v) }},
 	{key: "smtp_url", apply: func(c *Config, v string) error {
 		c.SMTPURL = v
@@ -908,6 +932,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_header_bytes", c.MaxHeaderBytes),
 		slog.Int64("max_conns", c.MaxConns),
 		slog.Int64("max_conns_per_ip", c.MaxConnsPerIP),
+		slog.Int64("storage_quota_bytes", c.StorageQuotaBytes),
+		slog.Int64("storage_reserve_bytes", c.StorageReserveBytes),
+		slog.Float64("storage_reserve_percent", c.StorageReservePercent),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.String("smtp_url", redact(c.SMTPURL)),
 		slog.String("wake_interval", c.WakeInterval.String()),

@@ -23,14 +23,19 @@ type eventParts struct {
 	queue      *push.Queue
 	worker     *push.Worker
 	recordings *blobs.Set
-	retention  *retention.Job
-	reconcile  *reconcile.Job
+	// freeSpace reads the free bytes of the data directory's volume, where clips go
+	// without S3; reserve is the part of them uploads leave alone.
+	freeSpace func() (int64, error)
+	reserve   int64
+	retention *retention.Job
+	reconcile *reconcile.Job
 }
 
 // newEventParts builds them from the configuration: APNs and FCM from SECURECAM_APNS_*
 // and SECURECAM_FCM_* (the log provider when neither is set), clips in the S3 bucket of
 // SECURECAM_S3_* (probed now) or under <SECURECAM_DATA_DIR>/recordings, retention of
-// SECURECAM_RETENTION_DAYS.
+// SECURECAM_RETENTION_DAYS, and the free-space reserve of SECURECAM_STORAGE_RESERVE_BYTES
+// on the data directory's volume.
 func newEventParts(ctx context.Context, cfg Config, st store.Store, reg prometheus.Registerer, logger *slog.Logger) (eventParts, error) {
 	log := logger.With("component", "push")
 	provider, err := push.NewProvider(push.Config{
@@ -55,10 +60,25 @@ func newEventParts(ctx context.Context, cfg Config, st store.Store, reg promethe
 	if p.recordings, err = openRecordings(ctx, cfg, logger); err != nil {
 		return eventParts{}, err
 	}
+	dir := recordingsDir(cfg)
+	p.freeSpace = func() (int64, error) {
+		free, _, err := blobs.FreeSpace(dir)
+		return free, err
+	}
+	p.reserve = cfg.StorageReserveBytes
+	if cfg.StorageReservePercent > 0 {
+		_, total, err := blobs.FreeSpace(dir)
+		if err != nil {
+			return eventParts{}, fmt.Errorf("SECURECAM_STORAGE_RESERVE_BYTES: the size of the data directory's volume: %w", err)
+		}
+		p.reserve = max(int64(float64(total)*cfg.StorageReservePercent/100), 1)
+	}
 	p.retention, err = retention.New(retention.Config{
 		Store:      st,
 		Blobs:      p.recordings,
 		Recordings: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		FreeSpace:  p.freeSpace,
+		Reserve:    p.reserve,
 		Holder:     cfg.NodeID,
 		Logger:     logger.With("component", "retention"),
 	})
@@ -80,6 +100,9 @@ func newEventParts(ctx context.Context, cfg Config, st store.Store, reg promethe
 	return p, nil
 }
 
+// recordingsDir is where clips are stored without S3 (and were before it).
+func recordingsDir(cfg Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+
 // probeTimeout bounds the check of the S3 bucket at start.
 const probeTimeout = 30 * time.Second
 
@@ -87,7 +110,7 @@ const probeTimeout = 30 * time.Second
 // configures one (checked with a write and a delete), with the data directory still
 // serving the clips stored there before; else the data directory alone.
 func openRecordings(ctx context.Context, cfg Config, logger *slog.Logger) (*blobs.Set, error) {
-	dir := filepath.Join(cfg.DataDir, "recordings")
+	dir := recordingsDir(cfg)
 	disk, err := blobs.NewDisk(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recordings storage under SECURECAM_DATA_DIR (%s): %w", dir, err)

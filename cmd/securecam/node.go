@@ -75,12 +75,14 @@ func (n *node) build(ctx context.Context) error {
 	cfg := n.cfg
 	deps := web.Deps{Store: n.store, Logger: n.log.With("component", "web"), Registerer: n.reg, Gatherer: n.reg}
 	webCfg := web.Config{
-		PublicURL:      cfg.PublicURL,
-		AllowedOrigins: cfg.AllowedOrigins,
-		TrustedProxies: prefixStrings(cfg),
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		BodyTimeout:    cfg.BodyTimeout,
-		BodyMinRate:    cfg.BodyMinRate,
+		PublicURL:           cfg.PublicURL,
+		AllowedOrigins:      cfg.AllowedOrigins,
+		TrustedProxies:      prefixStrings(cfg),
+		MaxUploadBytes:      cfg.MaxUploadBytes,
+		BodyTimeout:         cfg.BodyTimeout,
+		BodyMinRate:         cfg.BodyMinRate,
+		StorageQuotaBytes:   cfg.StorageQuotaBytes,
+		StorageReserveBytes: n.events.reserve,
 	}
 	auth, err := web.NewSocketAuth(webCfg, deps)
 	if err != nil {
@@ -207,6 +209,10 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 	deps.Commands = n.svc
 	deps.Events = n.svc
 	deps.Recordings = n.events.recordings
+	if !n.cfg.S3.Enabled() {
+		// New clips go to the data directory: uploads keep its reserve.
+		deps.FreeSpace = n.events.freeSpace
+	}
 	deps.Streams = n.svc
 	deps.OnLinkRevoked = n.svc.LinkRevoked
 	deps.Presence = n.hub

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/storetest"
 )
 
@@ -23,7 +26,7 @@ func TestServeKeepsDataAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	engines := map[string]func(t *testing.T) map[string]string{
 		"sqlite": func(t *testing.T) map[string]string {
-			return map[string]string{"SECURECAM_DATA_DIR": t.TempDir()}
+			return map[string]string{"SECURECAM_DATA_DIR": filepath.Join(t.TempDir(), "data"), "SECURECAM_STORAGE_RESERVE_BYTES": "1%"}
 		},
 		"postgres": func(t *testing.T) map[string]string {
 			return map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_DATABASE_URL": storetest.PostgresURL(t)}
@@ -36,6 +39,10 @@ func TestServeKeepsDataAcrossRestarts(t *testing.T) {
 			p := startProc(t, env)
 			if s := p.status("/readyz"); s != http.StatusOK {
 				t.Fatalf("/readyz = %d, want 200", s)
+			}
+			if name == "sqlite" {
+				checkPrivateData(t, env["SECURECAM_DATA_DIR"])
+				checkReserve(t, p, env["SECURECAM_DATA_DIR"])
 			}
 			acct := newAccount(t, p)
 			conn := dialDevice(t, p, acct.camera)
@@ -221,4 +228,50 @@ func closeCode(t *testing.T, conn *client.Conn) websocket.StatusCode {
 		t.Fatalf("connection ended without a close frame: %v", conn.Err())
 	}
 	return ce.Code
+}
+
+// checkPrivateData: the data directory the hub created, its database and recordings
+// directory are the hub user's only.
+func checkPrivateData(t *testing.T, dir string) {
+	t.Helper()
+	for path, want := range map[string]os.FileMode{
+		dir:                                0o700,
+		filepath.Join(dir, "securecam.db"): 0o600,
+		filepath.Join(dir, "recordings"):   0o700,
+	} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+}
+
+// checkReserve: a reserve of 1% of the volume shows in /readyz.
+func checkReserve(t *testing.T, p *proc, dir string) {
+	t.Helper()
+	_, total, err := blobs.FreeSpace(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(p.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var ready struct {
+		Storage struct {
+			FreeBytes    *int64 `json:"free_bytes"`
+			ReserveBytes int64  `json:"reserve_bytes"`
+			Uploads      string `json:"uploads"`
+		} `json:"storage"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&ready); err != nil {
+		t.Fatal(err)
+	}
+	if ready.Storage.FreeBytes == nil || ready.Storage.ReserveBytes != int64(float64(total)*0.01) {
+		t.Errorf("readyz storage %+v, want 1%% of %d reserved", ready.Storage, total)
+	}
 }

@@ -20,8 +20,8 @@ func TestStoredFilesArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]os.FileMode{
-		root: 0o700,
-		filepath.Join(root, "recordings"):                 0o700,
+		root:                              0o700,
+		filepath.Join(root, "recordings"): 0o700,
 		filepath.Join(root, "recordings", "user"):         0o700,
 		filepath.Join(root, "recordings", "user", "clip"): 0o600,
 	} {

@@ -45,7 +45,7 @@ func sizedClip(t *testing.T, st store.Store, disk *blobs.Disk, cam store.Device,
 		t.Fatal(err)
 	}
 	key := "recordings/" + r.OwnerUserID + "/" + r.ID
-	if _, err := disk.Put(ctx, key, strings.NewReader(strings.Repeat("x", size)), int64(size)); err != nil {
+	if _, err := disk.Put(ctx, key, strings.NewReader(strings.Repeat("x", size)), blobs.PutOptions{Limit: int64(size)}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := st.FinishRecordingUpload(ctx, r.ID, store.RecordingUpload{Status: store.RecordingAvailable,
@@ -54,6 +54,16 @@ func sizedClip(t *testing.T, st store.Store, disk *blobs.Disk, cam store.Device,
 		t.Fatal(err)
 	}
 	return r
+}
+
+// setOf is the recordings storage of a hub without S3: the data directory alone.
+func setOf(t *testing.T, disk *blobs.Disk) *blobs.Set {
+	t.Helper()
+	set, err := blobs.NewSet(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
 
 func remaining(t *testing.T, st store.Store, rs []store.Recording) []string {
@@ -108,7 +118,7 @@ func TestReserveDeletesTheOldestClipsFirst(t *testing.T) {
 	vol.capacity.Store(1500) // 1000 used: 500 free
 
 	newJob := func(holder string) *retention.Job {
-		job, err := retention.New(retention.Config{Store: st, Blobs: disk, FreeSpace: vol.free, Reserve: 600, Holder: holder})
+		job, err := retention.New(retention.Config{Store: st, Blobs: setOf(t, disk), FreeSpace: vol.free, Reserve: 600, Holder: holder})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +163,7 @@ func TestReserveDeletesTheOldestClipsFirst(t *testing.T) {
 	}
 
 	// Without a reserve configured, nothing is deleted.
-	off, err := retention.New(retention.Config{Store: st, Blobs: disk, FreeSpace: vol.free, Holder: "a"})
+	off, err := retention.New(retention.Config{Store: st, Blobs: setOf(t, disk), FreeSpace: vol.free, Holder: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +185,7 @@ func TestRunKeepsTheReserve(t *testing.T) {
 	old := sizedClip(t, st, disk, cam, time.Now().Add(-time.Hour), 100)
 	recent := sizedClip(t, st, disk, cam, time.Now(), 100)
 	vol.capacity.Store(240) // 200 used: 40 free, below the reserve of 50
-	job, err := retention.New(retention.Config{Store: st, Blobs: disk, FreeSpace: vol.free, Reserve: 50, Holder: "a"})
+	job, err := retention.New(retention.Config{Store: st, Blobs: setOf(t, disk), FreeSpace: vol.free, Reserve: 50, Holder: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}

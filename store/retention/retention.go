@@ -53,10 +53,10 @@ type Config struct {
 	History time.Duration
 	// Audit is how long audit log rows are kept. Default 90 days.
 	Audit time.Duration
-	// FreeSpace reports the bytes free in Blobs' storage. With Blobs, FreeSpace and a
-	// positive Reserve, the job keeps the reserve: when less is free it deletes clips,
-	// oldest first whoever owns them, one at a time, until 1.25×Reserve is free or no
-	// clip is left.
+	// FreeSpace reports the bytes free on the volume of the data directory's clips (the
+	// Disk in Blobs). With such a Disk, FreeSpace and a positive Reserve, the job keeps
+	// the reserve: when less is free it deletes that Disk's clips, oldest first whoever
+	// owns them, one at a time, until 1.25×Reserve is free or no clip is left.
 	FreeSpace func() (int64, error)
 	Reserve   int64
 	// ReserveInterval is how often the free space is checked. Default 1 min.
@@ -151,7 +151,11 @@ func (j *Job) Run(ctx context.Context) error {
 }
 
 func (j *Job) keepsReserve() bool {
-	return j.cfg.Blobs != nil && j.cfg.FreeSpace != nil && j.cfg.Reserve > 0
+	if j.cfg.Blobs == nil || j.cfg.FreeSpace == nil || j.cfg.Reserve <= 0 {
+		return false
+	}
+	_, ok := j.cfg.Blobs.Get(blobs.DiskBucket)
+	return ok
 }
 
 // KeepReserve deletes the oldest clips while less than the reserve is free, if this
@@ -178,7 +182,7 @@ func (j *Job) KeepReserve(ctx context.Context) (int, error) {
 	target := j.cfg.Reserve + j.cfg.Reserve/4
 	deleted, failed := 0, 0
 	for free < target {
-		rs, err := j.cfg.Store.DeleteOldestRecordings(ctx, j.cfg.Blobs.Bucket(), 1)
+		rs, err := j.cfg.Store.DeleteOldestRecordings(ctx, blobs.DiskBucket, 1)
 		if err != nil {
 			return deleted, fmt.Errorf("retention reserve: %w", err)
 		}
