@@ -19,7 +19,7 @@ import (
 // Verification identifiers: "<kind>:<user or device id>".
 const (
 	kindEmailVerification = "email-verification"
-	kindPasswordReset     = "password-reset"
+	kindPasswordReset     = store.VerificationPasswordReset
 	kindWSTicket          = "ws-ticket"
 )
 
@@ -120,33 +120,21 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 
 // POST /auth/sign-up {email, password, name}
 func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-		Name     string `json:"name"`
-	}
+	var in signUpRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.limitAuth(r, "sign-up", strings.ToLower(strings.TrimSpace(in.Email))); err != nil {
 		return err
 	}
-	email, err := normalizeEmail(in.Email)
-	if err != nil {
-		return err
-	}
-	name, err := checkName("name", in.Name)
-	if err != nil {
-		return err
-	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(r.Context(), in.Password)
 	if err != nil {
 		return s.hashErr(err)
 	}
-	u := store.User{Email: email, Name: name, PasswordHash: hash}
+	u := store.User{Email: in.Email, Name: in.Name, PasswordHash: hash}
 	if err := s.store.CreateUser(r.Context(), &u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errConflict("an account with this email exists")
@@ -168,10 +156,7 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) error {
 
 // POST /auth/sign-in {email, password}
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	}
+	var in signInRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -179,8 +164,8 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitAuth(r, "sign-in", account); err != nil {
 		return err
 	}
-	if account == "" || in.Password == "" {
-		return errBadRequest("email and password are required")
+	if err := in.check(); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	u, err := s.store.UserByEmail(ctx, account)
@@ -272,11 +257,7 @@ func (s *Server) issueVerification(ctx context.Context, kind, userID string, ttl
 // consumeVerification spends a token of kind and returns the user id it was for.
 func (s *Server) consumeVerification(ctx context.Context, kind, tok string) (string, error) {
 	invalid := errBadRequest("invalid or expired token")
-	ids, ok := splitScopedToken(tok, 1)
-	if !ok {
-		return "", invalid
-	}
-	userID, ok := parseID(ids[0])
+	userID, ok := tokenUserID(tok)
 	if !ok {
 		return "", invalid
 	}
@@ -332,9 +313,7 @@ func (s *Server) mailVerification(ctx context.Context, u store.User) error {
 
 // POST /auth/verify-email {token}
 func (s *Server) handleVerifyEmail(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Token string `json:"token"`
-	}
+	var in tokenRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -357,22 +336,19 @@ func (s *Server) handleVerifyEmail(w http.ResponseWriter, r *http.Request) error
 // The answer must not tell, in content or in time, so the lookup, the token and the
 // mail all happen after it, in the background.
 func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Email string `json:"email"`
-	}
+	var in resetMailRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.limitAuth(r, "password-reset", strings.ToLower(strings.TrimSpace(in.Email))); err != nil {
 		return err
 	}
-	email, err := normalizeEmail(in.Email)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	detached := r.Clone(context.WithoutCancel(r.Context()))
 	s.background(r.Context(), "password reset request", func(ctx context.Context) {
-		s.requestPasswordReset(detached.WithContext(ctx), email)
+		s.requestPasswordReset(detached.WithContext(ctx), in.Email)
 	})
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -404,17 +380,14 @@ func (s *Server) requestPasswordReset(r *http.Request, email string) {
 // POST /auth/password-reset {token, password}: sets the password and ends every
 // session of the user.
 func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Token    string `json:"token"`
-		Password string `json:"password"`
-	}
+	var in resetRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.limitAuth(r, "password-reset-confirm", ""); err != nil {
 		return err
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	// Hash first: a busy pool must not burn the token.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -25,18 +24,11 @@ func (s *Server) handleSendCommand(w http.ResponseWriter, r *http.Request) error
 	if s.commands == nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "commands are not served here"}
 	}
-	var in struct {
-		SourceDeviceID string          `json:"source_device_id"`
-		TargetDeviceID string          `json:"target_device_id"`
-		CommandType    string          `json:"command_type"`
-		Payload        json.RawMessage `json:"payload"`
-		TTLSeconds     *int            `json:"ttl_seconds"`
-	}
+	var in sendCommandRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	source, err := bodyID("source_device_id", in.SourceDeviceID)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	key := r.Header.Get("Idempotency-Key")
@@ -44,7 +36,7 @@ func (s *Server) handleSendCommand(w http.ResponseWriter, r *http.Request) error
 		return errBadRequest("Idempotency-Key is longer than %d characters", maxIdempotencyKey)
 	}
 	cmd, err := s.commands.SendCommand(r.Context(), principalFrom(r.Context()).userID, signaling.CommandRequest{
-		SourceDeviceID: source,
+		SourceDeviceID: in.SourceDeviceID,
 		TargetDeviceID: in.TargetDeviceID,
 		CommandType:    in.CommandType,
 		Payload:        in.Payload,
@@ -74,26 +66,15 @@ func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-var commandStatuses = map[string]bool{
-	store.CommandPending: true, store.CommandDispatched: true, store.CommandAcknowledged: true,
-	store.CommandFailed: true, store.CommandExpired: true,
-}
-
 // GET /commands?device_id=&status= newest first; device_id matches source or target.
 func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) error {
 	page, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var f store.CommandFilter
-	if v := q.Get("device_id"); v != "" {
-		if f.DeviceID, err = bodyID("device_id", v); err != nil {
-			return err
-		}
-	}
-	if f.Status = q.Get("status"); f.Status != "" && !commandStatuses[f.Status] {
-		return errBadRequest("status must be pending, dispatched, acknowledged, failed or expired")
+	f, err := commandFilter(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	items, next, err := s.store.ListCommands(r.Context(), principalFrom(r.Context()).userID, f, page)
 	if err != nil {

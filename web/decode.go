@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -118,22 +117,8 @@ func bodyID(field, v string) (string, error) {
 	return id, nil
 }
 
-// pageParams reads limit (1..200, larger values clamped to 200, default 50) and cursor.
-func pageParams(r *http.Request) (store.Page, error) {
-	q := r.URL.Query()
-	p := store.Page{Limit: 50, Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return p, errBadRequest("limit must be a positive integer")
-		}
-		p.Limit = min(n, maxPageLimit)
-	}
-	if len(p.Cursor) > 512 {
-		return p, errBadRequest("cursor too long")
-	}
-	return p, nil
-}
+// pageParams reads the page of a list request (see pageOf).
+func pageParams(r *http.Request) (store.Page, error) { return pageOf(r.URL.Query()) }
 
 // list is the shape of every paginated answer.
 type list[T any] struct {

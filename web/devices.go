@@ -28,41 +28,12 @@ func (s *Server) ownedDevice(ctx context.Context, userID, id string) (store.Devi
 
 // POST /devices {name, role, platform, app_version?, push_token?}
 func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name       string  `json:"name"`
-		Role       string  `json:"role"`
-		Platform   string  `json:"platform"`
-		AppVersion *string `json:"app_version"`
-		PushToken  *string `json:"push_token"`
-	}
+	var in createDeviceRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	name, err := checkName("name", in.Name)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
-	}
-	if in.Role != store.RoleCamera && in.Role != store.RoleViewer {
-		return errBadRequest("role must be %q or %q", store.RoleCamera, store.RoleViewer)
-	}
-	if !platforms[in.Platform] {
-		return errBadRequest("platform must be one of ios, android, web, other")
-	}
-	if in.AppVersion != nil {
-		if err := checkAppVersion(*in.AppVersion); err != nil {
-			return err
-		}
-		if *in.AppVersion == "" {
-			in.AppVersion = nil
-		}
-	}
-	if in.PushToken != nil {
-		if err := checkPushToken(*in.PushToken); err != nil {
-			return err
-		}
-		if *in.PushToken == "" {
-			in.PushToken = nil
-		}
 	}
 	tok, err := newSecret()
 	if err != nil {
@@ -71,7 +42,7 @@ func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request) erro
 	p := principalFrom(r.Context())
 	d := store.Device{
 		UserID:     p.userID,
-		Name:       name,
+		Name:       in.Name,
 		Role:       in.Role,
 		Platform:   in.Platform,
 		AppVersion: in.AppVersion,
@@ -152,11 +123,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name       *string `json:"name"`
-		PushToken  *string `json:"push_token"`
-		AppVersion *string `json:"app_version"`
-	}
+	var in updateDeviceRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -172,26 +139,10 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	} else if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
 		return err
 	}
-	var u store.DeviceUpdate
-	if in.Name != nil {
-		name, err := checkName("name", *in.Name)
-		if err != nil {
-			return err
-		}
-		u.Name = &name
+	if err := in.check(); err != nil {
+		return err
 	}
-	if in.PushToken != nil {
-		if err := checkPushToken(*in.PushToken); err != nil {
-			return err
-		}
-		u.PushToken = in.PushToken
-	}
-	if in.AppVersion != nil {
-		if err := checkAppVersion(*in.AppVersion); err != nil {
-			return err
-		}
-		u.AppVersion = in.AppVersion
-	}
+	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion}
 	var d store.Device
 	if u == (store.DeviceUpdate{}) {
 		d, err = s.store.Device(ctx, id)

@@ -123,15 +123,12 @@ func (s *Server) handleUpdateEvent(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Status  string     `json:"status"`
-		EndedAt *time.Time `json:"ended_at"`
-	}
+	var in updateEventRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Status != store.EventEnded {
-		return errBadRequest("status must be %q", store.EventEnded)
+	if err := in.check(); err != nil {
+		return err
 	}
 	e, err := s.ownedEvent(r.Context(), id)
 	if err != nil {
@@ -150,17 +147,9 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var f store.EventFilter
-	if v := q.Get("device_id"); v != "" {
-		if f.DeviceID, err = bodyID("device_id", v); err != nil {
-			return err
-		}
-	}
-	if v := q.Get("since"); v != "" {
-		if f.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			return errBadRequest("since must be an RFC 3339 time, such as 2025-01-31T08:00:00Z")
-		}
+	f, err := eventFilter(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	items, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).userID, f, page)
 	if err != nil {

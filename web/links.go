@@ -17,24 +17,14 @@ func (s *Server) linkRevoked(ctx context.Context, l store.DeviceLink) {
 
 // POST /device-links {camera_device_id, client_device_id}
 func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CameraDeviceID string `json:"camera_device_id"`
-		ClientDeviceID string `json:"client_device_id"`
-	}
+	var in createLinkRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	cameraID, err := bodyID("camera_device_id", in.CameraDeviceID)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
-	clientID, err := bodyID("client_device_id", in.ClientDeviceID)
-	if err != nil {
-		return err
-	}
-	if cameraID == clientID {
-		return errBadRequest("a device cannot be linked with itself")
-	}
+	cameraID, clientID := in.CameraDeviceID, in.ClientDeviceID
 	ctx := r.Context()
 	p := principalFrom(ctx)
 	camera, err := s.ownedDevice(ctx, p.userID, cameraID)

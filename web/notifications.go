@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 )
 
 // GET /notifications?unread=true newest first.
@@ -12,11 +11,9 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	unread := false
-	if v := r.URL.Query().Get("unread"); v != "" {
-		if unread, err = strconv.ParseBool(v); err != nil {
-			return errBadRequest("unread must be true or false")
-		}
+	unread, err := unreadOnly(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	items, next, err := s.store.ListNotifications(r.Context(), principalFrom(r.Context()).userID, unread, page)
 	if err != nil {

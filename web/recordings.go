@@ -50,16 +50,11 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	if s.blobs == nil {
 		return errNoRecordings
 	}
-	var in struct {
-		CameraDeviceID  string  `json:"camera_device_id"`
-		EventID         *string `json:"event_id"`
-		StreamSessionID *string `json:"stream_session_id"`
-		ContentType     string  `json:"content_type"`
-		DurationSeconds *int    `json:"duration_seconds"`
-		SizeBytes       *int64  `json:"size_bytes"`
-		DirectUpload    bool    `json:"direct_upload"`
-	}
+	var in createRecordingRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -67,36 +62,11 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	if !recordingTypes[in.ContentType] {
-		return errBadRequest("content_type must be video/mp4, video/webm or image/jpeg")
-	}
-	if in.DurationSeconds != nil && (*in.DurationSeconds < 0 || *in.DurationSeconds > maxClipSeconds) {
-		return errBadRequest("duration_seconds must be between 0 and %d", maxClipSeconds)
-	}
-	switch {
-	case in.SizeBytes == nil && in.DirectUpload:
-		return errBadRequest("size_bytes is required with direct_upload")
-	case in.SizeBytes != nil && *in.SizeBytes <= 0:
-		return errBadRequest("size_bytes must be positive")
-	case in.SizeBytes != nil && *in.SizeBytes > s.maxUpload:
+	if in.SizeBytes != nil && *in.SizeBytes > s.maxUpload {
 		return tooLarge(s.maxUpload)
 	}
 	rec := store.Recording{OwnerUserID: cam.UserID, CameraDeviceID: cam.ID, ContentType: in.ContentType,
-		DurationSeconds: in.DurationSeconds, CreatedAt: s.now()}
-	for _, ref := range []struct {
-		field string
-		in    *string
-		out   **string
-	}{{"event_id", in.EventID, &rec.EventID}, {"stream_session_id", in.StreamSessionID, &rec.StreamSessionID}} {
-		if ref.in == nil || *ref.in == "" {
-			continue
-		}
-		id, err := bodyID(ref.field, *ref.in)
-		if err != nil {
-			return err
-		}
-		*ref.out = &id
-	}
+		DurationSeconds: in.DurationSeconds, EventID: in.EventID, StreamSessionID: in.StreamSessionID, CreatedAt: s.now()}
 	if p := principalFrom(ctx); p.device != nil {
 		rec.RequesterDeviceID = &p.device.ID
 	}
@@ -397,17 +367,9 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var f store.RecordingFilter
-	for _, p := range []struct {
-		name string
-		dst  *string
-	}{{"camera_device_id", &f.CameraDeviceID}, {"event_id", &f.EventID}} {
-		if v := q.Get(p.name); v != "" {
-			if *p.dst, err = bodyID(p.name, v); err != nil {
-				return err
-			}
-		}
+	f, err := recordingFilter(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	items, next, err := s.store.ListRecordings(r.Context(), principalFrom(r.Context()).userID, f, page)
 	if err != nil {

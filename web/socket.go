@@ -183,11 +183,7 @@ var errBadTicket = errUnauthorized("invalid, used or expired ticket")
 // lets the ticket be refused once the session has ended (signed out, reset), even
 // within its 30 seconds; the hash alone authenticates nothing.
 func (a *SocketAuth) socketByTicket(ctx context.Context, ticket string) (hub.Identity, error) {
-	ids, ok := splitScopedToken(ticket, 2)
-	if !ok {
-		return hub.Identity{}, errBadTicket
-	}
-	deviceID, ok := parseID(ids[0])
+	deviceID, sessionRef, ok := ticketParts(ticket)
 	if !ok {
 		return hub.Identity{}, errBadTicket
 	}
@@ -206,10 +202,10 @@ func (a *SocketAuth) socketByTicket(ctx context.Context, ticket string) (hub.Ide
 		return hub.Identity{}, fmt.Errorf("ticket device: %w", err)
 	}
 	id := hub.Identity{UserID: d.UserID, DeviceID: d.ID}
-	if ids[1] == "" {
+	if sessionRef == "" {
 		return id, nil
 	}
-	sess, err := a.creds.store.SessionByTokenHash(ctx, ids[1])
+	sess, err := a.creds.store.SessionByTokenHash(ctx, sessionRef)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != d.UserID || !a.creds.now().Before(sess.ExpiresAt))) {
 		return hub.Identity{}, errBadTicket
 	}
@@ -227,16 +223,14 @@ type ticketJSON struct {
 
 // POST /ws-tickets {device_id} → 201 {ticket, expires_at}
 func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		DeviceID string `json:"device_id"`
-	}
+	var in ticketRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	id, err := bodyID("device_id", in.DeviceID)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
+	id := in.DeviceID
 	ctx := r.Context()
 	p := principalFrom(ctx)
 	sessionRef := ""

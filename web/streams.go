@@ -27,23 +27,15 @@ func (s *Server) handleRequestStream(w http.ResponseWriter, r *http.Request) err
 	if s.streams == nil {
 		return errNoStreams
 	}
-	var in struct {
-		CameraDeviceID    string `json:"camera_device_id"`
-		RequesterDeviceID string `json:"requester_device_id"`
-	}
+	var in streamRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	camera, err := bodyID("camera_device_id", in.CameraDeviceID)
-	if err != nil {
-		return err
-	}
-	requester, err := bodyID("requester_device_id", in.RequesterDeviceID)
-	if err != nil {
+	if err := in.check(); err != nil {
 		return err
 	}
 	sess, err := s.streams.RequestStream(r.Context(), principalFrom(r.Context()).userID,
-		signaling.StreamRequest{CameraDeviceID: camera, RequesterDeviceID: requester})
+		signaling.StreamRequest{CameraDeviceID: in.CameraDeviceID, RequesterDeviceID: in.RequesterDeviceID})
 	if err != nil {
 		return err
 	}
@@ -77,11 +69,9 @@ func (s *Server) handleListStreams(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	var f store.StreamFilter
-	if v := r.URL.Query().Get("camera_device_id"); v != "" {
-		if f.CameraDeviceID, err = bodyID("camera_device_id", v); err != nil {
-			return err
-		}
+	f, err := streamFilter(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	items, next, err := s.streams.ListStreams(r.Context(), principalFrom(r.Context()).userID, f, page)
 	if err != nil {
@@ -101,9 +91,7 @@ func (s *Server) handleEndStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Reason string `json:"reason"`
-	}
+	var in endStreamRequest
 	if r.ContentLength != 0 {
 		if err := s.decodeJSON(w, r, &in); err != nil {
 			return err

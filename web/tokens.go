@@ -36,6 +36,27 @@ func newScopedToken(ids ...string) (string, error) {
 	return strings.Join(append(ids, secret), "."), nil
 }
 
+// tokenUserID returns the user id a verification token (e-mail, reset) names, or
+// ok=false when it is not shaped as one.
+func tokenUserID(tok string) (string, bool) {
+	ids, ok := splitScopedToken(tok, 1)
+	if !ok {
+		return "", false
+	}
+	return parseID(ids[0])
+}
+
+// ticketParts splits a WebSocket ticket into its device id and session reference
+// (empty for a device token), or ok=false when it is not shaped as one.
+func ticketParts(ticket string) (deviceID, sessionRef string, ok bool) {
+	ids, ok := splitScopedToken(ticket, 2)
+	if !ok {
+		return "", "", false
+	}
+	deviceID, ok = parseID(ids[0])
+	return deviceID, ids[1], ok
+}
+
 // splitScopedToken returns the n ids in front of the secret, or ok=false.
 func splitScopedToken(token string, n int) (ids []string, ok bool) {
 	if len(token) > maxTokenLen {
