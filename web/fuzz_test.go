@@ -1,0 +1,394 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/signaling"
+)
+
+// Native fuzz targets for every decoder and validator of the web package. Each checks
+// that bad input is answered with the client error it should be (never a panic or a
+// 500), and a property of what it accepts. Run one with, for example,
+//
+//	go test -run x -fuzz FuzzRequestBodies -fuzztime 60s ./web/
+
+// fuzzNow is the clock of the event validator under fuzzing.
+var fuzzNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// bodyKinds are the request bodies the API decodes, each with its validation.
+var bodyKinds = []struct {
+	name string
+	new  func() any
+}{
+	{"sign-up", func() any { return new(signUpRequest) }},
+	{"sign-in", func() any { return new(signInRequest) }},
+	{"verify-email", func() any { return new(tokenRequest) }},
+	{"password-reset/request", func() any { return new(resetMailRequest) }},
+	{"password-reset", func() any { return new(resetRequest) }},
+	{"POST devices", func() any { return new(createDeviceRequest) }},
+	{"PATCH devices", func() any { return new(updateDeviceRequest) }},
+	{"POST device-links", func() any { return new(createLinkRequest) }},
+	{"POST commands", func() any { return new(sendCommandRequest) }},
+	{"POST events", func() any { return new(signaling.EventRequest) }},
+	{"PATCH events", func() any { return new(updateEventRequest) }},
+	{"POST recordings", func() any { return new(createRecordingRequest) }},
+	{"POST ws-tickets", func() any { return new(ticketRequest) }},
+	{"POST streams", func() any { return new(streamRequest) }},
+	{"POST streams end", func() any { return new(endStreamRequest) }},
+}
+
+// checkBody runs the validation the handler runs on a decoded body.
+func checkBody(v any) error {
+	switch x := v.(type) {
+	case interface{ check() error }:
+		return x.check()
+	case *signaling.EventRequest:
+		return x.Validate(fuzzNow)
+	default:
+		return nil // checked against the store or by signaling
+	}
+}
+
+// wantClientError fails unless err is what a client should see for bad input: one of
+// the given statuses.
+func wantClientError(t *testing.T, what string, err error, statuses ...int) {
+	t.Helper()
+	e := asError(err)
+	if !slices.Contains(statuses, e.Status) || e.Code == CodeInternal || e.Detail == "" {
+		t.Fatalf("%s: %v answers %d %q, want one of %v", what, err, e.Status, e.Code, statuses)
+	}
+}
+
+// decodeAndCheck is a handler's first step: decodeJSON, then the body's validation.
+func decodeAndCheck(s *Server, kind int, body []byte) (any, error) {
+	v := bodyKinds[kind].new()
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	if err := s.decodeJSON(httptest.NewRecorder(), r, v); err != nil {
+		return nil, err
+	}
+	return v, checkBody(v)
+}
+
+// FuzzRequestBodies: decodeJSON and every request type's validation. A refusal is 400
+// (413 past the size limit); an accepted body is a JSON object, and what validation
+// made of it is accepted again unchanged (normalising is stable).
+func FuzzRequestBodies(f *testing.F) {
+	id := "0193a4c2-0000-7000-8000-000000000001"
+	seeds := []string{
+		`{"email":" Ann@Example.com ","password":"correct horse","name":" Ann "}`,
+		`{"email":"a@example.com","password":"x"}`,
+		`{"token":"0193a4c2-0000-7000-8000-000000000001.c2VjcmV0"}`,
+		`{"email":"a@example"}`,
+		`{"token":"t","password":"new password"}`,
+		`{"name":"cam","role":"camera","platform":"android","app_version":"","push_token":"tok"}`,
+		`{"name":" porch ","push_token":"","app_version":"1.2"}`,
+		`{"camera_device_id":"` + id + `","client_device_id":"` + strings.ToUpper(id) + `"}`,
+		`{"source_device_id":"` + id + `","target_device_id":"x","command_type":"set_torch","payload":{ "on" : true },"ttl_seconds":30}`,
+		`{"device_id":"` + id + `","title":" Motion ","triggered_by":"motion","started_at":"2029-12-31T23:59:00Z"}`,
+		`{"status":"ended","ended_at":"2029-12-31T23:59:00+01:00"}`,
+		`{"camera_device_id":"` + id + `","event_id":"","stream_session_id":null,"content_type":"video/mp4","duration_seconds":86400}`,
+		`{"device_id":"` + id + `"}`,
+		`{"camera_device_id":"` + id + `","requester_device_id":"` + id + `"}`,
+		`{"reason":"done"}`,
+		`null`, `[]`, `{} {}`, `{"name":1}`, `{"email":"\u0000"}`, "",
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), []byte(s))
+	}
+	s := &Server{maxBody: 4096}
+	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
+		k := int(kind) % len(bodyKinds)
+		what := bodyKinds[k].name
+		v, err := decodeAndCheck(s, k, body)
+		if err != nil {
+			wantClientError(t, what, err, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
+			return
+		}
+		if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+			t.Fatalf("%s: accepted %q, which is not a JSON object", what, body)
+		}
+		once, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := decodeAndCheck(s, k, once)
+		if err != nil {
+			t.Fatalf("%s: %q was accepted as %s, which is then refused: %v", what, body, once, err)
+		}
+		twice, err := json.Marshal(v2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(once, twice) {
+			t.Fatalf("%s: normalising is not stable: %s, then %s", what, once, twice)
+		}
+	})
+}
+
+// FuzzQueryParams: the page and every list filter. A refusal is 400; what is accepted
+// is in range, and ids come out canonical.
+func FuzzQueryParams(f *testing.F) {
+	for _, q := range []string{
+		"limit=10&cursor=abc", "limit=0", "limit=999", "limit=-1", "limit=1e3",
+		"device_id=0193A4C2-0000-7000-8000-000000000001&since=2025-01-31T08:00:00Z",
+		"since=yesterday", "camera_device_id=x&event_id=", "status=acknowledged", "status=done",
+		"unread=true", "unread=yes", "cursor=" + strings.Repeat("a", 513), "%zz",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw) // what the router hands on: the pairs that parsed
+		canonical := func(what, id string) {
+			if id == "" {
+				return
+			}
+			if c, ok := parseID(id); !ok || c != id {
+				t.Fatalf("%s: %q is not a canonical id", what, id)
+			}
+		}
+		if p, err := pageOf(q); err != nil {
+			wantClientError(t, "page", err, http.StatusBadRequest)
+		} else if p.Limit < 1 || p.Limit > maxPageLimit || len(p.Cursor) > 512 {
+			t.Fatalf("page %+v out of range", p)
+		}
+		if ef, err := eventFilter(q); err != nil {
+			wantClientError(t, "events", err, http.StatusBadRequest)
+		} else {
+			canonical("events device_id", ef.DeviceID)
+		}
+		if rf, err := recordingFilter(q); err != nil {
+			wantClientError(t, "recordings", err, http.StatusBadRequest)
+		} else {
+			canonical("recordings camera_device_id", rf.CameraDeviceID)
+			canonical("recordings event_id", rf.EventID)
+		}
+		if cf, err := commandFilter(q); err != nil {
+			wantClientError(t, "commands", err, http.StatusBadRequest)
+		} else {
+			canonical("commands device_id", cf.DeviceID)
+			if cf.Status != "" && !commandStatuses[cf.Status] {
+				t.Fatalf("command status %q accepted", cf.Status)
+			}
+		}
+		if sf, err := streamFilter(q); err != nil {
+			wantClientError(t, "streams", err, http.StatusBadRequest)
+		} else {
+			canonical("streams camera_device_id", sf.CameraDeviceID)
+		}
+		if _, err := unreadOnly(q); err != nil {
+			wantClientError(t, "notifications", err, http.StatusBadRequest)
+		}
+		if id, ok := parseID(raw); ok {
+			if again, ok := parseID(id); !ok || again != id || len(id) != 36 {
+				t.Fatalf("parseID(%q) = %q, which does not parse to itself", raw, id)
+			}
+		}
+	})
+}
+
+// FuzzClientIP: parseTrustedProxies and clientIP. The address of an untrusted peer is
+// the client; a trusted proxy's is replaced only by an address its X-Forwarded-For
+// names.
+func FuzzClientIP(f *testing.F) {
+	f.Add("10.0.0.0/8,192.0.2.7", "10.1.2.3:4567", "203.0.113.9, 10.0.0.2")
+	f.Add("10.0.0.0/8", "10.1.2.3:4567", "garbage, 10.0.0.2")
+	f.Add("", "[::ffff:198.51.100.1]:80", "")
+	f.Add("::1", "[::1]:1", "2001:db8::1,::1")
+	f.Add("fe80::/10", "[fe80::1%eth0]:1", "fe80::2%eth1")
+	f.Add("x", "not an address", "")
+	f.Fuzz(func(t *testing.T, proxies, remote, xff string) {
+		prefixes, err := parseTrustedProxies(strings.Split(proxies, ","))
+		if err != nil {
+			return // a configuration error: refused at start
+		}
+		s := &Server{trustedProxies: prefixes}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header["X-Forwarded-For"] = []string{xff}
+		got := s.clientIP(r)
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			host = remote
+		}
+		peer, err := netip.ParseAddr(host)
+		if err != nil {
+			if got != host {
+				t.Fatalf("peer %q is no address: client %q, want the host as is", remote, got)
+			}
+			return
+		}
+		peer = peer.Unmap()
+		if !s.trusted(peer) {
+			if got != peer.String() {
+				t.Fatalf("untrusted peer %s: client %q", peer, got)
+			}
+			return
+		}
+		a, err := netip.ParseAddr(got)
+		if err != nil {
+			t.Fatalf("client %q behind trusted %s is not an address", got, peer)
+		}
+		if a == peer {
+			return
+		}
+		for _, hop := range strings.Split(xff, ",") {
+			if h, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil && h.Unmap() == a {
+				return
+			}
+		}
+		t.Fatalf("client %s is neither the peer %s nor in X-Forwarded-For %q", a, peer, xff)
+	})
+}
+
+// FuzzOriginOK: originOf, originOK and originAllowed. An origin is allowed only when
+// it parses and names the request's host or an allowed origin; every allowed origin
+// is; the normal form is stable.
+func FuzzOriginOK(f *testing.F) {
+	f.Add("https://app.example.com", "hub.example.com", "https://app.example.com")
+	f.Add("http://HUB.example.com:8080", "hub.example.com:8080", "")
+	f.Add("null", "hub", "null")
+	f.Add("https://hub.example.com/path?q", "hub.example.com", "https://other")
+	f.Add("http://[::1]:80", "[::1]:80", "http://[::1]:80")
+	f.Fuzz(func(t *testing.T, origin, host, allowed string) {
+		s := &Server{allowedOrigins: map[string]bool{}}
+		if n := originOf(allowed); n != "" {
+			s.allowedOrigins[n] = true
+		}
+		o := originOf(origin)
+		if o != "" {
+			if again := originOf(o); again != o {
+				t.Fatalf("originOf(%q) = %q, but originOf(%q) = %q", origin, o, o, again)
+			}
+		}
+		ok := s.originOK(origin, host)
+		switch {
+		case ok && o == "":
+			t.Fatalf("origin %q that does not parse was allowed", origin)
+		case o != "" && s.allowedOrigins[o] && !ok:
+			t.Fatalf("allowed origin %q refused", origin)
+		case ok && !s.allowedOrigins[o]:
+			u, err := url.Parse(o)
+			if err != nil || !strings.EqualFold(u.Host, host) {
+				t.Fatalf("origin %q allowed for host %q, neither same-origin nor allowed", origin, host)
+			}
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Host = host
+		r.Header.Set("Origin", origin)
+		if origin != "" && s.originAllowed(r) != ok {
+			t.Fatalf("originAllowed and originOK disagree on %q for %q", origin, host)
+		}
+	})
+}
+
+// FuzzCredentials: bearer parsing, verification tokens, WebSocket tickets and the
+// socket's device id. What is accepted is well formed: a bearer token without
+// surrounding space that parses back, canonical ids, tickets within the length bound.
+func FuzzCredentials(f *testing.F) {
+	id := "0193a4c2-0000-7000-8000-000000000001"
+	f.Add("Bearer abc", id+".c2VjcmV0", id, "")
+	f.Add("bearer   tok  ", id+".abc.secret", "", strings.ToUpper(id))
+	f.Add("Basic abc", id+"..secret", id, id)
+	f.Add("Bearer", "a.b", "x", "y")
+	f.Fuzz(func(t *testing.T, authz, token, headerID, queryID string) {
+		if tok, ok := parseBearer(authz); ok {
+			if tok == "" || tok != strings.TrimSpace(tok) || !strings.EqualFold(authz[:len("bearer")], "bearer") {
+				t.Fatalf("parseBearer(%q) = %q", authz, tok)
+			}
+			if again, ok := parseBearer("Bearer " + tok); !ok || again != tok {
+				t.Fatalf("bearer %q does not parse back: %q %v", tok, again, ok)
+			}
+		}
+		if user, ok := tokenUserID(token); ok {
+			if c, _ := parseID(user); c != user || len(token) > maxTokenLen || strings.Count(token, ".") != 1 {
+				t.Fatalf("tokenUserID(%q) = %q", token, user)
+			}
+		}
+		if device, ref, ok := ticketParts(token); ok {
+			if c, _ := parseID(device); c != device || strings.Contains(ref, ".") || len(token) > maxTokenLen {
+				t.Fatalf("ticketParts(%q) = %q, %q", token, device, ref)
+			}
+		}
+		r := httptest.NewRequest(http.MethodGet, "/ws?"+url.Values{"device_id": {queryID}}.Encode(), nil)
+		r.Header.Set("X-Device-Id", headerID)
+		got, err := socketDeviceID(r)
+		if err != nil {
+			wantClientError(t, "socket device id", err, http.StatusBadRequest)
+			return
+		}
+		want := r.Header.Get("X-Device-Id")
+		if want == "" {
+			want = queryID
+		}
+		if c, ok := parseID(want); !ok || c != got {
+			t.Fatalf("socket device id %q from header %q and query %q", got, headerID, queryID)
+		}
+	})
+}
+
+// FuzzRanges: checkRanges lets through only what ServeContent answers with at most 16
+// ranges that do not overlap, and refuses with 416.
+func FuzzRanges(f *testing.F) {
+	for _, h := range []string{"bytes=0-9", "bytes=0-4,5-9", "bytes=0-10,5-20", "bytes=-5,0-0", "bytes=50-,60-61",
+		"bytes=" + strings.Repeat("0-0,", 17), "items=0-1", "bytes=x-y", "bytes= 1 - 2 , 3-", "bytes=-0"} {
+		f.Add(h, uint16(100))
+	}
+	f.Fuzz(func(t *testing.T, h string, size uint16) {
+		n := int64(size % 4096)
+		if err := checkRanges(h, n); err != nil {
+			wantClientError(t, "ranges", err, http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Range"] = []string{h}
+		http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(make([]byte, n)))
+		if rec.Code != http.StatusPartialContent {
+			return
+		}
+		var spans [][2]int64
+		add := func(contentRange string) {
+			var a, b, total int64
+			if _, err := fmt.Sscanf(contentRange, "bytes %d-%d/%d", &a, &b, &total); err != nil {
+				t.Fatalf("Content-Range %q: %v", contentRange, err)
+			}
+			spans = append(spans, [2]int64{a, b + 1})
+		}
+		mt, params, _ := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+		if mt != "multipart/byteranges" {
+			add(rec.Header().Get("Content-Range"))
+		} else {
+			mr := multipart.NewReader(rec.Body, params["boundary"])
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				add(p.Header.Get("Content-Range"))
+			}
+		}
+		if len(spans) > maxRanges {
+			t.Fatalf("Range %q served %d ranges", h, len(spans))
+		}
+		slices.SortFunc(spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+		for i := 1; i < len(spans); i++ {
+			if spans[i][0] < spans[i-1][1] {
+				t.Fatalf("Range %q served overlapping ranges %v", h, spans)
+			}
+		}
+	})
+}
