@@ -143,8 +143,8 @@ func TestStorageReserve(t *testing.T) {
 	refused := mk()
 	res := put(refused, 600)
 	res.wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
-	if res.header.Get("Retry-After") == "" {
-		t.Error("507 for the disk reserve has no Retry-After")
+	if got := res.header.Get("Retry-After"); got != "60" {
+		t.Errorf("507 for the disk reserve: Retry-After %q, want 60", got)
 	}
 	if res := e.putChunked(refused, h.tok, strings.Repeat("y", 600)); res.StatusCode != http.StatusInsufficientStorage {
 		t.Errorf("chunked upload into the reserve: %d, want 507", res.StatusCode)

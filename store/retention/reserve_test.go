@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -232,5 +233,45 @@ func TestPassPurgesExpiredVerifications(t *testing.T) {
 	}
 	if _, err := st.ConsumeVerification(t.Context(), live.Identifier, "new", now); err != nil {
 		t.Errorf("unexpired row: %v, want kept", err)
+	}
+}
+
+// A clip whose file cannot be deleted frees nothing: the job stops instead of deleting
+// every row.
+func TestReserveStopsWhenAFileStays(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	vol := &volume{dir: t.TempDir()}
+	disk, err := blobs.NewDisk(vol.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := camera(t, st)
+	base := time.Now().UTC().Add(-time.Hour)
+	var clips []store.Recording
+	for i := range 4 {
+		clips = append(clips, sizedClip(t, st, disk, cam, base.Add(time.Duration(i)*time.Minute), 100))
+	}
+	// The oldest clip's path becomes a directory that is not empty: removing it fails,
+	// whoever the test runs as.
+	path := filepath.Join(vol.dir, filepath.FromSlash(*clips[0].ObjectKey))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path, "stuck"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "stuck", "f"), make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vol.capacity.Store(450) // 400 used: 50 free
+	job, err := retention.New(retention.Config{Store: st, Blobs: disk, FreeSpace: vol.free, Reserve: 100, Holder: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := job.KeepReserve(t.Context()); err != nil || n != 1 {
+		t.Fatalf("KeepReserve = %d, %v; want the one clip whose file stayed", n, err)
+	}
+	if got := remaining(t, st, clips); !slices.Equal(got, ids(clips[1:])) {
+		t.Errorf("clips left %v, want all but the oldest", got)
 	}
 }
