@@ -10,6 +10,7 @@ import (
 
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/web"
 )
 
@@ -55,48 +56,52 @@ func (e *env) recordingStatus(tok, path string) string {
 }
 
 func TestStorageQuota(t *testing.T) {
-	st := newDisk(t)
-	e := newEnv(t, withEvents(t, st), config(func(c *web.Config) {
-		c.StorageQuotaBytes = 1000
-		c.MaxUploadBytes = 5000
-	}))
-	h, other := e.household(), e.household()
-	mk := func(tok, cam string) string {
-		return uploadPath(t, e.createRecording(tok, map[string]any{"camera_device_id": cam, "content_type": "video/webm"}).UploadURL)
-	}
-	put := func(path, tok string, n int) response {
-		return e.do("PUT", path, strings.Repeat("x", n), bearer(tok), header("Content-Type", "video/webm"))
-	}
+	for _, sto := range storages {
+		t.Run(sto.name, func(t *testing.T) {
+			st := sto.new(t)
+			e := newEnv(t, withEvents(t, st), config(func(c *web.Config) {
+				c.StorageQuotaBytes = 1000
+				c.MaxUploadBytes = 5000
+			}))
+			h, other := e.household(), e.household()
+			mk := func(tok, cam string) string {
+				return uploadPath(t, e.createRecording(tok, map[string]any{"camera_device_id": cam, "content_type": "video/webm"}).UploadURL)
+			}
+			put := func(path, tok string, n int) response {
+				return e.do("PUT", path, strings.Repeat("x", n), bearer(tok), header("Content-Type", "video/webm"))
+			}
 
-	first := mk(h.tok, h.cam.Device.ID)
-	put(first, h.tok, 600).want(t, http.StatusOK, nil)
+			first := mk(h.tok, h.cam.Device.ID)
+			put(first, h.tok, 600).want(t, http.StatusOK, nil)
 
-	// Known length over the quota: refused before reading; the recording stays pending.
-	second := mk(h.tok, h.cam.Device.ID)
-	p := put(second, h.cam.DeviceToken, 600).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
-	if !strings.Contains(p.Detail, "quota") {
-		t.Errorf("507 detail %q does not name the quota", p.Detail)
-	}
-	// Unknown length: cut off when it passes the quota.
-	if res := e.putChunked(second, h.tok, strings.Repeat("y", 600)); res.StatusCode != http.StatusInsufficientStorage ||
-		res.Header.Get("Content-Type") != "application/problem+json" {
-		t.Errorf("chunked upload over the quota: %d %s, want 507 problem", res.StatusCode, res.Header.Get("Content-Type"))
-	}
-	if got := e.recordingStatus(h.tok, second); got != store.RecordingPending {
-		t.Errorf("after 507 the recording is %s, want pending", got)
-	}
-	if got := objects(t, st); got != 1 {
-		t.Errorf("%d files stored, want only the first clip", got)
-	}
-	// Another account has its own quota.
-	put(mk(other.tok, other.cam.Device.ID), other.tok, 900).want(t, http.StatusOK, nil)
+			// Known length over the quota: refused before reading; the recording stays pending.
+			second := mk(h.tok, h.cam.Device.ID)
+			p := put(second, h.cam.DeviceToken, 600).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+			if !strings.Contains(p.Detail, "quota") {
+				t.Errorf("507 detail %q does not name the quota", p.Detail)
+			}
+			// Unknown length: cut off when it passes the quota.
+			if res := e.putChunked(second, h.tok, strings.Repeat("y", 600)); res.StatusCode != http.StatusInsufficientStorage ||
+				res.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("chunked upload over the quota: %d %s, want 507 problem", res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			if got := e.recordingStatus(h.tok, second); got != store.RecordingPending {
+				t.Errorf("after 507 the recording is %s, want pending", got)
+			}
+			if got := objects(t, st); got != 1 {
+				t.Errorf("%d files stored, want only the first clip", got)
+			}
+			// Another account has its own quota.
+			put(mk(other.tok, other.cam.Device.ID), other.tok, 900).want(t, http.StatusOK, nil)
 
-	// Deleting a clip frees its room.
-	e.do("DELETE", strings.TrimSuffix(first, "/content"), nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
-	put(second, h.tok, 600).want(t, http.StatusOK, nil)
-	third := mk(h.tok, h.cam.Device.ID)
-	put(third, h.tok, 400).want(t, http.StatusOK, nil) // exactly the quota
-	put(mk(h.tok, h.cam.Device.ID), h.tok, 1).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+			// Deleting a clip frees its room.
+			e.do("DELETE", strings.TrimSuffix(first, "/content"), nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
+			put(second, h.tok, 600).want(t, http.StatusOK, nil)
+			third := mk(h.tok, h.cam.Device.ID)
+			put(third, h.tok, 400).want(t, http.StatusOK, nil) // exactly the quota
+			put(mk(h.tok, h.cam.Device.ID), h.tok, 1).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+		})
+	}
 }
 
 func TestStorageReserve(t *testing.T) {
@@ -185,46 +190,75 @@ func TestStorageReserve(t *testing.T) {
 }
 
 func TestDeleteRecording(t *testing.T) {
-	st := newDisk(t)
-	e := newEnv(t, withEvents(t, st))
-	h, intruder := e.household(), e.household()
-	var ev store.Event
-	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
-		bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
-	r := e.createRecording(h.cam.DeviceToken, map[string]any{"camera_device_id": h.cam.Device.ID, "event_id": ev.ID, "content_type": "video/mp4"})
-	content := uploadPath(t, r.UploadURL)
-	path := strings.TrimSuffix(content, "/content")
-	e.do("PUT", content, "clip bytes", bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).want(t, http.StatusOK, nil)
+	for _, sto := range storages {
+		t.Run(sto.name, func(t *testing.T) {
+			st := sto.new(t)
+			e := newEnv(t, withEvents(t, st))
+			h, intruder := e.household(), e.household()
+			var ev store.Event
+			e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
+				bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
+			r := e.createRecording(h.cam.DeviceToken, map[string]any{"camera_device_id": h.cam.Device.ID, "event_id": ev.ID, "content_type": "video/mp4"})
+			content := uploadPath(t, r.UploadURL)
+			path := strings.TrimSuffix(content, "/content")
+			e.do("PUT", content, "clip bytes", bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).want(t, http.StatusOK, nil)
 
-	e.do("DELETE", path, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("DELETE", path, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, web.CodeForbidden)
-	e.do("DELETE", "/api/v1/recordings/not-an-id", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("GET", content, nil, bearer(h.tok)).want(t, http.StatusOK, nil)
-	if got := objects(t, st); got != 1 {
-		t.Fatalf("%d files before the deletion, want 1", got)
-	}
+			e.do("DELETE", path, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("DELETE", path, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, web.CodeForbidden)
+			e.do("DELETE", "/api/v1/recordings/not-an-id", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("GET", content, nil, bearer(h.tok)).want(t, http.StatusOK, nil)
+			if got := objects(t, st); got != 1 {
+				t.Fatalf("%d files before the deletion, want 1", got)
+			}
 
-	e.do("DELETE", path, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
-	e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("GET", content, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("DELETE", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	if got := objects(t, st); got != 0 {
-		t.Errorf("%d files after the deletion, want 0", got)
-	}
-	e.do("GET", "/api/v1/events/"+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &ev)
-	if ev.VideoURL != nil {
-		t.Errorf("the event still plays the deleted clip: %s", *ev.VideoURL)
-	}
-	if got := e.auditActions(h.tok); !strings.Contains(strings.Join(got, " "), web.AuditRecordingDeleted) {
-		t.Errorf("audit %v lacks %s", got, web.AuditRecordingDeleted)
-	}
+			e.do("DELETE", path, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
+			e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("GET", content, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("DELETE", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			if got := objects(t, st); got != 0 {
+				t.Errorf("%d files after the deletion, want 0", got)
+			}
+			e.do("GET", "/api/v1/events/"+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &ev)
+			if ev.VideoURL != nil {
+				t.Errorf("the event still plays the deleted clip: %s", *ev.VideoURL)
+			}
+			if got := e.auditActions(h.tok); !strings.Contains(strings.Join(got, " "), web.AuditRecordingDeleted) {
+				t.Errorf("audit %v lacks %s", got, web.AuditRecordingDeleted)
+			}
 
-	// A pending recording (no clip yet) goes too.
-	pending := e.createRecording(h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"})
-	e.do("DELETE", "/api/v1/recordings/"+pending.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
-	e.do("PUT", uploadPath(t, pending.UploadURL), "late", bearer(h.tok), header("Content-Type", "video/mp4")).
-		wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	if got := objects(t, st); got != 0 {
-		t.Errorf("%d files after an upload to a deleted recording, want 0", got)
+			// A pending recording (no clip yet) goes too.
+			pending := e.createRecording(h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"})
+			e.do("DELETE", "/api/v1/recordings/"+pending.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
+			e.do("PUT", uploadPath(t, pending.UploadURL), "late", bearer(h.tok), header("Content-Type", "video/mp4")).
+				wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			if got := objects(t, st); got != 0 {
+				t.Errorf("%d files after an upload to a deleted recording, want 0", got)
+			}
+		})
 	}
+}
+
+// A direct upload's declared size counts against the quota from its creation.
+func TestStorageQuotaDirectUpload(t *testing.T) {
+	st := blobstest.NewS3(t)
+	e := newEnv(t, withEvents(t, st), config(func(c *web.Config) { c.StorageQuotaBytes = 1000 }))
+	h := e.household()
+	create := func(size int) response {
+		return e.do("POST", "/api/v1/recordings", map[string]any{"camera_device_id": h.cam.Device.ID,
+			"content_type": "video/mp4", "size_bytes": size, "direct_upload": true}, bearer(h.cam.DeviceToken))
+	}
+	var first directJSON
+	create(600).want(t, http.StatusCreated, &first)
+	p := create(600).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+	if !strings.Contains(p.Detail, "quota") {
+		t.Errorf("507 detail %q does not name the quota", p.Detail)
+	}
+	var l struct{ Items []store.Recording }
+	e.do("GET", "/api/v1/recordings", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
+	if len(l.Items) != 1 {
+		t.Errorf("%d recordings after a refused creation, want 1", len(l.Items))
+	}
+	create(400).want(t, http.StatusCreated, nil) // exactly the quota
+	e.do("DELETE", "/api/v1/recordings/"+first.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
+	create(600).want(t, http.StatusCreated, nil)
 }

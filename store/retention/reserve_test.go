@@ -264,7 +264,7 @@ func TestReserveStopsWhenAFileStays(t *testing.T) {
 		t.Fatal(err)
 	}
 	vol.capacity.Store(450) // 400 used: 50 free
-	job, err := retention.New(retention.Config{Store: st, Blobs: disk, FreeSpace: vol.free, Reserve: 100, Holder: "a"})
+	job, err := retention.New(retention.Config{Store: st, Blobs: setOf(t, disk), FreeSpace: vol.free, Reserve: 100, Holder: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
