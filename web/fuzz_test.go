@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -215,7 +216,7 @@ func FuzzClientIP(f *testing.F) {
 		if err != nil {
 			return // a configuration error: refused at start
 		}
-		s := &Server{trustedProxies: prefixes}
+		s := &Server{creds: &credentials{trustedProxies: prefixes}}
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = remote
 		r.Header["X-Forwarded-For"] = []string{xff}
@@ -232,7 +233,7 @@ func FuzzClientIP(f *testing.F) {
 			return
 		}
 		peer = peer.Unmap()
-		if !s.trusted(peer) {
+		if !s.creds.trusted(peer) {
 			if got != peer.String() {
 				t.Fatalf("untrusted peer %s: client %q", peer, got)
 			}
@@ -254,19 +255,21 @@ func FuzzClientIP(f *testing.F) {
 	})
 }
 
-// FuzzOriginOK: originOf, originOK and originAllowed. An origin is allowed only when
-// it parses and names the request's host or an allowed origin; every allowed origin
-// is; the normal form is stable.
+// FuzzOriginOK: originOf, requestOrigin, originOK and originAllowed. An origin is
+// allowed only when it parses and is the request's own origin (scheme, host and port)
+// or an allowed one; every allowed origin is; the normal form is stable.
 func FuzzOriginOK(f *testing.F) {
-	f.Add("https://app.example.com", "hub.example.com", "https://app.example.com")
-	f.Add("http://HUB.example.com:8080", "hub.example.com:8080", "")
-	f.Add("null", "hub", "null")
-	f.Add("https://hub.example.com/path?q", "hub.example.com", "https://other")
-	f.Add("http://[::1]:80", "[::1]:80", "http://[::1]:80")
-	f.Fuzz(func(t *testing.T, origin, host, allowed string) {
-		s := &Server{allowedOrigins: map[string]bool{}}
+	f.Add("https://app.example.com", "hub.example.com", "https://app.example.com", false, "", false)
+	f.Add("http://HUB.example.com:80", "hub.example.com", "", false, "", false)
+	f.Add("https://hub.example.com", "hub.example.com", "", false, "https", true)
+	f.Add("https://hub.example.com", "hub.example.com", "", false, "https", false)
+	f.Add("https://hub.example.com:443", "hub.example.com", "", true, "", false)
+	f.Add("null", "hub", "null", false, "", false)
+	f.Add("http://[::1]:8080", "[::1]:8080", "http://[::1]:8080", false, "http", true)
+	f.Fuzz(func(t *testing.T, origin, host, allowed string, overTLS bool, forwardedProto string, viaProxy bool) {
+		c := &credentials{allowedOrigins: map[string]bool{}, trustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 		if n := originOf(allowed); n != "" {
-			s.allowedOrigins[n] = true
+			c.allowedOrigins[n] = true
 		}
 		o := originOf(origin)
 		if o != "" {
@@ -274,23 +277,38 @@ func FuzzOriginOK(f *testing.F) {
 				t.Fatalf("originOf(%q) = %q, but originOf(%q) = %q", origin, o, o, again)
 			}
 		}
-		ok := s.originOK(origin, host)
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Host = host
+		r.RemoteAddr = "192.0.2.1:1234"
+		if viaProxy {
+			r.RemoteAddr = "10.0.0.1:1234"
+		}
+		if !overTLS {
+			r.TLS = nil
+		} else if r.TLS == nil {
+			r.TLS = &tls.ConnectionState{}
+		}
+		r.Header.Set("X-Forwarded-Proto", forwardedProto)
+		own := c.requestOrigin(r)
+		if own != "" && overTLS && !strings.HasPrefix(own, "https://") {
+			t.Fatalf("a request over TLS has the origin %q", own)
+		}
+		if own != "" && !overTLS && !viaProxy && !strings.HasPrefix(own, "http://") {
+			t.Fatalf("a plain request not from a proxy has the origin %q (X-Forwarded-Proto %q)", own, forwardedProto)
+		}
+		ok := c.originOK(r, origin)
 		switch {
 		case ok && o == "":
 			t.Fatalf("origin %q that does not parse was allowed", origin)
-		case o != "" && s.allowedOrigins[o] && !ok:
+		case o != "" && c.allowedOrigins[o] && !ok:
 			t.Fatalf("allowed origin %q refused", origin)
-		case ok && !s.allowedOrigins[o]:
-			u, err := url.Parse(o)
-			if err != nil || !strings.EqualFold(u.Host, host) {
-				t.Fatalf("origin %q allowed for host %q, neither same-origin nor allowed", origin, host)
-			}
+		case ok && !c.allowedOrigins[o] && o != own:
+			t.Fatalf("origin %q allowed for a request to %q, neither its own nor allowed", origin, own)
 		}
-		r := httptest.NewRequest(http.MethodPost, "/", nil)
-		r.Host = host
 		r.Header.Set("Origin", origin)
+		s := &Server{creds: c}
 		if origin != "" && s.originAllowed(r) != ok {
-			t.Fatalf("originAllowed and originOK disagree on %q for %q", origin, host)
+			t.Fatalf("originAllowed and originOK disagree on %q for %q", origin, own)
 		}
 	})
 }
