@@ -54,6 +54,7 @@ func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("create device: %w", err)
 	}
 	s.audit(r, p.userID, AuditDeviceCreated, "device", d.ID, map[string]any{"role": d.Role, "platform": d.Platform})
+	s.announceDevice(r.Context(), p.userID, deviceCreated, d)
 	writeJSON(w, http.StatusCreated, struct {
 		Device      store.Device `json:"device"`
 		DeviceToken string       `json:"device_token"`
@@ -152,6 +153,9 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("update device: %w", err)
 	}
+	if u.Name != nil {
+		s.announceDevice(ctx, d.UserID, deviceUpdated, d)
+	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }
@@ -164,7 +168,8 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
+	gone, err := s.ownedDevice(ctx, p.userID, id)
+	if err != nil {
 		return err
 	}
 	revoked, err := s.store.DeleteDevice(ctx, id)
@@ -180,6 +185,7 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 		s.linkRevoked(ctx, l)
 	}
 	s.audit(r, p.userID, AuditDeviceDeleted, "device", id, map[string]any{"revoked_links": len(revoked)})
+	s.announceDevice(ctx, p.userID, deviceDeleted, gone)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

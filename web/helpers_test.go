@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/sqlite"
 	"github.com/securecam/securecam/store/storetest"
@@ -101,10 +102,33 @@ func tokenIn(t *testing.T, body string) string {
 	return ""
 }
 
-// sockets records what the server asked the hub to close.
+// sockets records what the server asked the hub to close and to send.
 type sockets struct {
 	mu     sync.Mutex
 	closed []string // "device:<id>:<code>", "session:<id>:<code>", "user:<id>:<code>"
+	sent   []sentMessage
+}
+
+// sentMessage is a message the server asked the hub to deliver.
+type sentMessage struct {
+	to  string
+	env hub.Envelope
+}
+
+func (s *sockets) Send(_ context.Context, deviceID string, env hub.Envelope) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, sentMessage{deviceID, env})
+	return nil
+}
+
+// takeSent returns the messages sent since the last call.
+func (s *sockets) takeSent() []sentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.sent
+	s.sent = nil
+	return out
 }
 
 func (s *sockets) add(kind, id string, code websocket.StatusCode) error {

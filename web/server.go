@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/web/internal/password"
@@ -64,10 +65,13 @@ type Store interface {
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
 }
 
-// Sockets closes live WebSockets; the hub implements it. Each method closes every
-// matching socket on every replica with code and reason, and returns nil when none
-// matched.
+// Sockets reaches live WebSockets; the hub implements it. Each Close method closes
+// every matching socket on every replica with code and reason, and returns nil when
+// none matched.
 type Sockets interface {
+	// Send delivers env to the socket of one device wherever it is connected; a
+	// device connected nowhere is hub.ErrOffline.
+	Send(ctx context.Context, deviceID string, env hub.Envelope) error
 	// CloseDevice closes the sockets of one device.
 	CloseDevice(ctx context.Context, deviceID string, code websocket.StatusCode, reason string) error
 	// CloseSession closes the sockets authenticated by one user session.

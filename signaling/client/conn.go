@@ -28,6 +28,7 @@ const (
 	TypePing            = "ping"
 	TypePong            = "pong"
 	TypePresence        = "presence"
+	TypeDevice          = "device"
 	TypeCommandSend     = "command.send"
 	TypeCommand         = "command"
 	TypeCommandResult   = "command.result"

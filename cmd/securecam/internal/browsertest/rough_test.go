@@ -28,9 +28,12 @@ func (tb *tab) signIn(url string) {
 // TestAccountScreensRenameAndReplacedTab walks the rough edges of issue 17: the
 // sign-in page says what the product is and is titled "Sign in"; the
 // verification banner can be dismissed; a bad verification link reads as a
-// person would say it; a new camera is asked for its name; a rename on a
-// viewer's Devices page reaches the camera page's field (so saving there does
-// not undo it), with focus moving into the inline form and back; and a tab
+// person would say it; a new camera is asked for its name and appears on the
+// viewer's Devices page by the socket's device message (its reads of the list
+// held meanwhile); a rename on a viewer's Devices page reaches the camera
+// page's field (announced the same way; the camera page does not poll, so
+// saving there does not undo it), with focus moving into the inline form and
+// back; and a tab
 // replaced by a newer tab of the same browser says so and can take over.
 func TestAccountScreensRenameAndReplacedTab(t *testing.T) {
 	b := startBrowser(t)
@@ -74,6 +77,14 @@ func TestAccountScreensRenameAndReplacedTab(t *testing.T) {
 	if !regexp.MustCompile(`^\S.* \(camera [0-9a-f]{4}\)$`).MatchString(def) {
 		t.Errorf("default camera name %q, want a browser name and a tag such as (camera 7f3a)", def)
 	}
+	// From here until the camera is listed, the viewer's reads of the device list
+	// never answer: only the socket's device message can bring the new camera.
+	view.do("hold the viewer's device list reads", pageTimeout, chromedp.Evaluate[chromedp.Void](`(() => {
+		const real = window.fetch;
+		window.__realFetch = real;
+		window.fetch = (url, opts) => /\/api\/v1\/devices(\?|$)/.test(String(url)) && !(opts?.method && opts.method !== 'GET')
+			? new Promise(() => {}) : real(url, opts);
+	})()`))
 	cam.do("name the camera", pageTimeout,
 		chromedp.Clear(chromedp.CSS("#new-camera-name")),
 		chromedp.SendKeys(chromedp.CSS("#new-camera-name"), "Porch"),
@@ -86,6 +97,8 @@ func TestAccountScreensRenameAndReplacedTab(t *testing.T) {
 	// Rename on the viewer: focus goes into the form, and back to Rename after.
 	waitFor[bool](view, "the camera listed", `
 		[...document.querySelectorAll('#camera-list li.device h3')].some((h) => h.textContent.includes('Porch'))`, pageTimeout)
+	view.do("let the viewer read the device list again", pageTimeout,
+		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
 	view.do("open the rename form", pageTimeout, chromedp.Click(`//button[@aria-label="Rename Porch"]`))
 	waitFor[bool](view, "focus in the name field", `document.activeElement?.name === 'name'`, pageTimeout)
 	view.do("rename", pageTimeout,

@@ -147,6 +147,26 @@ export async function ensureLink(cameraId, viewerId) {
 const patchDevice = (id, patch) =>
   setState((s) => ({ devices: s.devices.map((d) => (d.id === id ? { ...d, ...patch } : d)) }));
 
+// applyDeviceChange returns the device list after a "device" message: created
+// adds, updated replaces the stored fields (live presence stays, the message
+// carries the stored status), deleted removes.
+export function applyDeviceChange(devices, { change, device }) {
+  if (!device?.id) return devices;
+  const known = devices.find((x) => x.id === device.id);
+  switch (change) {
+    case 'created':
+      return known ? devices : [device, ...devices];
+    case 'updated':
+      return known
+        ? devices.map((x) => (x.id === device.id ? { ...device, status: x.status, last_seen_at: x.last_seen_at } : x))
+        : [device, ...devices];
+    case 'deleted':
+      return devices.filter((x) => x.id !== device.id);
+    default:
+      return devices;
+  }
+}
+
 // connectState keeps the shared state current from the socket's messages.
 // It returns the function that disconnects it.
 export function connectState(socket) {
@@ -171,6 +191,9 @@ export function connectState(socket) {
         if (before && before.status !== d.status) announce(`${before.name} is ${d.status}.`);
         break;
       }
+      case 'device':
+        setState((s) => ({ devices: applyDeviceChange(s.devices, d) }));
+        break;
       case 'telemetry':
         if (msg.from) setState((s) => ({ telemetry: { ...s.telemetry, [msg.from]: { ...d, at: new Date() } } }));
         break;

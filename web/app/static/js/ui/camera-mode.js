@@ -101,8 +101,9 @@ const triggerText = (sensitivity) => {
 const viewersText = (n) => (n === 0 ? 'no one watching' : n === 1 ? '1 viewer watching' : `${n} viewers watching`);
 
 // CameraName edits the camera's name. The field follows the name as renamed
-// elsewhere (a viewer's Devices page) while it is neither focused nor edited, so saving
-// here never undoes that rename.
+// elsewhere (a viewer's Devices page; the hub announces it with a "device"
+// message) while it is neither focused nor edited, so saving here never undoes
+// that rename.
 function CameraName({ device }) {
   const s = useAppState();
   const current = s.devices.find((d) => d.id === device.id)?.name || device.name;
@@ -112,16 +113,6 @@ function CameraName({ device }) {
     const el = input.current;
     if (!edited && el && document.activeElement !== el) el.value = current;
   }, [current, edited]);
-  useEffect(() => {
-    // Renames elsewhere are not pushed to this device: look on focus and every 15 s.
-    const look = () => refreshDevices().catch(() => {});
-    const t = setInterval(look, 15_000);
-    addEventListener('focus', look);
-    return () => {
-      clearInterval(t);
-      removeEventListener('focus', look);
-    };
-  }, []);
   const [save, { busy, error }] = useAction(async (e) => {
     const name = new FormData(e.currentTarget).get('name').trim();
     await api.updateDevice(device.id, { name });
