@@ -83,6 +83,7 @@ export const api = {
   endEvent: (id) => request('PATCH', `events/${id}`, { status: 'ended' }),
   listEvents: (cursor) => request('GET', `events${q({ limit: 50, cursor })}`),
   listRecordings: (cursor) => request('GET', `recordings${q({ limit: 20, cursor })}`),
+  listCameraRecordings: (cameraId) => request('GET', `recordings${q({ camera_device_id: cameraId, limit: 20 })}`),
   recordingContent: (id) => `${BASE}/recordings/${id}/content`,
 
   // uploadRecording registers a recording then PUTs its bytes to upload_url.

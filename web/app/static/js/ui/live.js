@@ -2,6 +2,8 @@
 // or a grid of every online camera (/live).
 
 import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
+import { api } from '../api.js';
+import { findSnapshot, recentRecordingIds, snapshotFileName } from '../snapshot.js';
 import { ensureLink, useAppState } from '../store.js';
 import { LiveView } from '../viewer.js';
 import { ErrorText, Link, navigate, useAction } from './common.js';
@@ -118,17 +120,21 @@ function LiveSingle({ conn, camera }) {
     <${RemoteControls} conn=${conn} camera=${camera} />`;
 }
 
-// RemoteControls sends standard commands to the camera and shows their outcome.
+// RemoteControls sends standard commands to the camera and shows their
+// outcome; a snapshot it asked for is shown with a download link.
 function RemoteControls({ conn, camera }) {
   const [outcome, setOutcome] = useState('');
-  const pending = useRef(new Map()); // command_id → label
+  const [snapshot, setSnapshot] = useState(null); // the recording
+  const pending = useRef(new Map()); // command_id → {label, before}
   useEffect(
     () =>
       conn.socket.subscribe((msg) => {
-        const label = msg.type === 'command.status' && pending.current.get(msg.data.command_id);
-        if (!label) return;
+        const sent = msg.type === 'command.status' && pending.current.get(msg.data.command_id);
+        if (!sent) return;
+        const { label, before } = sent;
         const { status, error } = msg.data;
-        if (status === 'acknowledged') setOutcome(`${label}: done`);
+        if (status === 'acknowledged' && before) showSnapshot(label, before);
+        else if (status === 'acknowledged') setOutcome(`${label}: done`);
         else if (status === 'failed') setOutcome(`${label}: failed${error ? ` (${error})` : ''}`);
         else if (status === 'expired') setOutcome(`${label}: the camera did not answer`);
         else return;
@@ -136,11 +142,22 @@ function RemoteControls({ conn, camera }) {
       }),
     [conn],
   );
+  const showSnapshot = (label, before) =>
+    findSnapshot(camera.id, before).then(
+      (r) => {
+        setSnapshot(r);
+        setOutcome(r ? `${label}: done` : `${label}: done, but the image was not found`);
+      },
+      (err) => setOutcome(`${label}: done, but the image could not be loaded (${err.message})`),
+    );
   const [send, { busy, error }] = useAction(async (label, command_type, payload = {}) => {
+    // A snapshot is found afterwards among the camera's recordings: note those there now.
+    const before = command_type === 'snapshot' ? await recentRecordingIds(camera.id) : null;
     setOutcome(`${label}: sent`);
     const ack = await conn.socket.request('command.send', { target_device_id: camera.id, command_type, payload });
-    pending.current.set(ack.command_id, label);
+    pending.current.set(ack.command_id, { label, before });
   });
+  const url = snapshot && api.recordingContent(snapshot.id);
   return html`
     <section class="remote" aria-labelledby="remote-title">
       <h2 id="remote-title">Camera controls</h2>
@@ -152,6 +169,14 @@ function RemoteControls({ conn, camera }) {
       </div>
       <p class="command-outcome" role="status">${outcome}</p>
       <${ErrorText} error=${error} />
+      ${snapshot &&
+      html`<figure class="snapshot" data-recording-id=${snapshot.id}>
+        <img src=${url} alt=${`Snapshot from ${camera.name}`} />
+        <figcaption>
+          <a href=${url} download=${snapshotFileName(camera.name, snapshot.available_at || snapshot.created_at)} class="button">Download snapshot</a>
+          <button type="button" onClick=${() => setSnapshot(null)}>Close</button>
+        </figcaption>
+      </figure>`}
     </section>`;
 }
 
