@@ -17,6 +17,8 @@ const (
 	// MaxEventClockSkew is how far in the future an event's started_at may be.
 	MaxEventClockSkew = 5 * time.Minute
 	maxNetworkBytes   = 32
+	// MaxCapabilities bounds telemetry's capabilities list.
+	MaxCapabilities = 32
 )
 
 var triggerRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
@@ -79,6 +81,10 @@ type Telemetry struct {
 	TemperatureC *float64 `json:"temperature_c,omitempty"`
 	Network      *string  `json:"network,omitempty"`
 	SignalDBM    *float64 `json:"signal_dbm,omitempty"`
+	// Capturing is false while the camera cannot capture (access denied, no camera).
+	Capturing *bool `json:"capturing,omitempty"`
+	// Capabilities are the command types the camera can honour now.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // Validate checks the ranges of the fields that have one.
@@ -92,6 +98,13 @@ func (t Telemetry) Validate() error {
 		return errorf(CodeBadRequest, "signal_dbm must be between -200 and 0")
 	case t.Network != nil && (len(*t.Network) > maxNetworkBytes || strings.IndexFunc(*t.Network, unicode.IsControl) >= 0):
 		return errorf(CodeBadRequest, "network must be at most %d printable bytes", maxNetworkBytes)
+	case len(t.Capabilities) > MaxCapabilities:
+		return errorf(CodeBadRequest, "capabilities must list at most %d command types", MaxCapabilities)
+	}
+	for _, c := range t.Capabilities {
+		if !commandTypeRE.MatchString(c) {
+			return errorf(CodeBadRequest, "each capability must be a command type matching %s", commandTypeRE)
+		}
 	}
 	return nil
 }

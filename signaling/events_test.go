@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -206,6 +207,9 @@ func TestEventMessagesAreValidated(t *testing.T) {
 		{"telemetry from a viewer", view, "telemetry", map[string]any{"battery": 50}, signaling.CodeForbidden},
 		{"telemetry out of range", cam, "telemetry", map[string]any{"battery": 150}, signaling.CodeBadRequest},
 		{"telemetry of the wrong type", cam, "telemetry", map[string]any{"charging": "yes"}, signaling.CodeBadRequest},
+		{"telemetry with a capability that is no command type", cam, "telemetry", map[string]any{"capabilities": []string{"Torch!"}}, signaling.CodeBadRequest},
+		{"telemetry with too many capabilities", cam, "telemetry", map[string]any{"capabilities": make([]string, signaling.MaxCapabilities+1)}, signaling.CodeBadRequest},
+		{"telemetry whose capturing is no boolean", cam, "telemetry", map[string]any{"capturing": "no"}, signaling.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,7 +228,8 @@ func TestTelemetryIsForwardedToLinkedViewers(t *testing.T) {
 	cam, view, other := dial(t, n, f.camera), dial(t, n, f.viewer), dial(t, n, stranger.viewer)
 
 	if ans := cam.request("telemetry", "", map[string]any{"battery": 81.5, "charging": true, "temperature_c": 36.6,
-		"network": "wifi", "signal_dbm": -60, "secret": "dropped"}); ans.Type != "ack" {
+		"network": "wifi", "signal_dbm": -60, "capturing": false, "capabilities": []string{"snapshot", "set_torch"},
+		"secret": "dropped"}); ans.Type != "ack" {
 		t.Fatalf("telemetry refused: %s", ans.Data)
 	}
 	env := view.expect("telemetry")
@@ -235,7 +240,12 @@ func TestTelemetryIsForwardedToLinkedViewers(t *testing.T) {
 	if err := json.Unmarshal(env.Data, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"battery": 81.5, "charging": true, "temperature_c": 36.6, "network": "wifi", "signal_dbm": -60.0}
+	want := map[string]any{"battery": 81.5, "charging": true, "temperature_c": 36.6, "network": "wifi", "signal_dbm": -60.0,
+		"capturing": false}
+	if caps := fmt.Sprint(got["capabilities"]); caps != "[snapshot set_torch]" {
+		t.Errorf("telemetry capabilities = %s, want [snapshot set_torch]", caps)
+	}
+	delete(got, "capabilities")
 	if len(got) != len(want) {
 		t.Errorf("telemetry %s, want only %v", env.Data, want)
 	}

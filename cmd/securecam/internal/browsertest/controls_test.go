@@ -23,8 +23,10 @@ func (tb *tab) startCamera(name string) {
 		!!document.querySelector('.conn[data-status=open]')`, pageTimeout)
 }
 
-// TestLiveControls walks the live view's remote controls: Take snapshot shows the
-// image the camera took, with a link that downloads it.
+// TestLiveControls walks the live view's remote controls: they are those the
+// camera reports it can do (its telemetry's capabilities), none while it is
+// offline; Take snapshot shows the image the camera took, with a link that
+// downloads it.
 func TestLiveControls(t *testing.T) {
 	b := startBrowser(t)
 	h := startHub(t, nil)
@@ -43,11 +45,19 @@ func TestLiveControls(t *testing.T) {
 	waitFor[videoState](view, "the live video to play", playing(
 		`figure.live.single[data-phase=live] video[aria-label="Live view of Porch"]`), liveTimeout)
 
+	// Chromium's fake camera is one camera without a torch: the viewer is offered
+	// the snapshot only.
+	controls := waitFor[string](view, "the camera's controls", `
+		[...document.querySelectorAll('.remote .actions button')].map((b) => b.textContent).join(',')`, pageTimeout)
+	if controls != "Take snapshot" {
+		t.Errorf("controls offered = %q, want only Take snapshot", controls)
+	}
+
 	view.do("take a snapshot", pageTimeout, chromedp.Click(button("Take snapshot")))
 	waitFor[bool](view, "the snapshot shown", `(() => {
 		const img = document.querySelector('.remote figure.snapshot img');
 		return !!img && img.complete && img.naturalWidth > 0 &&
-			document.querySelector('.command-outcome').textContent === 'Snapshot: done';
+			document.querySelector('.command-outcome').textContent === 'Take snapshot: done';
 	})()`, liveTimeout)
 	id := eval[string](view, "read the snapshot's recording", `document.querySelector('figure.snapshot').dataset.recordingId`)
 	href := eval[string](view, "read the download link", `document.querySelector('figure.snapshot a[download]').getAttribute('href')`)
@@ -70,4 +80,10 @@ func TestLiveControls(t *testing.T) {
 		t.Errorf("downloading the snapshot: %q, want image/jpeg with a body", got)
 	}
 	view.screenshot("snapshot")
+
+	// A camera gone offline offers no controls, and the page says why.
+	cam.do("stop the camera", pageTimeout, chromedp.Click(button("Stop camera")))
+	waitFor[bool](view, "the controls hidden for the offline camera", `
+		!document.querySelector('.remote .actions') &&
+		document.querySelector('.remote .controls-note')?.textContent.includes('offline')`, pageTimeout)
 }

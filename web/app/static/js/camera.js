@@ -7,7 +7,7 @@
 
 import { MotionDetector } from './motion.js';
 import { MotionEvents } from './camera/clips.js';
-import { Commands, CommandError, VIDEO, motionSettings, nextCameraTrack, setTorch, uploadSnapshot } from './camera/controls.js';
+import { Commands, CommandError, VIDEO, capabilities, countCameras, motionSettings, nextCameraTrack, setTorch, uploadSnapshot } from './camera/controls.js';
 import { Sessions } from './camera/sessions.js';
 import { readTelemetry, watchTelemetry } from './camera/telemetry.js';
 
@@ -95,10 +95,12 @@ export class Camera {
         this.#set({ media: 'on' });
         this.#detector.start();
         this.#keepAwake();
+        this.#sendTelemetry(); // capturing, and what it can do now
         return stream;
       },
       (err) => {
         this.#set({ media: 'error', error: mediaErrorText(err) });
+        this.#sendTelemetry(); // viewers learn it is not capturing
         return null;
       },
     );
@@ -135,6 +137,7 @@ export class Camera {
     current.stop();
     this.#useStream(new MediaStream([track, ...this.state.stream.getAudioTracks()]));
     this.#detector.reset();
+    this.#sendTelemetry(); // the other camera may have no torch
   }
 
   async setTorch(on) {
@@ -181,15 +184,25 @@ export class Camera {
         return this.#commands.receive(msg.data);
       case 'presence': // a linked viewer came online: let it see battery and network at once
         return msg.data?.status === 'online' && this.#sendTelemetry();
+      case 'stream.requested': // the viewer may be newly linked: tell it what this camera can do
+        this.#sendTelemetry();
+        return this.#sessions.receive(msg);
       default:
         return this.#sessions.receive(msg);
     }
   }
 
+  // #sendTelemetry reports battery and network, whether the camera captures,
+  // and the commands it can honour now (once the camera has started or failed).
   async #sendTelemetry() {
     if (this.#stopped) return;
-    const data = await readTelemetry();
-    if (data) this.#socket.send('telemetry', data);
+    const data = (await readTelemetry()) || {};
+    if (this.state.media !== 'starting') {
+      const capturing = this.state.media === 'on';
+      data.capturing = capturing;
+      data.capabilities = capabilities({ capturing, torch: this.state.torch !== null, cameras: capturing ? await countCameras() : 0 });
+    }
+    if (Object.keys(data).length && !this.#stopped) this.#socket.send('telemetry', data);
   }
 }
 

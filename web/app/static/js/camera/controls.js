@@ -30,6 +30,23 @@ export async function nextCameraTrack(current) {
   return fresh.getVideoTracks()[0];
 }
 
+// countCameras returns how many cameras the device has.
+export async function countCameras() {
+  const inputs = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  return inputs.filter((d) => d.kind === 'videoinput').length;
+}
+
+// capabilities lists the command types a camera honours now: ping and
+// set_motion always; snapshot while it captures; set_torch with a torch;
+// switch_camera with another camera to switch to.
+export function capabilities({ capturing, torch, cameras }) {
+  const caps = ['ping', 'set_motion'];
+  if (capturing) caps.push('snapshot');
+  if (capturing && torch) caps.push('set_torch');
+  if (capturing && cameras > 1) caps.push('switch_camera');
+  return caps;
+}
+
 // setTorch turns the torch of a video track on or off.
 export async function setTorch(track, on) {
   if (!track?.getCapabilities?.().torch) throw unsupported();

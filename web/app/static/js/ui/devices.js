@@ -104,8 +104,9 @@ function DeviceCard({ device: d, telemetry: t }) {
     </li>`;
 }
 
-function telemetryText(t) {
+export function telemetryText(t) {
   const parts = [];
+  if (t.capturing === false) parts.push('Not capturing');
   if (t.battery != null) parts.push(`Battery ${Math.round(t.battery)}%${t.charging ? ' (charging)' : ''}`);
   if (t.network) parts.push(`Network ${t.network}`);
   if (t.signal_dbm != null) parts.push(`Signal ${t.signal_dbm} dBm`);

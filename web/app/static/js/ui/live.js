@@ -94,6 +94,7 @@ export function LivePage({ conn, cameraId }) {
 }
 
 function LiveSingle({ conn, camera }) {
+  const { telemetry } = useAppState();
   const [state, stream, view] = useLiveView(conn, camera);
   const [muted, setMuted] = useState(true);
   const figure = useRef(null);
@@ -117,12 +118,20 @@ function LiveSingle({ conn, camera }) {
       <button type="button" onClick=${fullScreen}>Full screen</button>
       <button type="button" onClick=${() => navigate('/')}>Leave</button>
     </div>
-    <${RemoteControls} conn=${conn} camera=${camera} />`;
+    <${RemoteControls} conn=${conn} camera=${camera} telemetry=${telemetry[camera.id]} />`;
 }
 
+// Why a command failed, in plain words.
+const COMMAND_ERRORS = {
+  unsupported: 'the camera cannot do that',
+  camera_off: 'the camera is not capturing',
+};
+
 // RemoteControls sends standard commands to the camera and shows their
-// outcome; a snapshot it asked for is shown with a download link.
-function RemoteControls({ conn, camera }) {
+// outcome; a snapshot it asked for is shown with a download link. It offers
+// only what the camera says it can do now (telemetry's capabilities), and
+// nothing while the camera is offline or not capturing.
+function RemoteControls({ conn, camera, telemetry }) {
   const [outcome, setOutcome] = useState('');
   const [snapshot, setSnapshot] = useState(null); // the recording
   const pending = useRef(new Map()); // command_id → {label, before}
@@ -135,7 +144,7 @@ function RemoteControls({ conn, camera }) {
         const { status, error } = msg.data;
         if (status === 'acknowledged' && before) showSnapshot(label, before);
         else if (status === 'acknowledged') setOutcome(`${label}: done`);
-        else if (status === 'failed') setOutcome(`${label}: failed${error ? ` (${error})` : ''}`);
+        else if (status === 'failed') setOutcome(`${label}: failed${error ? ` (${COMMAND_ERRORS[error] || error})` : ''}`);
         else if (status === 'expired') setOutcome(`${label}: the camera did not answer`);
         else return;
         pending.current.delete(msg.data.command_id);
@@ -157,16 +166,19 @@ function RemoteControls({ conn, camera }) {
     const ack = await conn.socket.request('command.send', { target_device_id: camera.id, command_type, payload });
     pending.current.set(ack.command_id, { label, before });
   });
+  const controls = camera.status === 'online' ? offeredControls(telemetry) : [];
   const url = snapshot && api.recordingContent(snapshot.id);
   return html`
     <section class="remote" aria-labelledby="remote-title">
       <h2 id="remote-title">Camera controls</h2>
-      <div class="actions">
-        <button type="button" disabled=${busy} onClick=${() => send('Switch camera', 'switch_camera')}>Switch camera</button>
-        <button type="button" disabled=${busy} onClick=${() => send('Torch on', 'set_torch', { on: true })}>Torch on</button>
-        <button type="button" disabled=${busy} onClick=${() => send('Torch off', 'set_torch', { on: false })}>Torch off</button>
-        <button type="button" disabled=${busy} onClick=${() => send('Snapshot', 'snapshot')}>Take snapshot</button>
-      </div>
+      ${controls.length
+        ? html`<div class="actions">
+            ${controls.map(
+              ({ label, type, payload }) =>
+                html`<button type="button" key=${label} disabled=${busy} onClick=${() => send(label, type, payload)}>${label}</button>`,
+            )}
+          </div>`
+        : html`<p class="muted controls-note">${controlsNote(camera, telemetry)}</p>`}
       <p class="command-outcome" role="status">${outcome}</p>
       <${ErrorText} error=${error} />
       ${snapshot &&
@@ -178,6 +190,29 @@ function RemoteControls({ conn, camera }) {
         </figcaption>
       </figure>`}
     </section>`;
+}
+
+// Each standard control, shown when the camera lists its command type.
+const CONTROLS = [
+  { type: 'snapshot', label: 'Take snapshot' },
+  { type: 'switch_camera', label: 'Use the other camera' },
+  { type: 'set_torch', label: 'Light on', payload: { on: true } },
+  { type: 'set_torch', label: 'Light off', payload: { on: false } },
+];
+
+// offeredControls returns the controls of the camera's capabilities; none
+// while it does not capture or has not said what it can do.
+export function offeredControls(telemetry) {
+  if (!telemetry || telemetry.capturing === false || !Array.isArray(telemetry.capabilities)) return [];
+  return CONTROLS.filter((c) => telemetry.capabilities.includes(c.type));
+}
+
+// controlsNote says why there are no controls.
+export function controlsNote(camera, telemetry) {
+  if (camera.status !== 'online') return 'The camera is offline: its controls appear when it is back.';
+  if (telemetry?.capturing === false) return 'The camera is not capturing (camera access is off on that device).';
+  if (!Array.isArray(telemetry?.capabilities)) return 'Waiting for the camera to say which controls it offers…';
+  return 'This camera offers no remote controls.';
 }
 
 function LiveGrid({ conn, cameras }) {
