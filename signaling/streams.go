@@ -16,7 +16,7 @@ import (
 const (
 	ReasonCameraOffline     = "camera_offline"     // offline and no push token to wake it
 	ReasonCameraUnreachable = "camera_unreachable" // woken, but did not connect in time
-	ReasonDeclined          = "declined"           // the camera said no
+	ReasonDeclined          = "declined"           // the camera said no, giving no reason
 	ReasonTimeout           = "timeout"            // a setup step took too long
 	ReasonDisconnected      = "disconnected"       // a party's socket went away
 	ReasonLinkRevoked       = "link_revoked"       // the link or a device was removed
@@ -505,7 +505,13 @@ func (s *Service) streamDecline(ctx context.Context, dev string, env hub.Envelop
 	if err := only(store.RoleCamera, dev, sess, env.Type); err != nil {
 		return nil, err
 	}
-	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamFailed, ReasonDeclined, s.cfg.Now().UTC())
+	// The camera's own reason (camera_unavailable: it is not capturing) tells the
+	// viewer more than "declined".
+	reason := r.Reason
+	if reason == "" {
+		reason = ReasonDeclined
+	}
+	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamFailed, reason, s.cfg.Now().UTC())
 	if err != nil {
 		return nil, conflict(cur, err, env.Type)
 	}

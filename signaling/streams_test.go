@@ -221,7 +221,13 @@ func TestStreamDecline(t *testing.T) {
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 	sid := requestStream(t, view, f.camera).SessionID
 	cam.expect("stream.requested")
-	mustAck(t, cam, "stream.decline", sid, reasonMsg{"privacy_mode"})
+	mustAck(t, cam, "stream.decline", sid, reasonMsg{"camera_unavailable"})
+	wantEnded(t, view, sid, "camera_unavailable") // the camera's reason reaches the viewer
+	wantSession(t, st, sid, store.StreamFailed, "camera_unavailable")
+
+	sid = requestStream(t, view, f.camera).SessionID
+	cam.expect("stream.requested")
+	mustAck(t, cam, "stream.decline", sid, struct{}{})
 	wantEnded(t, view, sid, signaling.ReasonDeclined)
 	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonDeclined)
 	quiet(t, cam)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"testing"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -86,4 +87,68 @@ func TestLiveControls(t *testing.T) {
 	waitFor[bool](view, "the controls hidden for the offline camera", `
 		!document.querySelector('.remote .actions') &&
 		document.querySelector('.remote .controls-note')?.textContent.includes('offline')`, pageTimeout)
+}
+
+// setCameraPermission grants or denies the camera to the hub's pages in the tab's
+// browser context, as a person does in the site settings.
+func (tb *tab) setCameraPermission(origin string, setting cdpbrowser.PermissionSetting) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, pageTimeout)
+	defer cancel()
+	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission:       &cdpbrowser.PermissionDescriptor{Name: "camera"},
+		Setting:          setting,
+		Origin:           origin,
+		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID,
+	})
+	if err != nil {
+		tb.fail("set the camera permission to "+string(setting), err)
+	}
+}
+
+// TestCameraAccessDenied: a camera whose access is denied says so with a Try again
+// button and tells its viewers it is not capturing (no controls, a declined live
+// view); once allowed, Try again starts it and the viewer gets its controls back.
+func TestCameraAccessDenied(t *testing.T) {
+	// Without the fake permission prompt, which would allow the camera whatever the
+	// site settings say.
+	b := startBrowser(t, chromedp.Flag("use-fake-ui-for-media-stream", false))
+	h := startHub(t, nil)
+	signUp(t, h)
+	cam := b.profile(t, "camera")
+	view := b.profile(t, "viewer")
+	cam.signIn(h.URL)
+	cam.setCameraPermission(h.URL, cdpbrowser.PermissionSettingDenied)
+	cam.do("open camera mode", pageTimeout,
+		chromedp.Click(chromedp.CSS("#use-as-camera")),
+		chromedp.WaitVisible(chromedp.CSS("#name-camera-form")),
+		chromedp.Clear(chromedp.CSS("#new-camera-name")),
+		chromedp.SendKeys(chromedp.CSS("#new-camera-name"), "Porch"),
+		chromedp.Click(button("Start camera")),
+	)
+	waitFor[bool](cam, "the camera to say access was denied, with Try again", `
+		!!document.querySelector('.camera-status[data-media=error]') &&
+		document.querySelector('.media-error [role=alert]')?.textContent.includes('denied') &&
+		!!document.querySelector('#retry-camera') && !!document.querySelector('.conn[data-status=open]')`, pageTimeout)
+	cam.screenshot("camera-denied")
+
+	view.signIn(h.URL)
+	view.do("watch the camera", pageTimeout,
+		chromedp.WaitVisible(`//button[@aria-label="Watch Porch"]`),
+		chromedp.Click(`//button[@aria-label="Watch Porch"]`),
+	)
+	waitFor[bool](view, "the viewer told the camera is not capturing", `
+		document.querySelector('figure.live.single .live-status')?.textContent === 'Ended: The camera is not capturing' &&
+		!document.querySelector('.remote .actions') &&
+		document.querySelector('.remote .controls-note')?.textContent.includes('not capturing')`, liveTimeout)
+
+	cam.setCameraPermission(h.URL, cdpbrowser.PermissionSettingGranted)
+	cam.do("try again", pageTimeout, chromedp.Click(chromedp.CSS("#retry-camera")))
+	waitFor[bool](cam, "the camera to start", `
+		!!document.querySelector('.camera-status[data-media=on]') && !document.querySelector('#retry-camera')`, pageTimeout)
+	waitFor[bool](view, "the viewer offered the controls again", `
+		[...document.querySelectorAll('.remote .actions button')].some((b) => b.textContent === 'Take snapshot')`, pageTimeout)
+	view.do("reconnect", pageTimeout, chromedp.Click(button("Reconnect")))
+	waitFor[videoState](view, "the live video to play", playing(
+		`figure.live.single[data-phase=live] video[aria-label="Live view of Porch"]`), liveTimeout)
 }

@@ -88,6 +88,18 @@ export class Camera {
     watchTelemetry(() => this.#sendTelemetry(), signal);
     document.addEventListener('visibilitychange', () => this.#keepAwake(), { signal });
 
+    this.#openMedia();
+  }
+
+  // retryMedia asks for the camera again after it could not start (access
+  // denied, in use by another app).
+  retryMedia() {
+    if (this.#stopped || this.state.media !== 'error') return;
+    this.#set({ media: 'starting', error: '' });
+    this.#openMedia();
+  }
+
+  #openMedia() {
     this.#media = openCamera({ facingMode: 'environment' }).then(
       (stream) => {
         if (this.#stopped) return stream.getTracks().forEach((t) => t.stop());
@@ -222,7 +234,7 @@ function mediaErrorText(err) {
     case 'SecurityError':
       return 'The camera is only available on a secure page: open the hub over HTTPS (or on localhost).';
     case 'NotAllowedError':
-      return 'Camera access was denied. Allow the camera for this site in the browser settings, then reload.';
+      return 'Camera access was denied. Allow the camera for this site in the browser settings, then choose Try again.';
     case 'NotFoundError':
     case 'OverconstrainedError':
       return 'No camera was found on this device.';

@@ -33,7 +33,8 @@ export function CameraPage({ conn }) {
   });
   if (!st) return null;
 
-  const status = st.media === 'on' ? `Camera on · ${viewersText(st.viewers)}` : st.media === 'starting' ? 'Starting the camera…' : 'Camera off';
+  const status =
+    st.media === 'on' ? `Camera on · ${viewersText(st.viewers)}` : st.media === 'starting' ? 'Starting the camera…' : 'Camera off · not capturing';
   return html`
     <section class="camera-mode" aria-labelledby="camera-title">
       <div class="section-head">
@@ -41,7 +42,11 @@ export function CameraPage({ conn }) {
         <button type="button" id="stop-camera" onClick=${() => navigate('/')}>Stop camera</button>
       </div>
       <p class="camera-status" role="status" data-media=${st.media}>${status}${st.recording ? ' · Recording clip' : ''}</p>
-      ${st.media === 'error' && html`<p class="error" role="alert">${st.error}</p>`}
+      ${st.media === 'error' &&
+      html`<div class="media-error">
+        <p class="error" role="alert">${st.error}</p>
+        <button type="button" class="primary" id="retry-camera" onClick=${() => camera.current.retryMedia()}>Try again</button>
+      </div>`}
       <video ref=${preview} class="preview" autoplay playsinline defaultMuted=${true} muted aria-label="Camera preview"></video>
 
       <${CameraName} device=${conn.device} />
