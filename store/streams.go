@@ -34,6 +34,8 @@ const MediaP2P = "p2p"
 // and a requesting viewer. StartedAt is set when it becomes live, EndedAt when it is
 // ended or failed. StreamKey (an ingest credential of media providers that publish
 // through a server) never leaves the hub; the p2p flow leaves the media columns empty.
+// CameraAwayAt and RequesterAwayAt are set while that party of an open session is
+// away: its socket went away and it has not resumed the session since.
 type StreamSession struct {
 	ID                string          `json:"id"`
 	OwnerUserID       string          `json:"owner_user_id"`
@@ -48,6 +50,8 @@ type StreamSession struct {
 	StreamKey         *string         `json:"-"`
 	StartedAt         *time.Time      `json:"started_at"`
 	EndedAt           *time.Time      `json:"ended_at"`
+	CameraAwayAt      *time.Time      `json:"camera_away_at"`
+	RequesterAwayAt   *time.Time      `json:"requester_away_at"`
 	Metadata          json.RawMessage `json:"metadata"`
 	CreatedAt         time.Time       `json:"created_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
@@ -98,7 +102,20 @@ type StreamStore interface {
 	// EndOrphanStreamSessions closes, with reason, the open sessions last changed at
 	// or before before of which a party is recorded offline or deleted (the camera
 	// of a waking session is offline by design and does not count): their replica
-	// went away without telling. Live ones end, the others fail. Like
+	// went away without telling. Sessions with a party marked away are left to
+	// EndAbandonedStreamSessions. Live ones end, the others fail. Like
 	// ExpireStreamSessions, each is returned by exactly one caller.
 	EndOrphanStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]StreamSession, error)
+	// SetStreamPartyAway marks deviceID, a party of the open session id, away since
+	// at (away true; a party already away keeps its first time), or back (away
+	// false: the mark is cleared). Either sets updated_at to at, except that clearing
+	// leaves the updated_at of a session that is not live (its setup deadline) alone.
+	// It returns the session as it is now; ErrNotFound when the session does not
+	// exist or deviceID is not its party, and ErrConflict with the unchanged session
+	// when it is closed.
+	SetStreamPartyAway(ctx context.Context, id, deviceID string, away bool, at time.Time) (StreamSession, error)
+	// EndAbandonedStreamSessions closes, with reason, the open sessions of which a
+	// party has been away since before or earlier. Live ones end, the others fail.
+	// Like ExpireStreamSessions, each is returned by exactly one caller.
+	EndAbandonedStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]StreamSession, error)
 }

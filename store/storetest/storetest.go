@@ -69,6 +69,8 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"PruneVerifications", testPruneVerifications},
 		{"FailedCommandNotAcknowledged", testFailedCommandNotAcknowledged},
 		{"DeleteRecordings", testDeleteRecordings},
+		{"StreamPartyAway", testStreamPartyAway},
+		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

@@ -418,3 +418,164 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 		t.Errorf("second sweep ended %v again", streamIDs(again))
 	}
 }
+
+func testStreamPartyAway(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	now := time.Now().UTC()
+	ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID,
+		Status: store.StreamLive, CreatedAt: now.Add(-time.Hour)}
+	noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
+
+	// The camera goes away; again later: the first time stays.
+	got, err := s.SetStreamPartyAway(ctx, ss.ID, f.cam.ID, true, now.Add(-20*time.Second))
+	noErr(t, "SetStreamPartyAway camera", err)
+	if got.CameraAwayAt == nil || got.RequesterAwayAt != nil || got.Status != store.StreamLive {
+		t.Fatalf("after the camera went away: %+v", got)
+	}
+	checkTime(t, "CameraAwayAt", *got.CameraAwayAt, now.Add(-20*time.Second).Truncate(time.Microsecond))
+	checkTime(t, "UpdatedAt", got.UpdatedAt, now.Add(-20*time.Second).Truncate(time.Microsecond))
+	got, err = s.SetStreamPartyAway(ctx, ss.ID, f.cam.ID, true, now.Add(-10*time.Second))
+	noErr(t, "SetStreamPartyAway camera again", err)
+	checkTime(t, "CameraAwayAt kept", *got.CameraAwayAt, now.Add(-20*time.Second).Truncate(time.Microsecond))
+	// The viewer too, then the camera comes back.
+	got, err = s.SetStreamPartyAway(ctx, ss.ID, f.viewer.ID, true, now.Add(-5*time.Second))
+	noErr(t, "SetStreamPartyAway viewer", err)
+	if got.CameraAwayAt == nil || got.RequesterAwayAt == nil {
+		t.Fatalf("after both went away: %+v", got)
+	}
+	got, err = s.SetStreamPartyAway(ctx, ss.ID, f.cam.ID, false, now)
+	noErr(t, "SetStreamPartyAway camera back", err)
+	if got.CameraAwayAt != nil || got.RequesterAwayAt == nil {
+		t.Fatalf("after the camera came back: %+v", got)
+	}
+	checkTime(t, "UpdatedAt after coming back", got.UpdatedAt, now.Truncate(time.Microsecond))
+	read, err := s.StreamSession(ctx, ss.ID)
+	noErr(t, "StreamSession", err)
+	if read.CameraAwayAt != nil || read.RequesterAwayAt == nil || !read.RequesterAwayAt.Equal(*got.RequesterAwayAt) {
+		t.Errorf("read back %+v, want the viewer away only", read)
+	}
+
+	// Coming back leaves a setup step's deadline (updated_at) alone.
+	setup := mkStream(t, s, f, now.Add(-time.Minute))
+	_, err = s.SetStreamPartyAway(ctx, setup.ID, f.viewer.ID, true, now.Add(-40*time.Second))
+	noErr(t, "SetStreamPartyAway setup", err)
+	got, err = s.SetStreamPartyAway(ctx, setup.ID, f.viewer.ID, false, now)
+	noErr(t, "SetStreamPartyAway setup back", err)
+	checkTime(t, "setup UpdatedAt", got.UpdatedAt, now.Add(-40*time.Second).Truncate(time.Microsecond))
+
+	// Not a party, no such session, a closed session.
+	other := mkDevice(t, s, f.user.ID, store.RoleViewer)
+	if _, err := s.SetStreamPartyAway(ctx, ss.ID, other.ID, true, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another device: %v, want ErrNotFound", err)
+	}
+	if _, err := s.SetStreamPartyAway(ctx, "0190a7a4-0000-7000-8000-000000000000", f.cam.ID, true, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("no such session: %v, want ErrNotFound", err)
+	}
+	_, err = s.TransitionStream(ctx, ss.ID, []string{store.StreamLive}, store.StreamEnded, "hangup", now)
+	noErr(t, "TransitionStream", err)
+	closed, err := s.SetStreamPartyAway(ctx, ss.ID, f.viewer.ID, false, now)
+	if !errors.Is(err, store.ErrConflict) || closed.Status != store.StreamEnded {
+		t.Errorf("closed session: %v %+v, want ErrConflict with the ended session", err, closed)
+	}
+}
+
+func testAbandonedStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	now := time.Now().UTC()
+	before := now.Add(-30 * time.Second)
+	session := func(status string, camAway, viewAway time.Duration) store.StreamSession {
+		ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID,
+			Status: status, CreatedAt: now.Add(-time.Hour)}
+		noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
+		for dev, ago := range map[string]time.Duration{f.cam.ID: camAway, f.viewer.ID: viewAway} {
+			if ago > 0 {
+				_, err := s.SetStreamPartyAway(ctx, ss.ID, dev, true, now.Add(-ago))
+				noErr(t, "SetStreamPartyAway", err)
+			}
+		}
+		return ss
+	}
+	keep := []store.StreamSession{
+		session(store.StreamLive, 0, 0),              // nobody away
+		session(store.StreamLive, 10*time.Second, 0), // within the grace period
+		session(store.StreamLive, 0, 29*time.Second), // within it too
+		session(store.StreamConnecting, 0, 0),        // nobody away
+		session(store.StreamLive, 20*time.Second, 20*time.Second),
+	}
+	liveCam := session(store.StreamLive, time.Minute, 0)
+	liveViewer := session(store.StreamLive, 5*time.Second, 31*time.Second)
+	connecting := session(store.StreamConnecting, 0, time.Minute)
+	// Away too long, but back since: kept.
+	back := session(store.StreamLive, time.Minute, 0)
+	_, err := s.SetStreamPartyAway(ctx, back.ID, f.cam.ID, false, now)
+	noErr(t, "SetStreamPartyAway back", err)
+	keep = append(keep, back)
+
+	// An abandoned session is no orphan: the orphan sweep leaves it to this one,
+	// though both parties are recorded offline.
+	noErr(t, "SetDevicePresence", s.SetDevicePresence(ctx, f.cam.ID, store.DeviceOffline, now))
+	noErr(t, "SetDevicePresence", s.SetDevicePresence(ctx, f.viewer.ID, store.DeviceOffline, now))
+	orphans, err := s.EndOrphanStreamSessions(ctx, now, "disconnected", now)
+	noErr(t, "EndOrphanStreamSessions", err)
+	wantOrphans := []string{keep[0].ID, keep[3].ID, back.ID} // nobody marked away
+	if !slices.Equal(sorted(streamIDs(orphans)), sorted(wantOrphans)) {
+		t.Fatalf("orphans %v, want only the sessions without an away mark %v", streamIDs(orphans), wantOrphans)
+	}
+	keep = slices.DeleteFunc(keep, func(ss store.StreamSession) bool { return slices.Contains(wantOrphans, ss.ID) })
+
+	got, err := s.EndAbandonedStreamSessions(ctx, before, "disconnected", now)
+	noErr(t, "EndAbandonedStreamSessions", err)
+	want := []string{liveCam.ID, liveViewer.ID, connecting.ID}
+	if !slices.Equal(sorted(streamIDs(got)), sorted(want)) {
+		t.Fatalf("abandoned %v, want %v", streamIDs(got), want)
+	}
+	for _, ss := range got {
+		status := store.StreamEnded
+		if ss.ID == connecting.ID {
+			status = store.StreamFailed
+		}
+		if ss.Status != status || ss.Reason == nil || *ss.Reason != "disconnected" || ss.EndedAt == nil {
+			t.Errorf("abandoned %+v, want %s disconnected", ss, status)
+		}
+		checkTime(t, "EndedAt", *ss.EndedAt, now.Truncate(time.Microsecond))
+	}
+	for _, k := range keep {
+		ss, err := s.StreamSession(ctx, k.ID)
+		noErr(t, "StreamSession", err)
+		if !ss.Open() {
+			t.Errorf("session %s within the grace period is %s", k.ID, ss.Status)
+		}
+	}
+	again, err := s.EndAbandonedStreamSessions(ctx, before, "disconnected", now)
+	noErr(t, "EndAbandonedStreamSessions again", err)
+	if len(again) != 0 {
+		t.Errorf("second sweep ended %v again", streamIDs(again))
+	}
+
+	// Concurrent sweeps: each session is returned once.
+	var wantIDs []string
+	for range 5 {
+		wantIDs = append(wantIDs, session(store.StreamLive, time.Minute, 0).ID)
+	}
+	var mu sync.Mutex
+	var all []string
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			got, err := s.EndAbandonedStreamSessions(ctx, before, "disconnected", now)
+			if err != nil {
+				t.Errorf("concurrent sweep: %v", err)
+				return
+			}
+			mu.Lock()
+			all = append(all, streamIDs(got)...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if !slices.Equal(sorted(all), sorted(wantIDs)) {
+		t.Errorf("concurrent sweeps returned %v, want each of %v once", all, wantIDs)
+	}
+}

@@ -13,14 +13,15 @@ import (
 
 const streamCols = `id, owner_user_id, camera_device_id, requester_device_id, status, reason,
 	COALESCE(media_provider, ''), media_session_id, publish_endpoint, subscribe_endpoint, stream_key,
-	started_at, ended_at, metadata, created_at, updated_at`
+	started_at, ended_at, metadata, created_at, updated_at, camera_away_at, requester_away_at`
 
 func scanStream(r Row) (store.StreamSession, error) {
 	var s store.StreamSession
 	var meta []byte
 	err := r.Scan(&s.ID, &s.OwnerUserID, &s.CameraDeviceID, &s.RequesterDeviceID, &s.Status, &s.Reason,
 		&s.MediaProvider, &s.MediaSessionID, &s.PublishEndpoint, &s.SubscribeEndpoint, &s.StreamKey,
-		nullTimeDst{&s.StartedAt}, nullTimeDst{&s.EndedAt}, &meta, timeDst{&s.CreatedAt}, timeDst{&s.UpdatedAt})
+		nullTimeDst{&s.StartedAt}, nullTimeDst{&s.EndedAt}, &meta, timeDst{&s.CreatedAt}, timeDst{&s.UpdatedAt},
+		nullTimeDst{&s.CameraAwayAt}, nullTimeDst{&s.RequesterAwayAt})
 	if len(meta) > 0 {
 		s.Metadata = json.RawMessage(meta)
 	}
@@ -246,6 +247,52 @@ func (s *Store) EndOrphanStreamSessions(ctx context.Context, before time.Time, r
 			OR EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.camera_device_id
 				AND (d.deleted_at IS NOT NULL
 				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'))))
+		  AND camera_away_at IS NULL AND requester_away_at IS NULL
 		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
 	return ss, s.mapErr("end orphan stream sessions", err)
+}
+
+// SetStreamPartyAway implements store.Store.
+func (s *Store) SetStreamPartyAway(ctx context.Context, id, deviceID string, away bool, at time.Time) (store.StreamSession, error) {
+	const op = "set stream party away"
+	id, ok1 := canonID(id)
+	dev, ok2 := canonID(deviceID)
+	if !ok1 || !ok2 {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	at = stamp(at)
+	// The party's column keeps its time or takes $3 when away, becomes NULL when back.
+	camMark, viewMark := `COALESCE(camera_away_at, $3)`, `COALESCE(requester_away_at, $3)`
+	updated := `$3`
+	if !away {
+		camMark, viewMark = `NULL`, `NULL`
+		updated = `CASE WHEN status = 'live' THEN $3 ELSE updated_at END`
+	}
+	ss, err := scanStream(s.db.Write().QueryRow(ctx, `UPDATE stream_sessions SET
+		camera_away_at = CASE WHEN camera_device_id = $2 THEN `+camMark+` ELSE camera_away_at END,
+		requester_away_at = CASE WHEN requester_device_id = $2 THEN `+viewMark+` ELSE requester_away_at END,
+		updated_at = `+updated+`
+		WHERE id = $1 AND (camera_device_id = $2 OR requester_device_id = $2) AND `+openStreams+`
+		RETURNING `+streamCols, id, dev, s.t(at)))
+	if !errors.Is(err, ErrNoRows) {
+		return ss, s.mapErr(op, err)
+	}
+	cur, err := s.StreamSession(ctx, id)
+	if err != nil {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if cur.CameraDeviceID != dev && cur.RequesterDeviceID != dev {
+		return store.StreamSession{}, fmt.Errorf("%s: not a party: %w", op, store.ErrNotFound)
+	}
+	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
+}
+
+// EndAbandonedStreamSessions implements store.Store.
+func (s *Store) EndAbandonedStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]store.StreamSession, error) {
+	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
+		SET status = CASE WHEN status = 'live' THEN 'ended' ELSE 'failed' END,
+		    reason = $1, ended_at = $2, updated_at = $2
+		WHERE (camera_away_at <= $3 OR requester_away_at <= $3) AND `+openStreams+`
+		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
+	return ss, s.mapErr("end abandoned stream sessions", err)
 }
