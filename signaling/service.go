@@ -136,10 +136,10 @@ func (s *Service) OnConnect(ctx context.Context, c *hub.Client) {
 }
 
 // OnDisconnect ends the live-view sessions of a device that is connected nowhere any
-// more, and starts the camera_offline countdown of a camera that dropped off without a
+// more (or keeps its live ones for it to resume, after an unclean drop), and starts the camera_offline countdown of a camera that dropped off without a
 // clean close. Wire it into the hub's Config.
 func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, clean bool) {
-	s.streamsDisconnected(ctx, id)
+	s.streamsDisconnected(ctx, id, clean)
 	s.eventsDisconnected(ctx, id, clean)
 }
 

@@ -54,6 +54,11 @@ type StreamConfig struct {
 	// offline (its replica died without telling) ends with disconnected. It must
 	// exceed the hub's presence recording delay. Default 30 s.
 	OrphanAfter time.Duration
+	// ResumeGrace: a live session whose party's socket went away (a hub restart, a
+	// drain, a network change) is kept this long for the party to come back and send
+	// stream.resume; then it ends with disconnected. Media flows peer to peer
+	// meanwhile. Default 30 s.
+	ResumeGrace time.Duration
 }
 
 func (c *StreamConfig) setDefaults() {
@@ -73,6 +78,7 @@ func (c *StreamConfig) setDefaults() {
 	def(&c.AcceptTimeout, 30*time.Second)
 	def(&c.ConnectTimeout, 30*time.Second)
 	def(&c.OrphanAfter, 30*time.Second)
+	def(&c.ResumeGrace, 30*time.Second)
 }
 
 // Where a session may be for each message of its parties.
@@ -111,6 +117,7 @@ func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle("webrtc.candidate", s.withSession(s.relaySession, s.webrtcCandidate))
 	h.Handle("stream.connected", s.onSession(s.streamConnected))
 	h.Handle("stream.end", s.onSession(s.streamEnd))
+	h.Handle("stream.resume", s.handleStreamResume)
 }
 
 // iceServers is the list of deviceID's ICE servers, never nil.
@@ -288,11 +295,15 @@ func (s *Service) streamsConnected(ctx context.Context, c *hub.Client) {
 	}
 }
 
-// streamsDisconnected ends the sessions of a device that is connected nowhere any
-// more: the other party gets stream.ended with disconnected (link_revoked when the
-// device was deleted). A device whose socket was replaced by a newer one keeps its
-// sessions, so an ICE restart after a network change can save them.
-func (s *Service) streamsDisconnected(ctx context.Context, id hub.Identity) {
+// streamsDisconnected handles the sessions of a device that is connected nowhere any
+// more. A live session whose device dropped off without closing its socket normally
+// (clean false: a hub restart, a drain, a lost network) is kept for the resume grace
+// period, its party marked away: media flows peer to peer meanwhile, and the device
+// resumes it with stream.resume when it is back. Every other session ends: the other
+// party gets stream.ended with disconnected (link_revoked when the device was
+// deleted). A device whose socket was replaced by a newer one keeps its sessions, so
+// an ICE restart after a network change can save them.
+func (s *Service) streamsDisconnected(ctx context.Context, id hub.Identity, clean bool) {
 	sessions, err := s.store.OpenStreamSessions(ctx, id.DeviceID)
 	if err != nil {
 		s.log.Warn("load open stream sessions", "device_id", id.DeviceID, "err", err)
@@ -306,14 +317,47 @@ func (s *Service) streamsDisconnected(ctx context.Context, id hub.Identity) {
 	}
 	reason := ReasonDisconnected
 	if _, err := s.store.Device(ctx, id.DeviceID); errors.Is(err, store.ErrNotFound) {
-		reason = ReasonLinkRevoked
+		reason, clean = ReasonLinkRevoked, true
 	}
+	var away []store.StreamSession
 	for _, sess := range sessions {
-		if sess.Status == store.StreamWaking && sess.CameraDeviceID == id.DeviceID {
-			continue // it was never connected for this session
+		switch {
+		case sess.Status == store.StreamWaking && sess.CameraDeviceID == id.DeviceID:
+			// it was never connected for this session
+		case sess.Status == store.StreamLive && !clean:
+			if s.markAway(ctx, sess, id.DeviceID, true) {
+				away = append(away, sess)
+			}
+		default:
+			s.finish(ctx, sess, reason, id.DeviceID)
 		}
-		s.finish(ctx, sess, reason, id.DeviceID)
 	}
+	if len(away) == 0 {
+		return
+	}
+	// The device may have connected again, and resumed, between the check above and
+	// the marks: then they must not stand.
+	if online, err := s.router.Online(ctx, id.DeviceID); err == nil && online {
+		for _, sess := range away {
+			s.markAway(ctx, sess, id.DeviceID, false)
+		}
+	}
+}
+
+// markAway marks dev away in sess (or back), and reports whether it did.
+func (s *Service) markAway(ctx context.Context, sess store.StreamSession, dev string, away bool) bool {
+	_, err := s.store.SetStreamPartyAway(ctx, sess.ID, dev, away, s.cfg.Now().UTC())
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) { // closed meanwhile: nothing to keep
+			s.log.Warn("mark stream party", "session_id", sess.ID, "device_id", dev, "away", away, "err", err)
+		}
+		return false
+	}
+	if away {
+		s.log.Info("stream session kept for its party to resume", "session_id", sess.ID, "device_id", dev,
+			"grace", s.cfg.Streams.ResumeGrace)
+	}
+	return true
 }
 
 // LinkRevoked ends the open sessions between the link's two devices with
@@ -611,6 +655,36 @@ func (s *Service) streamEnd(ctx context.Context, dev string, env hub.Envelope, s
 	return streamStatus{SessionID: cur.ID, Status: cur.Status, Reason: cur.Reason}, nil
 }
 
+// handleStreamResume is a party's stream.resume after its socket came back: its away
+// mark is cleared and the ack says where the session is. A session that closed while
+// the party was away is acknowledged with its status and reason, then stream.ended is
+// sent to the party again (the first went to a socket that was gone).
+func (s *Service) handleStreamResume(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	dev := c.Identity().DeviceID
+	sess, err := s.partySession(ctx, dev, env.Session)
+	if err == nil && sess.Open() {
+		var cur store.StreamSession
+		cur, err = s.store.SetStreamPartyAway(ctx, sess.ID, dev, false, s.cfg.Now().UTC())
+		if err == nil || errors.Is(err, store.ErrConflict) {
+			sess, err = cur, nil
+		}
+	}
+	if err != nil {
+		s.reply(c, env, nil, err)
+		return
+	}
+	s.reply(c, env, streamStatus{SessionID: sess.ID, Status: sess.Status, Reason: sess.Reason}, nil)
+	if sess.Open() {
+		s.log.Info("stream session resumed", "session_id", sess.ID, "device_id", dev, "status", sess.Status)
+		return
+	}
+	reason := ""
+	if sess.Reason != nil {
+		reason = *sess.Reason
+	}
+	_ = c.Send(hub.Envelope{Type: "stream.ended", Session: sess.ID, Data: marshal(StreamReason{Reason: reason})})
+}
+
 // Stream returns a session of userID.
 func (s *Service) Stream(ctx context.Context, userID, id string) (store.StreamSession, error) {
 	sess, err := s.store.StreamSession(ctx, id)
@@ -646,7 +720,8 @@ func (s *Service) EndStream(ctx context.Context, userID, id, reason string) (sto
 }
 
 // sweepStreams fails the sessions that waited too long in a setup step, and closes
-// those a vanished replica left open, telling their parties.
+// those a vanished replica left open and those whose party did not come back within
+// the resume grace period, telling their parties.
 func (s *Service) sweepStreams(ctx context.Context) {
 	cfg := s.cfg.Streams
 	now := s.cfg.Now().UTC()
@@ -667,6 +742,13 @@ func (s *Service) sweepStreams(ctx context.Context) {
 		s.log.Warn("end orphan stream sessions", "err", err)
 	}
 	for _, sess := range orphans {
+		s.ended(ctx, sess, "")
+	}
+	abandoned, err := s.store.EndAbandonedStreamSessions(ctx, now.Add(-cfg.ResumeGrace), ReasonDisconnected, now)
+	if err != nil {
+		s.log.Warn("end abandoned stream sessions", "err", err)
+	}
+	for _, sess := range abandoned {
 		s.ended(ctx, sess, "")
 	}
 }

@@ -378,25 +378,32 @@ func TestStreamPartyDisconnects(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		leaver string // camera or viewer
-		clean  bool
+		clean  bool   // a normal close ends the session at once; a drop after the resume grace period
 	}{
-		{"camera drops mid-call", store.RoleCamera, false},
+		{"camera drops mid-call and stays away", store.RoleCamera, false},
+		{"viewer drops mid-call and stays away", store.RoleViewer, false},
 		{"viewer closes mid-call", store.RoleViewer, true},
+		{"camera closes mid-call", store.RoleCamera, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := storetest.NewSQLite(t)
-			n := startNode(t, st, nodeOptions{})
+			clock := storetest.NewClock()
+			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 			f := newFamily(t, st)
 			cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 			sid := liveSession(t, cam, view, f.camera)
-			leaver, stayer := cam, view
+			leaver, stayer, leaverID := cam, view, f.camera.ID
 			if tt.leaver == store.RoleViewer {
-				leaver, stayer = view, cam
+				leaver, stayer, leaverID = view, cam, f.viewer.ID
 			}
 			if tt.clean {
 				leaver.close()
 			} else {
 				leaver.drop()
+				waitAway(t, st, sid, leaverID)
+				quiet(t, stayer) // kept: no stream.ended within the grace period
+				wantSession(t, st, sid, store.StreamLive, "")
+				clock.Advance(31 * time.Second) // past the 30 s default
 			}
 			wantEnded(t, stayer, sid, signaling.ReasonDisconnected)
 			wantSession(t, st, sid, store.StreamEnded, signaling.ReasonDisconnected)

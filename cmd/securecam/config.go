@@ -124,6 +124,9 @@ type Config struct {
 	// CameraOfflineAfter is how long a camera may stay away before a camera_offline event is
 	// raised (SECURECAM_CAMERA_OFFLINE_AFTER, default 2m).
 	CameraOfflineAfter time.Duration
+	// StreamResumeGrace is how long a live session whose party's socket dropped is kept
+	// for that party to come back and resume it (SECURECAM_STREAM_RESUME_GRACE, default 30s).
+	StreamResumeGrace time.Duration
 	// RetentionDays is how many days events and recordings are kept
 	// (SECURECAM_RETENTION_DAYS, default 30, at least 1).
 	RetentionDays int
@@ -257,6 +260,7 @@ func defaultConfig() Config {
 		MaxConnsPerIP:       100,
 		WakeInterval:        30 * time.Second,
 		CameraOfflineAfter:  2 * time.Minute,
+		StreamResumeGrace:   30 * time.Second,
 		RetentionDays:       30,
 		RevalidateInterval:  time.Minute,
 	}
@@ -435,6 +439,9 @@ var settings = []setting{
 	{key: "wake_interval", apply: func(c *Config, v string) error { return setDuration(&c.WakeInterval, v) }},
 	{key: "camera_offline_after", apply: func(c *Config, v string) error {
 		return setDuration(&c.CameraOfflineAfter, v)
+	}},
+	{key: "stream_resume_grace", apply: func(c *Config, v string) error {
+		return setDuration(&c.StreamResumeGrace, v)
 	}},
 	{key: "retention_days", apply: func(c *Config, v string) error {
 		var n int64
@@ -939,6 +946,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("smtp_url", redact(c.SMTPURL)),
 		slog.String("wake_interval", c.WakeInterval.String()),
 		slog.String("camera_offline_after", c.CameraOfflineAfter.String()),
+		slog.String("stream_resume_grace", c.StreamResumeGrace.String()),
 		slog.Int("retention_days", c.RetentionDays),
 		slog.Float64("message_rate", c.MessageRate),
 		slog.Float64("accept_rate", c.AcceptRate),

@@ -155,7 +155,7 @@ func (n *node) buildSignaling(ctx context.Context) error {
 	}
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
-		Streams: signaling.StreamConfig{ICE: iceServers}})
+		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
 	if err != nil {
 		return err
 	}
