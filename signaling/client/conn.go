@@ -45,6 +45,7 @@ const (
 	TypeStreamEnd       = "stream.end"
 	TypeStreamEnded     = "stream.ended"
 	TypeStreamStatus    = "stream.status"
+	TypeStreamResume    = "stream.resume"
 	TypeEventStart      = "event.start"
 	TypeEventEnd        = "event.end"
 	TypeEvent           = "event"
@@ -133,6 +134,17 @@ type StreamAck struct {
 type StreamStatus struct {
 	Status string `json:"status"`
 }
+
+// StreamState is the data of the acks of stream.resume and stream.end: where
+// the session is. Reason is set once it is over (ended or failed).
+type StreamState struct {
+	SessionID string  `json:"session_id"`
+	Status    string  `json:"status"`
+	Reason    *string `json:"reason,omitempty"`
+}
+
+// Open reports whether the session is not over.
+func (s StreamState) Open() bool { return s.Status != "ended" && s.Status != "failed" }
 
 // SDP is the data of webrtc.offer and webrtc.answer.
 type SDP struct {
@@ -413,6 +425,22 @@ func (c *Conn) RequestStream(ctx context.Context, cameraDeviceID string) (Stream
 	return Data[StreamAck](ack)
 }
 
+// ResumeStream sends stream.resume for a session this device is a party of,
+// after its socket came back, and returns where the session is. A session
+// that ended while the device was away is answered with its closed status
+// and reason, and stream.ended follows on Messages.
+func (c *Conn) ResumeStream(ctx context.Context, session string) (StreamState, error) {
+	env, err := envelope(TypeStreamResume, session, nil)
+	if err != nil {
+		return StreamState{}, err
+	}
+	ack, err := c.Request(ctx, env)
+	if err != nil {
+		return StreamState{}, err
+	}
+	return Data[StreamState](ack)
+}
+
 // SendSession sends a message of a live-view session, without waiting for
 // an answer; data nil sends {}.
 func (c *Conn) SendSession(ctx context.Context, typ, session string, data any) error {
@@ -430,9 +458,12 @@ func (c *Conn) Signaler(session string) *SessionSignaler {
 	return &SessionSignaler{conn: c, session: session}
 }
 
-// SessionSignaler sends a peer's signaling over a Conn (see Conn.Signaler).
+// SessionSignaler sends a peer's signaling over a Conn or a Socket (see
+// Conn.Signaler).
 type SessionSignaler struct {
-	conn    *Conn
+	conn interface {
+		SendSession(ctx context.Context, typ, session string, data any) error
+	}
 	session string
 }
 
