@@ -97,8 +97,9 @@ func simCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	return 0
 }
 
-// simDevice signs in, registers (or reuses) the device and opens its socket.
-func simDevice(ctx context.Context, login sim.Login, name, role string, logger *slog.Logger) (*client.Client, store.Device, *client.Conn, error) {
+// simDevice signs in, registers (or reuses) the device and opens its socket, which
+// reconnects as the protocol says (a hub restart does not end the simulation).
+func simDevice(ctx context.Context, login sim.Login, name, role string, logger *slog.Logger) (*client.Client, store.Device, *client.Socket, error) {
 	c, err := login.Client(ctx)
 	if err != nil {
 		return nil, store.Device{}, nil, err
@@ -107,7 +108,10 @@ func simDevice(ctx context.Context, login sim.Login, name, role string, logger *
 	if err != nil {
 		return nil, store.Device{}, nil, err
 	}
-	conn, err := c.Dial(ctx, client.DialOptions{DeviceID: d.ID})
+	conn, err := client.Connect(ctx, client.SocketConfig{
+		Dial:   func(ctx context.Context) (*client.Conn, error) { return c.Dial(ctx, client.DialOptions{DeviceID: d.ID}) },
+		Logger: logger,
+	})
 	if err != nil {
 		return nil, store.Device{}, nil, err
 	}
@@ -138,7 +142,7 @@ func simViewer(ctx context.Context, login sim.Login, name, camera string, watch 
 	if err := sim.EnsureLink(ctx, c, cam.ID, d.ID); err != nil {
 		return err
 	}
-	res, err := sim.View(ctx, conn, sim.ViewerConfig{Media: m, CameraDeviceID: cam.ID, Watch: watch})
+	res, err := sim.View(ctx, conn, sim.ViewerConfig{Media: m, CameraDeviceID: cam.ID, Watch: watch, Rerequest: true})
 	s := res.Media
 	if res.SessionID != "" {
 		fmt.Fprintf(stdout, "session %s with camera %q\n", res.SessionID, cam.Name)

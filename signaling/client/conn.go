@@ -168,6 +168,19 @@ type Reason struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Retryable reports whether a viewer whose session ended with reason (in
+// stream.ended) asks for live view again by itself, with Backoff, once the
+// camera is online: the reasons that pass when the camera or the network
+// comes back. Others (hangup, declined, link_revoked, …) end the view until a
+// person asks again.
+func Retryable(reason string) bool {
+	switch reason {
+	case "disconnected", "camera_offline", "camera_unreachable", "timeout", "camera_stopped", "connection_failed":
+		return true
+	}
+	return false
+}
+
 // Data decodes the data of env into a T.
 func Data[T any](env hub.Envelope) (T, error) {
 	var v T

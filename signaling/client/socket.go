@@ -20,10 +20,9 @@ import (
 // is between two connections; errors.Is finds it in their errors.
 var ErrReconnecting = errors.New("client: reconnecting")
 
-// Backoff of a Socket between connection attempts (the browser app uses the
-// same): an exponential cap from minBackoff doubling to maxBackoff, and a
-// random wait in the upper half of it. After 1012 (a replica draining) the
-// first attempt comes at once, within restartJitter.
+// Backoff of a Socket between connection attempts (see Backoff; the browser
+// app uses the same). After 1012 (a replica draining) the first attempt comes
+// at once, within restartJitter.
 const (
 	minBackoff    = time.Second
 	maxBackoff    = 30 * time.Second
@@ -109,7 +108,9 @@ func Connect(ctx context.Context, cfg SocketConfig) (*Socket, error) {
 		log:      log,
 		messages: make(chan hub.Envelope, cfg.MessageBuffer),
 		done:     make(chan struct{}),
+		conn:     first,
 	}
+	s.greeted(first.Hello())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run(first)
 	return s, nil
@@ -274,7 +275,7 @@ func (s *Socket) run(conn *Conn) {
 			attempt = max(attempt, 3)
 			fallthrough
 		default:
-			delay = backoff(attempt)
+			delay = Backoff(attempt)
 			attempt++
 		}
 		s.log.Info("socket closed: reconnecting", "close_code", int(code), "after", delay.Round(time.Millisecond), "err", cause)
@@ -292,13 +293,7 @@ func (s *Socket) run(conn *Conn) {
 func (s *Socket) forward(conn *Conn) error {
 	hello := conn.Hello()
 	data, _ := json.Marshal(hello) // plain fields: cannot fail
-	s.mu.Lock()
-	s.hello = hello
-	s.presence = make(map[string]bool, len(hello.Presence))
-	for _, p := range hello.Presence {
-		s.presence[p.DeviceID] = p.Status == "online"
-	}
-	s.mu.Unlock()
+	s.greeted(hello)
 	if !s.push(hub.Envelope{Type: TypeHello, Data: data}) {
 		return ErrClosed
 	}
@@ -315,6 +310,17 @@ func (s *Socket) forward(conn *Conn) error {
 		}
 	}
 	return nil
+}
+
+// greeted notes the hello of a new connection: its presence snapshot.
+func (s *Socket) greeted(hello Hello) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hello = hello
+	s.presence = make(map[string]bool, len(hello.Presence))
+	for _, p := range hello.Presence {
+		s.presence[p.DeviceID] = p.Status == "online"
+	}
 }
 
 func (s *Socket) push(env hub.Envelope) bool {
@@ -354,7 +360,7 @@ func (s *Socket) redial(delay time.Duration, attempt *int) (*Conn, error) {
 				return nil, fmt.Errorf("client: reconnect refused: %w", err)
 			}
 		}
-		delay = backoff(*attempt)
+		delay = Backoff(*attempt)
 		*attempt++
 		s.log.Info("reconnect failed: retrying", "after", delay.Round(time.Millisecond), "err", err)
 		t.Reset(delay)
@@ -378,8 +384,11 @@ func final(code websocket.StatusCode) bool {
 	return false
 }
 
-// backoff is the wait before reconnect attempt number attempt (0-based).
-func backoff(attempt int) time.Duration {
+// Backoff is the wait before retry number attempt (0-based) of the protocol's
+// clients, for reconnecting and for asking for live view again: a random
+// point in the upper half of a cap that doubles from 1 s to 30 s, so that a
+// hub restart is not met by every client at the same instant.
+func Backoff(attempt int) time.Duration {
 	limit := maxBackoff
 	if attempt < 5 {
 		limit = min(maxBackoff, minBackoff<<attempt)

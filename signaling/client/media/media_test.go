@@ -73,6 +73,9 @@ func TestCameraToViewer(t *testing.T) {
 	if s.Packets < s.Frames || s.Bytes == 0 || s.Keyframes == 0 {
 		t.Errorf("stats %+v", s)
 	}
+	if s.LastPacketAt.Before(s.FirstPacketAt) || s.MaxGap <= 0 || s.MaxGap > s.LastPacketAt.Sub(s.FirstPacketAt) {
+		t.Errorf("first packet %v, last %v, longest gap %v", s.FirstPacketAt, s.LastPacketAt, s.MaxGap)
+	}
 	if cs := p.Camera.Stats(); cs.FramesSent < s.Frames || cs.KeyframeRequests != 0 {
 		t.Errorf("camera stats %+v (viewer saw %d frames, asked no keyframe)", cs, s.Frames)
 	}

@@ -26,6 +26,11 @@ type ViewerStats struct {
 	// FirstFrameAt is when the first whole keyframe arrived: the first
 	// picture a decoder can show.
 	FirstFrameAt time.Time
+	// LastPacketAt is when the latest RTP packet of the video arrived.
+	LastPacketAt time.Time
+	// MaxGap is the longest time between two consecutive video packets: how
+	// long the picture froze at worst.
+	MaxGap time.Duration
 
 	Packets   uint64 // video RTP packets
 	Bytes     uint64 // video RTP payload bytes
@@ -62,8 +67,10 @@ type Viewer struct {
 	stats      ViewerStats
 	firstFrame chan struct{}
 
-	videoSSRC atomic.Uint32
-	packets   atomic.Uint64
+	videoSSRC  atomic.Uint32
+	lastPacket atomic.Int64 // unix nanoseconds
+	maxGap     atomic.Int64 // nanoseconds
+	packets    atomic.Uint64
 	bytes     atomic.Uint64
 	frames    atomic.Uint64
 	keyframes atomic.Uint64
@@ -161,6 +168,10 @@ func (v *Viewer) Stats() ViewerStats {
 	s.Bytes = v.bytes.Load()
 	s.Frames = v.frames.Load()
 	s.Keyframes = v.keyframes.Load()
+	if last := v.lastPacket.Load(); last != 0 {
+		s.LastPacketAt = time.Unix(0, last)
+	}
+	s.MaxGap = time.Duration(v.maxGap.Load())
 	return s
 }
 
@@ -214,6 +225,11 @@ func (v *Viewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			return // the receiver stopped: Close
 		}
 		now := time.Now()
+		if prev := v.lastPacket.Swap(now.UnixNano()); prev != 0 {
+			if gap := now.UnixNano() - prev; gap > v.maxGap.Load() {
+				v.maxGap.Store(gap) // this goroutine is the only writer
+			}
+		}
 		if v.packets.Add(1) == 1 {
 			v.mu.Lock()
 			v.stats.FirstPacketAt = now

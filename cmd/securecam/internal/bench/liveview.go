@@ -82,17 +82,17 @@ func (r *runner) liveviewHub(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	m := sim.Media{SettingEngine: media.LoopbackSettingEngine()}
-	dial := func(ctx context.Context, d device) (*client.Conn, error) {
+	dial := func(ctx context.Context, d device) (*client.Socket, error) {
 		c, err := client.New(client.Config{BaseURL: s.url, HTTPClient: r.dial.client(), Token: d.Token})
 		if err != nil {
 			return nil, err
 		}
-		return c.Dial(ctx, client.DialOptions{})
+		return c.Connect(ctx, client.DialOptions{})
 	}
 
 	camCtx, stopCams := context.WithCancel(ctx)
 	var cameras sync.WaitGroup
-	var camConns []*client.Conn
+	var camConns []*client.Socket
 	defer func() {
 		stopCams()
 		cameras.Wait()
@@ -108,7 +108,7 @@ func (r *runner) liveviewHub(ctx context.Context) (Result, error) {
 		camConns = append(camConns, conn)
 		cameras.Go(func() { _ = sim.RunCamera(camCtx, conn, sim.CameraConfig{Media: m}) })
 	}
-	viewerConns := make([]*client.Conn, k)
+	viewerConns := make([]*client.Socket, k)
 	defer func() {
 		for _, c := range viewerConns {
 			if c != nil {

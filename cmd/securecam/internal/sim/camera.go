@@ -30,9 +30,10 @@ var supportedCommands = map[string]bool{
 	"ping": true, "switch_camera": true, "set_torch": true, "siren": true, "set_motion": true,
 }
 
-// camera is the state of RunCamera, touched by its goroutine only, except failed.
+// camera is the state of RunCamera, touched by its goroutine only, except failed
+// and resumed.
 type camera struct {
-	conn     *client.Conn
+	conn     *client.Socket
 	cfg      CameraConfig
 	log      *slog.Logger
 	sessions map[string]*media.Camera
@@ -40,18 +41,30 @@ type camera struct {
 	// failed carries the sessions whose peer connection failed, from pion's
 	// goroutines to RunCamera's.
 	failed chan string
+	// resumes carries the hub's answers to stream.resume, from the goroutines that
+	// wait for them (counted in resuming) to RunCamera's.
+	resumes  chan resumed
+	resuming sync.WaitGroup
 }
 
-// RunCamera serves live-view requests and commands on conn until ctx ends (then it
-// returns nil) or the connection does (an error). Each accepted session gets its own
-// peer playing the clip; a session whose peer connection fails is ended with
-// stream.end. It closes every peer before it returns.
-func RunCamera(ctx context.Context, conn *client.Conn, cfg CameraConfig) error {
+// RunCamera serves live-view requests and commands on sock until ctx ends (then it
+// returns nil) or the socket does (an error: it stopped reconnecting). Each accepted
+// session gets its own peer playing the clip; a session whose peer connection fails
+// is ended with stream.end. The peers live on while the socket reconnects, and each
+// session is resumed (stream.resume) when it is back. It closes every peer before it
+// returns.
+func RunCamera(ctx context.Context, sock *client.Socket, cfg CameraConfig) error {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 8
 	}
-	c := &camera{conn: conn, cfg: cfg, log: cfg.logger(), sessions: map[string]*media.Camera{}, failed: make(chan string, 64)}
+	c := &camera{conn: sock, cfg: cfg, log: cfg.logger(), sessions: map[string]*media.Camera{},
+		failed: make(chan string, 64), resumes: make(chan resumed)}
 	defer c.closeAll()
+	rctx, stopResumes := context.WithCancel(ctx)
+	defer func() {
+		stopResumes()
+		c.resuming.Wait()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,11 +74,15 @@ func RunCamera(ctx context.Context, conn *client.Conn, cfg CameraConfig) error {
 				c.log.Info("live view: peer connection failed", "session_id", id)
 				c.end(ctx, id, "connection_failed")
 			}
-		case env, ok := <-conn.Messages():
-			if !ok {
-				return fmt.Errorf("sim camera: connection ended: %w", conn.Err())
+		case r := <-c.resumes:
+			if cam := c.sessions[r.id]; cam != nil {
+				r.apply(ctx, c.conn, c.log, cam.Connected(), func() { c.drop(r.id) })
 			}
-			c.handle(ctx, env)
+		case env, ok := <-sock.Messages():
+			if !ok {
+				return fmt.Errorf("sim camera: connection ended: %w", sock.Err())
+			}
+			c.handle(rctx, env)
 		}
 	}
 }
@@ -73,6 +90,10 @@ func RunCamera(ctx context.Context, conn *client.Conn, cfg CameraConfig) error {
 func (c *camera) handle(ctx context.Context, env hub.Envelope) {
 	cam := c.sessions[env.Session]
 	switch env.Type {
+	case client.TypeHello:
+		for id := range c.sessions {
+			resume(ctx, c.conn, id, c.resumes, &c.resuming)
+		}
 	case client.TypeStreamRequested:
 		c.requested(ctx, env)
 	case client.TypeOffer:

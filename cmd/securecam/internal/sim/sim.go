@@ -9,10 +9,17 @@
 // opens its socket with client.Client.Dial; [RunCamera] and [View] then speak the
 // live-view protocol on that socket.
 //
-// Concurrency: RunCamera and View read the Conn's messages on the calling goroutine
+// The socket is a client.Socket, which reconnects as the protocol says: the media
+// peers live on while it does (media is peer to peer), and the devices resume their
+// sessions with stream.resume when it is back. A viewer whose session ended for a
+// reason that passes (client.Retryable) asks again, with backoff, once the camera is
+// online, when ViewerConfig.Rerequest is set.
+//
+// Concurrency: RunCamera and View read the Socket's messages on the calling goroutine
 // until they return, and close the media peers they made (waiting for their
-// goroutines) before returning. Nothing else may read the same Conn's messages
-// meanwhile. Login, EnsureDevice and EnsureLink are plain REST calls.
+// goroutines, and for the goroutines that wait for answers to stream.resume) before
+// returning. Nothing else may read the same Socket's messages meanwhile. Login,
+// EnsureDevice and EnsureLink are plain REST calls.
 package sim
 
 import (
@@ -22,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -70,7 +78,7 @@ const answerTimeout = 10 * time.Second
 
 // request sends a message with an id on conn and waits for the hub's answer (an
 // error answer is a *client.Error).
-func request(ctx context.Context, conn *client.Conn, typ, session string, data any) error {
+func request(ctx context.Context, conn *client.Socket, typ, session string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("sim: encode %s: %w", typ, err)
@@ -79,6 +87,59 @@ func request(ctx context.Context, conn *client.Conn, typ, session string, data a
 	defer cancel()
 	_, err = conn.Request(ctx, hub.Envelope{Type: typ, Session: session, Data: raw})
 	return err
+}
+
+// resumed is the hub's answer to the stream.resume of one session.
+type resumed struct {
+	id    string
+	state client.StreamState
+	err   error
+}
+
+// resume asks the hub where session id is now that the socket is back, on a
+// goroutine counted in wg, and hands the answer to out unless ctx ends first.
+func resume(ctx context.Context, sock *client.Socket, id string, out chan<- resumed, wg *sync.WaitGroup) {
+	wg.Go(func() {
+		rctx, cancel := context.WithTimeout(ctx, answerTimeout)
+		defer cancel()
+		st, err := sock.ResumeStream(rctx, id)
+		select {
+		case out <- resumed{id: id, state: st, err: err}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// apply acts on the answer to stream.resume of a session whose peer is connected
+// (a closed channel) or not: a session that is over is dropped (its stream.ended
+// comes too), and one still being set up whose peer connected while the socket was
+// away is told connected again (that message may have been lost). A hub that does
+// not know stream.resume (unknown_type) ended the session when the socket went.
+// Other failures (the socket went again) wait for the next resume.
+func (r resumed) apply(ctx context.Context, sock *client.Socket, log *slog.Logger, connected <-chan struct{}, drop func()) {
+	switch {
+	case r.err != nil:
+		if code := client.ErrorCode(r.err); code == "unknown_type" || code == "not_found" {
+			log.Info("live view: session not resumed", "session_id", r.id, "code", code)
+			drop()
+			return
+		}
+		log.Debug("live view: resume", "session_id", r.id, "err", r.err)
+	case !r.state.Open():
+		log.Info("live view: session ended while away", "session_id", r.id, "status", r.state.Status)
+		drop()
+	default:
+		log.Info("live view: session resumed", "session_id", r.id, "status", r.state.Status)
+		select {
+		case <-connected:
+			if r.state.Status != store.StreamLive {
+				if err := sock.SendSession(ctx, client.TypeStreamConnected, r.id, nil); err != nil {
+					log.Debug("send stream.connected", "session_id", r.id, "err", err)
+				}
+			}
+		default:
+		}
+	}
 }
 
 // Login says how a simulated device signs in: with a user session token, or with

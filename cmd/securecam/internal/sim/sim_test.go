@@ -54,24 +54,33 @@ func newFamily(t *testing.T, hubURL string) family {
 }
 
 // dial opens device's socket on the hub at hubURL with the owner's session.
-func (f family) dial(t *testing.T, hubURL string, device store.Device) *client.Conn {
+func (f family) dial(t *testing.T, hubURL string, device store.Device) *client.Socket {
 	t.Helper()
-	c, err := client.New(client.Config{BaseURL: hubURL, Token: f.owner.Token()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return f.dialAny(t, func() string { return hubURL }, device)
+}
+
+// dialAny opens device's socket with the owner's session on the hub whose URL next
+// returns, asked again for every reconnection: a test's load balancer.
+func (f family) dialAny(t *testing.T, next func() string, device store.Device) *client.Socket {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	conn, err := c.Dial(ctx, client.DialOptions{DeviceID: device.ID})
+	conn, err := client.Connect(ctx, client.SocketConfig{Dial: func(ctx context.Context) (*client.Conn, error) {
+		c, err := client.New(client.Config{BaseURL: next(), Token: f.owner.Token()})
+		if err != nil {
+			return nil, err
+		}
+		return c.Dial(ctx, client.DialOptions{DeviceID: device.ID})
+	}})
 	if err != nil {
-		t.Fatalf("dial %s at %s: %v", device.Name, hubURL, err)
+		t.Fatalf("dial %s: %v", device.Name, err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 
 // runCamera runs the simulated camera on conn until the test ends.
-func runCamera(t *testing.T, conn *client.Conn, m sim.Media) {
+func runCamera(t *testing.T, conn *client.Socket, m sim.Media) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sim.RunCamera(ctx, conn, sim.CameraConfig{Media: m}) }()
@@ -203,7 +212,7 @@ func TestCameraAnswersCommands(t *testing.T) {
 				if st.Status != store.CommandDispatched {
 					final[st.CommandID] = st
 				}
-			case env.Type == client.TypePresence:
+			case env.Type == client.TypePresence, env.Type == client.TypeHello:
 			default:
 				t.Fatalf("%s: unexpected %s %s", tt.typ, env.Type, env.Data)
 			}

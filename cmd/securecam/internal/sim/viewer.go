@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -22,6 +23,12 @@ type ViewerConfig struct {
 	// Watch is how long to keep watching after the first frame before ending the
 	// session; 0 ends it as soon as the first frame arrived.
 	Watch time.Duration
+	// Rerequest makes the viewer ask again, with backoff, once the camera is online,
+	// when a session ends for a reason that passes (client.Retryable: the camera
+	// went offline, a timeout, …), as a phone app does; View then returns only when
+	// ctx ends, the watch is over or a session ends for good. Without it the first
+	// end is View's result.
+	Rerequest bool
 }
 
 // ViewResult is what one live view got.
@@ -30,11 +37,14 @@ type ViewResult struct {
 	// Status is the session's status when the hub acknowledged the request
 	// (requested, or waking when the camera was offline).
 	Status string
-	// FirstFrame is the time from sending stream.request to the first whole
-	// keyframe: what a person waits for a picture. Zero if none came.
+	// Sessions counts the sessions requested: more than one when the viewer asked
+	// again (ViewerConfig.Rerequest). SessionID and Status are of the last one.
+	Sessions int
+	// FirstFrame is the time from sending the first stream.request to the first
+	// whole keyframe: what a person waits for a picture. Zero if none came.
 	FirstFrame time.Duration
-	// Media is what the viewer's peer received (its TimeToFirstFrame counts from the
-	// offer).
+	// Media is what the last session's peer received (its TimeToFirstFrame counts
+	// from its offer).
 	Media media.ViewerStats
 }
 
@@ -44,77 +54,209 @@ type EndedError struct{ Reason string }
 
 func (e *EndedError) Error() string { return "sim: live view ended by the hub: " + e.Reason }
 
-// View requests live view of a camera on conn, negotiates the peer connection,
-// waits for the first frame, keeps watching for cfg.Watch and ends the session. It
-// returns what it measured, also with an error (ctx ended, an *EndedError, or a
-// refused request: a client.Error with its code).
-func View(ctx context.Context, conn *client.Conn, cfg ViewerConfig) (res ViewResult, err error) {
-	log := cfg.logger()
-	start := time.Now()
-	ack, err := conn.RequestStream(ctx, cfg.CameraDeviceID)
-	if err != nil {
-		return ViewResult{}, fmt.Errorf("sim viewer: %w", err)
-	}
-	res = ViewResult{SessionID: ack.SessionID, Status: ack.Status}
-	id := ack.SessionID
-	log.Info("live view: requested", "session_id", id, "status", ack.Status)
+// viewer is the state of View, touched by its goroutine only.
+type viewer struct {
+	sock  *client.Socket
+	cfg   ViewerConfig
+	log   *slog.Logger
+	start time.Time
+	res   ViewResult
 
-	v, err := media.NewViewer(media.ViewerConfig{Config: cfg.config(conn.Signaler(id), ack.ICEServers,
+	id     string        // the session, "" between two
+	peer   *media.Viewer // its peer
+	framed bool          // the peer got its first frame
+
+	attempt int         // asks again in a row since the last first frame
+	retry   *time.Timer // the next ask, while one is due
+	waiting bool        // for the camera to come online before asking again
+
+	resumes  chan resumed
+	resuming sync.WaitGroup
+}
+
+// View requests live view of a camera on sock, negotiates the peer connection,
+// waits for the first frame, keeps watching for cfg.Watch and ends the session. The
+// peer lives on while sock reconnects, and the session is resumed when it is back.
+// It returns what it measured, also with an error (ctx ended, an *EndedError, or a
+// refused request: a client.Error with its code).
+func View(ctx context.Context, sock *client.Socket, cfg ViewerConfig) (res ViewResult, err error) {
+	v := &viewer{sock: sock, cfg: cfg, log: cfg.logger(), start: time.Now(), resumes: make(chan resumed)}
+	rctx, stopResumes := context.WithCancel(ctx)
+	defer func() { // the result carries what the peer received, whatever the outcome
+		stopResumes()
+		v.resuming.Wait()
+		if v.retry != nil {
+			v.retry.Stop()
+		}
+		v.close()
+		res = v.res
+	}()
+	if err := v.request(ctx); err != nil {
+		return v.res, err
+	}
+
+	var watch <-chan time.Time
+	for {
+		var firstFrame <-chan struct{}
+		if v.peer != nil && !v.framed {
+			firstFrame = v.peer.FirstFrame()
+		}
+		var retry <-chan time.Time
+		if v.retry != nil {
+			retry = v.retry.C
+		}
+		select {
+		case <-ctx.Done():
+			v.end(context.WithoutCancel(ctx), "")
+			return v.res, ctx.Err()
+		case <-firstFrame:
+			v.framed, v.attempt = true, 0
+			v.log.Info("live view: first frame", "session_id", v.id, "after", time.Since(v.start).Round(time.Millisecond))
+			if watch == nil {
+				v.res.FirstFrame = time.Since(v.start)
+				t := time.NewTimer(cfg.Watch)
+				defer t.Stop()
+				watch = t.C
+			}
+		case <-watch:
+			v.end(ctx, "")
+			return v.res, nil
+		case <-retry:
+			v.retry = nil
+			if err := v.request(ctx); err != nil {
+				return v.res, err
+			}
+		case r := <-v.resumes:
+			if r.id == v.id {
+				r.apply(ctx, sock, v.log, v.peer.Connected(), func() {}) // a closed session: its stream.ended follows
+			}
+		case env, ok := <-sock.Messages():
+			if !ok {
+				return v.res, fmt.Errorf("sim viewer: connection ended: %w", sock.Err())
+			}
+			if err := v.handle(ctx, rctx, env); err != nil {
+				return v.res, err
+			}
+		}
+	}
+}
+
+// handle applies one message; an error ends View.
+func (v *viewer) handle(ctx, rctx context.Context, env hub.Envelope) error {
+	switch env.Type {
+	case client.TypeHello:
+		if v.id != "" {
+			resume(rctx, v.sock, v.id, v.resumes, &v.resuming)
+		}
+		v.cameraSeen()
+		return nil
+	case client.TypePresence:
+		v.cameraSeen()
+		return nil
+	case client.TypeError:
+		e, _ := client.Data[client.ErrorData](env)
+		v.log.Warn("hub error", "code", e.Code, "message", e.Message)
+		return nil
+	}
+	if env.Session == "" || env.Session != v.id {
+		return nil
+	}
+	err := viewerStep(ctx, v.peer, env)
+	var ended *EndedError
+	switch {
+	case err == nil:
+		if env.Type == client.TypeStreamStatus {
+			st, _ := client.Data[client.StreamStatus](env)
+			v.log.Info("live view: "+st.Status, "session_id", v.id)
+		}
+		return nil
+	case errors.As(err, &ended) && v.cfg.Rerequest && client.Retryable(ended.Reason):
+		v.log.Info("live view: session ended; asking again when the camera is online", "session_id", v.id, "reason", ended.Reason)
+		v.close()
+		v.again()
+		return nil
+	case errors.As(err, &ended):
+		return err
+	default:
+		v.end(ctx, "")
+		return err
+	}
+}
+
+// request asks for live view and makes the session's peer. A refusal that may pass
+// (the socket reconnecting, the hub unavailable) is asked again when ViewerConfig.
+// Rerequest is set.
+func (v *viewer) request(ctx context.Context) error {
+	ack, err := v.sock.RequestStream(ctx, v.cfg.CameraDeviceID)
+	if err != nil {
+		if v.cfg.Rerequest && ctx.Err() == nil &&
+			(errors.Is(err, client.ErrReconnecting) || errors.Is(err, client.ErrClosed) || client.ErrorCode(err) == "unavailable") {
+			v.log.Info("live view: request failed; asking again", "err", err)
+			v.again()
+			return nil
+		}
+		return fmt.Errorf("sim viewer: %w", err)
+	}
+	v.res.SessionID, v.res.Status = ack.SessionID, ack.Status
+	v.res.Sessions++
+	v.id = ack.SessionID
+	id := v.id
+	v.log.Info("live view: requested", "session_id", id, "status", ack.Status)
+	v.peer, err = media.NewViewer(media.ViewerConfig{Config: v.cfg.config(v.sock.Signaler(id), ack.ICEServers,
 		func(st webrtc.PeerConnectionState) {
 			if st == webrtc.PeerConnectionStateConnected {
-				if err := conn.SendSession(context.Background(), client.TypeStreamConnected, id, nil); err != nil {
-					log.Debug("send stream.connected", "session_id", id, "err", err)
+				if err := v.sock.SendSession(context.Background(), client.TypeStreamConnected, id, nil); err != nil {
+					v.log.Debug("send stream.connected", "session_id", id, "err", err)
 				}
 			}
 		})})
 	if err != nil {
-		end(ctx, conn, log, id, "viewer_unavailable")
-		return res, fmt.Errorf("sim viewer: %w", err)
+		v.end(ctx, "viewer_unavailable")
+		return fmt.Errorf("sim viewer: %w", err)
 	}
-	defer func() { // the result carries what the peer received, whatever the outcome
-		res.Media = v.Stats()
-		_ = v.Close()
-	}()
+	return nil
+}
 
-	firstFrame := v.FirstFrame()
-	var watch <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			end(context.WithoutCancel(ctx), conn, log, id, "")
-			return res, ctx.Err()
-		case <-firstFrame:
-			firstFrame = nil
-			res.FirstFrame = time.Since(start)
-			log.Info("live view: first frame", "session_id", id, "after", res.FirstFrame.Round(time.Millisecond))
-			t := time.NewTimer(cfg.Watch)
-			defer t.Stop()
-			watch = t.C
-		case <-watch:
-			end(ctx, conn, log, id, "")
-			return res, nil
-		case env, ok := <-conn.Messages():
-			if !ok {
-				return res, fmt.Errorf("sim viewer: connection ended: %w", conn.Err())
-			}
-			if env.Type == client.TypeError {
-				e, _ := client.Data[client.ErrorData](env)
-				log.Warn("hub error", "code", e.Code, "message", e.Message)
-				continue
-			}
-			if env.Session != id {
-				continue
-			}
-			if err := viewerStep(ctx, v, env); err != nil {
-				end(ctx, conn, log, id, "")
-				return res, err
-			}
-			if env.Type == client.TypeStreamStatus {
-				st, _ := client.Data[client.StreamStatus](env)
-				log.Info("live view: "+st.Status, "session_id", id)
-			}
-		}
+// again schedules the next request: after a backoff once the camera is online.
+func (v *viewer) again() {
+	v.waiting = true
+	v.cameraSeen()
+}
+
+// cameraSeen schedules the request a viewer waits for once the socket says the
+// camera is online.
+func (v *viewer) cameraSeen() {
+	if !v.waiting || v.retry != nil || !v.sock.Online(v.cfg.CameraDeviceID) {
+		return
 	}
+	v.waiting = false
+	d := client.Backoff(v.attempt)
+	v.attempt++
+	v.log.Info("live view: the camera is online; asking again", "after", d.Round(time.Millisecond))
+	v.retry = time.NewTimer(d)
+}
+
+// end sends stream.end (reason may be empty), waits for its answer, and closes the
+// peer.
+func (v *viewer) end(ctx context.Context, reason string) {
+	if v.id == "" {
+		return
+	}
+	err := request(ctx, v.sock, client.TypeStreamEnd, v.id, client.Reason{Reason: reason})
+	if err != nil && !errors.Is(err, client.ErrClosed) {
+		v.log.Debug("send stream.end", "session_id", v.id, "err", err)
+	}
+	v.close()
+}
+
+// close closes the session's peer and forgets the session, keeping what the peer
+// received in the result.
+func (v *viewer) close() {
+	if v.peer != nil {
+		v.res.Media = v.peer.Stats()
+		_ = v.peer.Close()
+	}
+	v.id, v.peer, v.framed = "", nil, false
 }
 
 // viewerStep applies one message of the session to the viewer's peer.
@@ -141,11 +283,4 @@ func viewerStep(ctx context.Context, v *media.Viewer, env hub.Envelope) error {
 		return &EndedError{Reason: r.Reason}
 	}
 	return nil
-}
-
-// end sends stream.end (reason may be empty) and waits for its answer.
-func end(ctx context.Context, conn *client.Conn, log *slog.Logger, id, reason string) {
-	if err := request(ctx, conn, client.TypeStreamEnd, id, client.Reason{Reason: reason}); err != nil && !errors.Is(err, client.ErrClosed) {
-		log.Debug("send stream.end", "session_id", id, "err", err)
-	}
 }
