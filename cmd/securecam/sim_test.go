@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -120,5 +121,62 @@ func TestSimUsage(t *testing.T) {
 		if code := run(t.Context(), tt.args, noEnv, nil, &stdout, &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.stderr)
 		}
+	}
+}
+
+// TestSimCameraReconnects: the hub restarts (it drains with 1012); `securecam sim
+// camera` does not exit but reconnects, as the protocol tells clients to, and serves
+// live view again.
+func TestSimCameraReconnects(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	env := map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_HTTP_ADDR": addr}
+	p := startProc(t, env)
+	email := fmt.Sprintf("sim-%d@example.com", time.Now().UnixNano())
+	login := []string{"-hub", p.URL, "-email", email, "-password", testPassword}
+
+	ctx, stopCam := context.WithCancel(context.Background())
+	ready, closed, back := newLineWatch("waiting for live-view requests"), newLineWatch(`close_code=1012`), newLineWatch("socket reconnected")
+	camLog := io.MultiWriter(ready, closed, back)
+	camDone := make(chan int, 1)
+	go func() {
+		camDone <- run(ctx, append([]string{"sim", "camera", "-signup"}, login...), noEnv, nil, io.Discard, camLog)
+	}()
+	defer func() {
+		stopCam()
+		if code := <-camDone; code != 0 {
+			t.Errorf("sim camera exited with %d:\n%s", code, ready)
+		}
+	}()
+	wait := func(w *lineWatch, what string) {
+		t.Helper()
+		select {
+		case <-w.seen:
+		case code := <-camDone:
+			camDone <- code
+			t.Fatalf("sim camera exited with %d waiting for %s:\n%s", code, what, ready)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("sim camera: %s not within 60 s:\n%s", what, ready)
+		}
+	}
+	wait(ready, "the first connection")
+
+	p.stop()
+	wait(closed, "the 1012 of the drain")
+	startProc(t, env) // the same address and data: the hub restarted
+	wait(back, "the reconnection")
+
+	var out, errOut bytes.Buffer
+	args := append(append([]string{"sim", "viewer"}, login...), "-watch", "500ms")
+	if code := run(context.Background(), args, noEnv, nil, &out, &errOut); code != 0 {
+		t.Fatalf("sim viewer after the restart exited with %d:\n%s\n%s\nsim camera:\n%s", code, out.String(), errOut.String(), ready)
+	}
+	if !strings.Contains(out.String(), "time to first frame: ") {
+		t.Errorf("sim viewer printed:\n%s", out.String())
 	}
 }
