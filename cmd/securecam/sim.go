@@ -109,7 +109,9 @@ func simDevice(ctx context.Context, login sim.Login, name, role string, logger *
 		return nil, store.Device{}, nil, err
 	}
 	conn, err := client.Connect(ctx, client.SocketConfig{
-		Dial:   func(ctx context.Context) (*client.Conn, error) { return c.Dial(ctx, client.DialOptions{DeviceID: d.ID}) },
+		Dial: func(ctx context.Context) (*client.Conn, error) {
+			return c.Dial(ctx, client.DialOptions{DeviceID: d.ID})
+		},
 		Logger: logger,
 	})
 	if err != nil {

@@ -71,9 +71,9 @@ type Viewer struct {
 	lastPacket atomic.Int64 // unix nanoseconds
 	maxGap     atomic.Int64 // nanoseconds
 	packets    atomic.Uint64
-	bytes     atomic.Uint64
-	frames    atomic.Uint64
-	keyframes atomic.Uint64
+	bytes      atomic.Uint64
+	frames     atomic.Uint64
+	keyframes  atomic.Uint64
 }
 
 // NewViewer creates a viewer peer ready for Offer.
