@@ -190,8 +190,12 @@ type videoState struct {
 // CSS selector has frames (videoWidth > 0) and its currentTime has advanced by
 // half a second since the first poll that saw frames (or since it last went
 // back: a clip's player seeks to the end and back to find its length).
-func playing(selector string) string {
-	key := fmt.Sprintf("__started_%x", selector)
+func playing(selector string) string { return playingAfter(selector, "") }
+
+// playingAfter is playing with its own start: the first poll of an expression with
+// this tag, e.g. after an event the video must play through.
+func playingAfter(selector, tag string) string {
+	key := fmt.Sprintf("__started_%x_%s", selector, tag)
 	return fmt.Sprintf(`(() => {
 		const v = document.querySelector(%q);
 		if (!v || !v.videoWidth || v.paused) return false;

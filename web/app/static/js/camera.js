@@ -183,11 +183,20 @@ export class Camera {
     }
   }
 
-  // The hub ends the sessions of a device whose socket went away, so a camera
-  // that lost its socket closes them too; viewers ask again once it is back.
+  // Media is peer to peer: while the socket reconnects (a hub restart, a
+  // drain) the viewers keep their picture, and once it is back the sessions are
+  // resumed. A socket that is over (replaced, forbidden) ends them.
   #socketChanged(st) {
-    if (st.status === 'open') return this.#sendTelemetry();
-    this.#sessions.closeAll(null);
+    switch (st.status) {
+      case 'open':
+        this.#sessions.resumeAll();
+        return this.#sendTelemetry();
+      case 'connecting':
+      case 'retrying':
+        return;
+      default:
+        this.#sessions.closeAll(null);
+    }
   }
 
   #receive(msg) {

@@ -1,24 +1,45 @@
 // LiveView: the viewer's side of one live-view session with one camera
 // (PROTOCOL.md, "Live view"). It requests the stream, prepares its offer while
 // the camera wakes and accepts, sends it on stream.ready, trickles ICE both
-// ways, and recovers: an ICE restart when the connection drops, a new session
-// when that does not bring it back, and a new session after the hub socket
-// reconnects (the hub ends sessions whose party went away).
+// ways, and recovers by itself (docs/live-view.md, "When signaling reconnects"):
+//   - the hub socket reconnects (a hub restart, a drain): the peer connection
+//     and the picture live on, since media is peer to peer, and the session is
+//     resumed with stream.resume once the socket is back;
+//   - the peer connection drops: an ICE restart, then a new session if that
+//     does not bring it back;
+//   - the session ends for a reason that passes (the camera went offline, a
+//     timeout): a new request, with backoff, once the camera is online.
 
 import { addCandidate, candidateData, serial } from './rtc.js';
+import { backoffDelay } from './socket.js';
 
 const RESTART_AFTER_MS = 2_000; // "disconnected" this long → ICE restart
 const RECOVER_MS = 10_000; // ICE restart not connected by then → new session
-const MAX_RENEWALS = 3; // new sessions in a row before giving up
 
-// Phases reported to onState({phase, reason}):
+// The reasons of stream.ended (and request errors) after which the viewer asks
+// again by itself once the camera is online; the others need a person.
+export const RETRY_REASONS = new Set([
+  'disconnected',
+  'camera_offline',
+  'camera_unreachable',
+  'timeout',
+  'camera_stopped',
+  'connection_failed',
+  'unavailable',
+]);
+
+const isOver = (status) => status === 'ended' || status === 'failed';
+
+// Phases reported to onState({phase, reason, session}):
 //   waiting      the hub socket is not open yet
 //   requesting   stream.request sent (the camera may be waking up)
 //   waking       the hub said the camera is being woken by push
 //   negotiating  the camera accepted; offer/answer/ICE under way
 //   live         media connected
 //   recovering   connection lost: ICE restart or new session under way
-//   ended        over; reason says why
+//   retrying     the session ended (reason says why); a new request goes out
+//                once the camera is online, after a backoff
+//   ended        over until a person asks again; reason says why
 export class LiveView {
   #socket;
   #cameraId;
@@ -36,7 +57,9 @@ export class LiveView {
   #connectedSent = false;
   #restartTimer = 0;
   #recoverTimer = 0;
-  #renewals = 0;
+  #retryTimer = 0;
+  #attempt = 0; // requests in a row since the last live picture
+  #cameraOnline = false;
 
   constructor(socket, cameraId, { onState, onStream }) {
     this.#socket = socket;
@@ -50,32 +73,81 @@ export class LiveView {
       this.#socket.subscribe((msg) => this.#receive(msg)),
       this.#socket.watch((st) => this.#socketChanged(st)),
     ];
+    this.#noteHello(this.#socket.hello);
     this.#open();
   }
 
   stop() {
     this.#unsubscribe.forEach((u) => u());
+    clearTimeout(this.#retryTimer);
     this.#teardown({});
   }
 
   // reconnect starts a fresh session at the user's request.
   reconnect() {
-    this.#renewals = 0;
+    this.#attempt = 0;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = 0;
     this.#teardown({ reason: 'reconnect' });
     this.#open();
   }
 
   #set(phase, reason) {
     this.#phase = phase;
-    this.#onState({ phase, reason });
+    this.#onState({ phase, reason, session: this.#session });
+  }
+
+  #noteHello(hello) {
+    const p = hello?.presence?.find((x) => x.device_id === this.#cameraId);
+    if (p) this.#cameraOnline = p.status === 'online';
   }
 
   #socketChanged(st) {
-    if (st.status === 'open') {
-      if (this.#phase === 'waiting') this.#open();
-    } else if (this.#phase !== 'ended' && this.#phase !== 'waiting') {
-      this.#teardown(null); // the hub ends the session itself
-      this.#set('waiting');
+    switch (st.status) {
+      case 'open':
+        this.#noteHello(this.#socket.hello);
+        if (this.#session) this.#resume();
+        else if (this.#phase === 'waiting') this.#open();
+        else this.#scheduleRetry();
+        break;
+      case 'connecting':
+      case 'retrying':
+        // A live picture plays on while the socket comes back. A session still
+        // being set up is ended by the hub when the socket goes: ask again.
+        if (this.#session && this.#phase !== 'live' && this.#phase !== 'recovering') {
+          this.#teardown(null);
+          this.#set('waiting');
+        } else if (!this.#session && this.#phase === 'requesting') {
+          this.#set('waiting');
+        }
+        break;
+      default: // replaced, forbidden, unauthorized, stopped: this socket is over
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = 0;
+        this.#teardown(null);
+        this.#set('ended', st.status);
+    }
+  }
+
+  // #resume tells the hub this viewer is back in its session, after the socket
+  // reconnected; the hub says where the session is.
+  async #resume() {
+    const session = this.#session;
+    let ack;
+    try {
+      ack = await this.#socket.request('stream.resume', {}, session);
+    } catch (err) {
+      // A hub that does not know stream.resume ended the session when the socket went.
+      if (session === this.#session && (err.code === 'unknown_type' || err.code === 'not_found')) {
+        this.#ended('disconnected');
+      }
+      return; // disconnected again: the next open resumes again
+    }
+    if (session !== this.#session) return;
+    if (isOver(ack.status)) return this.#ended(ack.reason || 'ended');
+    // The peers may have connected while the socket was away.
+    if (ack.status !== 'live' && this.#pc?.connectionState === 'connected') {
+      this.#socket.send('stream.connected', {}, session);
     }
   }
 
@@ -87,7 +159,9 @@ export class LiveView {
     try {
       ack = await this.#socket.request('stream.request', { camera_device_id: this.#cameraId });
     } catch (err) {
-      if (gen === this.#gen && err.code !== 'disconnected') this.#set('ended', err.code);
+      if (gen !== this.#gen) return;
+      if (err.code === 'disconnected') this.#set('waiting'); // asked again when the socket is open
+      else this.#ended(err.code);
       return;
     }
     if (gen !== this.#gen) {
@@ -126,6 +200,11 @@ export class LiveView {
   }
 
   #receive(msg) {
+    if (msg.type === 'hello') return this.#noteHello(msg.data);
+    if (msg.type === 'presence' && msg.data?.device_id === this.#cameraId) {
+      this.#cameraOnline = msg.data.status === 'online';
+      return this.#scheduleRetry();
+    }
     if (!msg.session || msg.session !== this.#session) return;
     const pc = this.#pc;
     switch (msg.type) {
@@ -144,16 +223,31 @@ export class LiveView {
       case 'webrtc.candidate':
         this.#run(() => addCandidate(pc, msg.data));
         break;
-      case 'stream.ended': {
-        const reason = msg.data?.reason || 'ended';
-        this.#teardown(null);
-        if (reason === 'disconnected' && this.#renewals++ < MAX_RENEWALS) this.#open();
-        else this.#set('ended', reason);
+      case 'stream.ended':
+        this.#ended(msg.data?.reason || 'ended');
         break;
-      }
       default:
         if (msg.data?.status === 'waking') this.#set('waking');
     }
+  }
+
+  // #ended forgets a session the hub ended, and asks again later when the
+  // reason may pass.
+  #ended(reason) {
+    this.#teardown(null);
+    if (!RETRY_REASONS.has(reason)) return this.#set('ended', reason);
+    this.#set('retrying', reason);
+    this.#scheduleRetry();
+  }
+
+  // #scheduleRetry sets the next request of a retrying view going once the
+  // camera is online and the socket open.
+  #scheduleRetry() {
+    if (this.#phase !== 'retrying' || this.#retryTimer || !this.#cameraOnline || !this.#socket.isOpen) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = 0;
+      if (this.#phase === 'retrying') this.#open();
+    }, backoffDelay(this.#attempt++));
   }
 
   #connectionChanged(state) {
@@ -162,7 +256,7 @@ export class LiveView {
         clearTimeout(this.#restartTimer);
         clearTimeout(this.#recoverTimer);
         this.#recoverTimer = 0;
-        this.#renewals = 0;
+        this.#attempt = 0;
         if (!this.#connectedSent) {
           this.#connectedSent = true;
           this.#socket.send('stream.connected', {}, this.#session);
@@ -194,8 +288,8 @@ export class LiveView {
     this.#recoverTimer = setTimeout(() => {
       this.#recoverTimer = 0;
       this.#teardown({ reason: 'disconnected' });
-      if (this.#renewals++ < MAX_RENEWALS) this.#open();
-      else this.#set('ended', 'disconnected');
+      this.#set('retrying', 'disconnected');
+      this.#scheduleRetry();
     }, RECOVER_MS);
   }
 

@@ -1,6 +1,7 @@
 // Camera mode, live view: one peer connection per session, each fed the
 // camera's stream, answering the viewer's offers (the first one and any ICE
-// restart) and relaying candidates.
+// restart) and relaying candidates. The sessions outlive a reconnection of the
+// socket (media is peer to peer) and are resumed when it is back.
 
 import { addCandidate, candidateData, serial } from '../rtc.js';
 
@@ -38,6 +39,29 @@ export class Sessions {
   // closeAll closes every session, telling the hub why when endData is set.
   closeAll(endData) {
     for (const id of [...this.#sessions.keys()]) this.close(id, endData);
+  }
+
+  // resumeAll tells the hub, after the socket reconnected, that the camera is
+  // back in each of its sessions (stream.resume), and closes those that ended
+  // meanwhile.
+  resumeAll() {
+    for (const id of this.#sessions.keys()) this.#resume(id);
+  }
+
+  async #resume(session) {
+    let ack;
+    try {
+      ack = await this.#socket.request('stream.resume', {}, session);
+    } catch (err) {
+      // A hub that does not know stream.resume ended the session when the socket went.
+      if (err.code === 'unknown_type' || err.code === 'not_found') this.close(session, null);
+      return; // disconnected again: the next open resumes again
+    }
+    const s = this.#sessions.get(session);
+    if (!s) return;
+    if (ack.status === 'ended' || ack.status === 'failed') return this.close(session, null);
+    // The peers may have connected while the socket was away.
+    if (ack.status !== 'live' && s.connected) this.#socket.send('stream.connected', {}, session);
   }
 
   // replaceTrack swaps the track every session sends (another camera).

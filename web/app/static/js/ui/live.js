@@ -21,6 +21,10 @@ const REASONS = {
   not_linked: 'This browser is not linked to the camera',
   not_found: 'Camera not found',
   forbidden: 'Not allowed',
+  connection_failed: 'Connection lost',
+  unavailable: 'The hub is busy',
+  replaced: 'This device connected elsewhere',
+  unauthorized: 'Signed out',
 };
 
 function statusText({ phase, reason }, camera) {
@@ -37,6 +41,10 @@ function statusText({ phase, reason }, camera) {
       return 'Live';
     case 'recovering':
       return 'Reconnecting…';
+    case 'retrying':
+      return camera.status === 'online'
+        ? 'Reconnecting…'
+        : `${REASONS[reason] || reason} · watching again when it is back`;
     case 'ended':
       return reason && reason !== 'ended' ? `Ended: ${REASONS[reason] || reason}` : 'Ended';
     default:
@@ -105,7 +113,13 @@ function LiveSingle({ conn, camera }) {
     else video.webkitEnterFullscreen?.();
   };
   return html`
-    <figure ref=${figure} class="live single" data-camera-id=${camera.id} data-phase=${state.phase}>
+    <figure
+      ref=${figure}
+      class="live single"
+      data-camera-id=${camera.id}
+      data-phase=${state.phase}
+      data-session=${state.session || ''}
+    >
       <${LiveVideo} stream=${stream} camera=${camera} muted=${muted} />
       <figcaption>
         <h1 class="name">${camera.name}</h1>
@@ -215,29 +229,34 @@ export function controlsNote(camera, telemetry) {
   return 'This camera offers no remote controls.';
 }
 
+// LiveGrid shows a tile for every camera that has been online since the grid
+// opened: a camera that drops off for a moment (a hub restart) keeps its tile
+// and its picture, and one that comes back plays again by itself.
 function LiveGrid({ conn, cameras }) {
-  const online = cameras.filter((c) => c.status === 'online');
+  const shown = useRef(new Set());
+  for (const c of cameras) if (c.status === 'online') shown.current.add(c.id);
+  const tiles = cameras.filter((c) => shown.current.has(c.id));
   return html`
     <h1>Live</h1>
-    ${online.length
-      ? html`<ul id="live-grid" class="grid" aria-label="Online cameras">
-          ${online.map((c) => html`<li key=${c.id}><${GridTile} conn=${conn} camera=${c} /></li>`)}
+    ${tiles.length
+      ? html`<ul id="live-grid" class="grid" aria-label="Cameras">
+          ${tiles.map((c) => html`<li key=${c.id}><${GridTile} conn=${conn} camera=${c} /></li>`)}
         </ul>`
       : html`<p class="muted" role="status">No camera is online. Cameras appear here as they connect.</p>`}
-    ${cameras.length > online.length &&
-    html`<p class="muted">${cameras.length - online.length} camera(s) offline. Open one from <${Link} href="/">Devices<//> to wake it.</p>`}`;
+    ${cameras.length > tiles.length &&
+    html`<p class="muted">${cameras.length - tiles.length} camera(s) offline. Open one from <${Link} href="/">Devices<//> to wake it.</p>`}`;
 }
 
 function GridTile({ conn, camera }) {
   const [state, stream, view] = useLiveView(conn, camera);
   return html`
-    <figure class="live tile" data-camera-id=${camera.id} data-phase=${state.phase}>
+    <figure class="live tile" data-camera-id=${camera.id} data-phase=${state.phase} data-session=${state.session || ''}>
       <${LiveVideo} stream=${stream} camera=${camera} muted=${true} />
       <figcaption>
         <span class="name">${camera.name}</span>
         <span class="live-status" data-phase=${state.phase}>${statusText(state, camera)}</span>
         <span class="tile-actions">
-          ${state.phase === 'ended' &&
+          ${(state.phase === 'ended' || state.phase === 'retrying') &&
           html`<button type="button" aria-label=${`Reconnect ${camera.name}`} onClick=${() => view.current.reconnect()}>Reconnect</button>`}
           <button type="button" aria-label=${`Open ${camera.name}`} onClick=${() => navigate(`/live/${camera.id}`)}>Open</button>
         </span>
