@@ -174,9 +174,15 @@ func TestCameraAndViewer(t *testing.T) {
 		`[...document.querySelectorAll('#camera-list li.device[data-status=offline]')].some((li) => li.querySelector('h3').textContent.includes(%q))`,
 		cameraName), pageTimeout)
 	view.do("watch the offline camera", pageTimeout, chromedp.Click(button("Watch")))
-	waitFor[bool](view, "the live view to end with the reason", `
-		document.querySelector('figure.live.single[data-phase=ended] .live-status')?.textContent === 'Ended: Camera offline'`,
+	waitFor[bool](view, "the live view to say the camera is offline, and wait for it", `
+		document.querySelector('figure.live.single[data-phase=retrying] .live-status')?.textContent ===
+			'Camera offline · watching again when it is back'`,
 		pageTimeout)
+
+	// The camera comes back: the view plays again by itself.
+	cam.do("start camera mode again", pageTimeout, chromedp.Click(chromedp.CSS("#use-as-camera")))
+	waitFor[videoState](view, "the live video to play again without a click", playingAfter(
+		`figure.live.single[data-phase=live] video`, "camera-back"), liveTimeout)
 }
 
 // videoState is what playing reports about a video element.
@@ -187,9 +193,11 @@ type videoState struct {
 }
 
 // playing is an expression that is truthy once the video element matching the
-// CSS selector has frames (videoWidth > 0) and its currentTime has advanced by
-// half a second since the first poll that saw frames (or since it last went
-// back: a clip's player seeks to the end and back to find its length).
+// CSS selector has frames (videoWidth > 0), its currentTime has advanced by half a
+// second and it has decoded new frames since the first poll that saw frames (or
+// since it last went back: a clip's player seeks to the end and back to find its
+// length). The frames count: the currentTime of a live stream advances even while
+// no frame arrives.
 func playing(selector string) string { return playingAfter(selector, "") }
 
 // playingAfter is playing with its own start: the first poll of an expression with
@@ -199,10 +207,12 @@ func playingAfter(selector, tag string) string {
 	return fmt.Sprintf(`(() => {
 		const v = document.querySelector(%q);
 		if (!v || !v.videoWidth || v.paused) return false;
-		if (!(v.currentTime >= window[%q])) window[%q] = v.currentTime;
-		if (v.currentTime - window[%q] < 0.5) return false;
+		const frames = v.getVideoPlaybackQuality().totalVideoFrames;
+		const s = window[%q];
+		if (!s || !(v.currentTime >= s.time) || frames < s.frames) window[%q] = {time: v.currentTime, frames};
+		if (v.currentTime - window[%q].time < 0.5 || frames <= window[%q].frames) return false;
 		return {width: v.videoWidth, height: v.videoHeight, time: v.currentTime};
-	})()`, selector, key, key, key)
+	})()`, selector, key, key, key, key)
 }
 
 // TestSignInErrors: wrong credentials are refused with an alert that says so,

@@ -72,6 +72,15 @@ func TestLiveViewSurvivesHubRestart(t *testing.T) {
 	session = eval[string](view, "read the tile's session", `document.querySelector('#live-grid figure.live.tile').dataset.session`)
 	h = restartHub(t, h, env)
 	healed(t, h, view, tile, session)
+
+	// The camera stops and starts again: its tile stays, says so, and plays again
+	// by itself (a new session: the camera ended the old one).
+	cam.do("stop the camera", pageTimeout, chromedp.Click(button("Stop camera")))
+	waitFor[bool](view, "the tile to wait for the camera", `
+		document.querySelector('#live-grid figure.live.tile[data-phase=retrying] .live-status')?.textContent ===
+			'The camera was stopped · watching again when it is back'`, pageTimeout)
+	cam.do("start camera mode again", pageTimeout, chromedp.Click(chromedp.CSS("#use-as-camera")))
+	waitFor[videoState](view, "the tile to play again without a click", playingAfter(tile+" video", "camera-back"), liveTimeout)
 }
 
 // restartHub stops the hub (it drains with 1012) and starts another on the same
