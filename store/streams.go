@@ -114,6 +114,11 @@ type StreamStore interface {
 	// exist or deviceID is not its party, and ErrConflict with the unchanged session
 	// when it is closed.
 	SetStreamPartyAway(ctx context.Context, id, deviceID string, away bool, at time.Time) (StreamSession, error)
+	// MarkStreamPartiesAway marks both parties of every live session away since at
+	// (a party already away keeps its first time): for a hub that starts when
+	// nobody can be connected yet (embedded mode, after a crash that told nobody).
+	// The parties resume within the grace period, or the sessions end.
+	MarkStreamPartiesAway(ctx context.Context, at time.Time) error
 	// EndAbandonedStreamSessions closes, with reason, the open sessions of which a
 	// party has been away since before or earlier. Live ones end, the others fail.
 	// Like ExpireStreamSessions, each is returned by exactly one caller.

@@ -118,6 +118,11 @@ func (n *node) openStore(ctx context.Context) error {
 		if err := st.MarkAllDevicesOffline(ctx, time.Now().UTC()); err != nil {
 			return fmt.Errorf("mark devices offline: %w", err)
 		}
+		// Live views go on peer to peer while the hub is down, also after a crash
+		// that told nobody: their parties get the grace period to resume them.
+		if err := st.MarkStreamPartiesAway(ctx, time.Now().UTC()); err != nil {
+			return fmt.Errorf("mark live-view parties away: %w", err)
+		}
 	}
 	return nil
 }

@@ -71,6 +71,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"DeleteRecordings", testDeleteRecordings},
 		{"StreamPartyAway", testStreamPartyAway},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
+		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

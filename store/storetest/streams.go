@@ -579,3 +579,55 @@ func testAbandonedStreamSessions(t *testing.T, s store.Store) {
 		t.Errorf("concurrent sweeps returned %v, want each of %v once", all, wantIDs)
 	}
 }
+
+func testMarkStreamPartiesAway(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	now := time.Now().UTC()
+	session := func(status string) store.StreamSession {
+		ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID,
+			Status: status, CreatedAt: now.Add(-time.Hour)}
+		noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
+		return ss
+	}
+	live := session(store.StreamLive)
+	camGone := session(store.StreamLive)
+	_, err := s.SetStreamPartyAway(ctx, camGone.ID, f.cam.ID, true, now.Add(-10*time.Second))
+	noErr(t, "SetStreamPartyAway", err)
+	connecting := session(store.StreamConnecting)
+	ended := session(store.StreamEnded)
+
+	noErr(t, "MarkStreamPartiesAway", s.MarkStreamPartiesAway(ctx, now))
+	want := map[string][2]*time.Time{ // camera, viewer away since
+		live.ID:       {ptr(now), ptr(now)},
+		camGone.ID:    {ptr(now.Add(-10 * time.Second)), ptr(now)},
+		connecting.ID: {nil, nil},
+		ended.ID:      {nil, nil},
+	}
+	for id, w := range want {
+		ss, err := s.StreamSession(ctx, id)
+		noErr(t, "StreamSession", err)
+		for i, got := range []*time.Time{ss.CameraAwayAt, ss.RequesterAwayAt} {
+			switch {
+			case (got == nil) != (w[i] == nil):
+				t.Errorf("session %s (%s) party %d away since %v, want %v", id, ss.Status, i, got, w[i])
+			case got != nil:
+				checkTime(t, "away since", *got, w[i].Truncate(time.Microsecond))
+			}
+		}
+	}
+	// Within the grace period they are no orphans (the parties are offline), and
+	// past it they are abandoned.
+	orphans, err := s.EndOrphanStreamSessions(ctx, now, "disconnected", now)
+	noErr(t, "EndOrphanStreamSessions", err)
+	if slices.Contains(streamIDs(orphans), live.ID) {
+		t.Errorf("the marked live session was ended as an orphan")
+	}
+	abandoned, err := s.EndAbandonedStreamSessions(ctx, now, "disconnected", now)
+	noErr(t, "EndAbandonedStreamSessions", err)
+	if !slices.Equal(sorted(streamIDs(abandoned)), sorted([]string{live.ID, camGone.ID})) {
+		t.Errorf("abandoned %v, want the two live sessions", streamIDs(abandoned))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

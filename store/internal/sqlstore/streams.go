@@ -287,6 +287,15 @@ func (s *Store) SetStreamPartyAway(ctx context.Context, id, deviceID string, awa
 	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
 }
 
+// MarkStreamPartiesAway implements store.Store.
+func (s *Store) MarkStreamPartiesAway(ctx context.Context, at time.Time) error {
+	_, err := s.db.Write().Exec(ctx, `UPDATE stream_sessions
+		SET camera_away_at = COALESCE(camera_away_at, $1), requester_away_at = COALESCE(requester_away_at, $1),
+		    updated_at = $1
+		WHERE status = 'live'`, s.t(stamp(at)))
+	return s.mapErr("mark stream parties away", err)
+}
+
 // EndAbandonedStreamSessions implements store.Store.
 func (s *Store) EndAbandonedStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]store.StreamSession, error) {
 	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
