@@ -227,3 +227,43 @@ func TestCameraAnswersCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestViewerAsksAgain: a viewer with Rerequest whose camera is offline (the session
+// ends with camera_offline) asks again by itself once the camera comes online, and
+// watches it.
+func TestViewerAsksAgain(t *testing.T) {
+	h := childtest.Start(t, nil)
+	f := newFamily(t, h.URL)
+	view := f.dial(t, h.URL, f.viewer)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	type outcome struct {
+		res sim.ViewResult
+		err error
+	}
+	viewed := make(chan outcome, 1)
+	go func() {
+		res, err := sim.View(ctx, view, sim.ViewerConfig{Media: loopback, CameraDeviceID: f.camera.ID, Watch: 200 * time.Millisecond, Rerequest: true})
+		viewed <- outcome{res, err}
+	}()
+	// The first session fails: the camera is offline, with no push token to wake it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		page, err := f.owner.ListStreams(ctx, f.camera.ID, client.PageRequest{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 0 && page.Items[0].Status == store.StreamFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed first session within 30 s: %+v", page.Items)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the hub
+	}
+	runCamera(t, f.dial(t, h.URL, f.camera), loopback)
+	o := <-viewed
+	if o.err != nil || o.res.Sessions != 2 || o.res.FirstFrame <= 0 || o.res.Media.Keyframes == 0 {
+		t.Fatalf("view: %v, %+v; want a picture in the second session", o.err, o.res)
+	}
+}
