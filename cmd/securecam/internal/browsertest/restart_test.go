@@ -42,6 +42,8 @@ func TestLiveViewSurvivesHubRestart(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#sign-up-email"), ownerEmail),
 		chromedp.SendKeys(chromedp.CSS("#sign-up-password"), ownerPassword),
 		chromedp.Click(button("Create account")),
+		chromedp.WaitVisible(chromedp.CSS("#name-camera-form")),
+		chromedp.Click(button("Start camera")),
 	)
 	waitFor[bool](cam, "the camera to start and connect", `
 		!!document.querySelector('.camera-status[data-media=on]') &&
