@@ -7,7 +7,9 @@
 // about connections through [Service.OnConnect], [Service.OnDisconnect] and
 // [Service.OnBusResume], which cmd wires into the hub's Config. Live-view state lives in
 // the store (stream_sessions), and so do camera_offline countdowns, so any replica can
-// carry a session's messages or raise an alert another one scheduled. The decode and validate functions
+// carry a session's messages or raise an alert another one scheduled. A live session
+// outlives its parties' sockets for a grace period (media is peer to peer): a party
+// that dropped off is marked away in the store and resumes with stream.resume. The decode and validate functions
 // (decode.go, streamdecode.go) have no goroutines and do no I/O.
 //
 // # Concurrency
@@ -15,7 +17,8 @@
 // A Service is safe for concurrent use. Handlers run on the connection goroutine of the
 // device that sent the message, so one device's messages are handled in order. The
 // Service owns two kinds of goroutines: the sweeper started by [Service.Run] (expiring
-// commands, closing stream sessions past a timeout, raising due camera_offline alerts),
+// commands, closing stream sessions past a timeout or the resume grace period, raising
+// due camera_offline alerts),
 // which Run waits for, and timers (command re-dispatch, the end of a camera_offline
 // event once its camera is back), which [Service.Close] stops and waits for.
 package signaling

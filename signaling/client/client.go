@@ -5,10 +5,15 @@
 //
 // A Client is bound to one credential (a user session token or a device
 // token; WithToken derives another). Errors the hub answers, over HTTP or
-// the socket, are *Error values carrying the wire error code.
+// the socket, are *Error values carrying the wire error code. A Conn is one
+// connection of the device socket; a Socket reconnects as the protocol tells
+// clients to, so that a device rides out a hub restart (and resumes its live
+// views: Conn.ResumeStream).
 //
 // Concurrency: Client is immutable and safe for concurrent use. A Conn is safe
-// for concurrent use; it runs one read goroutine, which Close waits for.
+// for concurrent use; it runs one read goroutine, which Close waits for. A
+// Socket is safe for concurrent use; it runs one goroutine (plus its current
+// Conn's), which Close waits for.
 package client
 
 import (
