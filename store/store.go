@@ -79,7 +79,9 @@ type User struct {
 }
 
 // Session is a row of session. TokenHash is stored in the column token: the plain token
-// is shown to the client once and never stored.
+// is shown to the client once and never stored, except by a Better Auth server sharing
+// the database (and by the hub when it shares it too), which keeps the raw token there.
+// A hash is always 64 lower-case hex characters; a raw token never is.
 type Session struct {
 	ID        string
 	TokenHash string
@@ -89,6 +91,12 @@ type Session struct {
 	UserAgent string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// UserUpdate changes the fields that are non-nil. An empty Image clears it.
+type UserUpdate struct {
+	Name  *string
+	Image *string
 }
 
 // Verification is a row of verification: Identifier says what it verifies (for example
@@ -210,12 +218,23 @@ type Store interface {
 	// (identifier "password-reset:<user id>"): a new password voids the links sent before.
 	SetPassword(ctx context.Context, userID, hash string) error
 	SetEmailVerified(ctx context.Context, userID string) error
+	// UpdateUser applies the non-nil fields and returns the user.
+	UpdateUser(ctx context.Context, id string, u UserUpdate) (User, error)
 
 	// CreateSession inserts s. ErrNotFound if the user does not exist, ErrConflict if
 	// the token hash is taken.
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByTokenHash returns the session even if expired: the caller checks ExpiresAt.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	// SessionByID returns the session even if expired.
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// ListUserSessions lists every session of the user, expired ones included, newest
+	// first; none for an unknown user.
+	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+	// HashRawSessionTokens replaces every session.token that is not a hash (64
+	// lower-case hex characters) by hash(token), and returns how many it replaced. A
+	// token changed meanwhile by someone else is left to them.
+	HashRawSessionTokens(ctx context.Context, hash func(token string) string) (int, error)
 	// ExtendSession moves expires_at forward (sliding renewal).
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
@@ -229,6 +248,9 @@ type Store interface {
 	// ConsumeVerification deletes and returns the unexpired row with this identifier
 	// and value hash: a token works once. ErrNotFound otherwise.
 	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (Verification, error)
+	// ListVerifications returns the rows with this identifier that have not expired at
+	// now, without consuming them.
+	ListVerifications(ctx context.Context, identifier string, now time.Time) ([]Verification, error)
 
 	// CreateDevice inserts the device with the hash of its device token (empty: none).
 	// Status defaults to offline. A push token given here is removed from every other

@@ -360,3 +360,51 @@ func migrationFiles(t *testing.T) int {
 	}
 	return len(files)
 }
+
+// Better Auth in UUID mode leaves id out of its inserts on PostgreSQL: every table it
+// writes has a default (migration 0013), and the store reads what it wrote.
+func TestBetterAuthUUIDInserts(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := storetest.PostgresURL(t)
+	s, err := postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	db := connect(t, url)
+	var userID, sessionID string
+	if err := db.QueryRow(ctx, `INSERT INTO users (email, name, email_verified, created_at, updated_at)
+		VALUES ('ba@example.com', 'BA', false, now(), now()) RETURNING id`).Scan(&userID); err != nil {
+		t.Fatalf("insert user without id: %v", err)
+	}
+	for _, sql := range []string{
+		`INSERT INTO account (account_id, provider_id, user_id, password, created_at, updated_at)
+			VALUES ($1::text, 'credential', $1::uuid, 'aa:bb', now(), now())`,
+		`INSERT INTO verification (identifier, value, expires_at, created_at, updated_at)
+			VALUES ('reset-password:abc', $1, now() + interval '1 hour', now(), now())`,
+	} {
+		if _, err := db.Exec(ctx, sql, userID); err != nil {
+			t.Fatalf("insert without id: %v\n%s", err, sql)
+		}
+	}
+	if err := db.QueryRow(ctx, `INSERT INTO session (token, user_id, expires_at, ip_address, user_agent, created_at, updated_at)
+		VALUES ('A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6', $1, now() + interval '1 day', '', '', now(), now()) RETURNING id`,
+		userID).Scan(&sessionID); err != nil {
+		t.Fatalf("insert session without id: %v", err)
+	}
+
+	u, err := s.UserByEmail(ctx, "ba@example.com")
+	if err != nil || u.ID != userID {
+		t.Fatalf("UserByEmail = %+v, %v; want %s", u, err, userID)
+	}
+	if pw, err := s.CredentialPassword(ctx, userID); err != nil || pw != "aa:bb" {
+		t.Errorf("CredentialPassword = %q, %v", pw, err)
+	}
+	if x, err := s.SessionByTokenHash(ctx, "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"); err != nil || x.ID != sessionID {
+		t.Errorf("session Better Auth wrote = %+v, %v; want %s", x, err, sessionID)
+	}
+	if vs, err := s.ListVerifications(ctx, "reset-password:abc", time.Now()); err != nil || len(vs) != 1 || vs[0].ValueHash != userID {
+		t.Errorf("verification Better Auth wrote = %+v, %v", vs, err)
+	}
+}

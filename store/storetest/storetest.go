@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,6 +35,8 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 	}{
 		{"Users", testUsers},
 		{"Sessions", testSessions},
+		{"ListUserSessions", testListUserSessions},
+		{"HashRawSessionTokens", testHashRawSessionTokens},
 		{"Verification", testVerification},
 		{"Devices", testDevices},
 		{"DeleteDevice", testDeleteDevice},
@@ -261,7 +264,29 @@ func testUsers(t *testing.T, s store.Store) {
 		t.Error("EmailVerified = false after SetEmailVerified")
 	}
 
+	name, clear := "Alice B.", ""
+	got, err = s.UpdateUser(ctx, u.ID, store.UserUpdate{Name: &name})
+	noErr(t, "UpdateUser name", err)
+	if got.Name != name || got.Image == nil || *got.Image != img || got.Email != u.Email || !got.EmailVerified {
+		t.Errorf("UpdateUser(name) = %+v, want the name changed and the rest kept", got)
+	}
+	if !got.UpdatedAt.After(u.UpdatedAt) {
+		t.Errorf("UpdatedAt %v not after %v", got.UpdatedAt, u.UpdatedAt)
+	}
+	got, err = s.UpdateUser(ctx, u.ID, store.UserUpdate{Image: &clear})
+	noErr(t, "UpdateUser clear image", err)
+	if got.Image != nil || got.Name != name {
+		t.Errorf("UpdateUser(image \"\") = %+v, want no image and the name kept", got)
+	}
+	again, err := s.UserByID(ctx, u.ID)
+	noErr(t, "UserByID after update", err)
+	if again.Name != name || again.Image != nil {
+		t.Errorf("read after UpdateUser = %+v", again)
+	}
+
 	for name, err := range map[string]error{
+		"UpdateUser missing":         second(s.UpdateUser(ctx, missing, store.UserUpdate{Name: &name})),
+		"UpdateUser not a uuid":      second(s.UpdateUser(ctx, "nope", store.UserUpdate{})),
 		"UserByID missing":           second(s.UserByID(ctx, missing)),
 		"UserByID not a uuid":        second(s.UserByID(ctx, "nope")),
 		"UserByEmail missing":        second(s.UserByEmail(ctx, "nobody@example.com")),
@@ -322,6 +347,78 @@ func testSessions(t *testing.T, s store.Store) {
 
 	wantErr(t, "ExtendSession missing", s.ExtendSession(ctx, missing, later), store.ErrNotFound)
 	wantErr(t, "SessionByTokenHash missing", second(s.SessionByTokenHash(ctx, "nope")), store.ErrNotFound)
+
+	byID, err := s.SessionByID(ctx, keep.ID)
+	noErr(t, "SessionByID", err)
+	if byID.TokenHash != keep.TokenHash || byID.UserID != u2.ID {
+		t.Errorf("SessionByID = %+v, want %+v", byID, keep)
+	}
+	wantErr(t, "SessionByID missing", second(s.SessionByID(ctx, missing)), store.ErrNotFound)
+	wantErr(t, "SessionByID not a uuid", second(s.SessionByID(ctx, "nope")), store.ErrNotFound)
+}
+
+func testListUserSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u, other := mkUser(t, s), mkUser(t, s)
+	base := time.Now().Add(-time.Hour)
+	var want []string
+	for i, exp := range []time.Duration{-time.Minute, time.Hour, 2 * time.Hour} { // the first has expired
+		x := store.Session{TokenHash: unique("sess"), UserID: u.ID, ExpiresAt: time.Now().Add(exp),
+			CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+		noErr(t, "CreateSession", s.CreateSession(ctx, &x))
+		want = append([]string{x.ID}, want...)
+	}
+	noErr(t, "CreateSession other", s.CreateSession(ctx, &store.Session{TokenHash: unique("sess"),
+		UserID: other.ID, ExpiresAt: time.Now().Add(time.Hour)}))
+	got, err := s.ListUserSessions(ctx, u.ID)
+	noErr(t, "ListUserSessions", err)
+	if ids := ids(got, func(x store.Session) string { return x.ID }); !slices.Equal(ids, want) {
+		t.Errorf("ListUserSessions = %v, want %v (newest first, expired included, no other user's)", ids, want)
+	}
+	for _, id := range []string{missing, "nope"} {
+		got, err := s.ListUserSessions(ctx, id)
+		if err != nil || len(got) != 0 {
+			t.Errorf("ListUserSessions(%s) = %v, %v; want none", id, got, err)
+		}
+	}
+}
+
+// testHashRawSessionTokens: tokens a Better Auth server wrote (32 characters, or the
+// hub's 43 when it shares the database) become their hash; hashes stay.
+func testHashRawSessionTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mkUser(t, s)
+	hash := func(tok string) string { return "h:" + strings.Repeat("0", 62-len(tok)) + tok }
+	exp := time.Now().Add(time.Hour)
+	mk := func(tok string) store.Session {
+		x := store.Session{TokenHash: tok, UserID: u.ID, ExpiresAt: exp}
+		noErr(t, "CreateSession", s.CreateSession(ctx, &x))
+		return x
+	}
+	rawBA := mk("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6")
+	rawHub := mk("abcdefghijklmnopqrstuvwxyz_ABCDEFGHIJKLMNOP")
+	hashed := mk(strings.Repeat("ab", 32))
+	n, err := s.HashRawSessionTokens(ctx, hash)
+	noErr(t, "HashRawSessionTokens", err)
+	if n != 2 {
+		t.Errorf("HashRawSessionTokens replaced %d, want 2", n)
+	}
+	for _, x := range []store.Session{rawBA, rawHub} {
+		wantErr(t, "raw token after hashing", second(s.SessionByTokenHash(ctx, x.TokenHash)), store.ErrNotFound)
+		got, err := s.SessionByTokenHash(ctx, hash(x.TokenHash))
+		noErr(t, "session by the hash of its raw token", err)
+		if got.ID != x.ID {
+			t.Errorf("hash of %s finds %s, want %s", x.TokenHash, got.ID, x.ID)
+		}
+	}
+	if got, err := s.SessionByTokenHash(ctx, hashed.TokenHash); err != nil || got.ID != hashed.ID {
+		t.Errorf("hashed token after HashRawSessionTokens: %+v, %v", got, err)
+	}
+	n, err = s.HashRawSessionTokens(ctx, hash)
+	noErr(t, "HashRawSessionTokens again", err)
+	if n != 0 {
+		t.Errorf("second HashRawSessionTokens replaced %d, want 0", n)
+	}
 }
 
 func testVerification(t *testing.T, s store.Store) {
@@ -349,6 +446,25 @@ func testVerification(t *testing.T, s store.Store) {
 	}
 	checkTime(t, "ExpiresAt", got.ExpiresAt, v.ExpiresAt)
 	wantErr(t, "consume twice", second(s.ConsumeVerification(ctx, v.Identifier, "h1", now)), store.ErrNotFound)
+
+	// ListVerifications reads without consuming, newest first, unexpired only.
+	l1 := store.Verification{Identifier: "reset-password:tok", ValueHash: "u1", ExpiresAt: now.Add(time.Hour),
+		CreatedAt: now.Add(-time.Minute)}
+	l2 := store.Verification{Identifier: "reset-password:tok", ValueHash: "u2", ExpiresAt: now.Add(time.Hour)}
+	l3 := store.Verification{Identifier: "reset-password:tok", ValueHash: "u3", ExpiresAt: now.Add(-time.Second)}
+	for _, x := range []*store.Verification{&l1, &l2, &l3} {
+		noErr(t, "CreateVerification list", s.CreateVerification(ctx, x))
+	}
+	for range 2 {
+		got, err := s.ListVerifications(ctx, "reset-password:tok", now)
+		noErr(t, "ListVerifications", err)
+		if vals := ids(got, func(v store.Verification) string { return v.ValueHash }); !slices.Equal(vals, []string{"u2", "u1"}) {
+			t.Errorf("ListVerifications = %v, want [u2 u1]", vals)
+		}
+	}
+	if got, err := s.ListVerifications(ctx, "reset-password:other", now); err != nil || len(got) != 0 {
+		t.Errorf("ListVerifications(unknown) = %v, %v; want none", got, err)
+	}
 
 	// Concurrent consumers: exactly one wins.
 	c := store.Verification{Identifier: "password-reset:race", ValueHash: "h3", ExpiresAt: now.Add(time.Hour)}

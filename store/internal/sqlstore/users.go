@@ -146,6 +146,32 @@ func (s *Store) SetEmailVerified(ctx context.Context, userID string) error {
 	return s.mapErr(op, err)
 }
 
+// UpdateUser implements store.Store.
+func (s *Store) UpdateUser(ctx context.Context, id string, u store.UserUpdate) (store.User, error) {
+	const op = "update user"
+	id, ok := canonID(id)
+	if !ok {
+		return store.User{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	set := []string{"updated_at = $2"}
+	args := []any{id, s.t(now())}
+	if u.Name != nil {
+		args = append(args, *u.Name)
+		set = append(set, fmt.Sprintf("name = $%d", len(args)))
+	}
+	if u.Image != nil {
+		var img any
+		if *u.Image != "" {
+			img = *u.Image
+		}
+		args = append(args, img)
+		set = append(set, fmt.Sprintf("image = $%d", len(args)))
+	}
+	got, err := scanUser(s.db.Write().QueryRow(ctx, `UPDATE users SET `+strings.Join(set, ", ")+
+		` WHERE id = $1 RETURNING `+userCols, args...))
+	return got, s.mapErr(op, err)
+}
+
 const sessionCols = `id, token, user_id, expires_at, COALESCE(ip_address, ''), COALESCE(user_agent, ''),
 	created_at, updated_at`
 
@@ -187,6 +213,63 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error) {
 	x, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM session WHERE token = $1`, tokenHash))
 	return x, s.mapErr("session by token hash", err)
+}
+
+// SessionByID implements store.Store.
+func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
+	const op = "session by id"
+	id, ok := canonID(id)
+	if !ok {
+		return store.Session{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	x, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM session WHERE id = $1`, id))
+	return x, s.mapErr(op, err)
+}
+
+// ListUserSessions implements store.Store.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	userID, ok := canonID(userID)
+	if !ok {
+		return nil, nil
+	}
+	xs, err := collect(ctx, s.db, `SELECT `+sessionCols+` FROM session WHERE user_id = $1
+		ORDER BY created_at DESC, id DESC`, []any{userID}, scanSession)
+	return xs, s.mapErr("list user sessions", err)
+}
+
+// hashedTokenLen is the length of a token hash (hex SHA-256); raw tokens are shorter.
+const hashedTokenLen = 64
+
+// HashRawSessionTokens implements store.Store. Each row is rewritten only if its token
+// is still the raw one read, so replicas doing this at once, or a session deleted
+// meanwhile, change nothing twice.
+func (s *Store) HashRawSessionTokens(ctx context.Context, hash func(token string) string) (int, error) {
+	const op = "hash raw session tokens"
+	type row struct{ id, token string }
+	raw, err := collect(ctx, s.db, `SELECT id, token FROM session WHERE length(token) <> $1`,
+		[]any{hashedTokenLen}, func(r Row) (row, error) {
+			var x row
+			return x, r.Scan(&x.id, &x.token)
+		})
+	if err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	n := 0
+	err = s.db.InTx(ctx, func(q Querier) error {
+		for _, x := range raw {
+			c, err := q.Exec(ctx, `UPDATE session SET token = $3 WHERE id = $1 AND token = $2`,
+				x.id, x.token, hash(x.token))
+			if err != nil {
+				return err
+			}
+			n += int(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.mapErr(op, err)
+	}
+	return n, nil
 }
 
 // ExtendSession implements store.Store.
@@ -257,6 +340,14 @@ func (s *Store) CreateVerification(ctx context.Context, v *store.Verification) e
 	}
 	*v = n
 	return nil
+}
+
+// ListVerifications implements store.Store.
+func (s *Store) ListVerifications(ctx context.Context, identifier string, at time.Time) ([]store.Verification, error) {
+	vs, err := collect(ctx, s.db, `SELECT `+verificationCols+` FROM verification
+		WHERE identifier = $1 AND expires_at > $2 ORDER BY created_at DESC`,
+		[]any{identifier, s.t(at)}, scanVerification)
+	return vs, s.mapErr("list verifications", err)
 }
 
 // ConsumeVerification implements store.Store. One statement deletes the row, so two
