@@ -13,6 +13,7 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web/connlimit"
+	"github.com/securecam/securecam/web/internal/betterauth"
 	"github.com/securecam/securecam/web/internal/password"
 )
 
@@ -98,24 +99,69 @@ func (s *Server) hashErr(err error) error {
 	return err
 }
 
-// startSession creates a session for the user and sets the cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) (sessionJSON, error) {
+// Errors the account logic returns that the Better Auth routes tell apart (the REST
+// API answers them as they are).
+var (
+	errEmailTaken    = errConflict("an account with this email exists")
+	errInvalidToken  = errBadRequest("invalid or expired token")
+	errTokenExpired  = errBadRequest("invalid or expired token") // a verification JWT past its exp
+	errTokenNoUser   = errBadRequest("invalid or expired token") // a verification JWT for no account
+	errWrongPassword = &Error{Status: http.StatusBadRequest, Code: CodeInvalidCredentials,
+		Detail: "the current password is wrong"}
+	errNoPassword = errBadRequest("the account has no password")
+)
+
+// createSession stores a new session of the user and returns its token. raw stores
+// the token itself instead of its hash, as Better Auth does, so that a Better Auth
+// server sharing the database accepts the session.
+func (s *Server) createSession(r *http.Request, userID string, raw bool) (string, store.Session, error) {
 	tok, err := newSecret()
 	if err != nil {
-		return sessionJSON{}, err
+		return "", store.Session{}, err
+	}
+	stored := hashToken(tok)
+	if raw {
+		stored = tok
 	}
 	sess := store.Session{
-		TokenHash: hashToken(tok),
+		TokenHash: stored,
 		UserID:    userID,
 		ExpiresAt: s.now().Add(s.creds.sessionTTL).UTC(),
 		IPAddress: s.clientIP(r),
 		UserAgent: truncate(r.UserAgent(), maxUserAgent),
 	}
 	if err := s.store.CreateSession(r.Context(), &sess); err != nil {
-		return sessionJSON{}, fmt.Errorf("create session: %w", err)
+		return "", store.Session{}, fmt.Errorf("create session: %w", err)
+	}
+	return tok, sess, nil
+}
+
+// startSession creates a session for the user and sets the cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) (sessionJSON, error) {
+	tok, sess, err := s.createSession(r, userID, false)
+	if err != nil {
+		return sessionJSON{}, err
 	}
 	s.setSessionCookie(w, tok, sess.ExpiresAt)
 	return sessionJSON{Token: tok, ExpiresAt: sess.ExpiresAt}, nil
+}
+
+// createAccount hashes the password and creates the user with its credential account.
+// The inputs are validated. errEmailTaken if the address has an account.
+func (s *Server) createAccount(r *http.Request, email, name, password string, image *string) (store.User, error) {
+	hash, err := s.hasher.Hash(r.Context(), password)
+	if err != nil {
+		return store.User{}, s.hashErr(err)
+	}
+	u := store.User{Email: email, Name: name, PasswordHash: hash, Image: image}
+	if err := s.store.CreateUser(r.Context(), &u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, errEmailTaken
+		}
+		return store.User{}, fmt.Errorf("create user: %w", err)
+	}
+	s.audit(r, u.ID, AuditSignUp, "user", u.ID, nil)
+	return u, nil
 }
 
 // POST /auth/sign-up {email, password, name}
@@ -130,28 +176,74 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(r.Context(), in.Password)
+	u, err := s.createAccount(r, in.Email, in.Name, in.Password, nil)
 	if err != nil {
-		return s.hashErr(err)
-	}
-	u := store.User{Email: in.Email, Name: in.Name, PasswordHash: hash}
-	if err := s.store.CreateUser(r.Context(), &u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return errConflict("an account with this email exists")
-		}
-		return fmt.Errorf("create user: %w", err)
+		return err
 	}
 	sess, err := s.startSession(w, r, u.ID)
 	if err != nil {
 		return err
 	}
-	s.audit(r, u.ID, AuditSignUp, "user", u.ID, nil)
-	if err := s.mailVerification(r.Context(), u); err != nil {
+	if err := s.mailVerification(r.Context(), u, func(tok string) string { return s.link("/verify-email", tok) }); err != nil {
 		// The account exists and is signed in; the link can be asked for again.
 		s.log.ErrorContext(r.Context(), "sign-up: verification mail", "err", err)
 	}
 	writeJSON(w, http.StatusCreated, authResponse{User: u, Session: sess})
 	return nil
+}
+
+// checkCredentials returns the user whose email (trimmed, lower case) and password
+// these are, or errInvalidCredentials, spending the same work when there is no such
+// account. Both outcomes are audited and counted.
+func (s *Server) checkCredentials(r *http.Request, email, pw string) (store.User, error) {
+	ctx := r.Context()
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, err := s.hasher.Verify(ctx, dummyHash, pw); err != nil && !errors.Is(err, password.ErrMalformed) {
+			return store.User{}, s.hashErr(err)
+		}
+		meta := map[string]any{"reason": "unknown_email"}
+		if email, err := normalizeEmail(email); err == nil {
+			meta["email"] = email
+		}
+		s.audit(r, "", AuditSignInFailed, "", "", meta)
+		s.metrics.signIns.WithLabelValues("invalid").Inc()
+		return store.User{}, errInvalidCredentials
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("sign in: %w", err)
+	}
+	ok, err := s.verifyPassword(ctx, u.ID, pw)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		s.audit(r, u.ID, AuditSignInFailed, "user", u.ID, map[string]any{"reason": "wrong_password"})
+		s.metrics.signIns.WithLabelValues("invalid").Inc()
+		return store.User{}, errInvalidCredentials
+	}
+	s.audit(r, u.ID, AuditSignIn, "user", u.ID, nil)
+	s.metrics.signIns.WithLabelValues("ok").Inc()
+	return u, nil
+}
+
+// verifyPassword checks pw against the user's credential password. A user without one
+// (or with an unusable one) matches nothing, at the same cost.
+func (s *Server) verifyPassword(ctx context.Context, userID, pw string) (bool, error) {
+	stored, err := s.store.CredentialPassword(ctx, userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("credential password: %w", err)
+	}
+	ok, err := s.hasher.Verify(ctx, stored, pw)
+	switch {
+	case errors.Is(err, password.ErrMalformed):
+		if stored != "" {
+			s.log.WarnContext(ctx, "credential password unusable", "user_id", userID)
+		}
+	case err != nil:
+		return false, s.hashErr(err)
+	}
+	return ok, nil
 }
 
 // POST /auth/sign-in {email, password}
@@ -167,62 +259,52 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	u, err := s.store.UserByEmail(ctx, account)
-	if errors.Is(err, store.ErrNotFound) {
-		if _, err := s.hasher.Verify(ctx, dummyHash, in.Password); err != nil && !errors.Is(err, password.ErrMalformed) {
-			return s.hashErr(err)
-		}
-		meta := map[string]any{"reason": "unknown_email"}
-		if email, err := normalizeEmail(account); err == nil {
-			meta["email"] = email
-		}
-		s.audit(r, "", AuditSignInFailed, "", "", meta)
-		s.metrics.signIns.WithLabelValues("invalid").Inc()
-		return errInvalidCredentials
-	}
+	u, err := s.checkCredentials(r, account, in.Password)
 	if err != nil {
-		return fmt.Errorf("sign in: %w", err)
-	}
-	stored, err := s.store.CredentialPassword(ctx, u.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("sign in: %w", err)
-	}
-	ok, err := s.hasher.Verify(ctx, stored, in.Password)
-	switch {
-	case errors.Is(err, password.ErrMalformed):
-		s.log.WarnContext(ctx, "credential password unusable", "user_id", u.ID)
-	case err != nil:
-		return s.hashErr(err)
-	}
-	if !ok {
-		s.audit(r, u.ID, AuditSignInFailed, "user", u.ID, map[string]any{"reason": "wrong_password"})
-		s.metrics.signIns.WithLabelValues("invalid").Inc()
-		return errInvalidCredentials
+		return err
 	}
 	sess, err := s.startSession(w, r, u.ID)
 	if err != nil {
 		return err
 	}
-	s.audit(r, u.ID, AuditSignIn, "user", u.ID, nil)
-	s.metrics.signIns.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, authResponse{User: u, Session: sess})
+	return nil
+}
+
+// endSession deletes one session (gone already is fine) and closes its sockets.
+func (s *Server) endSession(r *http.Request, sess store.Session) error {
+	if err := s.store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	if s.sockets != nil {
+		if err := s.sockets.CloseSession(r.Context(), sess.ID, hub.StatusForbidden, "signed out"); err != nil {
+			s.log.WarnContext(r.Context(), "closing the session's sockets failed", "session_id", sess.ID, "err", err)
+		}
+	}
+	s.audit(r, sess.UserID, AuditSignOut, "session", sess.ID, nil)
+	return nil
+}
+
+// endUserSessions deletes every session of the user and closes their sockets.
+func (s *Server) endUserSessions(ctx context.Context, userID, reason string) error {
+	if err := s.store.DeleteUserSessions(ctx, userID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	if s.sockets != nil {
+		if err := s.sockets.CloseUserSessions(ctx, userID, hub.StatusForbidden, reason); err != nil {
+			s.log.WarnContext(ctx, "closing the user's session sockets failed", "user_id", userID, "err", err)
+		}
+	}
 	return nil
 }
 
 // POST /auth/sign-out: ends this session only.
 func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	if err := s.store.DeleteSession(r.Context(), p.session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("sign out: %w", err)
-	}
-	if s.sockets != nil {
-		if err := s.sockets.CloseSession(r.Context(), p.session.ID, hub.StatusForbidden, "signed out"); err != nil {
-			s.log.WarnContext(r.Context(), "closing the session's sockets failed", "session_id", p.session.ID, "err", err)
-		}
+	if err := s.endSession(r, *p.session); err != nil {
+		return err
 	}
 	s.clearSessionCookie(w)
-	s.audit(r, p.userID, AuditSignOut, "session", p.session.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -256,14 +338,13 @@ func (s *Server) issueVerification(ctx context.Context, kind, userID string, ttl
 
 // consumeVerification spends a token of kind and returns the user id it was for.
 func (s *Server) consumeVerification(ctx context.Context, kind, tok string) (string, error) {
-	invalid := errBadRequest("invalid or expired token")
 	userID, ok := tokenUserID(tok)
 	if !ok {
-		return "", invalid
+		return "", errInvalidToken
 	}
 	_, err := s.store.ConsumeVerification(ctx, kind+":"+userID, hashToken(tok), s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return "", invalid
+		return "", errInvalidToken
 	}
 	if err != nil {
 		return "", fmt.Errorf("consume verification: %w", err)
@@ -278,6 +359,31 @@ func (s *Server) link(path, tok string) string {
 	return u.String()
 }
 
+// mailEmailVerification mails u a single-use verification link made by link, within
+// the verification requests' rate limit.
+func (s *Server) mailEmailVerification(r *http.Request, u store.User, link func(tok string) string) error {
+	if err := s.limitAuth(r, "verify-email", u.ID); err != nil {
+		return err
+	}
+	if err := s.mailVerification(r.Context(), u, link); err != nil {
+		return err
+	}
+	s.audit(r, u.ID, AuditEmailVerificationRequest, "user", u.ID, nil)
+	return nil
+}
+
+// mailVerification issues a verification token for u and mails its link.
+func (s *Server) mailVerification(ctx context.Context, u store.User, link func(tok string) string) error {
+	tok, err := s.issueVerification(ctx, kindEmailVerification, u.ID, s.verifyTTL)
+	if err != nil {
+		return err
+	}
+	s.sendMail(ctx, u.Email, "Verify your SecureCam email address",
+		"Open this link to verify your email address:\n\n"+link(tok)+
+			"\n\nThe link works once and expires in "+s.verifyTTL.String()+".\n")
+	return nil
+}
+
 // POST /auth/verify-email/request: mails the signed-in user a verification link.
 func (s *Server) handleVerifyEmailRequest(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
@@ -288,27 +394,53 @@ func (s *Server) handleVerifyEmailRequest(w http.ResponseWriter, r *http.Request
 	if u.EmailVerified {
 		return errConflict("email already verified")
 	}
-	if err := s.limitAuth(r, "verify-email", u.ID); err != nil {
+	if err := s.mailEmailVerification(r, u, func(tok string) string { return s.link("/verify-email", tok) }); err != nil {
 		return err
 	}
-	if err := s.mailVerification(r.Context(), u); err != nil {
-		return err
-	}
-	s.audit(r, u.ID, AuditEmailVerificationRequest, "user", u.ID, nil)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 
-// mailVerification issues a verification token for u and mails its link.
-func (s *Server) mailVerification(ctx context.Context, u store.User) error {
-	tok, err := s.issueVerification(ctx, kindEmailVerification, u.ID, s.verifyTTL)
-	if err != nil {
-		return err
+// verifyEmail marks the address of a verification token's user verified and returns
+// the user. The token is one of the hub's (single use) or, with Better Auth on, an
+// e-mail verification JWT signed with its secret (valid until it expires; links that
+// change the address are refused).
+func (s *Server) verifyEmail(r *http.Request, tok string) (store.User, error) {
+	ctx := r.Context()
+	var userID string
+	if s.creds.ba != nil && strings.Count(tok, ".") == 2 {
+		claims, err := betterauth.VerifyJWT(s.creds.ba.secret, tok, s.now())
+		switch {
+		case errors.Is(err, betterauth.ErrTokenExpired):
+			return store.User{}, errTokenExpired
+		case err != nil || claims.UpdateTo != "":
+			return store.User{}, errInvalidToken
+		}
+		u, err := s.store.UserByEmail(ctx, claims.Email)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, errTokenNoUser
+		}
+		if err != nil {
+			return store.User{}, fmt.Errorf("verify email: %w", err)
+		}
+		if claims.UserID != "" && !strings.EqualFold(claims.UserID, u.ID) {
+			return store.User{}, errInvalidToken
+		}
+		userID = u.ID
+	} else {
+		var err error
+		if userID, err = s.consumeVerification(ctx, kindEmailVerification, tok); err != nil {
+			return store.User{}, err
+		}
 	}
-	s.sendMail(ctx, u.Email, "Verify your SecureCam email address",
-		"Open this link to verify your email address:\n\n"+s.link("/verify-email", tok)+
-			"\n\nThe link works once and expires in "+s.verifyTTL.String()+".\n")
-	return nil
+	if err := s.store.SetEmailVerified(ctx, userID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, errInvalidToken
+		}
+		return store.User{}, fmt.Errorf("verify email: %w", err)
+	}
+	s.audit(r, userID, AuditEmailVerified, "user", userID, nil)
+	return s.store.UserByID(ctx, userID)
 }
 
 // POST /auth/verify-email {token}
@@ -317,45 +449,25 @@ func (s *Server) handleVerifyEmail(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	userID, err := s.consumeVerification(r.Context(), kindEmailVerification, in.Token)
-	if err != nil {
+	if _, err := s.verifyEmail(r, in.Token); err != nil {
 		return err
 	}
-	if err := s.store.SetEmailVerified(r.Context(), userID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errBadRequest("invalid or expired token")
-		}
-		return fmt.Errorf("verify email: %w", err)
-	}
-	s.audit(r, userID, AuditEmailVerified, "user", userID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// POST /auth/password-reset/request {email}: 202 whether or not the account exists.
-// The answer must not tell, in content or in time, so the lookup, the token and the
-// mail all happen after it, in the background.
-func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Request) error {
-	var in resetMailRequest
-	if err := s.decodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := s.limitAuth(r, "password-reset", strings.ToLower(strings.TrimSpace(in.Email))); err != nil {
-		return err
-	}
-	if err := in.check(); err != nil {
-		return err
-	}
+// requestPasswordReset answers a reset request at once and, in the background (the
+// answer must not tell, in content or in time, whether the account exists), mails the
+// account of email (normalized), if there is one, a single-use reset link made by link.
+func (s *Server) requestPasswordReset(r *http.Request, email string, link func(tok string) string) {
 	detached := r.Clone(context.WithoutCancel(r.Context()))
 	s.background(r.Context(), "password reset request", func(ctx context.Context) {
-		s.requestPasswordReset(detached.WithContext(ctx), in.Email)
+		s.mailPasswordReset(detached.WithContext(ctx), email, link)
 	})
-	w.WriteHeader(http.StatusAccepted)
-	return nil
 }
 
-// requestPasswordReset mails a reset link when an account has the email.
-func (s *Server) requestPasswordReset(r *http.Request, email string) {
+// mailPasswordReset mails a reset link when an account has the email.
+func (s *Server) mailPasswordReset(r *http.Request, email string, link func(tok string) string) {
 	ctx := r.Context()
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
@@ -373,8 +485,113 @@ func (s *Server) requestPasswordReset(r *http.Request, email string) {
 	s.audit(r, u.ID, AuditPasswordResetRequest, "user", u.ID, nil)
 	s.deliverMail(ctx, u.Email, "Reset your SecureCam password",
 		"Someone asked to reset the password of your SecureCam account. If it was you, open:\n\n"+
-			s.link("/reset-password", tok)+"\n\nThe link works once and expires in "+s.resetTTL.String()+
+			link(tok)+"\n\nThe link works once and expires in "+s.resetTTL.String()+
 			". If it was not you, ignore this mail.\n")
+}
+
+// POST /auth/password-reset/request {email}: 202 whether or not the account exists.
+func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Request) error {
+	var in resetMailRequest
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitAuth(r, "password-reset", strings.ToLower(strings.TrimSpace(in.Email))); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	s.requestPasswordReset(r, in.Email, func(tok string) string { return s.link("/reset-password", tok) })
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// Better Auth's reset rows: identifier "reset-password:<token>", value the user id.
+const baResetPrefix = "reset-password:"
+
+// isScopedToken tells the hub's verification tokens ("<user id>.<secret>") from Better
+// Auth's reset tokens (24 letters and digits).
+func isScopedToken(tok string) bool { return strings.Contains(tok, ".") }
+
+// resetTokenValid reports, without spending it, whether a reset token would work now.
+func (s *Server) resetTokenValid(ctx context.Context, tok string) (bool, error) {
+	if tok == "" || len(tok) > maxTokenLen {
+		return false, nil
+	}
+	identifier, value := baResetPrefix+tok, ""
+	if isScopedToken(tok) {
+		userID, ok := tokenUserID(tok)
+		if !ok {
+			return false, nil
+		}
+		identifier, value = kindPasswordReset+":"+userID, hashToken(tok)
+	}
+	vs, err := s.store.ListVerifications(ctx, identifier, s.now())
+	if err != nil {
+		return false, fmt.Errorf("reset token: %w", err)
+	}
+	for _, v := range vs {
+		if value == "" || v.ValueHash == value {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// consumeResetToken spends a reset token, the hub's or one Better Auth issued before
+// the hub took over, and returns the user id it was for.
+func (s *Server) consumeResetToken(ctx context.Context, tok string) (string, error) {
+	if isScopedToken(tok) {
+		return s.consumeVerification(ctx, kindPasswordReset, tok)
+	}
+	if tok == "" || len(tok) > maxTokenLen {
+		return "", errInvalidToken
+	}
+	vs, err := s.store.ListVerifications(ctx, baResetPrefix+tok, s.now())
+	if err != nil {
+		return "", fmt.Errorf("reset token: %w", err)
+	}
+	for _, v := range vs {
+		userID, ok := parseID(v.ValueHash)
+		if !ok {
+			continue
+		}
+		_, err := s.store.ConsumeVerification(ctx, v.Identifier, v.ValueHash, s.now())
+		if errors.Is(err, store.ErrNotFound) {
+			continue // spent meanwhile
+		}
+		if err != nil {
+			return "", fmt.Errorf("consume reset token: %w", err)
+		}
+		return userID, nil
+	}
+	return "", errInvalidToken
+}
+
+// resetPassword spends a reset token, sets the new (validated) password and ends every
+// session of the user.
+func (s *Server) resetPassword(r *http.Request, tok, pw string) error {
+	ctx := r.Context()
+	// Hash first: a busy pool must not burn the token.
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return s.hashErr(err)
+	}
+	userID, err := s.consumeResetToken(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetPassword(ctx, userID, hash); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errInvalidToken
+		}
+		return fmt.Errorf("password reset: %w", err)
+	}
+	if err := s.endUserSessions(ctx, userID, "password reset"); err != nil {
+		return fmt.Errorf("password reset: %w", err)
+	}
+	s.audit(r, userID, AuditPasswordReset, "user", userID, nil)
+	return nil
 }
 
 // POST /auth/password-reset {token, password}: sets the password and ends every
@@ -390,31 +607,38 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) err
 	if err := in.check(); err != nil {
 		return err
 	}
-	// Hash first: a busy pool must not burn the token.
-	hash, err := s.hasher.Hash(r.Context(), in.Password)
-	if err != nil {
-		return s.hashErr(err)
+	if err := s.resetPassword(r, in.Token, in.Password); err != nil {
+		return err
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// changePassword sets a new (validated) password for a user who knows the current
+// one. errNoPassword when the account has none, errWrongPassword when current is not
+// it. Sessions are left as they are.
+func (s *Server) changePassword(r *http.Request, userID, current, next string) error {
 	ctx := r.Context()
-	userID, err := s.consumeVerification(ctx, kindPasswordReset, in.Token)
+	if err := s.limitAuth(r, "change-password", userID); err != nil {
+		return err
+	}
+	if _, err := s.store.CredentialPassword(ctx, userID); errors.Is(err, store.ErrNotFound) {
+		return errNoPassword
+	}
+	ok, err := s.verifyPassword(ctx, userID, current)
 	if err != nil {
 		return err
 	}
+	if !ok {
+		return errWrongPassword
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return s.hashErr(err)
+	}
 	if err := s.store.SetPassword(ctx, userID, hash); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errBadRequest("invalid or expired token")
-		}
-		return fmt.Errorf("password reset: %w", err)
+		return fmt.Errorf("change password: %w", err)
 	}
-	if err := s.store.DeleteUserSessions(ctx, userID); err != nil {
-		return fmt.Errorf("password reset: end sessions: %w", err)
-	}
-	if s.sockets != nil {
-		if err := s.sockets.CloseUserSessions(ctx, userID, hub.StatusForbidden, "password reset"); err != nil {
-			s.log.WarnContext(ctx, "closing the user's session sockets failed", "user_id", userID, "err", err)
-		}
-	}
-	s.audit(r, userID, AuditPasswordReset, "user", userID, nil)
-	w.WriteHeader(http.StatusNoContent)
+	s.audit(r, userID, AuditPasswordChanged, "user", userID, nil)
 	return nil
 }

@@ -17,6 +17,7 @@ const (
 	AuditEmailVerified            = "user.email_verified"
 	AuditPasswordResetRequest     = "user.password_reset_requested"
 	AuditPasswordReset            = "user.password_reset"
+	AuditPasswordChanged          = "user.password_changed"
 	AuditDeviceCreated            = "device.created"
 	AuditDeviceDeleted            = "device.deleted"
 	AuditLinkCreated              = "device_link.created"

@@ -62,7 +62,7 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request) (*principal
 		if !ok {
 			return nil, errUnauthorized("Authorization must be \"Bearer <token>\"")
 		}
-		sess, _, err := s.creds.sessionByToken(ctx, tok, true)
+		sess, _, err := s.creds.sessionByToken(ctx, s.creds.bearerCredential(tok), true)
 		if err == nil {
 			return &principal{userID: sess.UserID, session: &sess}, nil
 		}
@@ -75,19 +75,23 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request) (*principal
 		}
 		return &principal{userID: d.UserID, device: &d}, nil
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
+	c, fromBA, ok := s.creds.cookieCredential(r)
+	if !ok {
 		return nil, errNoCredentials
 	}
 	if !safeMethod(r.Method) && !s.originAllowed(r) {
 		return nil, errBadOrigin
 	}
-	sess, renewed, err := s.creds.sessionByToken(ctx, c.Value, true)
+	sess, renewed, err := s.creds.sessionByToken(ctx, c, true)
 	if err != nil {
 		return nil, err
 	}
 	if renewed {
-		s.setSessionCookie(w, c.Value, sess.ExpiresAt)
+		if fromBA {
+			s.setBACookie(w, c.token, sess.ExpiresAt)
+		} else {
+			s.setSessionCookie(w, c.token, sess.ExpiresAt)
+		}
 	}
 	return &principal{userID: sess.UserID, session: &sess, cookie: true}, nil
 }

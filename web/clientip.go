@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/securecam/securecam/web/internal/betterauth"
 )
 
 // parseTrustedProxies reads CIDRs or single addresses.
@@ -138,20 +140,34 @@ func (c *credentials) requestOrigin(r *http.Request) string {
 	return originOf(scheme + "://" + r.Host)
 }
 
-// originAllowed applies the browser rule: an Origin equal to the request's own
-// (scheme, host and port), or one of the allowed origins; without an Origin,
-// Sec-Fetch-Site: same-origin.
+// presentedOrigin is the request's Origin header or, without one, the expo-origin
+// header Better Auth's Expo plugin sends in its place (native apps have no Origin).
+func presentedOrigin(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" {
+		return o
+	}
+	return r.Header.Get("Expo-Origin")
+}
+
+// originAllowed applies the browser rule: an Origin (or expo-origin) equal to the
+// request's own (scheme, host and port), or one of the allowed origins; without
+// either, Sec-Fetch-Site: same-origin.
 func (s *Server) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
+	o := presentedOrigin(r)
 	if o == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
 	return s.creds.originOK(r, o)
 }
 
-// originOK checks a present Origin header value of r: the origin r was sent to, or an
-// allowed origin.
+// originOK checks a present Origin header value of r: the origin r was sent to, an
+// allowed origin, or a URL of an allowed app scheme.
 func (c *credentials) originOK(r *http.Request, origin string) bool {
+	for _, p := range c.appOrigins {
+		if betterauth.MatchAppOrigin(origin, p) {
+			return true
+		}
+	}
 	o := originOf(origin)
 	if o == "" {
 		return false // includes "null"

@@ -100,6 +100,9 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Post("/recordings/{id}/complete", s.h(s.handleCompleteRecording))
 			})
 		})
+		if s.creds.ba != nil {
+			r.Route("/api/auth", s.baRoutes)
+		}
 		if app != nil {
 			r.Handle("/*", app)
 		}

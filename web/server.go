@@ -32,9 +32,13 @@ type Store interface {
 	CredentialPassword(ctx context.Context, userID string) (string, error)
 	SetPassword(ctx context.Context, userID, hash string) error
 	SetEmailVerified(ctx context.Context, userID string) error
+	UpdateUser(ctx context.Context, id string, u store.UserUpdate) (store.User, error)
 
 	CreateSession(ctx context.Context, s *store.Session) error
 	SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error)
+	SessionByID(ctx context.Context, id string) (store.Session, error)
+	ListUserSessions(ctx context.Context, userID string) ([]store.Session, error)
+	HashRawSessionTokens(ctx context.Context, hash func(token string) string) (int, error)
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
@@ -42,6 +46,7 @@ type Store interface {
 
 	CreateVerification(ctx context.Context, v *store.Verification) error
 	ConsumeVerification(ctx context.Context, identifier, valueHash string, now time.Time) (store.Verification, error)
+	ListVerifications(ctx context.Context, identifier string, now time.Time) ([]store.Verification, error)
 
 	CreateDevice(ctx context.Context, d *store.Device, tokenHash string) error
 	Device(ctx context.Context, id string) (store.Device, error)
@@ -104,8 +109,10 @@ type Config struct {
 	// allowed origin, and Secure cookies when it is https. Default http://localhost:8080.
 	PublicURL string
 	// AllowedOrigins are browser origins ("https://app.example.com") allowed besides
-	// same-origin requests. nil means the origin of PublicURL; an empty non-nil slice
-	// means none besides same-origin.
+	// same-origin requests, and native apps' origins ("myapp://", any URL of that
+	// scheme; "exp://host:port"), which the Expo plugin of Better Auth sends in
+	// expo-origin. nil means the origin of PublicURL; an empty non-nil slice means none
+	// besides same-origin.
 	AllowedOrigins []string
 	// TrustedProxies are CIDRs or addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -152,6 +159,17 @@ type Config struct {
 	AuthPerIPAccount RateLimit
 	AuthPerAccount   RateLimit
 	AuthSlowdown     time.Duration
+	// BetterAuthSecret is the secret of the Better Auth server whose apps and sessions
+	// the hub serves (its BETTER_AUTH_SECRET). Set, it turns on Better Auth's routes
+	// under /api/auth, its session cookie and signed bearer tokens (accepted everywhere
+	// a session is, /ws included), and its e-mail verification JWTs. Empty: all of that
+	// is off.
+	BetterAuthSecret string
+	// BetterAuthShared says a Better Auth server still uses the same database: sessions
+	// it wrote (raw tokens) are accepted when presented with a valid signature, and the
+	// sessions /api/auth creates are stored raw too, so that it accepts them. Requires
+	// BetterAuthSecret. False (taking over): [Server.AdoptSessions] hashes raw tokens.
+	BetterAuthShared bool
 }
 
 // Deps are the server's collaborators. Store is required; every other nil field takes

@@ -32,9 +32,11 @@ func NewSocketAuth(cfg Config, deps Deps) (*SocketAuth, error) {
 
 // Authenticate implements [hub.Authenticator]. It tries, in order: ?ticket= (single
 // use, from POST /api/v1/ws-tickets); Authorization: Bearer with a device token;
-// Bearer with a user session token plus the device id in X-Device-Id or ?device_id=;
-// the session cookie plus a device id and an Origin header that is allowed. A present
-// but bad credential is refused, never skipped. The identity's SessionID is empty when
+// Bearer with a user session token (or, with Better Auth on, its signed
+// "<token>.<signature>" form) plus the device id in X-Device-Id or ?device_id=; the
+// session cookie (the hub's or Better Auth's) plus a device id and an Origin (or
+// expo-origin) header that is allowed. A present but bad credential is refused, never
+// skipped. The identity's SessionID is empty when
 // the socket was opened with a device token (or a ticket minted with one).
 //
 // Every error is a [*hub.AuthError]: 401 unauthorized (no or bad credentials), 403
@@ -64,7 +66,7 @@ func (a *SocketAuth) authenticate(r *http.Request) (hub.Identity, error) {
 		if !ok {
 			return hub.Identity{}, errUnauthorized("Authorization must be \"Bearer <token>\"")
 		}
-		sess, _, err := a.creds.sessionByToken(ctx, tok, true)
+		sess, _, err := a.creds.sessionByToken(ctx, a.creds.bearerCredential(tok), true)
 		if err == nil {
 			return a.socketForSession(ctx, r, sess)
 		}
@@ -84,15 +86,15 @@ func (a *SocketAuth) authenticate(r *http.Request) (hub.Identity, error) {
 		}
 		return hub.Identity{UserID: d.UserID, DeviceID: d.ID}, nil
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
+	c, _, ok := a.creds.cookieCredential(r)
+	if !ok {
 		return hub.Identity{}, errNoCredentials
 	}
-	if o := r.Header.Get("Origin"); o == "" || !a.creds.originOK(r, o) {
+	if o := presentedOrigin(r); o == "" || !a.creds.originOK(r, o) {
 		return hub.Identity{}, errForbidden("a cookie-authenticated socket needs an allowed Origin")
 	}
 	// No renewal here: the new expiry could not reach the cookie before the upgrade.
-	sess, _, err := a.creds.sessionByToken(ctx, c.Value, false)
+	sess, _, err := a.creds.sessionByToken(ctx, c, false)
 	if err != nil {
 		return hub.Identity{}, err
 	}
@@ -178,10 +180,10 @@ func (a *SocketAuth) socketForSession(ctx context.Context, r *http.Request, sess
 
 var errBadTicket = errUnauthorized("invalid, used or expired ticket")
 
-// A ticket is "<device id>.<session token hash, or empty for a device token>.<secret>",
-// stored hashed under "ws-ticket:<device id>". Naming the session by its token hash
-// lets the ticket be refused once the session has ended (signed out, reset), even
-// within its 30 seconds; the hash alone authenticates nothing.
+// A ticket is "<device id>.<session id, or empty for a device token>.<secret>", stored
+// hashed under "ws-ticket:<device id>". Naming the session lets the ticket be refused
+// once the session has ended (signed out, reset), even within its 30 seconds; the id
+// alone authenticates nothing.
 func (a *SocketAuth) socketByTicket(ctx context.Context, ticket string) (hub.Identity, error) {
 	deviceID, sessionRef, ok := ticketParts(ticket)
 	if !ok {
@@ -205,7 +207,7 @@ func (a *SocketAuth) socketByTicket(ctx context.Context, ticket string) (hub.Ide
 	if sessionRef == "" {
 		return id, nil
 	}
-	sess, err := a.creds.store.SessionByTokenHash(ctx, sessionRef)
+	sess, err := a.creds.store.SessionByID(ctx, sessionRef)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != d.UserID || !a.creds.now().Before(sess.ExpiresAt))) {
 		return hub.Identity{}, errBadTicket
 	}
@@ -242,7 +244,7 @@ func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) erro
 		if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
 			return err
 		}
-		sessionRef = p.session.TokenHash
+		sessionRef = p.session.ID
 	}
 	ticket, err := newScopedToken(id, sessionRef)
 	if err != nil {

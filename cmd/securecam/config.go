@@ -53,8 +53,9 @@ type Config struct {
 	NodeID string
 	// AllowedOrigins are the origins (scheme://host[:port], normalised: lower case, no
 	// default port) allowed for browser WebSockets and cookie-authenticated requests besides
-	// same-origin ones (SECURECAM_ALLOWED_ORIGINS, comma-separated, default the origin of
-	// PublicURL).
+	// same-origin ones, and native apps' origins (a custom scheme: "myapp://", as Better
+	// Auth's Expo plugin sends in expo-origin) (SECURECAM_ALLOWED_ORIGINS, comma-separated,
+	// default the origin of PublicURL).
 	AllowedOrigins []string
 	// LogLevel is the minimum level logged (SECURECAM_LOG_LEVEL: debug, info, warn, error;
 	// default info).
@@ -145,6 +146,13 @@ type Config struct {
 	// open sockets and closes revoked ones with 4003 (SECURECAM_REVALIDATE_INTERVAL,
 	// default 60s, spread by ±10 %).
 	RevalidateInterval time.Duration
+	// BetterAuthSecret is the BETTER_AUTH_SECRET of the Better Auth server the hub takes
+	// over or shares the database with; set, it turns on Better Auth's routes under
+	// /api/auth and its cookies and signed tokens (SECURECAM_BETTER_AUTH_SECRET).
+	BetterAuthSecret string
+	// BetterAuthShared says a Better Auth server still uses the database
+	// (SECURECAM_BETTER_AUTH_SHARED, default false: the hub takes it over).
+	BetterAuthShared bool
 }
 
 // S3Config is the S3-compatible bucket recordings are stored in. Bucket is set whenever
@@ -298,6 +306,10 @@ var settings = []setting{
 	{key: "allowed_origins", list: true, apply: func(c *Config, v string) error {
 		c.AllowedOrigins = nil
 		for _, item := range splitList(v) {
+			if appOrigin(item) {
+				c.AllowedOrigins = append(c.AllowedOrigins, item)
+				continue
+			}
 			o, err := parseOrigin(item)
 			if err != nil {
 				return err
@@ -477,6 +489,15 @@ var settings = []setting{
 	{key: "revalidate_interval", apply: func(c *Config, v string) error {
 		return setDuration(&c.RevalidateInterval, v)
 	}},
+	{key: "better_auth_secret", apply: func(c *Config, v string) error { c.BetterAuthSecret = v; return nil }},
+	{key: "better_auth_shared", apply: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean; write true or false", v)
+		}
+		c.BetterAuthShared = b
+		return nil
+	}},
 }
 
 // envName is the environment variable of a YAML key.
@@ -546,6 +567,9 @@ func (c *Config) complete() configError {
 	}
 	if len(c.AllowedOrigins) == 0 {
 		c.AllowedOrigins = []string{c.PublicURL}
+	}
+	if c.BetterAuthShared && c.BetterAuthSecret == "" {
+		errs = append(errs, errors.New("SECURECAM_BETTER_AUTH_SHARED is true: set SECURECAM_BETTER_AUTH_SECRET to the Better Auth server's BETTER_AUTH_SECRET"))
 	}
 
 	apns := map[string]string{
@@ -795,6 +819,21 @@ func parseOrigin(v string) (string, error) {
 	return strings.ToLower(u.Scheme) + "://" + host, nil
 }
 
+// appOrigin reports whether v is a native app's origin: a custom scheme such as
+// "myapp://" or "exp://192.168.1.5:8081".
+func appOrigin(v string) bool {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok || scheme == "" || strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https") {
+		return false
+	}
+	for i, c := range strings.ToLower(scheme) {
+		if !(c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(rest, " \t\n,")
+}
+
 func parsePrefix(v string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(v); err == nil {
 		return p.Masked(), nil
@@ -905,7 +944,7 @@ func defaultNodeID() (string, error) {
 }
 
 // LogValue is the configuration as logged at start: every setting, with passwords in URLs
-// and the TURN secret redacted.
+// redacted and the TURN and Better Auth secrets left out.
 func (c Config) LogValue() slog.Value {
 	redact := func(raw string) string {
 		if u, err := url.Parse(raw); err == nil {
@@ -957,6 +996,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("s3_static_credentials", c.S3.AccessKeyID != ""),
 		slog.Bool("s3_path_style", c.S3.PathStyle),
 		slog.String("revalidate_interval", c.RevalidateInterval.String()),
+		slog.Bool("better_auth", c.BetterAuthSecret != ""),
+		slog.Bool("better_auth_shared", c.BetterAuthShared),
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -49,8 +49,8 @@ type node struct {
 }
 
 // build makes every part of the node from the configuration: store, registry, Redis,
-// live view, events and push, signaling, socket auth, hub, web, listeners (behind the
-// connection caps). On failure it releases what it made.
+// live view, events and push, signaling, socket auth, hub, web (and the adoption of a
+// Better Auth database's sessions), listeners (behind the connection caps). On failure it releases what it made.
 func build(ctx context.Context, cfg Config, logger *slog.Logger) (*node, error) {
 	n := &node{cfg: cfg, log: logger}
 	if err := n.build(ctx); err != nil {
@@ -83,6 +83,8 @@ func (n *node) build(ctx context.Context) error {
 		BodyMinRate:         cfg.BodyMinRate,
 		StorageQuotaBytes:   cfg.StorageQuotaBytes,
 		StorageReserveBytes: n.events.reserve,
+		BetterAuthSecret:    cfg.BetterAuthSecret,
+		BetterAuthShared:    cfg.BetterAuthShared,
 	}
 	auth, err := web.NewSocketAuth(webCfg, deps)
 	if err != nil {
@@ -92,6 +94,9 @@ func (n *node) build(ctx context.Context) error {
 		return err
 	}
 	if err := n.buildWeb(webCfg, deps); err != nil {
+		return err
+	}
+	if err := n.adoptSessions(ctx); err != nil {
 		return err
 	}
 	return n.listen()
@@ -239,6 +244,22 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 		return err
 	}
 	n.web = srv
+	return nil
+}
+
+// adoptSessions takes over what a Better Auth server left (unless it still shares the
+// database): its raw session tokens become hashes.
+func (n *node) adoptSessions(ctx context.Context) error {
+	if l := len(n.cfg.BetterAuthSecret); l > 0 && l < 32 {
+		n.log.Warn("SECURECAM_BETTER_AUTH_SECRET is shorter than 32 characters; Better Auth recommends at least 32 (openssl rand -base64 32)")
+	}
+	count, err := n.web.AdoptSessions(ctx)
+	if err != nil {
+		return err
+	}
+	if count > 0 {
+		n.log.Info("hashed session tokens Better Auth stored raw", "sessions", count)
+	}
 	return nil
 }
 
