@@ -23,7 +23,11 @@
 #               ~/.cache/securecam/tools); it never becomes a dependency of the module.
 #   Chromium    for the browser tests.
 #   Node.js     for the browser app's unit tests (web/app/jstest, node's test runner),
-#               which run before the Go tests when no package pattern is given.
+#               which run before the Go tests when no package pattern is given; with
+#               npm, for the Better Auth compatibility tests of cmd/securecam: the
+#               pinned packages of cmd/securecam/testdata/betterauth are installed
+#               there with npm ci when node_modules is missing or older than the lock
+#               file (once per run, quietly).
 #   a C compiler, for -race.
 #
 # Whatever is missing is installed with apt-get when running as root on Debian or Ubuntu.
@@ -419,6 +423,34 @@ node_bin=$(command -v node || true)
 if [[ -z "$node_bin" ]]; then
 	missing "Node.js (node, for the browser app's unit tests in web/app/jstest)" \
 		"apt-get install nodejs (Debian/Ubuntu), brew install node (macOS), or install Node 20 from https://nodejs.org"
+elif (($(node -p 'process.versions.node.split(".")[0]') < 20)); then
+	missing "Node.js 20 or later (found $(node --version); Better Auth's dependencies need 20)" \
+		"install Node 20 from https://nodejs.org or your distribution's backports"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+	apt_install npm || true
+fi
+npm_bin=$(command -v npm || true)
+if [[ -z "$npm_bin" ]]; then
+	missing "npm (installs the pinned Better Auth the compatibility tests run)" \
+		"apt-get install npm (Debian/Ubuntu); it comes with Node.js from https://nodejs.org"
+fi
+
+# The Better Auth tests' packages: npm ci when node_modules is missing or was installed
+# from another lock file (the stamp records the lock file's checksum).
+ba_dir=cmd/securecam/testdata/betterauth
+ba_stamp="$ba_dir/node_modules/.securecam-lock.sha256"
+if [[ -n "$node_bin" && -n "$npm_bin" ]]; then
+	ba_sum=$(sha256sum "$ba_dir/package-lock.json" | cut -d' ' -f1)
+	if [[ ! -s "$ba_stamp" || "$(cat "$ba_stamp")" != "$ba_sum" ]]; then
+		log "installing the pinned Better Auth test packages (npm ci in $ba_dir; output in $scratch/npm.log)"
+		if (cd "$ba_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) >>"$scratch/npm.log" 2>&1; then
+			echo "$ba_sum" >"$ba_stamp"
+		else
+			tail -n 20 "$scratch/npm.log" >&2
+			missing "the Better Auth test packages ($ba_dir)" "npm ci failed; see its output above"
+		fi
+	fi
 fi
 
 # ---------------------------------------------------------------------------- run
@@ -431,6 +463,7 @@ log "pg_ctl:     $(pg_bindir || true)"
 log "s3:         ${s3_endpoint:-none} ${s3_how:+($s3_how)}"
 log "chromium:   ${chromium:-none}"
 log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"
+log "npm:        ${npm_bin:-none}${npm_bin:+ ($(npm --version))}"
 
 if ((${#problems[@]} > 0)); then
 	if in_ci; then

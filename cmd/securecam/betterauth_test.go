@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -123,7 +124,7 @@ func hubMails(t *testing.T, p *proc) func(json.RawMessage) any {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			var bodies []string
-			for _, line := range p.logLines() {
+			for _, line := range strings.Split(p.Tail(), "\n") {
 				var rec struct {
 					Msg, To, Body string
 				}
@@ -254,7 +255,7 @@ func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 func migratedPostgres(t *testing.T) string {
 	t.Helper()
 	url := storetest.PostgresURL(t)
-	cmd := exec.Command(binary, "migrate")
+	cmd := exec.Command(childtest.Binary(t), "migrate")
 	cmd.Env = append(os.Environ(), "SECURECAM_DATABASE_URL="+url, "SECURECAM_DATA_DIR="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("securecam migrate: %v\n%s", err, out)
@@ -274,11 +275,11 @@ func TestBetterAuthClient(t *testing.T) {
 		"SECURECAM_BETTER_AUTH_SECRET": baSecret,
 		"SECURECAM_LOG_LEVEL":          "debug",
 	})
-	runNode(t, map[string]string{"BASE_URL": p.url}, hubMails(t, p), "client.mjs", "flow")
+	runNode(t, map[string]string{"BASE_URL": p.URL}, hubMails(t, p), "client.mjs", "flow")
 
 	ba := startBAServer(t, migratedPostgres(t))
 	var fromHub, fromBA map[string]json.RawMessage
-	if err := json.Unmarshal(runNode(t, map[string]string{"BASE_URL": p.url}, noQuestions(t), "client.mjs", "errors"), &fromHub); err != nil {
+	if err := json.Unmarshal(runNode(t, map[string]string{"BASE_URL": p.URL}, noQuestions(t), "client.mjs", "errors"), &fromHub); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(runNode(t, map[string]string{"BASE_URL": ba.url}, noQuestions(t), "client.mjs", "errors"), &fromBA); err != nil {
@@ -305,7 +306,7 @@ func TestBetterAuthExpoCookies(t *testing.T) {
 	var got struct {
 		Cookie string `json:"cookie"`
 	}
-	if err := json.Unmarshal(runNode(t, map[string]string{"BASE_URL": p.url}, noQuestions(t), "expo.mjs"), &got); err != nil {
+	if err := json.Unmarshal(runNode(t, map[string]string{"BASE_URL": p.URL}, noQuestions(t), "expo.mjs"), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(got.Cookie, "better-auth.session_token=") {
@@ -334,7 +335,7 @@ func TestBetterAuthExpoCookies(t *testing.T) {
 // createDevice registers a viewer over /api/v1 with the given credentials.
 func createDevice(t *testing.T, p *proc, h http.Header) string {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, p.url+"/api/v1/devices",
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL+"/api/v1/devices",
 		strings.NewReader(`{"name":"phone","role":"viewer","platform":"ios"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +362,7 @@ func createDevice(t *testing.T, p *proc, h http.Header) string {
 	return d.Device.ID
 }
 
-func wsURL(p *proc) string { return "ws" + strings.TrimPrefix(p.url, "http") + "/ws" }
+func wsURL(p *proc) string { return "ws" + strings.TrimPrefix(p.URL, "http") + "/ws" }
 
 // wantHello opens /ws with h and wants the hub's hello.
 func wantHello(t *testing.T, p *proc, h http.Header) {
@@ -423,7 +424,7 @@ func TestBetterAuthSharedDatabase(t *testing.T) {
 	var got struct {
 		BABearer string `json:"baBearer"`
 	}
-	if err := json.Unmarshal(runNode(t, map[string]string{"HUB_URL": p.url, "BA_URL": ba.url}, noQuestions(t),
+	if err := json.Unmarshal(runNode(t, map[string]string{"HUB_URL": p.URL, "BA_URL": ba.url}, noQuestions(t),
 		"shared.mjs"), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -508,8 +509,8 @@ func TestBetterAuthTakeover(t *testing.T) {
 	wantHello(t, p, http.Header{"Authorization": {"Bearer " + before.Bearer}, "X-Device-Id": {deviceID}})
 
 	// The rest in node; the password reset at the end ends every session.
-	verifyURL := strings.Replace(verify.URL, ba.url, p.url, 1)
-	runNode(t, map[string]string{"HUB_URL": p.url, "EMAIL": before.Email, "COOKIE": before.Cookie,
+	verifyURL := strings.Replace(verify.URL, ba.url, p.URL, 1)
+	runNode(t, map[string]string{"HUB_URL": p.URL, "EMAIL": before.Email, "COOKIE": before.Cookie,
 		"BEARER": before.Bearer, "TOKEN": before.Token, "RESET_TOKEN": reset.Token, "VERIFY_URL": verifyURL},
 		noQuestions(t), "takeover.mjs", "after")
 }
