@@ -146,6 +146,7 @@ func TestBetterAuthCookieAndToken(t *testing.T) {
 		"signed bearer":       a.bearer(),
 		"unsigned bearer":     bearer(a.token),
 		"Expo's decoded form": header("Cookie", "better-auth.session_token="+a.signed),
+		"__Secure- name":      header("Cookie", "__Secure-better-auth.session_token="+a.cookie.Value),
 	} {
 		if got := e.getSession(opt); got != email {
 			t.Errorf("%s: get-session = %q, want %s", name, got, email)
@@ -192,11 +193,25 @@ func TestBetterAuthCookieAndToken(t *testing.T) {
 		t.Error("a socket with another app's expo-origin opened")
 	}
 
+	// rememberMe: false makes the cookie a browser-session one (no Max-Age).
+	res := e.do("POST", "/api/auth/sign-in/email", map[string]any{"email": email, "password": testPassword, "rememberMe": false})
+	if c := res.cookie("better-auth.session_token"); c == nil || c.MaxAge != 0 || !c.Expires.IsZero() {
+		t.Errorf("rememberMe false: cookie %v, want no Max-Age", c)
+	}
+	// Bodies are JSON; get-session is a GET.
+	e.do("POST", "/api/auth/sign-in/email", "email=a%40example.com&password=x",
+		header("Content-Type", "application/x-www-form-urlencoded")).wantBA(t, http.StatusBadRequest, "VALIDATION_ERROR")
+	e.do("POST", "/api/auth/get-session", nil, a.bearer()).wantBA(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+
 	// Under HTTPS the cookie has the __Secure- prefix and Secure.
 	s := newEnv(t, withBA(false), config(func(c *web.Config) { c.PublicURL = "https://hub.example.com" }))
-	res := s.do("POST", "/api/auth/sign-up/email", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": "S"})
-	if c := res.cookie("__Secure-better-auth.session_token"); c == nil || !c.Secure || !c.HttpOnly {
-		t.Errorf("HTTPS: cookies %v, want __Secure-better-auth.session_token, Secure", res.header["Set-Cookie"])
+	res = s.do("POST", "/api/auth/sign-up/email", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": "S"})
+	c := res.cookie("__Secure-better-auth.session_token")
+	if c == nil || !c.Secure || !c.HttpOnly {
+		t.Fatalf("HTTPS: cookies %v, want __Secure-better-auth.session_token, Secure", res.header["Set-Cookie"])
+	}
+	if s.getSession(header("Cookie", "better-auth.session_token="+c.Value)) == "" {
+		t.Error("HTTPS: the cookie under its plain name is not read")
 	}
 }
 
@@ -376,6 +391,7 @@ func TestBetterAuthErrors(t *testing.T) {
 		"long password":       {"/sign-up/email", map[string]string{"email": uniqueEmail(), "password": strings.Repeat("x", 129), "name": "x"}, 400, "PASSWORD_TOO_LONG"},
 		"sign-up bad email":   {"/sign-up/email", map[string]string{"email": "nope", "password": testPassword, "name": "x"}, 400, "VALIDATION_ERROR"},
 		"sign-up no name":     {"/sign-up/email", map[string]string{"email": uniqueEmail(), "password": testPassword}, 400, "VALIDATION_ERROR"},
+		"sign-up empty name":  {"/sign-up/email", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": " "}, 400, "VALIDATION_ERROR"},
 		"name not a string":   {"/sign-up/email", map[string]any{"email": uniqueEmail(), "password": testPassword, "name": 3}, 400, "VALIDATION_ERROR"},
 		"wrong password":      {"/sign-in/email", map[string]string{"email": email, "password": "wrong password"}, 401, "INVALID_EMAIL_OR_PASSWORD"},
 		"unknown email":       {"/sign-in/email", map[string]string{"email": uniqueEmail(), "password": testPassword}, 401, "INVALID_EMAIL_OR_PASSWORD"},
@@ -461,14 +477,43 @@ func TestBetterAuthSessions(t *testing.T) {
 	e.clock.Advance(25 * time.Hour)
 	e.do("GET", "/api/auth/list-sessions", nil, d.bearer()).wantBA(t, http.StatusForbidden, "SESSION_NOT_FRESH")
 
+	// revoke-other-sessions and revoke-sessions end sessions and close their sockets;
+	// so does sign-out.
+	f := e.baSignIn(email, testPassword)
+	g := e.baSignIn(email, testPassword)
+	var fs, gs struct {
+		Session baSessionJSON `json:"session"`
+	}
+	e.do("GET", "/api/auth/get-session", nil, f.bearer()).want(t, http.StatusOK, &fs)
+	e.do("GET", "/api/auth/get-session", nil, g.bearer()).want(t, http.StatusOK, &gs)
+	e.do("POST", "/api/auth/revoke-other-sessions", nil, f.bearer()).want(t, http.StatusOK, nil)
+	if e.getSession(g.bearer()) != "" || e.getSession(f.bearer()) == "" || !contains(e.sockets.list(), "session:"+gs.Session.ID+":4003") {
+		t.Errorf("revoke-other-sessions: sockets closed %v", e.sockets.list())
+	}
+	e.do("POST", "/api/auth/revoke-sessions", nil, f.bearer()).want(t, http.StatusOK, nil)
+	if e.getSession(f.bearer()) != "" || !contains(e.sockets.list(), "user:"+a.user.ID+":4003") {
+		t.Errorf("revoke-sessions: sockets closed %v", e.sockets.list())
+	}
+	h := e.baSignIn(email, testPassword)
+	var hs struct {
+		Session baSessionJSON `json:"session"`
+	}
+	e.do("GET", "/api/auth/get-session", nil, h.bearer()).want(t, http.StatusOK, &hs)
+	e.do("POST", "/api/auth/sign-out", nil, h.bearer()).want(t, http.StatusOK, nil)
+	if e.getSession(h.bearer()) != "" || !contains(e.sockets.list(), "session:"+hs.Session.ID+":4003") {
+		t.Errorf("sign-out: sockets closed %v", e.sockets.list())
+	}
+
 	// Sign-out answers success signed in or not, and expires the cookies.
 	res = e.do("POST", "/api/auth/sign-out", nil)
 	res.want(t, http.StatusOK, nil)
 	if string(res.body) != "{\"success\":true}\n" {
 		t.Errorf("sign-out body %s", res.body)
 	}
-	if ck := res.cookie("better-auth.session_token"); ck == nil || ck.MaxAge >= 0 {
-		t.Errorf("sign-out cookie %v, want expired", ck)
+	for _, name := range []string{"better-auth.session_token", "better-auth.session_data", "better-auth.dont_remember"} {
+		if ck := res.cookie(name); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("sign-out: cookie %s %v, want expired", name, ck)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package web is SecureCam's HTTP surface: the REST API under /api/v1 (accounts,
 // sessions, devices, device links, WebSocket tickets, commands, events, recordings and
-// their clips, notifications, audit logs), /healthz, /readyz,
+// their clips, notifications, audit logs), Better Auth's email and password routes under
+// /api/auth (an adapter over the same account logic, betterauth*.go), /healthz, /readyz,
 // /metrics, and the mount point of the hub's /ws handler. [SocketAuth] is the hub's
 // authenticator of /ws; built from the same Config and store as the [Server], it checks
 // tokens, tickets and origins as the REST API does, so cmd builds it, then the hub on
@@ -9,7 +10,8 @@
 // Every error a client sees is an RFC 9457 problem document built in one place
 // (problem.go) from a typed [*Error] or a store sentinel. Passwords are hashed in Better
 // Auth's scrypt format in a bounded pool; session, device, verification and ticket
-// tokens are random and stored only as SHA-256 hashes.
+// tokens are random and stored only as SHA-256 hashes (sessions also raw while a Better
+// Auth server shares the database, Config.BetterAuthShared).
 //
 // Request bodies are paced (a stalled body is answered 408 and its connection closed),
 // and requests on connections that web/connlimit accepted over a cap are answered 429

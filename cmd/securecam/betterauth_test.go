@@ -437,6 +437,24 @@ func TestBetterAuthSharedDatabase(t *testing.T) {
 	h.Set("X-Device-Id", deviceID)
 	wantHello(t, p, h)
 
+	// Signed out on Better Auth, it opens no new socket on the hub.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ba.url+"/api/auth/sign-out", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = bearer.Clone()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sign-out on Better Auth: %d", res.StatusCode)
+	}
+	if status := dialStatus(t, p, h); status != http.StatusUnauthorized {
+		t.Errorf("/ws with a session Better Auth signed out: %d, want 401", status)
+	}
+
 	// What Better Auth wrote has UUID ids from the column defaults (migration 0013).
 	conn, err := pgx.Connect(t.Context(), dbURL)
 	if err != nil {

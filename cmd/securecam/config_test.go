@@ -96,7 +96,7 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_DATABASE_URL":          "postgresql://hub:pw@db:5432/hub?sslmode=require",
 		"SECURECAM_REDIS_URL":             "rediss://redis:6380/0",
 		"SECURECAM_NODE_ID":               "hub-1",
-		"SECURECAM_ALLOWED_ORIGINS":       " https://app.example.com , http://localhost:5173 ",
+		"SECURECAM_ALLOWED_ORIGINS":       " https://app.example.com , http://localhost:5173 , myapp:// ",
 		"SECURECAM_LOG_LEVEL":             "DEBUG",
 		"SECURECAM_LOG_FORMAT":            "json",
 		"SECURECAM_APNS_KEY_FILE":         keyFile,
@@ -144,6 +144,8 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_S3_SECRET_ACCESS_KEY":  "s3-secret",
 		"SECURECAM_S3_PATH_STYLE":         "false",
 		"SECURECAM_REVALIDATE_INTERVAL":   "90s",
+		"SECURECAM_BETTER_AUTH_SECRET":    "better-auth-secret-of-the-old-server-0123",
+		"SECURECAM_BETTER_AUTH_SHARED":    "TRUE",
 	}
 	// Every variable of the settings table is exercised here.
 	for _, s := range settings {
@@ -162,7 +164,7 @@ func TestLoadEveryVariable(t *testing.T) {
 		DatabaseURL:    "postgresql://hub:pw@db:5432/hub?sslmode=require",
 		RedisURL:       "rediss://redis:6380/0",
 		NodeID:         "hub-1",
-		AllowedOrigins: []string{"https://app.example.com", "http://localhost:5173"},
+		AllowedOrigins: []string{"https://app.example.com", "http://localhost:5173", "myapp://"},
 		LogLevel:       slog.LevelDebug,
 		LogFormat:      "json",
 		APNs: APNsConfig{KeyFile: keyFile, KeyID: "ABC123DEFG", TeamID: "TEAM123456",
@@ -197,6 +199,8 @@ func TestLoadEveryVariable(t *testing.T) {
 		S3: S3Config{Endpoint: "http://minio.internal:9000", PublicEndpoint: "https://s3.example.com", Bucket: "securecam-clips",
 			Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", PathStyle: false, pathStyleSet: true},
 		RevalidateInterval: 90 * time.Second,
+		BetterAuthSecret:   "better-auth-secret-of-the-old-server-0123",
+		BetterAuthShared:   true,
 	}
 	assertConfig(t, c, want)
 }
@@ -370,6 +374,12 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"SECURECAM_PUBLIC_URL", "no path"}},
 		{name: "allowed origin", env: map[string]string{"SECURECAM_ALLOWED_ORIGINS": "https://ok.example.com,*.example.com"},
 			want: []string{"SECURECAM_ALLOWED_ORIGINS", `"*.example.com"`}},
+		{name: "app origin that is not a scheme", env: map[string]string{"SECURECAM_ALLOWED_ORIGINS": "my app://"},
+			want: []string{"SECURECAM_ALLOWED_ORIGINS", `"my app://"`}},
+		{name: "Better Auth shared without secret", env: map[string]string{"SECURECAM_BETTER_AUTH_SHARED": "true"},
+			want: []string{"SECURECAM_BETTER_AUTH_SHARED", "SECURECAM_BETTER_AUTH_SECRET"}},
+		{name: "Better Auth shared not a boolean", env: map[string]string{"SECURECAM_BETTER_AUTH_SHARED": "yes please"},
+			want: []string{"SECURECAM_BETTER_AUTH_SHARED", "true or false"}},
 		{name: "node id", env: map[string]string{"SECURECAM_NODE_ID": "hub 1"},
 			want: []string{"SECURECAM_NODE_ID", "letters, digits"}},
 		{name: "log level", env: map[string]string{"SECURECAM_LOG_LEVEL": "verbose"},
@@ -544,6 +554,7 @@ func TestLoggerAndLogValue(t *testing.T) {
 		"SECURECAM_SMTP_URL":             "smtp://u:smtp-password@mail:587/?from=hub@example.com",
 		"SECURECAM_TURN_ADDR":            "192.0.2.1:3478",
 		"SECURECAM_TURN_SECRET":          "turn-secret-0123456789",
+		"SECURECAM_BETTER_AUTH_SECRET":   "better-auth-secret-0123456789abcdef",
 		"SECURECAM_S3_BUCKET":            "clips",
 		"SECURECAM_S3_ACCESS_KEY_ID":     "AKIAEXAMPLE",
 		"SECURECAM_S3_SECRET_ACCESS_KEY": "s3-secret-key",
@@ -567,13 +578,14 @@ func TestLoggerAndLogValue(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, lines[0])
 	}
-	if rec.Msg != "configuration" || rec.Config["database_url"] != "postgres://hub:xxxxx@db/hub" || rec.Config["turn"] != true {
+	if rec.Msg != "configuration" || rec.Config["database_url"] != "postgres://hub:xxxxx@db/hub" || rec.Config["turn"] != true ||
+		rec.Config["better_auth"] != true {
 		t.Errorf("unexpected record: %+v", rec)
 	}
 	if rec.Config["s3_bucket"] != "clips" || rec.Config["s3_static_credentials"] != true {
 		t.Errorf("S3 in the log: %+v", rec.Config)
 	}
-	for _, secret := range []string{"db-password", "redis-password", "smtp-password", "turn-secret", "s3-secret-key", "AKIAEXAMPLE"} {
+	for _, secret := range []string{"db-password", "redis-password", "smtp-password", "turn-secret", "s3-secret-key", "AKIAEXAMPLE", "better-auth-secret"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log contains %q:\n%s", secret, buf.String())
 		}
