@@ -8,7 +8,8 @@
 // it, then the Server that mounts the hub.
 //
 // Every error a client sees is an RFC 9457 problem document built in one place
-// (problem.go) from a typed [*Error] or a store sentinel. Passwords are hashed in Better
+// (problem.go) from a typed [*Error] or a store sentinel; under /api/auth it is Better
+// Auth's {message, code}, built in one place too (writeBAError). Passwords are hashed in Better
 // Auth's scrypt format in a bounded pool; session, device, verification and ticket
 // tokens are random and stored only as SHA-256 hashes (sessions also raw while a Better
 // Auth server shares the database, Config.BetterAuthShared).
