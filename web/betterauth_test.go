@@ -182,14 +182,14 @@ func TestBetterAuthCookieAndToken(t *testing.T) {
 		req, _ := http.NewRequest("GET", e.http.URL+"/ws", nil)
 		req.Header = h
 		req.Header.Set("X-Device-Id", dev.Device.ID)
-		id, err := e.srv.AuthenticateSocket(req)
+		id, err := e.auth.Authenticate(req)
 		if err != nil || id.DeviceID != dev.Device.ID || id.SessionID == "" {
-			t.Errorf("%s: AuthenticateSocket = %+v, %v", name, id, err)
+			t.Errorf("%s: Authenticate = %+v, %v", name, id, err)
 		}
 	}
 	req, _ := http.NewRequest("GET", e.http.URL+"/ws", nil)
 	req.Header = http.Header{"Cookie": {a.cookie.String()}, "Expo-Origin": {"otherapp://"}, "X-Device-Id": {dev.Device.ID}}
-	if _, err := e.srv.AuthenticateSocket(req); err == nil {
+	if _, err := e.auth.Authenticate(req); err == nil {
 		t.Error("a socket with another app's expo-origin opened")
 	}
 
@@ -291,7 +291,7 @@ func TestBetterAuthRawSessions(t *testing.T) {
 				t.Errorf("ticket %q carries the session's stored token", tk.Ticket)
 			}
 			req, _ := http.NewRequest("GET", e.http.URL+"/ws?ticket="+url.QueryEscape(tk.Ticket), nil)
-			if id, err := e.srv.AuthenticateSocket(req); err != nil || id.SessionID == "" {
+			if id, err := e.auth.Authenticate(req); err != nil || id.SessionID == "" {
 				t.Errorf("ticket: %+v, %v", id, err)
 			}
 
