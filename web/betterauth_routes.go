@@ -260,7 +260,8 @@ func (s *Server) handleBARequestPasswordReset(w http.ResponseWriter, r *http.Req
 }
 
 // GET /reset-password/{token}?callbackURL= → 302 to callbackURL?token=<token>, or
-// callbackURL?error=INVALID_TOKEN when the token does not work.
+// callbackURL?error=INVALID_TOKEN when the token does not work. An empty callbackURL
+// means the browser app's /reset-password page.
 func (s *Server) handleBAResetPasswordCallback(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if !q.Has("callbackURL") {
@@ -269,6 +270,11 @@ func (s *Server) handleBAResetPasswordCallback(w http.ResponseWriter, r *http.Re
 	callback := q.Get("callbackURL")
 	if callback != "" && !s.baTrustedURL(callback) {
 		return baErr(http.StatusForbidden, "INVALID_CALLBACK_URL")
+	}
+	if callback == "" {
+		// The app named no page (Better Auth would show its error page): the browser
+		// app's reset page takes the token.
+		callback = "/reset-password"
 	}
 	tok := chi.URLParam(r, "token")
 	if t, err := url.PathUnescape(tok); err == nil {

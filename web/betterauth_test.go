@@ -572,6 +572,10 @@ func TestBetterAuthResetRows(t *testing.T) {
 		loc != "myapp://reset?error=INVALID_TOKEN" {
 		t.Errorf("expired reset link: %d %q", status, loc)
 	}
+	if status, loc := e.redirect("/api/auth/reset-password/Zq8wX4vB2nM6kL0pR3tY7uI1?callbackURL="); status != http.StatusFound ||
+		loc != "http://localhost:8080/reset-password?token=Zq8wX4vB2nM6kL0pR3tY7uI1" {
+		t.Errorf("reset link without a callback: %d %q, want the browser app's reset page", status, loc)
+	}
 	e.do("GET", "/api/auth/reset-password/Zq8wX4vB2nM6kL0pR3tY7uI1", nil).wantBA(t, 400, "VALIDATION_ERROR")
 	e.do("GET", "/api/auth/reset-password/Zq8wX4vB2nM6kL0pR3tY7uI1?callbackURL=https%3A%2F%2Fevil.example", nil).
 		wantBA(t, 403, "INVALID_CALLBACK_URL")
