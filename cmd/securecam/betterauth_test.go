@@ -21,6 +21,7 @@ import (
 	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store/storetest"
+	"github.com/securecam/securecam/web"
 )
 
 // The tests in this file run the real Better Auth (the npm package pinned in
@@ -110,17 +111,20 @@ func runNode(t *testing.T, env map[string]string, answer func(ask json.RawMessag
 	return result
 }
 
-// hubMails answers a script's {"mail": address} with the body of the next mail the hub
-// logged to that address (the log mailer writes bodies at debug level).
+// hubMails answers a script's {"mail": address, "with": text} with the body of the
+// next mail the hub logged to that address with that text in it (the log mailer
+// writes mails to the log).
 func hubMails(t *testing.T, p *proc) func(json.RawMessage) any {
 	seen := map[string]int{}
 	return func(ask json.RawMessage) any {
 		var q struct {
 			Mail string `json:"mail"`
+			With string `json:"with"`
 		}
 		if err := json.Unmarshal(ask, &q); err != nil || q.Mail == "" {
 			t.Fatalf("unexpected question %s", ask)
 		}
+		key := q.Mail + "\x00" + q.With
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			var bodies []string
@@ -128,16 +132,17 @@ func hubMails(t *testing.T, p *proc) func(json.RawMessage) any {
 				var rec struct {
 					Msg, To, Body string
 				}
-				if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "mail body" && rec.To == q.Mail {
+				if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == web.LogMailerNotice && rec.To == q.Mail &&
+					strings.Contains(rec.Body, q.With) {
 					bodies = append(bodies, rec.Body)
 				}
 			}
-			if len(bodies) > seen[q.Mail] {
-				seen[q.Mail]++
-				return map[string]string{"body": bodies[seen[q.Mail]-1]}
+			if len(bodies) > seen[key] {
+				seen[key]++
+				return map[string]string{"body": bodies[seen[key]-1]}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the hub mailed nothing more to %s within 30 s", q.Mail)
+				t.Fatalf("the hub mailed nothing more to %s with %q within 30 s", q.Mail, q.With)
 			}
 			time.Sleep(20 * time.Millisecond) // polling the log for the mail
 		}
@@ -273,7 +278,6 @@ func TestBetterAuthClient(t *testing.T) {
 	p := startProc(t, map[string]string{
 		"SECURECAM_DATA_DIR":           t.TempDir(),
 		"SECURECAM_BETTER_AUTH_SECRET": baSecret,
-		"SECURECAM_LOG_LEVEL":          "debug",
 	})
 	runNode(t, map[string]string{"BASE_URL": p.URL}, hubMails(t, p), "client.mjs", "flow")
 
@@ -364,8 +368,8 @@ func createDevice(t *testing.T, p *proc, h http.Header) string {
 
 func wsURL(p *proc) string { return "ws" + strings.TrimPrefix(p.URL, "http") + "/ws" }
 
-// wantHello opens /ws with h and wants the hub's hello.
-func wantHello(t *testing.T, p *proc, h http.Header) {
+// wantHello opens /ws with h, wants the hub's hello, and returns the open socket.
+func wantHello(t *testing.T, p *proc, h http.Header) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -377,7 +381,7 @@ func wantHello(t *testing.T, p *proc, h http.Header) {
 		}
 		t.Fatalf("/ws with %v: %v (status %d)", h, err, status)
 	}
-	defer conn.CloseNow()
+	t.Cleanup(func() { _ = conn.CloseNow() })
 	_, msg, err := conn.Read(ctx)
 	if err != nil {
 		t.Fatalf("read hello: %v", err)
@@ -387,6 +391,23 @@ func wantHello(t *testing.T, p *proc, h http.Header) {
 	}
 	if err := json.Unmarshal(msg, &env); err != nil || env.Type != "hello" {
 		t.Fatalf("first message %s, want hello", msg)
+	}
+	return conn
+}
+
+// closeStatus reads conn until the hub closes it (within 30 s) and returns the code.
+func closeStatus(t *testing.T, conn *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := conn.Read(ctx); err != nil {
+			code := websocket.CloseStatus(err)
+			if code == -1 {
+				t.Fatalf("socket ended without a close frame: %v", err)
+			}
+			return code
+		}
 	}
 }
 
@@ -415,10 +436,11 @@ func TestBetterAuthSharedDatabase(t *testing.T) {
 	needNode(t)
 	dbURL := storetest.PostgresURL(t)
 	p := startProc(t, map[string]string{
-		"SECURECAM_DATA_DIR":           t.TempDir(),
-		"SECURECAM_DATABASE_URL":       dbURL,
-		"SECURECAM_BETTER_AUTH_SECRET": baSecret,
-		"SECURECAM_BETTER_AUTH_SHARED": "true",
+		"SECURECAM_DATA_DIR":            t.TempDir(),
+		"SECURECAM_DATABASE_URL":        dbURL,
+		"SECURECAM_BETTER_AUTH_SECRET":  baSecret,
+		"SECURECAM_BETTER_AUTH_SHARED":  "true",
+		"SECURECAM_REVALIDATE_INTERVAL": "1s",
 	})
 	ba := startBAServer(t, dbURL)
 	var got struct {
@@ -435,9 +457,10 @@ func TestBetterAuthSharedDatabase(t *testing.T) {
 	deviceID := createDevice(t, p, bearer)
 	h := bearer.Clone()
 	h.Set("X-Device-Id", deviceID)
-	wantHello(t, p, h)
+	sock := wantHello(t, p, h)
 
-	// Signed out on Better Auth, it opens no new socket on the hub.
+	// Signed out on Better Auth, it opens no new socket on the hub, and the socket it
+	// opened is closed with 4003 at the next revalidation.
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ba.url+"/api/auth/sign-out", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +476,9 @@ func TestBetterAuthSharedDatabase(t *testing.T) {
 	}
 	if status := dialStatus(t, p, h); status != http.StatusUnauthorized {
 		t.Errorf("/ws with a session Better Auth signed out: %d, want 401", status)
+	}
+	if code := closeStatus(t, sock); code != hub.StatusForbidden {
+		t.Errorf("socket of a session Better Auth signed out closed with %d, want %d", code, hub.StatusForbidden)
 	}
 
 	// What Better Auth wrote has UUID ids from the column defaults (migration 0013).

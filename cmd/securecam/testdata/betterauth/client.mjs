@@ -95,7 +95,7 @@ async function flow() {
 	// Reset: the mailed link redirects to the app with the token; the token sets a new
 	// password once, and the hub ends every session.
 	must("request password reset", await a.auth.requestPasswordReset({ email, redirectTo: "/reset" }));
-	const resetLink = await mailURL(email);
+	const resetLink = await mailURL(email, "/api/auth/reset-password/");
 	check(resetLink.pathname.startsWith("/api/auth/reset-password/") && resetLink.searchParams.get("callbackURL") === "/reset",
 		"reset link is Better Auth's", resetLink.href);
 	const to = new URL(await follow(resetLink), base);
@@ -109,7 +109,7 @@ async function flow() {
 
 	// Email verification through the mailed link.
 	must("send verification email", await e.auth.sendVerificationEmail({ email, callbackURL: "/verified" }));
-	const verifyLink = await mailURL(email);
+	const verifyLink = await mailURL(email, "callbackURL=%2Fverified");
 	check(verifyLink.pathname === "/api/auth/verify-email", "verification link is Better Auth's", verifyLink.href);
 	check((await follow(verifyLink)) === "/verified", "verification redirects to the callback");
 	check((await session(e)).user.emailVerified === true, "email not verified after the link");

@@ -55,9 +55,10 @@ export function bearerClient(baseURL) {
 	return c;
 }
 
-// mailURL asks the test for the last mail to `to` and returns its first link.
-export async function mailURL(to) {
-	const { body } = await ask({ mail: to });
+// mailURL asks the test for the next mail to `to` with `text` in it and returns its
+// first link.
+export async function mailURL(to, text) {
+	const { body } = await ask({ mail: to, with: text });
 	const m = body.match(/https?:\/\/\S+/);
 	check(m, `no link in the mail to ${to}`, body);
 	return new URL(m[0]);
