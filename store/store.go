@@ -66,6 +66,11 @@ const ProviderCredential = "credential"
 // identifier is "password-reset:<user id>". SetPassword deletes every one of the user's.
 const VerificationPasswordReset = "password-reset"
 
+// BetterAuthPasswordReset is the kind of the password-reset tokens a Better Auth server
+// issued: identifier "reset-password:<token>", value the user id. SetPassword deletes
+// the user's too.
+const BetterAuthPasswordReset = "reset-password"
+
 // User is a row of users. PasswordHash mirrors account.password and never leaves the hub.
 type User struct {
 	ID            string    `json:"id"`
@@ -215,7 +220,8 @@ type Store interface {
 	CredentialPassword(ctx context.Context, userID string) (string, error)
 	// SetPassword updates account.password and users.password_hash together and, in the
 	// same transaction, deletes every outstanding password-reset verification of the user
-	// (identifier "password-reset:<user id>"): a new password voids the links sent before.
+	// (identifier "password-reset:<user id>", and Better Auth's "reset-password:<token>"
+	// whose value is the user id): a new password voids the links sent before.
 	SetPassword(ctx context.Context, userID, hash string) error
 	SetEmailVerified(ctx context.Context, userID string) error
 	// UpdateUser applies the non-nil fields and returns the user.

@@ -507,7 +507,7 @@ func (s *Server) handlePasswordResetRequest(w http.ResponseWriter, r *http.Reque
 }
 
 // Better Auth's reset rows: identifier "reset-password:<token>", value the user id.
-const baResetPrefix = "reset-password:"
+const baResetPrefix = store.BetterAuthPasswordReset + ":"
 
 // isScopedToken tells the hub's verification tokens ("<user id>.<secret>") from Better
 // Auth's reset tokens (24 letters and digits).

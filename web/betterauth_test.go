@@ -590,8 +590,12 @@ func TestBetterAuthResetRows(t *testing.T) {
 		t.Error("a session survived the reset")
 	}
 	e.baSignIn(email, "brand new password")
+	// The new password voided the other outstanding link.
+	e.do("POST", "/api/auth/reset-password", map[string]string{"newPassword": "another password", "token": "Rest0X4vB2nM6kL0pR3tY7uI"}).
+		wantBA(t, 400, "INVALID_TOKEN")
 	// The REST API honours them too.
-	e.do("POST", "/api/v1/auth/password-reset", map[string]string{"password": "rest password 1", "token": "Rest0X4vB2nM6kL0pR3tY7uI"}).
+	row("Rest1X4vB2nM6kL0pR3tY7uI", time.Hour)
+	e.do("POST", "/api/v1/auth/password-reset", map[string]string{"password": "rest password 1", "token": "Rest1X4vB2nM6kL0pR3tY7uI"}).
 		want(t, http.StatusNoContent, nil)
 	e.baSignIn(email, "rest password 1")
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // testPasswordChangeVoidsResets: SetPassword deletes every reset token of that user,
-// and only those.
+// the hub's and Better Auth's, and only those.
 func testPasswordChangeVoidsResets(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u, other := mkUser(t, s), mkUser(t, s)
@@ -23,12 +23,18 @@ func testPasswordChangeVoidsResets(t *testing.T, s store.Store) {
 	mk(reset+u.ID, "second")
 	mk(reset+other.ID, "other user's")
 	mk("email-verification:"+u.ID, "email")
+	ba := store.BetterAuthPasswordReset + ":"
+	mk(ba+"Zq8wX4vB2nM6kL0pR3tY7uI1", u.ID)
+	mk(ba+"Other0B2nM6kL0pR3tY7uI1x", other.ID)
 
 	noErr(t, "SetPassword", s.SetPassword(ctx, u.ID, "salt:new"))
 	for _, h := range []string{"first", "second"} {
 		wantErr(t, "reset token "+h+" after a new password", second(s.ConsumeVerification(ctx, reset+u.ID, h, now)), store.ErrNotFound)
 	}
+	wantErr(t, "Better Auth reset token after a new password",
+		second(s.ConsumeVerification(ctx, ba+"Zq8wX4vB2nM6kL0pR3tY7uI1", u.ID, now)), store.ErrNotFound)
 	noErr(t, "another user's reset token", second(s.ConsumeVerification(ctx, reset+other.ID, "other user's", now)))
+	noErr(t, "another user's Better Auth reset token", second(s.ConsumeVerification(ctx, ba+"Other0B2nM6kL0pR3tY7uI1x", other.ID, now)))
 	noErr(t, "the user's e-mail token", second(s.ConsumeVerification(ctx, "email-verification:"+u.ID, "email", now)))
 	if pw, err := s.CredentialPassword(ctx, u.ID); err != nil || pw != "salt:new" {
 		t.Errorf("CredentialPassword = %q, %v; want the new hash", pw, err)

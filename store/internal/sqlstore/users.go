@@ -113,8 +113,9 @@ func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 		if n == 0 {
 			return store.ErrNotFound
 		}
-		if _, err := q.Exec(ctx, `DELETE FROM verification WHERE identifier = $1`,
-			store.VerificationPasswordReset+":"+userID); err != nil {
+		if _, err := q.Exec(ctx, `DELETE FROM verification WHERE identifier = $1
+			OR (identifier LIKE $2 AND value = $3)`,
+			store.VerificationPasswordReset+":"+userID, store.BetterAuthPasswordReset+":%", userID); err != nil {
 			return err
 		}
 		n, err = q.Exec(ctx, `UPDATE account SET password = $3, updated_at = $4
