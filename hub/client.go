@@ -88,13 +88,7 @@ func (c *Client) Ack(ref string, data any) error {
 		}
 		raw = b
 	}
-	return c.Send(Envelope{Type: "ack", Ref: ref, Data: raw})
-}
-
-// ErrorData is the data of an error message.
-type ErrorData struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	return c.Send(Envelope{Type: TypeAck, Ref: ref, Data: raw})
 }
 
 // Error sends an error message {code, message} answering ref (which may be empty).
@@ -104,7 +98,7 @@ func (c *Client) Error(ref, code, message string) error {
 	if err != nil {
 		return fmt.Errorf("error message: %w", err)
 	}
-	return c.Send(Envelope{Type: "error", Ref: ref, Data: b})
+	return c.Send(Envelope{Type: TypeError, Ref: ref, Data: b})
 }
 
 // close closes the socket once, from a goroutine the client owns. With drain the

@@ -9,13 +9,13 @@ import (
 	"github.com/coder/websocket"
 )
 
-// helloData is the data of hello.
-type helloData struct {
+// HelloData is the data of hello, the first message of every connection.
+type HelloData struct {
 	DeviceID         string         `json:"device_id"`
 	UserID           string         `json:"user_id"`
 	Node             string         `json:"node"`
 	HeartbeatSeconds int            `json:"heartbeat_seconds"`
-	Presence         []presenceData `json:"presence"`
+	Presence         []PresenceData `json:"presence"`
 }
 
 // connect sends hello, registers c locally and in the cluster, runs OnConnect and
@@ -84,12 +84,12 @@ func (h *Hub) hello(ctx context.Context, c *Client, linked []LinkedDevice) Envel
 			online[i] = h.local(id) != nil
 		}
 	}
-	d := helloData{
+	d := HelloData{
 		DeviceID:         c.id.DeviceID,
 		UserID:           c.id.UserID,
 		Node:             h.cfg.NodeID,
 		HeartbeatSeconds: int(h.cfg.HeartbeatInterval.Round(time.Second) / time.Second),
-		Presence:         make([]presenceData, len(linked)),
+		Presence:         make([]PresenceData, len(linked)),
 	}
 	if d.HeartbeatSeconds < 1 {
 		d.HeartbeatSeconds = 1
@@ -98,7 +98,7 @@ func (h *Hub) hello(ctx context.Context, c *Client, linked []LinkedDevice) Envel
 		d.Presence[i] = newPresenceData(l.DeviceID, online[i], l.LastSeenAt)
 	}
 	b, _ := json.Marshal(d) // plain strings and bools: cannot fail
-	return Envelope{Type: "hello", Data: b}
+	return Envelope{Type: TypeHello, Data: b}
 }
 
 // disconnect tears a finished connection down: waits for its goroutines, records the

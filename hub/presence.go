@@ -9,21 +9,22 @@ import (
 	"time"
 )
 
-// presenceData is the data of presence, and an entry of hello.presence.
-type presenceData struct {
-	DeviceID   string  `json:"device_id"`
-	Status     string  `json:"status"`
-	LastSeenAt *string `json:"last_seen_at"`
+// PresenceData is the data of presence, and an entry of HelloData.Presence. LastSeenAt
+// is nil for a device never seen; the hub sends it in whole seconds.
+type PresenceData struct {
+	DeviceID   string     `json:"device_id"`
+	Status     string     `json:"status"` // online or offline
+	LastSeenAt *time.Time `json:"last_seen_at"`
 }
 
-func newPresenceData(deviceID string, online bool, lastSeen time.Time) presenceData {
-	p := presenceData{DeviceID: deviceID, Status: "offline"}
+func newPresenceData(deviceID string, online bool, lastSeen time.Time) PresenceData {
+	p := PresenceData{DeviceID: deviceID, Status: "offline"}
 	if online {
 		p.Status = "online"
 	}
 	if !lastSeen.IsZero() {
-		s := lastSeen.UTC().Format(time.RFC3339)
-		p.LastSeenAt = &s
+		t := lastSeen.UTC().Truncate(time.Second)
+		p.LastSeenAt = &t
 	}
 	return p
 }
@@ -44,13 +45,13 @@ func (h *Hub) announce(ctx context.Context, deviceID string, linked []LinkedDevi
 		return
 	}
 	data, _ := json.Marshal(newPresenceData(deviceID, online, at))
-	b, err := Encode(Envelope{Type: "presence", Data: data})
+	b, err := Encode(Envelope{Type: TypePresence, Data: data})
 	if err != nil {
 		h.log.Error("encode presence", "err", err)
 		return
 	}
 	for _, l := range linked {
-		err := h.route(ctx, l.DeviceID, "presence", b)
+		err := h.route(ctx, l.DeviceID, TypePresence, b)
 		if err != nil && !errors.Is(err, ErrOffline) {
 			h.log.Debug("send presence", "device_id", l.DeviceID, "err", err)
 		}

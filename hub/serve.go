@@ -32,7 +32,7 @@ import (
 // take the slots of real devices: they spend their own per-network budget instead.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !offersSubprotocol(r) {
-		writeProblem(w, http.StatusBadRequest, CodeBadRequest, "the WebSocket subprotocol "+Subprotocol+" must be offered")
+		WriteProblem(w, http.StatusBadRequest, CodeBadRequest, "the WebSocket subprotocol "+Subprotocol+" must be offered")
 		return
 	}
 	h.mu.Lock()
@@ -74,11 +74,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ae.RetryAfter > 0 {
 				w.Header().Set("Retry-After", retryAfter(ae.RetryAfter))
 			}
-			writeProblem(w, ae.Status, ae.Code, ae.Message)
+			WriteProblem(w, ae.Status, ae.Code, ae.Message)
 			return
 		}
 		h.log.Error("authenticate websocket", "err", err)
-		writeProblem(w, http.StatusInternalServerError, CodeInternal, "internal error")
+		WriteProblem(w, http.StatusInternalServerError, CodeInternal, "internal error")
 		return
 	}
 
@@ -157,7 +157,7 @@ func (h *Hub) refuseAdmission(w http.ResponseWriter, after time.Duration) {
 // authentications are over budget.
 func (h *Hub) refuseThrottled(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(after))
-	writeProblem(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed authentications, retry later")
+	WriteProblem(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed authentications, retry later")
 }
 
 // retryAfter formats a Retry-After value: whole seconds, at least 1.
@@ -168,7 +168,7 @@ func retryAfter(d time.Duration) string {
 // refuseBusy answers 503 with Retry-After.
 func (h *Hub) refuseBusy(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(after))
-	writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "too many connections, retry later")
+	WriteProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "too many connections, retry later")
 }
 
 func offersSubprotocol(r *http.Request) bool {
@@ -180,20 +180,6 @@ func offersSubprotocol(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// writeProblem writes an RFC 9457 problem document with the extra member code.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-		Detail string `json:"detail,omitempty"`
-		Code   string `json:"code"`
-	}{"about:blank", http.StatusText(status), status, detail, code})
 }
 
 // newClient prepares the Client of a connection about to be accepted; the caller sets
@@ -277,11 +263,11 @@ func (h *Hub) dispatch(ctx context.Context, c *Client, env Envelope) {
 		return // the socket is closing: ignore what still arrives
 	}
 	switch env.Type {
-	case "ping":
+	case TypePing:
 		h.metrics.messagesIn.WithLabelValues(env.Type).Inc()
-		_ = c.Send(Envelope{Type: "pong", Ref: env.ID, Data: json.RawMessage(`{}`)})
+		_ = c.Send(Envelope{Type: TypePong, Ref: env.ID, Data: json.RawMessage(`{}`)})
 		return
-	case "pong":
+	case TypePong:
 		h.metrics.messagesIn.WithLabelValues(env.Type).Inc()
 		return
 	}

@@ -7,40 +7,24 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
-// commandMessage is the data of the command message a target receives.
-type commandMessage struct {
-	CommandID      string          `json:"command_id"`
-	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload"`
-	SourceDeviceID string          `json:"source_device_id"`
-	CreatedAt      time.Time       `json:"created_at"`
-	ExpiresAt      time.Time       `json:"expires_at"`
-}
-
-// commandStatus is the data of command.status and of the ack of command.send.
-type commandStatus struct {
-	CommandID string  `json:"command_id"`
-	Status    string  `json:"status"`
-	Error     *string `json:"error,omitempty"`
-}
-
 func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.Envelope) {
 	if env.ID == "" {
-		_ = c.Error("", CodeBadRequest, "command.send must carry an id")
+		_ = c.Error("", wire.CodeBadRequest, "command.send must carry an id")
 		return
 	}
-	var req CommandRequest
-	err := decodeData(env.Data, &req)
+	var req wire.CommandRequest
+	err := wire.DecodeData(env.Data, &req)
 	if err == nil {
 		id := c.Identity()
 		req.SourceDeviceID = id.DeviceID
 		var cmd store.Command
 		cmd, err = s.SendCommand(ctx, id.UserID, req, env.ID)
 		if err == nil {
-			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error}, nil)
+			s.reply(c, env, wire.CommandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error}, nil)
 			return
 		}
 	}
@@ -56,17 +40,17 @@ func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.
 // envelope id: a repeat within the dedupe window returns the first command. The
 // returned command carries its status as stored when SendCommand returned (the target
 // may have answered already).
-func (s *Service) SendCommand(ctx context.Context, userID string, req CommandRequest, requestID string) (store.Command, error) {
+func (s *Service) SendCommand(ctx context.Context, userID string, req wire.CommandRequest, requestID string) (store.Command, error) {
 	if err := req.Validate(); err != nil {
 		return store.Command{}, err
 	}
 	if req.SourceDeviceID == req.TargetDeviceID {
-		return store.Command{}, errorf(CodeBadRequest, "a device cannot command itself")
+		return store.Command{}, wire.Errorf(wire.CodeBadRequest, "a device cannot command itself")
 	}
 	for _, id := range []string{req.SourceDeviceID, req.TargetDeviceID} {
 		d, err := s.store.Device(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-			return store.Command{}, errorf(CodeNotFound, "device %s not found", id)
+			return store.Command{}, wire.Errorf(wire.CodeNotFound, "device %s not found", id)
 		}
 		if err != nil {
 			return store.Command{}, err
@@ -77,7 +61,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 		return store.Command{}, err
 	}
 	if !linked {
-		return store.Command{}, errorf(CodeNotLinked, "the devices are not linked")
+		return store.Command{}, wire.Errorf(wire.CodeNotLinked, "the devices are not linked")
 	}
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{
@@ -115,7 +99,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req CommandReq
 }
 
 func commandEnvelope(cmd store.Command) hub.Envelope {
-	data, _ := json.Marshal(commandMessage{
+	data, _ := json.Marshal(wire.CommandMessage{
 		CommandID:      cmd.ID,
 		CommandType:    cmd.CommandType,
 		Payload:        cmd.Payload,
@@ -123,7 +107,7 @@ func commandEnvelope(cmd store.Command) hub.Envelope {
 		CreatedAt:      cmd.CreatedAt,
 		ExpiresAt:      cmd.ExpiresAt,
 	})
-	return hub.Envelope{Type: "command", From: cmd.SourceDeviceID, Data: data}
+	return hub.Envelope{Type: wire.TypeCommand, From: cmd.SourceDeviceID, Data: data}
 }
 
 // dispatched records that cmd was handed to its target, tells the source (when notify
@@ -250,8 +234,8 @@ func (s *Service) deliverWaiting(ctx context.Context, c *hub.Client) {
 }
 
 func (s *Service) handleCommandResult(ctx context.Context, c *hub.Client, env hub.Envelope) {
-	var res CommandResult
-	err := decodeData(env.Data, &res)
+	var res wire.CommandResult
+	err := wire.DecodeData(env.Data, &res)
 	if err == nil {
 		err = res.Validate()
 	}
@@ -261,11 +245,11 @@ func (s *Service) handleCommandResult(ctx context.Context, c *hub.Client, env hu
 		if err == nil {
 			s.cancel("command:" + cmd.ID)
 			s.notifySource(ctx, cmd)
-			s.reply(c, env, commandStatus{CommandID: cmd.ID, Status: cmd.Status}, nil)
+			s.reply(c, env, wire.CommandStatus{CommandID: cmd.ID, Status: cmd.Status}, nil)
 			return
 		}
 		if errors.Is(err, store.ErrConflict) {
-			err = errorf(CodeConflict, "command %s is already %s", res.CommandID, s.statusOf(ctx, res.CommandID))
+			err = wire.Errorf(wire.CodeConflict, "command %s is already %s", res.CommandID, s.statusOf(ctx, res.CommandID))
 		}
 	}
 	s.reply(c, env, nil, err)
@@ -282,8 +266,8 @@ func (s *Service) statusOf(ctx context.Context, id string) string {
 // notifySource sends command.status to the command's source, wherever it is; a source
 // that is offline sees the status through the REST API.
 func (s *Service) notifySource(ctx context.Context, cmd store.Command) {
-	data, _ := json.Marshal(commandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error})
-	err := s.router.Send(ctx, cmd.SourceDeviceID, hub.Envelope{Type: "command.status", Data: data})
+	data, _ := json.Marshal(wire.CommandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error})
+	err := s.router.Send(ctx, cmd.SourceDeviceID, hub.Envelope{Type: wire.TypeCommandStatus, Data: data})
 	if err != nil && !errors.Is(err, hub.ErrOffline) {
 		s.log.Warn("send command.status", "command_id", cmd.ID, "err", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling"
-	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -24,13 +24,13 @@ func newFamily(t *testing.T, st store.Store) family {
 	return f
 }
 
-func sendCommand(p *peer, target store.Device, typ string, payload any) client.CommandStatus {
+func sendCommand(p *peer, target store.Device, typ string, payload any) wire.CommandStatus {
 	p.t.Helper()
 	ans := p.request("command.send", "", map[string]any{"target_device_id": target.ID, "command_type": typ, "payload": payload})
 	if ans.Type != "ack" {
 		p.t.Fatalf("command.send refused: %s", ans.Data)
 	}
-	return decode[client.CommandStatus](p.t, ans)
+	return decode[wire.CommandStatus](p.t, ans)
 }
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -47,11 +47,11 @@ func TestCommandRoundTrip(t *testing.T) {
 	if got.From != f.viewer.ID {
 		t.Errorf("command from = %q, want the viewer %q", got.From, f.viewer.ID)
 	}
-	cmd := decode[client.Command](t, got)
+	cmd := decode[wire.CommandMessage](t, got)
 	if cmd.CommandID != ack.CommandID || cmd.CommandType != "set_torch" || string(cmd.Payload) != `{"on":true}` || cmd.SourceDeviceID != f.viewer.ID {
 		t.Errorf("command = %+v", cmd)
 	}
-	if d := cmd.ExpiresAt.Sub(cmd.CreatedAt); d != signaling.DefaultTTL {
+	if d := cmd.ExpiresAt.Sub(cmd.CreatedAt); d != wire.DefaultTTL {
 		t.Errorf("expires_at - created_at = %v, want the default TTL", d)
 	}
 
@@ -59,7 +59,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	if res.Type != "ack" {
 		t.Fatalf("command.result refused: %s", res.Data)
 	}
-	status := decode[client.CommandStatus](t, view.expect("command.status"))
+	status := decode[wire.CommandStatus](t, view.expect("command.status"))
 	if status.CommandID != cmd.CommandID || status.Status != store.CommandAcknowledged {
 		t.Errorf("status = %+v, want acknowledged", status)
 	}
@@ -76,7 +76,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		t.Errorf("repeated result: %s %s", again.Type, again.Data)
 	}
 	// A failure after the acknowledgement is refused.
-	if code := errorCode(t, cam.request("command.result", "", map[string]any{"command_id": cmd.CommandID, "status": "failed", "error": "late"})); code != signaling.CodeConflict {
+	if code := errorCode(t, cam.request("command.result", "", map[string]any{"command_id": cmd.CommandID, "status": "failed", "error": "late"})); code != wire.CodeConflict {
 		t.Errorf("late failure code = %q, want conflict", code)
 	}
 }
@@ -88,12 +88,12 @@ func TestCommandFailedCarriesError(t *testing.T) {
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 
 	ack := sendCommand(view, f.camera, "launch_rocket", nil)
-	cmd := decode[client.Command](t, cam.expect("command"))
+	cmd := decode[wire.CommandMessage](t, cam.expect("command"))
 	if string(cmd.Payload) != `{}` {
 		t.Errorf("absent payload delivered as %s, want {}", cmd.Payload)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "failed", "error": "unsupported"})
-	status := decode[client.CommandStatus](t, view.expect("command.status"))
+	status := decode[wire.CommandStatus](t, view.expect("command.status"))
 	if status.Status != store.CommandFailed || status.Error == nil || *status.Error != "unsupported" {
 		t.Errorf("status = %+v, want failed with unsupported", status)
 	}
@@ -115,11 +115,11 @@ func TestCommandToOfflineTargetWaitsForConnect(t *testing.T) {
 	}
 
 	cam := dial(t, n, f.camera)
-	cmd := decode[client.Command](t, cam.expect("command"))
+	cmd := decode[wire.CommandMessage](t, cam.expect("command"))
 	if cmd.CommandID != ack.CommandID {
 		t.Fatalf("delivered %s, want %s", cmd.CommandID, ack.CommandID)
 	}
-	if s := decode[client.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandDispatched {
+	if s := decode[wire.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandDispatched {
 		t.Errorf("source told %q, want dispatched", s.Status)
 	}
 }
@@ -132,16 +132,16 @@ func TestUnansweredCommandIsDeliveredAgainOnReconnect(t *testing.T) {
 	cam := dial(t, n, f.camera)
 
 	ack := sendCommand(view, f.camera, "siren", map[string]any{"on": true, "seconds": 5})
-	first := decode[client.Command](t, cam.expect("command"))
+	first := decode[wire.CommandMessage](t, cam.expect("command"))
 	cam.drop() // the phone vanishes before answering
 
 	cam = dial(t, n, f.camera)
-	again := decode[client.Command](t, cam.expect("command"))
+	again := decode[wire.CommandMessage](t, cam.expect("command"))
 	if again.CommandID != first.CommandID || first.CommandID != ack.CommandID {
 		t.Fatalf("redelivered %s, want %s", again.CommandID, first.CommandID)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": again.CommandID, "status": "acknowledged"})
-	if s := decode[client.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandAcknowledged {
+	if s := decode[wire.CommandStatus](t, view.expect("command.status")); s.Status != store.CommandAcknowledged {
 		t.Errorf("status %q, want acknowledged", s.Status)
 	}
 
@@ -164,7 +164,7 @@ func TestSilentTargetGetsRedispatchesWithBackoff(t *testing.T) {
 
 	ack := sendCommand(view, f.camera, "ping", nil)
 	for i := range 3 { // the dispatch and two re-dispatches
-		if cmd := decode[client.Command](t, cam.expect("command")); cmd.CommandID != ack.CommandID {
+		if cmd := decode[wire.CommandMessage](t, cam.expect("command")); cmd.CommandID != ack.CommandID {
 			t.Fatalf("delivery %d is %s, want %s", i, cmd.CommandID, ack.CommandID)
 		}
 	}
@@ -195,7 +195,7 @@ func TestRetriedSendReturnsTheFirstCommand(t *testing.T) {
 	if first.Type != "ack" || second.Type != "ack" {
 		t.Fatalf("answers %s %s / %s %s", first.Type, first.Data, second.Type, second.Data)
 	}
-	a, b := decode[client.CommandStatus](t, first), decode[client.CommandStatus](t, second)
+	a, b := decode[wire.CommandStatus](t, first), decode[wire.CommandStatus](t, second)
 	if a.CommandID != b.CommandID {
 		t.Errorf("retry created a second command: %s then %s", a.CommandID, b.CommandID)
 	}
@@ -216,9 +216,9 @@ func TestCommandExpires(t *testing.T) {
 	view := dial(t, n, f.viewer)
 
 	ans := view.request("command.send", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 30})
-	ack := decode[client.CommandStatus](t, ans)
+	ack := decode[wire.CommandStatus](t, ans)
 	clock.Advance(31 * time.Second)
-	s := decode[client.CommandStatus](t, view.expect("command.status"))
+	s := decode[wire.CommandStatus](t, view.expect("command.status"))
 	if s.CommandID != ack.CommandID || s.Status != store.CommandExpired {
 		t.Errorf("status = %+v, want expired", s)
 	}
@@ -242,18 +242,18 @@ func TestCommandSendRefusals(t *testing.T) {
 		data any
 		want string
 	}{
-		{"not linked", map[string]any{"target_device_id": unlinked.ID, "command_type": "snapshot"}, signaling.CodeNotLinked},
-		{"another user's device", map[string]any{"target_device_id": other.camera.ID, "command_type": "snapshot"}, signaling.CodeNotFound},
-		{"itself", map[string]any{"target_device_id": f.viewer.ID, "command_type": "snapshot"}, signaling.CodeBadRequest},
-		{"bad target id", map[string]any{"target_device_id": "cam-1", "command_type": "snapshot"}, signaling.CodeBadRequest},
-		{"bad command type", map[string]any{"target_device_id": f.camera.ID, "command_type": "Snap Shot"}, signaling.CodeBadRequest},
-		{"wrong type of field", map[string]any{"target_device_id": f.camera.ID, "command_type": 7}, signaling.CodeBadRequest},
-		{"payload not an object", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "payload": []int{1}}, signaling.CodeBadRequest},
-		{"standard payload invalid", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_motion", "payload": map[string]any{"enabled": true, "sensitivity": 2}}, signaling.CodeBadRequest},
-		{"torch without on", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_torch", "payload": map[string]any{}}, signaling.CodeBadRequest},
-		{"ttl too long", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 86401}, signaling.CodeBadRequest},
-		{"payload too large", map[string]any{"target_device_id": f.camera.ID, "command_type": "custom.big", "payload": map[string]string{"x": string(make([]byte, 9000))}}, signaling.CodeBadRequest},
-		{"data not an object", "snapshot", signaling.CodeBadRequest},
+		{"not linked", map[string]any{"target_device_id": unlinked.ID, "command_type": "snapshot"}, wire.CodeNotLinked},
+		{"another user's device", map[string]any{"target_device_id": other.camera.ID, "command_type": "snapshot"}, wire.CodeNotFound},
+		{"itself", map[string]any{"target_device_id": f.viewer.ID, "command_type": "snapshot"}, wire.CodeBadRequest},
+		{"bad target id", map[string]any{"target_device_id": "cam-1", "command_type": "snapshot"}, wire.CodeBadRequest},
+		{"bad command type", map[string]any{"target_device_id": f.camera.ID, "command_type": "Snap Shot"}, wire.CodeBadRequest},
+		{"wrong type of field", map[string]any{"target_device_id": f.camera.ID, "command_type": 7}, wire.CodeBadRequest},
+		{"payload not an object", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "payload": []int{1}}, wire.CodeBadRequest},
+		{"standard payload invalid", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_motion", "payload": map[string]any{"enabled": true, "sensitivity": 2}}, wire.CodeBadRequest},
+		{"torch without on", map[string]any{"target_device_id": f.camera.ID, "command_type": "set_torch", "payload": map[string]any{}}, wire.CodeBadRequest},
+		{"ttl too long", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot", "ttl_seconds": 86401}, wire.CodeBadRequest},
+		{"payload too large", map[string]any{"target_device_id": f.camera.ID, "command_type": "custom.big", "payload": map[string]string{"x": string(make([]byte, 9000))}}, wire.CodeBadRequest},
+		{"data not an object", "snapshot", wire.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,7 +265,7 @@ func TestCommandSendRefusals(t *testing.T) {
 
 	t.Run("no id", func(t *testing.T) {
 		view.send("command.send", "", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot"})
-		if code := errorCode(t, view.next()); code != signaling.CodeBadRequest {
+		if code := errorCode(t, view.next()); code != wire.CodeBadRequest {
 			t.Errorf("code = %q, want bad_request", code)
 		}
 	})
@@ -294,10 +294,10 @@ func TestCommandResultRefusals(t *testing.T) {
 		data any
 		want string
 	}{
-		{"another device answers", cam2, map[string]any{"command_id": ack.CommandID, "status": "acknowledged"}, signaling.CodeNotFound},
-		{"unknown command", cam, map[string]any{"command_id": "0190a4e2-0000-7000-8000-000000000000", "status": "acknowledged"}, signaling.CodeNotFound},
-		{"bad status", cam, map[string]any{"command_id": ack.CommandID, "status": "done"}, signaling.CodeBadRequest},
-		{"bad id", cam, map[string]any{"command_id": "x", "status": "failed"}, signaling.CodeBadRequest},
+		{"another device answers", cam2, map[string]any{"command_id": ack.CommandID, "status": "acknowledged"}, wire.CodeNotFound},
+		{"unknown command", cam, map[string]any{"command_id": "0190a4e2-0000-7000-8000-000000000000", "status": "acknowledged"}, wire.CodeNotFound},
+		{"bad status", cam, map[string]any{"command_id": ack.CommandID, "status": "done"}, wire.CodeBadRequest},
+		{"bad id", cam, map[string]any{"command_id": "x", "status": "failed"}, wire.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

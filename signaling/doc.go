@@ -9,8 +9,9 @@
 // the store (stream_sessions), and so do camera_offline countdowns, so any replica can
 // carry a session's messages or raise an alert another one scheduled. A live session
 // outlives its parties' sockets for a grace period (media is peer to peer): a party
-// that dropped off is marked away in the store and resumes with stream.resume. The decode and validate functions
-// (decode.go, streamdecode.go) have no goroutines and do no I/O.
+// that dropped off is marked away in the store and resumes with stream.resume.
+// The messages' vocabulary (types, data, validators, error codes) is package
+// signaling/wire's; this package gives it meaning.
 //
 // # Concurrency
 //

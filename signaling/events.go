@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -59,9 +60,9 @@ func (c *EventConfig) setDefaults() {
 const cameraOfflineTitle = "Camera offline"
 
 func (s *Service) attachEvents(h *hub.Hub) {
-	h.Handle("event.start", s.handleEventStart)
-	h.Handle("event.end", s.handleEventEnd)
-	h.Handle("telemetry", s.handleTelemetry)
+	h.Handle(wire.TypeEventStart, s.handleEventStart)
+	h.Handle(wire.TypeEventEnd, s.handleEventEnd)
+	h.Handle(wire.TypeTelemetry, s.handleTelemetry)
 }
 
 // sender loads the device of a connection and requires it to be a camera.
@@ -71,21 +72,21 @@ func (s *Service) sender(ctx context.Context, c *hub.Client, what string) (store
 		return d, err
 	}
 	if d.Role != store.RoleCamera {
-		return d, errorf(CodeForbidden, "only a camera sends %s", what)
+		return d, wire.Errorf(wire.CodeForbidden, "only a camera sends %s", what)
 	}
 	return d, nil
 }
 
 func (s *Service) handleEventStart(ctx context.Context, c *hub.Client, env hub.Envelope) {
-	var req EventRequest
-	err := decodeData(env.Data, &req)
+	var req wire.EventRequest
+	err := wire.DecodeData(env.Data, &req)
 	if err == nil {
 		req.DeviceID = ""
 		var cam store.Device
 		if cam, err = s.sender(ctx, c, "events"); err == nil {
 			var e store.Event
 			if e, err = s.RaiseEvent(ctx, cam, req); err == nil {
-				s.reply(c, env, map[string]string{"event_id": e.ID}, nil)
+				s.reply(c, env, wire.EventAck{EventID: e.ID}, nil)
 				return
 			}
 		}
@@ -94,8 +95,8 @@ func (s *Service) handleEventStart(ctx context.Context, c *hub.Client, env hub.E
 }
 
 func (s *Service) handleEventEnd(ctx context.Context, c *hub.Client, env hub.Envelope) {
-	var req EventEnd
-	err := decodeData(env.Data, &req)
+	var req wire.EventEnd
+	err := wire.DecodeData(env.Data, &req)
 	if err == nil {
 		err = req.Validate()
 	}
@@ -103,11 +104,11 @@ func (s *Service) handleEventEnd(ctx context.Context, c *hub.Client, env hub.Env
 		var e store.Event
 		e, err = s.store.Event(ctx, req.EventID)
 		if err == nil && e.DeviceID != c.Identity().DeviceID {
-			err = errorf(CodeNotFound, "event %s not found", req.EventID)
+			err = wire.Errorf(wire.CodeNotFound, "event %s not found", req.EventID)
 		}
 		if err == nil {
 			if e, err = s.EndEvent(ctx, e, nil); err == nil {
-				s.reply(c, env, map[string]string{"event_id": e.ID, "status": e.Status}, nil)
+				s.reply(c, env, wire.EventAck{EventID: e.ID, Status: e.Status}, nil)
 				return
 			}
 		}
@@ -122,13 +123,13 @@ func (s *Service) handleEventEnd(ctx context.Context, c *hub.Client, env hub.Env
 // is offline gets an alert push, and the event's notified_at is set. Cameras get no
 // notification messages. It returns the
 // event as recorded.
-func (s *Service) RaiseEvent(ctx context.Context, camera store.Device, req EventRequest) (store.Event, error) {
+func (s *Service) RaiseEvent(ctx context.Context, camera store.Device, req wire.EventRequest) (store.Event, error) {
 	now := s.cfg.Now().UTC()
 	if err := req.Validate(now); err != nil {
 		return store.Event{}, err
 	}
 	if camera.Role != store.RoleCamera {
-		return store.Event{}, errorf(CodeForbidden, "only a camera raises events")
+		return store.Event{}, wire.Errorf(wire.CodeForbidden, "only a camera raises events")
 	}
 	e := store.Event{UserID: camera.UserID, DeviceID: camera.ID, Title: req.Title, TriggeredBy: req.TriggeredBy,
 		Status: store.EventActive, CreatedAt: now}
@@ -180,11 +181,11 @@ func (s *Service) EndEvent(ctx context.Context, e store.Event, endedAt *time.Tim
 	}
 	at := s.cfg.Now().UTC()
 	if endedAt != nil {
-		if endedAt.After(at.Add(MaxEventClockSkew)) {
-			return store.Event{}, errorf(CodeBadRequest, "ended_at is in the future")
+		if endedAt.After(at.Add(wire.MaxEventClockSkew)) {
+			return store.Event{}, wire.Errorf(wire.CodeBadRequest, "ended_at is in the future")
 		}
 		if endedAt.Before(e.StartedAt) {
-			return store.Event{}, errorf(CodeBadRequest, "ended_at is before started_at")
+			return store.Event{}, wire.Errorf(wire.CodeBadRequest, "ended_at is before started_at")
 		}
 		at = endedAt.UTC()
 	}
@@ -201,8 +202,8 @@ func (s *Service) EndEvent(ctx context.Context, e store.Event, endedAt *time.Tim
 // sendEvent sends e as an event message from the camera to each of its linked devices
 // and returns those connected nowhere.
 func (s *Service) sendEvent(ctx context.Context, cameraID string, e store.Event) (offline []string) {
-	data, _ := json.Marshal(e)
-	env := hub.Envelope{Type: "event", From: cameraID, Data: data}
+	data, _ := json.Marshal(wire.FromEvent(e))
+	env := hub.Envelope{Type: wire.TypeEvent, From: cameraID, Data: data}
 	linked, err := s.store.LinkedDeviceIDs(ctx, cameraID)
 	if err != nil {
 		s.log.WarnContext(ctx, "event: load linked viewers", "event_id", e.ID, "err", err)
@@ -229,8 +230,8 @@ func (s *Service) notifyUser(ctx context.Context, e store.Event, at time.Time) {
 		s.log.WarnContext(ctx, "record notification", "event_id", e.ID, "err", err)
 		return
 	}
-	data, _ := json.Marshal(n)
-	env := hub.Envelope{Type: "notification", Data: data}
+	data, _ := json.Marshal(wire.FromNotification(n))
+	env := hub.Envelope{Type: wire.TypeNotification, Data: data}
 	p := store.Page{Limit: 200}
 	for {
 		devices, next, err := s.store.ListDevices(ctx, e.UserID, p)
@@ -254,8 +255,8 @@ func (s *Service) notifyUser(ctx context.Context, e store.Event, at time.Time) {
 }
 
 func (s *Service) handleTelemetry(ctx context.Context, c *hub.Client, env hub.Envelope) {
-	var t Telemetry
-	err := decodeData(env.Data, &t)
+	var t wire.Telemetry
+	err := wire.DecodeData(env.Data, &t)
 	if err == nil {
 		err = t.Validate()
 	}
@@ -272,7 +273,7 @@ func (s *Service) handleTelemetry(ctx context.Context, c *hub.Client, env hub.En
 		s.reply(c, env, nil, err)
 		return
 	}
-	out := hub.Envelope{Type: "telemetry", From: cameraID, Data: t.encode()}
+	out := hub.Envelope{Type: wire.TypeTelemetry, From: cameraID, Data: t.Encode()}
 	for _, id := range linked {
 		if err := s.router.Send(ctx, id, out); err != nil && !errors.Is(err, hub.ErrOffline) {
 			s.log.DebugContext(ctx, "forward telemetry", "device_id", cameraID, "viewer_id", id, "err", err)

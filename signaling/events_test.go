@@ -12,7 +12,7 @@ import (
 	"github.com/securecam/securecam/push"
 	"github.com/securecam/securecam/push/pushtest"
 	"github.com/securecam/securecam/signaling"
-	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -119,13 +119,13 @@ func TestEventReachesOnlineViewerAndOfflineViewerAsPush(t *testing.T) {
 	if env.From != camera.ID {
 		t.Errorf("event from %q, want the camera %s", env.From, camera.ID)
 	}
-	ev := decode[store.Event](t, env)
+	ev := decode[wire.Event](t, env)
 	if ev.ID != id || ev.DeviceID != camera.ID || ev.UserID != acct.user.ID || ev.Title != "Motion at the door" ||
 		ev.TriggeredBy != "motion" || ev.Status != store.EventActive || ev.NotifiedAt == nil {
 		t.Errorf("event message %s", env.Data)
 	}
 	for _, p := range []*peer{view, web} {
-		note := decode[store.Notification](t, p.expect("notification"))
+		note := decode[wire.Notification](t, p.expect("notification"))
 		if note.EventID == nil || *note.EventID != id || note.UserID != acct.user.ID || note.IsRead {
 			t.Errorf("notification %+v", note)
 		}
@@ -160,7 +160,7 @@ func TestEventReachesOnlineViewerAndOfflineViewerAsPush(t *testing.T) {
 
 	// Within the cooldown: the event still reaches online viewers, but nobody is alerted.
 	again := startEvent(t, cam, "Motion at the door")
-	ev = decode[store.Event](t, view.expect("event"))
+	ev = decode[wire.Event](t, view.expect("event"))
 	if ev.ID != again || ev.NotifiedAt != nil {
 		t.Errorf("event within the cooldown %+v, want not notified", ev)
 	}
@@ -175,11 +175,11 @@ func TestEventReachesOnlineViewerAndOfflineViewerAsPush(t *testing.T) {
 	if ans.Type != "ack" || decode[eventAck](t, ans).Status != store.EventEnded {
 		t.Fatalf("event.end: %s %s", ans.Type, ans.Data)
 	}
-	ev = decode[store.Event](t, view.expect("event"))
+	ev = decode[wire.Event](t, view.expect("event"))
 	if ev.ID != id || ev.Status != store.EventEnded || ev.EndedAt == nil {
 		t.Errorf("ended event %+v", ev)
 	}
-	if code := errorCode(t, view.request("event.end", "", map[string]string{"event_id": again})); code != signaling.CodeNotFound {
+	if code := errorCode(t, view.request("event.end", "", map[string]string{"event_id": again})); code != wire.CodeNotFound {
 		t.Errorf("a viewer ending the camera's event: %s, want not_found", code)
 	}
 }
@@ -196,20 +196,20 @@ func TestEventMessagesAreValidated(t *testing.T) {
 		data any
 		code string
 	}{
-		{"no title", cam, "event.start", map[string]string{"triggered_by": "motion"}, signaling.CodeBadRequest},
-		{"bad trigger", cam, "event.start", map[string]string{"title": "x", "triggered_by": "Motion!"}, signaling.CodeBadRequest},
-		{"hub-only trigger", cam, "event.start", map[string]string{"title": "x", "triggered_by": store.TriggerCameraOffline}, signaling.CodeBadRequest},
-		{"title of the wrong type", cam, "event.start", map[string]any{"title": 5, "triggered_by": "motion"}, signaling.CodeBadRequest},
-		{"long title", cam, "event.start", map[string]string{"title": strings.Repeat("x", 201), "triggered_by": "motion"}, signaling.CodeBadRequest},
-		{"from a viewer", view, "event.start", map[string]string{"title": "x", "triggered_by": "motion"}, signaling.CodeForbidden},
-		{"end without id", cam, "event.end", map[string]string{}, signaling.CodeBadRequest},
-		{"end of a missing event", cam, "event.end", map[string]string{"event_id": "01960000-0000-7000-8000-000000000000"}, signaling.CodeNotFound},
-		{"telemetry from a viewer", view, "telemetry", map[string]any{"battery": 50}, signaling.CodeForbidden},
-		{"telemetry out of range", cam, "telemetry", map[string]any{"battery": 150}, signaling.CodeBadRequest},
-		{"telemetry of the wrong type", cam, "telemetry", map[string]any{"charging": "yes"}, signaling.CodeBadRequest},
-		{"telemetry with a capability that is no command type", cam, "telemetry", map[string]any{"capabilities": []string{"Torch!"}}, signaling.CodeBadRequest},
-		{"telemetry with too many capabilities", cam, "telemetry", map[string]any{"capabilities": make([]string, signaling.MaxCapabilities+1)}, signaling.CodeBadRequest},
-		{"telemetry whose capturing is no boolean", cam, "telemetry", map[string]any{"capturing": "no"}, signaling.CodeBadRequest},
+		{"no title", cam, "event.start", map[string]string{"triggered_by": "motion"}, wire.CodeBadRequest},
+		{"bad trigger", cam, "event.start", map[string]string{"title": "x", "triggered_by": "Motion!"}, wire.CodeBadRequest},
+		{"hub-only trigger", cam, "event.start", map[string]string{"title": "x", "triggered_by": store.TriggerCameraOffline}, wire.CodeBadRequest},
+		{"title of the wrong type", cam, "event.start", map[string]any{"title": 5, "triggered_by": "motion"}, wire.CodeBadRequest},
+		{"long title", cam, "event.start", map[string]string{"title": strings.Repeat("x", 201), "triggered_by": "motion"}, wire.CodeBadRequest},
+		{"from a viewer", view, "event.start", map[string]string{"title": "x", "triggered_by": "motion"}, wire.CodeForbidden},
+		{"end without id", cam, "event.end", map[string]string{}, wire.CodeBadRequest},
+		{"end of a missing event", cam, "event.end", map[string]string{"event_id": "01960000-0000-7000-8000-000000000000"}, wire.CodeNotFound},
+		{"telemetry from a viewer", view, "telemetry", map[string]any{"battery": 50}, wire.CodeForbidden},
+		{"telemetry out of range", cam, "telemetry", map[string]any{"battery": 150}, wire.CodeBadRequest},
+		{"telemetry of the wrong type", cam, "telemetry", map[string]any{"charging": "yes"}, wire.CodeBadRequest},
+		{"telemetry with a capability that is no command type", cam, "telemetry", map[string]any{"capabilities": []string{"Torch!"}}, wire.CodeBadRequest},
+		{"telemetry with too many capabilities", cam, "telemetry", map[string]any{"capabilities": make([]string, wire.MaxCapabilities+1)}, wire.CodeBadRequest},
+		{"telemetry whose capturing is no boolean", cam, "telemetry", map[string]any{"capturing": "no"}, wire.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,7 +299,7 @@ func TestCommandToOfflineCameraWakesItOnce(t *testing.T) {
 	cam := dial(t, n, camera)
 	got := map[string]bool{}
 	for range 2 {
-		got[decode[client.Command](t, cam.expect("command")).CommandID] = true
+		got[decode[wire.CommandMessage](t, cam.expect("command")).CommandID] = true
 	}
 	if !got[first.CommandID] || !got[second.CommandID] {
 		t.Errorf("camera got %v, want %s and %s", got, first.CommandID, second.CommandID)
@@ -327,10 +327,10 @@ func TestCameraOffline(t *testing.T) {
 	view := dial(t, n, viewer)
 
 	// wantOffline waits for the camera_offline event of camera.
-	wantOffline := func(camera store.Device) store.Event {
+	wantOffline := func(camera store.Device) wire.Event {
 		t.Helper()
 		env := view.expect("event")
-		ev := decode[store.Event](t, env)
+		ev := decode[wire.Event](t, env)
 		if env.From != camera.ID || ev.DeviceID != camera.ID || ev.TriggeredBy != store.TriggerCameraOffline ||
 			ev.Status != store.EventActive || ev.NotifiedAt == nil {
 			t.Fatalf("want camera_offline of %s, got %s", camera.ID, env.Data)
@@ -353,7 +353,7 @@ func TestCameraOffline(t *testing.T) {
 
 	// Coming back ends that event.
 	c1 = dial(t, n, cam1)
-	ended := decode[store.Event](t, view.expect("event"))
+	ended := decode[wire.Event](t, view.expect("event"))
 	if ended.ID != ev.ID || ended.Status != store.EventEnded {
 		t.Errorf("after the camera came back: %+v, want the camera_offline event ended", ended)
 	}
@@ -395,7 +395,7 @@ func TestCameraOfflineNotRaisedAfterReconnectElsewhere(t *testing.T) {
 	c2.drop() // cam2 stays away
 
 	env := view.expect("event")
-	if ev := decode[store.Event](t, env); ev.DeviceID != cam2.ID || ev.TriggeredBy != store.TriggerCameraOffline {
+	if ev := decode[wire.Event](t, env); ev.DeviceID != cam2.ID || ev.TriggeredBy != store.TriggerCameraOffline {
 		t.Fatalf("first event %s, want camera_offline of cam2 only", env.Data)
 	}
 }

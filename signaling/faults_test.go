@@ -10,9 +10,10 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
-	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // faultyBus is a bus endpoint whose publishes can go wrong the ways a Redis outage
@@ -69,7 +70,7 @@ func TestCommandToTargetNotYetResubscribedIsDeliveredAgain(t *testing.T) {
 		t.Fatalf("ack %q, want pending: the publish reached nobody", ack.Status)
 	}
 	busA.blind.Store(false)
-	if got := decode[client.Command](t, cam.expect("command")); got.CommandID != ack.CommandID {
+	if got := decode[wire.CommandMessage](t, cam.expect("command")); got.CommandID != ack.CommandID {
 		t.Fatalf("camera got %s, want %s", got.CommandID, ack.CommandID)
 	}
 }
@@ -93,7 +94,7 @@ func TestBusResumeDeliversWaitingCommands(t *testing.T) {
 	ack := sendCommand(view, f.camera, "snapshot", map[string]any{})
 	busA.lossy.Store(false)
 	busB.resume()
-	if got := decode[client.Command](t, cam.expect("command")); got.CommandID != ack.CommandID {
+	if got := decode[wire.CommandMessage](t, cam.expect("command")); got.CommandID != ack.CommandID {
 		t.Fatalf("camera got %s, want %s", got.CommandID, ack.CommandID)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "acknowledged"})
@@ -104,7 +105,7 @@ func TestBusResumeDeliversWaitingCommands(t *testing.T) {
 func wantStatus(t *testing.T, view *peer, id, status string) {
 	t.Helper()
 	for {
-		s := decode[client.CommandStatus](t, view.expect("command.status"))
+		s := decode[wire.CommandStatus](t, view.expect("command.status"))
 		if s.CommandID == id && s.Status == status {
 			return
 		}
@@ -143,7 +144,7 @@ func TestCommandAckTellsTheTrueStatus(t *testing.T) {
 	} {
 		id := "m-" + randomHex(t)
 		view.send("command.send", id, "", map[string]any{"target_device_id": f.camera.ID, "command_type": "siren", "payload": map[string]any{"on": true}})
-		cmd := decode[client.Command](t, cam.expect("command"))
+		cmd := decode[wire.CommandMessage](t, cam.expect("command"))
 		result["command_id"] = cmd.CommandID
 		if res := cam.request("command.result", "", result); res.Type != "ack" {
 			t.Fatalf("command.result: %s", res.Data)
@@ -152,7 +153,7 @@ func TestCommandAckTellsTheTrueStatus(t *testing.T) {
 		for ack.Ref != id {
 			ack = view.next() // the command.status of the result may come first
 		}
-		got := decode[client.CommandStatus](t, ack)
+		got := decode[wire.CommandStatus](t, ack)
 		if got.CommandID != cmd.CommandID || got.Status != result["status"] {
 			t.Fatalf("ack %s, want status %s", ack.Data, result["status"])
 		}
@@ -176,7 +177,7 @@ func TestStoreOutageAnswersUnavailable(t *testing.T) {
 	f := newFamily(t, st)
 	view := dial(t, n, f.viewer)
 	ans := view.request("command.send", "", map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot"})
-	if code := errorCode(t, ans); code != signaling.CodeUnavailable {
+	if code := errorCode(t, ans); code != wire.CodeUnavailable {
 		t.Fatalf("command.send with the store down: %s, want unavailable", code)
 	}
 	if ans := view.request("ping", "", nil); ans.Type != "pong" {
@@ -201,7 +202,7 @@ func TestCameraOfflineSurvivesTheReplicaThatSawTheDrop(t *testing.T) {
 	dial(t, a, camera).drop()
 	a.stop() // before the alert is due
 	env := view.expect("event")
-	if ev := decode[store.Event](t, env); ev.DeviceID != camera.ID || ev.TriggeredBy != store.TriggerCameraOffline {
+	if ev := decode[wire.Event](t, env); ev.DeviceID != camera.ID || ev.TriggeredBy != store.TriggerCameraOffline {
 		t.Fatalf("event %s, want camera_offline of the camera", env.Data)
 	}
 }

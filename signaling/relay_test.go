@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -36,7 +37,7 @@ func TestCandidateRelayAfterClose(t *testing.T) {
 	wantEnded(t, view, sid, signaling.ReasonHangup)
 	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonHangup)
 	for _, p := range []*peer{view, cam} {
-		if code := errorCode(t, p.request("webrtc.candidate", sid, cand)); code != signaling.CodeConflict {
+		if code := errorCode(t, p.request("webrtc.candidate", sid, cand)); code != wire.CodeConflict {
 			t.Errorf("candidate after the close: code %q, want conflict", code)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // resumeAck is the data of the ack of stream.resume.
@@ -190,10 +192,10 @@ func TestStreamResumeRules(t *testing.T) {
 	live := liveSession(t, cam, view, f.camera)
 	stranger := f.acct.device(t, store.RoleViewer)
 	other := dial(t, n, stranger)
-	if code := errorCode(t, other.request("stream.resume", live, struct{}{})); code != signaling.CodeNotFound {
+	if code := errorCode(t, other.request("stream.resume", live, struct{}{})); code != wire.CodeNotFound {
 		t.Errorf("resume by a device that is no party: %s, want not_found", code)
 	}
-	if code := errorCode(t, view.request("stream.resume", "", struct{}{})); code != signaling.CodeBadRequest {
+	if code := errorCode(t, view.request("stream.resume", "", struct{}{})); code != wire.CodeBadRequest {
 		t.Errorf("resume without a session: %s, want bad_request", code)
 	}
 	// A party that never went away may resume: nothing changes.

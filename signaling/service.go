@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -121,8 +122,8 @@ func New(cfg Config) (*Service, error) {
 // Attach registers the Service's message handlers on h and routes through it.
 func (s *Service) Attach(h *hub.Hub) {
 	s.router = h
-	h.Handle("command.send", s.handleCommandSend)
-	h.Handle("command.result", s.handleCommandResult)
+	h.Handle(wire.TypeCommandSend, s.handleCommandSend)
+	h.Handle(wire.TypeCommandResult, s.handleCommandResult)
 	s.attachStreams(h)
 	s.attachEvents(h)
 }
@@ -234,11 +235,11 @@ func (s *Service) reply(c *hub.Client, env hub.Envelope, data any, err error) {
 		_ = c.Ack(env.ID, data)
 		return
 	}
-	var se *Error
+	var se *wire.Error
 	if !errors.As(err, &se) {
 		se = storeError(err)
 		level := slog.LevelError
-		if se.Code == CodeUnavailable {
+		if se.Code == wire.CodeUnavailable {
 			level = slog.LevelWarn
 		}
 		s.log.Log(context.Background(), level, "signaling failed", "type", env.Type, "device_id", c.Identity().DeviceID, "err", err)
@@ -247,16 +248,16 @@ func (s *Service) reply(c *hub.Client, env hub.Envelope, data any, err error) {
 }
 
 // storeError maps a store failure to what a client sees.
-func storeError(err error) *Error {
+func storeError(err error) *wire.Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(CodeNotFound, "not found")
+		return wire.Errorf(wire.CodeNotFound, "not found")
 	case errors.Is(err, store.ErrConflict):
-		return errorf(CodeConflict, "conflict")
+		return wire.Errorf(wire.CodeConflict, "conflict")
 	case errors.Is(err, store.ErrUnavailable):
-		return errorf(CodeUnavailable, "the database is unavailable, retry")
+		return wire.Errorf(wire.CodeUnavailable, "the database is unavailable, retry")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errorf(CodeUnavailable, "the hub is busy, retry")
+		return wire.Errorf(wire.CodeUnavailable, "the hub is busy, retry")
 	}
-	return errorf(CodeInternal, "internal error")
+	return wire.Errorf(wire.CodeInternal, "internal error")
 }

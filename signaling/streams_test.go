@@ -8,6 +8,7 @@ import (
 
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/ice"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -243,7 +244,7 @@ func TestStreamRequestRefusals(t *testing.T) {
 	view := dial(t, n, f.viewer)
 
 	view.send("stream.request", "", "", map[string]string{"camera_device_id": f.camera.ID})
-	if env := view.next(); errorCode(t, env) != signaling.CodeBadRequest || env.Ref != "" {
+	if env := view.next(); errorCode(t, env) != wire.CodeBadRequest || env.Ref != "" {
 		t.Errorf("stream.request without id answered %s %s", env.Type, env.Data)
 	}
 	for _, tt := range []struct {
@@ -251,13 +252,13 @@ func TestStreamRequestRefusals(t *testing.T) {
 		data any
 		code string
 	}{
-		{"no camera", map[string]string{}, signaling.CodeBadRequest},
-		{"camera not a uuid", map[string]string{"camera_device_id": "cam-1"}, signaling.CodeBadRequest},
-		{"camera of another user", map[string]string{"camera_device_id": stranger.camera.ID}, signaling.CodeNotFound},
-		{"camera not linked", map[string]string{"camera_device_id": unlinked.ID}, signaling.CodeNotLinked},
-		{"not a camera", map[string]string{"camera_device_id": otherViewer.ID}, signaling.CodeBadRequest},
-		{"itself", map[string]string{"camera_device_id": f.viewer.ID}, signaling.CodeBadRequest},
-		{"data not an object", []int{1}, signaling.CodeBadRequest},
+		{"no camera", map[string]string{}, wire.CodeBadRequest},
+		{"camera not a uuid", map[string]string{"camera_device_id": "cam-1"}, wire.CodeBadRequest},
+		{"camera of another user", map[string]string{"camera_device_id": stranger.camera.ID}, wire.CodeNotFound},
+		{"camera not linked", map[string]string{"camera_device_id": unlinked.ID}, wire.CodeNotLinked},
+		{"not a camera", map[string]string{"camera_device_id": otherViewer.ID}, wire.CodeBadRequest},
+		{"itself", map[string]string{"camera_device_id": f.viewer.ID}, wire.CodeBadRequest},
+		{"data not an object", []int{1}, wire.CodeBadRequest},
 	} {
 		if code := errorCode(t, view.request("stream.request", "", tt.data)); code != tt.code {
 			t.Errorf("%s: code %q, want %q", tt.name, code, tt.code)
@@ -487,15 +488,15 @@ func TestStreamRefusesWrongPartyAndState(t *testing.T) {
 		data    any
 		code    string
 	}{
-		{"offer before accept", view, "webrtc.offer", sid, sdpMsg{testSDP}, signaling.CodeConflict},
-		{"candidate before accept", view, "webrtc.candidate", sid, cand, signaling.CodeConflict},
-		{"viewer accepts", view, "stream.accept", sid, struct{}{}, signaling.CodeForbidden},
-		{"viewer declines", view, "stream.decline", sid, struct{}{}, signaling.CodeForbidden},
-		{"connected before accept", cam, "stream.connected", sid, struct{}{}, signaling.CodeConflict},
-		{"another device's candidate", other, "webrtc.candidate", sid, cand, signaling.CodeNotFound},
-		{"another device ends it", other, "stream.end", sid, struct{}{}, signaling.CodeNotFound},
-		{"no session", view, "webrtc.candidate", "", cand, signaling.CodeBadRequest},
-		{"unknown session", view, "stream.end", "01900000-0000-7000-8000-000000000000", struct{}{}, signaling.CodeNotFound},
+		{"offer before accept", view, "webrtc.offer", sid, sdpMsg{testSDP}, wire.CodeConflict},
+		{"candidate before accept", view, "webrtc.candidate", sid, cand, wire.CodeConflict},
+		{"viewer accepts", view, "stream.accept", sid, struct{}{}, wire.CodeForbidden},
+		{"viewer declines", view, "stream.decline", sid, struct{}{}, wire.CodeForbidden},
+		{"connected before accept", cam, "stream.connected", sid, struct{}{}, wire.CodeConflict},
+		{"another device's candidate", other, "webrtc.candidate", sid, cand, wire.CodeNotFound},
+		{"another device ends it", other, "stream.end", sid, struct{}{}, wire.CodeNotFound},
+		{"no session", view, "webrtc.candidate", "", cand, wire.CodeBadRequest},
+		{"unknown session", view, "stream.end", "01900000-0000-7000-8000-000000000000", struct{}{}, wire.CodeNotFound},
 	} {
 		if code := errorCode(t, tt.p.request(tt.typ, tt.session, tt.data)); code != tt.code {
 			t.Errorf("%s: code %q, want %q", tt.name, code, tt.code)
@@ -513,15 +514,15 @@ func TestStreamRefusesWrongPartyAndState(t *testing.T) {
 		data any
 		code string
 	}{
-		{"camera offers", cam, "webrtc.offer", sdpMsg{testSDP}, signaling.CodeForbidden},
-		{"viewer answers", view, "webrtc.answer", sdpMsg{testSDP}, signaling.CodeForbidden},
-		{"accept twice", cam, "stream.accept", struct{}{}, signaling.CodeConflict},
-		{"sdp over the limit", view, "webrtc.offer", sdpMsg{long}, signaling.CodeBadRequest},
-		{"sdp not a description", view, "webrtc.offer", sdpMsg{"hello"}, signaling.CodeBadRequest},
-		{"empty sdp", view, "webrtc.offer", sdpMsg{}, signaling.CodeBadRequest},
-		{"sdp of the wrong type", view, "webrtc.offer", map[string]int{"sdp": 1}, signaling.CodeBadRequest},
-		{"candidate not a candidate", view, "webrtc.candidate", map[string]string{"candidate": "hello"}, signaling.CodeBadRequest},
-		{"reason too long", view, "stream.end", reasonMsg{strings.Repeat("x", 65)}, signaling.CodeBadRequest},
+		{"camera offers", cam, "webrtc.offer", sdpMsg{testSDP}, wire.CodeForbidden},
+		{"viewer answers", view, "webrtc.answer", sdpMsg{testSDP}, wire.CodeForbidden},
+		{"accept twice", cam, "stream.accept", struct{}{}, wire.CodeConflict},
+		{"sdp over the limit", view, "webrtc.offer", sdpMsg{long}, wire.CodeBadRequest},
+		{"sdp not a description", view, "webrtc.offer", sdpMsg{"hello"}, wire.CodeBadRequest},
+		{"empty sdp", view, "webrtc.offer", sdpMsg{}, wire.CodeBadRequest},
+		{"sdp of the wrong type", view, "webrtc.offer", map[string]int{"sdp": 1}, wire.CodeBadRequest},
+		{"candidate not a candidate", view, "webrtc.candidate", map[string]string{"candidate": "hello"}, wire.CodeBadRequest},
+		{"reason too long", view, "stream.end", reasonMsg{strings.Repeat("x", 65)}, wire.CodeBadRequest},
 	} {
 		if code := errorCode(t, tt.p.request(tt.typ, sid, tt.data)); code != tt.code {
 			t.Errorf("%s: code %q, want %q", tt.name, code, tt.code)
@@ -536,10 +537,10 @@ func TestStreamRefusesWrongPartyAndState(t *testing.T) {
 	mustAck(t, view, "stream.end", sid, reasonMsg{"changed_my_mind"})
 	wantEnded(t, cam, sid, "changed_my_mind")
 	wantSession(t, st, sid, store.StreamFailed, "changed_my_mind")
-	if code := errorCode(t, view.request("webrtc.candidate", sid, cand)); code != signaling.CodeConflict {
+	if code := errorCode(t, view.request("webrtc.candidate", sid, cand)); code != wire.CodeConflict {
 		t.Errorf("candidate for a closed session: code %q, want conflict", code)
 	}
-	if code := errorCode(t, cam.request("webrtc.answer", sid, sdpMsg{testSDP})); code != signaling.CodeConflict {
+	if code := errorCode(t, cam.request("webrtc.answer", sid, sdpMsg{testSDP})); code != wire.CodeConflict {
 		t.Errorf("answer for a closed session: code %q, want conflict", code)
 	}
 	// Without an id the refusal still comes, as an error without ref.
@@ -561,7 +562,7 @@ func TestStreamTargetOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	view := dial(t, n, f.viewer)
-	if code := errorCode(t, view.request("webrtc.offer", s.ID, sdpMsg{testSDP})); code != signaling.CodeTargetOffline {
+	if code := errorCode(t, view.request("webrtc.offer", s.ID, sdpMsg{testSDP})); code != wire.CodeTargetOffline {
 		t.Errorf("offer to an offline camera: code %q, want target_offline", code)
 	}
 	wantSession(t, st, s.ID, store.StreamAccepted, "")
@@ -582,7 +583,7 @@ func TestStreamViewerLimit(t *testing.T) {
 	for _, v := range viewers[:2] {
 		sessions = append(sessions, liveSession(t, cam, v, f.camera))
 	}
-	if code := errorCode(t, viewers[2].request("stream.request", "", map[string]string{"camera_device_id": f.camera.ID})); code != signaling.CodeBusy {
+	if code := errorCode(t, viewers[2].request("stream.request", "", map[string]string{"camera_device_id": f.camera.ID})); code != wire.CodeBusy {
 		t.Fatalf("third viewer: code %q, want busy", code)
 	}
 	quiet(t, cam)
@@ -617,7 +618,7 @@ func TestStreamRESTTwins(t *testing.T) {
 	ctx := context.Background()
 	uid := f.acct.user.ID
 
-	s, err := n.svc.RequestStream(ctx, uid, signaling.StreamRequest{CameraDeviceID: f.camera.ID, RequesterDeviceID: f.viewer.ID})
+	s, err := n.svc.RequestStream(ctx, uid, wire.StreamRequest{CameraDeviceID: f.camera.ID, RequesterDeviceID: f.viewer.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +628,7 @@ func TestStreamRESTTwins(t *testing.T) {
 	if env := cam.expect("stream.requested"); env.Session != s.ID {
 		t.Errorf("stream.requested for %q", env.Session)
 	}
-	for name, req := range map[string]signaling.StreamRequest{
+	for name, req := range map[string]wire.StreamRequest{
 		"requester missing":         {CameraDeviceID: f.camera.ID},
 		"requester of another user": {CameraDeviceID: f.camera.ID, RequesterDeviceID: stranger.viewer.ID},
 		"camera of another user":    {CameraDeviceID: stranger.camera.ID, RequesterDeviceID: f.viewer.ID},

@@ -47,18 +47,18 @@ const (
 // it. NotifiedAt is set when the event's alerts went out; an event inside its camera's
 // cooldown keeps it nil. VideoURL is set once a recording of it is available.
 type Event struct {
-	ID          string     `json:"id"`
-	UserID      string     `json:"user_id"`
-	DeviceID    string     `json:"device_id"`
-	Title       string     `json:"title"`
-	TriggeredBy string     `json:"triggered_by"`
-	Status      string     `json:"status"`
-	StartedAt   time.Time  `json:"started_at"`
-	EndedAt     *time.Time `json:"ended_at"`
-	NotifiedAt  *time.Time `json:"notified_at"`
-	VideoURL    *string    `json:"video_url"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	ID          string
+	UserID      string
+	DeviceID    string
+	Title       string
+	TriggeredBy string
+	Status      string
+	StartedAt   time.Time
+	EndedAt     *time.Time
+	NotifiedAt  *time.Time
+	VideoURL    *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // EventFilter narrows ListEvents. Empty fields match everything; Since keeps the
@@ -71,13 +71,13 @@ type EventFilter struct {
 // Notification is a row of notifications: one entry of a user's history. The table has
 // no creation time; its UUID v7 id orders it.
 type Notification struct {
-	ID      string     `json:"id"`
-	EventID *string    `json:"event_id"`
-	UserID  string     `json:"user_id"`
-	SentAt  *time.Time `json:"sent_at"`
-	Channel *string    `json:"channel"`
-	Status  *string    `json:"status"`
-	IsRead  bool       `json:"is_read"`
+	ID      string
+	EventID *string
+	UserID  string
+	SentAt  *time.Time
+	Channel *string
+	Status  *string
+	IsRead  bool
 }
 
 // Delivery is a row of notification_deliveries: one push to one device. Payload is the
@@ -85,20 +85,20 @@ type Notification struct {
 // an event). ExpiresAt, ClaimedBy and ClaimedUntil are columns the hub adds; a job
 // created by the hub always has ExpiresAt and NextAttemptAt.
 type Delivery struct {
-	ID                string          `json:"id"`
-	OwnerUserID       string          `json:"owner_user_id"`
-	RecipientDeviceID string          `json:"recipient_device_id"`
-	Type              string          `json:"type"`
-	Payload           json.RawMessage `json:"payload"`
-	Status            string          `json:"status"`
-	Attempts          int             `json:"attempts"`
-	LastError         *string         `json:"last_error"`
-	SentAt            *time.Time      `json:"sent_at"`
-	NextAttemptAt     time.Time       `json:"next_attempt_at"`
-	ExpiresAt         time.Time       `json:"expires_at"`
-	ClaimedBy         *string         `json:"-"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	ID                string
+	OwnerUserID       string
+	RecipientDeviceID string
+	Type              string
+	Payload           json.RawMessage
+	Status            string
+	Attempts          int
+	LastError         *string
+	SentAt            *time.Time
+	NextAttemptAt     time.Time
+	ExpiresAt         time.Time
+	ClaimedBy         *string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // DeliveryOutcome is how an attempt at a claimed job ended.
@@ -119,22 +119,22 @@ type DeliveryOutcome struct {
 // storage ("local" for the data directory, else the S3 bucket). SizeBytes of a pending
 // recording is the size declared for an upload straight to the bucket.
 type Recording struct {
-	ID                string     `json:"id"`
-	OwnerUserID       string     `json:"owner_user_id"`
-	StreamSessionID   *string    `json:"stream_session_id"`
-	CameraDeviceID    string     `json:"camera_device_id"`
-	RequesterDeviceID *string    `json:"requester_device_id"`
-	EventID           *string    `json:"event_id"`
-	ObjectKey         *string    `json:"object_key"`
-	Bucket            *string    `json:"bucket"`
-	ContentType       string     `json:"content_type"`
-	DurationSeconds   *int       `json:"duration_seconds"`
-	SizeBytes         *int64     `json:"size_bytes"`
-	Status            string     `json:"status"`
-	AvailableAt       *time.Time `json:"available_at"`
-	Error             *string    `json:"error"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	ID                string
+	OwnerUserID       string
+	StreamSessionID   *string
+	CameraDeviceID    string
+	RequesterDeviceID *string
+	EventID           *string
+	ObjectKey         *string
+	Bucket            *string
+	ContentType       string
+	DurationSeconds   *int
+	SizeBytes         *int64
+	Status            string
+	AvailableAt       *time.Time
+	Error             *string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // LocalBucket is the bucket of clips in the hub's data directory; a recording whose

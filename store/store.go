@@ -1,6 +1,7 @@
 // Package store is SecureCam's data model and its persistence.
 //
-// The types mirror the tables of the seed schema (same names, snake_case JSON). Two
+// The types mirror the tables of the seed schema (same names) and carry no wire tags:
+// their JSON form is signaling/wire's, which converts at the edge. Two
 // implementations satisfy [Store]: store/sqlite (embedded mode) and store/postgres
 // (cluster mode); store/storetest is the conformance suite both pass.
 //
@@ -73,14 +74,14 @@ const BetterAuthPasswordReset = "reset-password"
 
 // User is a row of users. PasswordHash mirrors account.password and never leaves the hub.
 type User struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	Name          string    `json:"name"`
-	PasswordHash  string    `json:"-"`
-	EmailVerified bool      `json:"email_verified"`
-	Image         *string   `json:"image"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string
+	Email         string
+	Name          string
+	PasswordHash  string
+	EmailVerified bool
+	Image         *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Session is a row of session. TokenHash is stored in the column token: the plain token
@@ -119,18 +120,18 @@ type Verification struct {
 // Device is a row of devices. Status and LastSeenAt are the durable presence record.
 // IsCamera follows Role (set by CreateDevice).
 type Device struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"user_id"`
-	Name       string     `json:"name"`
-	Role       string     `json:"role"`
-	Platform   string     `json:"platform"`
-	AppVersion *string    `json:"app_version"`
-	PushToken  *string    `json:"push_token"`
-	Status     string     `json:"status"`
-	IsCamera   bool       `json:"is_camera"`
-	LastSeenAt *time.Time `json:"last_seen_at"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	ID         string
+	UserID     string
+	Name       string
+	Role       string
+	Platform   string
+	AppVersion *string
+	PushToken  *string
+	Status     string
+	IsCamera   bool
+	LastSeenAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // DeviceUpdate changes the fields that are non-nil. An empty PushToken clears it.
@@ -142,13 +143,13 @@ type DeviceUpdate struct {
 
 // DeviceLink is a row of device_links: a viewer (client) allowed to reach a camera.
 type DeviceLink struct {
-	ID             string    `json:"id"`
-	OwnerUserID    string    `json:"owner_user_id"`
-	CameraDeviceID string    `json:"camera_device_id"`
-	ClientDeviceID string    `json:"client_device_id"`
-	Status         string    `json:"status"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string
+	OwnerUserID    string
+	CameraDeviceID string
+	ClientDeviceID string
+	Status         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Command is a row of commands. RequestID (the sender's envelope id) and ExpiresAt are
@@ -157,21 +158,21 @@ type DeviceLink struct {
 // request id after the dedupe window. AcknowledgedAt is the time the target acknowledged
 // it, set only on an acknowledged command (a failed one has its time in UpdatedAt).
 type Command struct {
-	ID               string          `json:"id"`
-	OwnerUserID      string          `json:"owner_user_id"`
-	SourceDeviceID   string          `json:"source_device_id"`
-	TargetDeviceID   string          `json:"target_device_id"`
-	CommandType      string          `json:"command_type"`
-	Payload          json.RawMessage `json:"payload"`
-	Status           string          `json:"status"`
-	RetryCount       int             `json:"retry_count"`
-	LastDispatchedAt *time.Time      `json:"last_dispatched_at"`
-	AcknowledgedAt   *time.Time      `json:"acknowledged_at"`
-	Error            *string         `json:"error"`
-	RequestID        *string         `json:"-"`
-	ExpiresAt        time.Time       `json:"expires_at"`
-	CreatedAt        time.Time       `json:"created_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
+	ID               string
+	OwnerUserID      string
+	SourceDeviceID   string
+	TargetDeviceID   string
+	CommandType      string
+	Payload          json.RawMessage
+	Status           string
+	RetryCount       int
+	LastDispatchedAt *time.Time
+	AcknowledgedAt   *time.Time
+	Error            *string
+	RequestID        *string
+	ExpiresAt        time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // CommandFilter narrows ListCommands. Empty fields match everything.
@@ -182,15 +183,15 @@ type CommandFilter struct {
 
 // AuditLog is a row of audit_logs.
 type AuditLog struct {
-	ID            string          `json:"id"`
-	OwnerUserID   *string         `json:"owner_user_id"`
-	ActorDeviceID *string         `json:"actor_device_id"`
-	Action        string          `json:"action"`
-	TargetType    *string         `json:"target_type"`
-	TargetID      *string         `json:"target_id"`
-	Metadata      json.RawMessage `json:"metadata"`
-	IPAddress     *string         `json:"ip_address"`
-	CreatedAt     time.Time       `json:"created_at"`
+	ID            string
+	OwnerUserID   *string
+	ActorDeviceID *string
+	Action        string
+	TargetType    *string
+	TargetID      *string
+	Metadata      json.RawMessage
+	IPAddress     *string
+	CreatedAt     time.Time
 }
 
 // Page asks for one page of a list, newest first. Limit is clamped to 1..200 (0 means

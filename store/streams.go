@@ -37,24 +37,24 @@ const MediaP2P = "p2p"
 // CameraAwayAt and RequesterAwayAt are set while that party of an open session is
 // away: its socket went away and it has not resumed the session since.
 type StreamSession struct {
-	ID                string          `json:"id"`
-	OwnerUserID       string          `json:"owner_user_id"`
-	CameraDeviceID    string          `json:"camera_device_id"`
-	RequesterDeviceID string          `json:"requester_device_id"`
-	Status            string          `json:"status"`
-	Reason            *string         `json:"reason"`
-	MediaProvider     string          `json:"media_provider"`
-	MediaSessionID    *string         `json:"media_session_id"`
-	PublishEndpoint   *string         `json:"publish_endpoint"`
-	SubscribeEndpoint *string         `json:"subscribe_endpoint"`
-	StreamKey         *string         `json:"-"`
-	StartedAt         *time.Time      `json:"started_at"`
-	EndedAt           *time.Time      `json:"ended_at"`
-	CameraAwayAt      *time.Time      `json:"camera_away_at"`
-	RequesterAwayAt   *time.Time      `json:"requester_away_at"`
-	Metadata          json.RawMessage `json:"metadata"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	ID                string
+	OwnerUserID       string
+	CameraDeviceID    string
+	RequesterDeviceID string
+	Status            string
+	Reason            *string
+	MediaProvider     string
+	MediaSessionID    *string
+	PublishEndpoint   *string
+	SubscribeEndpoint *string
+	StreamKey         *string
+	StartedAt         *time.Time
+	EndedAt           *time.Time
+	CameraAwayAt      *time.Time
+	RequesterAwayAt   *time.Time
+	Metadata          json.RawMessage
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Open reports whether the session is not over yet.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web/connlimit"
 	"github.com/securecam/securecam/web/internal/betterauth"
@@ -35,7 +36,7 @@ type sessionJSON struct {
 }
 
 type authResponse struct {
-	User    store.User  `json:"user"`
+	User    wire.User   `json:"user"`
 	Session sessionJSON `json:"session"`
 }
 
@@ -67,7 +68,7 @@ func (s *Server) limitAuth(r *http.Request, action, account string) error {
 	for _, c := range checks {
 		ok, after, err := s.limiter.Allow(r.Context(), c.key, c.Requests, c.Window)
 		if err != nil {
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable,
 				Detail: "rate limiter unavailable, retry", RetryAfter: time.Second, cause: err}
 		}
 		switch {
@@ -106,7 +107,7 @@ var (
 	errInvalidToken  = errBadRequest("invalid or expired token")
 	errTokenExpired  = errBadRequest("invalid or expired token") // a verification JWT past its exp
 	errTokenNoUser   = errBadRequest("invalid or expired token") // a verification JWT for no account
-	errWrongPassword = &Error{Status: http.StatusBadRequest, Code: CodeInvalidCredentials,
+	errWrongPassword = &Error{Status: http.StatusBadRequest, Code: wire.CodeInvalidCredentials,
 		Detail: "the current password is wrong"}
 	errNoPassword = errBadRequest("the account has no password")
 )
@@ -188,7 +189,7 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) error {
 		// The account exists and is signed in; the link can be asked for again.
 		s.log.ErrorContext(r.Context(), "sign-up: verification mail", "err", err)
 	}
-	writeJSON(w, http.StatusCreated, authResponse{User: u, Session: sess})
+	writeJSON(w, http.StatusCreated, authResponse{User: wire.FromUser(u), Session: sess})
 	return nil
 }
 
@@ -267,7 +268,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, authResponse{User: u, Session: sess})
+	writeJSON(w, http.StatusOK, authResponse{User: wire.FromUser(u), Session: sess})
 	return nil
 }
 
@@ -315,7 +316,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, wire.FromUser(u))
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
@@ -64,7 +65,7 @@ func TestSignUp(t *testing.T) {
 	if err != nil || acct != u.PasswordHash || len(u.PasswordHash) != 32+1+128 {
 		t.Fatalf("account.password %q, users.password_hash %q, %v", acct, u.PasswordHash, err)
 	}
-	var me store.User
+	var me wire.User
 	e.do("GET", "/api/v1/me", nil, bearer(a.Session.Token)).want(t, http.StatusOK, &me)
 	if me.ID != a.User.ID {
 		t.Fatalf("/me %+v", me)
@@ -176,7 +177,7 @@ func TestSignIn(t *testing.T) {
 	e.do("POST", "/api/v1/auth/sign-in", `{"email": "a@example.com", "password": 12345678}`).
 		wantProblem(t, http.StatusBadRequest, "bad_request")
 
-	var logs struct{ Items []store.AuditLog }
+	var logs struct{ Items []wire.AuditLog }
 	e.do("GET", "/api/v1/audit-logs", nil, bearer(in.Session.Token)).want(t, http.StatusOK, &logs)
 	var sawFail, sawOK bool
 	for _, l := range logs.Items {
@@ -407,7 +408,7 @@ func TestEmailVerification(t *testing.T) {
 	e.do("POST", "/api/v1/auth/verify-email", map[string]string{"token": tok + "x"}).wantProblem(t, http.StatusBadRequest, "bad_request")
 	e.do("POST", "/api/v1/auth/verify-email", map[string]string{"token": "garbage"}).wantProblem(t, http.StatusBadRequest, "bad_request")
 	e.do("POST", "/api/v1/auth/verify-email", map[string]string{"token": tok}).want(t, http.StatusNoContent, nil)
-	var me store.User
+	var me wire.User
 	e.do("GET", "/api/v1/me", nil, auth).want(t, http.StatusOK, &me)
 	if !me.EmailVerified {
 		t.Fatal("email not verified after a good token")

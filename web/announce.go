@@ -7,20 +7,9 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
-)
 
-// Changes announced in a device message.
-const (
-	deviceCreated = "created"
-	deviceUpdated = "updated"
-	deviceDeleted = "deleted"
+	"github.com/securecam/securecam/signaling/wire"
 )
-
-// deviceChange is the data of the socket message "device".
-type deviceChange struct {
-	Change string       `json:"change"`
-	Device store.Device `json:"device"`
-}
 
 // announceDevice tells every connected device of the account, linked or not, that d
 // was created, updated or deleted. Delivery is at most once and best effort: a device
@@ -29,12 +18,12 @@ func (s *Server) announceDevice(ctx context.Context, userID, change string, d st
 	if s.sockets == nil {
 		return
 	}
-	data, err := json.Marshal(deviceChange{Change: change, Device: d})
+	data, err := json.Marshal(wire.DeviceChange{Change: change, Device: wire.FromDevice(d)})
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode device announcement", "err", err)
 		return
 	}
-	env := hub.Envelope{Type: "device", Data: data}
+	env := hub.Envelope{Type: wire.TypeDevice, Data: data}
 	page := store.Page{Limit: 100}
 	for {
 		devices, next, err := s.store.ListDevices(ctx, userID, page)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // announcement is a device message as the server handed it to the hub.
@@ -23,8 +23,8 @@ func announcements(t *testing.T, e *env) []announcement {
 			t.Fatalf("sent %q, want only device messages", m.env.Type)
 		}
 		var d struct {
-			Change string       `json:"change"`
-			Device store.Device `json:"device"`
+			Change string      `json:"change"`
+			Device wire.Device `json:"device"`
 		}
 		if err := json.Unmarshal(m.env.Data, &d); err != nil {
 			t.Fatalf("device message %s: %v", m.env.Data, err)

@@ -15,6 +15,8 @@ import (
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web"
 	"github.com/securecam/securecam/web/internal/betterauth"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // The behaviours of the Better Auth routes that the tests against the real Better Auth
@@ -174,7 +176,7 @@ func TestBetterAuthCookieAndToken(t *testing.T) {
 	e.do("POST", "/api/v1/devices", map[string]string{"name": "phone", "role": "viewer", "platform": "ios"},
 		a.withCookie(), header("Expo-Origin", "myapp://")).want(t, http.StatusCreated, &dev)
 	e.do("POST", "/api/v1/devices", map[string]string{"name": "phone", "role": "viewer", "platform": "ios"},
-		a.withCookie()).wantProblem(t, http.StatusForbidden, web.CodeForbidden)
+		a.withCookie()).wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
 	for name, h := range map[string]http.Header{
 		"cookie and expo-origin": {"Cookie": {a.cookie.String()}, "Expo-Origin": {"myapp://"}},
 		"signed bearer":          {"Authorization": {"Bearer " + a.signed}},
@@ -219,7 +221,7 @@ func TestBetterAuthOff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.do("POST", "/api/auth/sign-up/email", map[string]string{"email": uniqueEmail(), "password": testPassword, "name": "x"}).
-		wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+		wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 	if _, err := web.New(web.Config{BetterAuthShared: true}, web.Deps{Store: e.store}); err == nil {
 		t.Error("BetterAuthShared without a secret accepted")
 	}

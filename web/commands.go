@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
 // Commands sends remote commands; signaling.Service implements it.
 type Commands interface {
-	SendCommand(ctx context.Context, userID string, req signaling.CommandRequest, requestID string) (store.Command, error)
+	SendCommand(ctx context.Context, userID string, req wire.CommandRequest, requestID string) (store.Command, error)
 }
 
 // maxIdempotencyKey is the longest Idempotency-Key accepted, as long as an envelope id.
@@ -22,7 +22,7 @@ const maxIdempotencyKey = 64
 // with the same key from the same source device returns the first command.
 func (s *Server) handleSendCommand(w http.ResponseWriter, r *http.Request) error {
 	if s.commands == nil {
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "commands are not served here"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable, Detail: "commands are not served here"}
 	}
 	var in sendCommandRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
@@ -35,7 +35,7 @@ func (s *Server) handleSendCommand(w http.ResponseWriter, r *http.Request) error
 	if len(key) > maxIdempotencyKey {
 		return errBadRequest("Idempotency-Key is longer than %d characters", maxIdempotencyKey)
 	}
-	cmd, err := s.commands.SendCommand(r.Context(), principalFrom(r.Context()).userID, signaling.CommandRequest{
+	cmd, err := s.commands.SendCommand(r.Context(), principalFrom(r.Context()).userID, wire.CommandRequest{
 		SourceDeviceID: in.SourceDeviceID,
 		TargetDeviceID: in.TargetDeviceID,
 		CommandType:    in.CommandType,
@@ -45,7 +45,7 @@ func (s *Server) handleSendCommand(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, cmd)
+	writeJSON(w, http.StatusAccepted, wire.FromCommand(cmd))
 	return nil
 }
 
@@ -62,7 +62,7 @@ func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return fmt.Errorf("command: %w", err)
 	}
-	writeJSON(w, http.StatusOK, cmd)
+	writeJSON(w, http.StatusOK, wire.FromCommand(cmd))
 	return nil
 }
 
@@ -80,6 +80,6 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("list commands: %w", err)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromCommand))
 	return nil
 }

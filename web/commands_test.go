@@ -8,8 +8,8 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
-	"github.com/securecam/securecam/web"
 )
 
 type noSockets struct{}
@@ -62,7 +62,7 @@ func TestCommandsAPI(t *testing.T) {
 		"command_type": "set_torch", "payload": map[string]bool{"on": true}, "ttl_seconds": 60,
 	}
 
-	var cmd store.Command
+	var cmd wire.Command
 	e.do("POST", "/api/v1/commands", send, bearer(tok), header("Idempotency-Key", "k-1")).want(t, http.StatusAccepted, &cmd)
 	if cmd.Status != store.CommandPending || cmd.TargetDeviceID != cam.Device.ID || string(cmd.Payload) != `{"on":true}` {
 		t.Fatalf("command = %+v, want pending to the camera (offline)", cmd)
@@ -70,23 +70,23 @@ func TestCommandsAPI(t *testing.T) {
 	if d := cmd.ExpiresAt.Sub(cmd.CreatedAt); d != time.Minute {
 		t.Errorf("ttl = %v, want 1m", d)
 	}
-	var again store.Command
+	var again wire.Command
 	e.do("POST", "/api/v1/commands", send, bearer(tok), header("Idempotency-Key", "k-1")).want(t, http.StatusAccepted, &again)
 	if again.ID != cmd.ID {
 		t.Errorf("retry with the same Idempotency-Key created %s, want %s", again.ID, cmd.ID)
 	}
-	var other store.Command
+	var other wire.Command
 	e.do("POST", "/api/v1/commands", send, bearer(tok)).want(t, http.StatusAccepted, &other)
 	if other.ID == cmd.ID {
 		t.Error("a send without a key returned the earlier command")
 	}
 
-	var got store.Command
+	var got wire.Command
 	e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(tok)).want(t, http.StatusOK, &got)
 	if got.ID != cmd.ID || got.Status != store.CommandPending {
 		t.Errorf("GET = %+v", got)
 	}
-	var l struct{ Items []store.Command }
+	var l struct{ Items []wire.Command }
 	e.do("GET", "/api/v1/commands?device_id="+cam.Device.ID+"&status=pending", nil, bearer(tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 2 || l.Items[0].ID != other.ID {
 		t.Errorf("list = %d items, want the 2 commands newest first", len(l.Items))
@@ -108,14 +108,14 @@ func TestCommandsAPI(t *testing.T) {
 		}{
 			{"not linked", map[string]any{"source_device_id": view.Device.ID, "target_device_id": unlinked.Device.ID, "command_type": "snapshot"},
 				nil, http.StatusForbidden, "not_linked"},
-			{"another user's source", send, []reqOpt{bearer(intruder.Session.Token)}, http.StatusNotFound, web.CodeNotFound},
+			{"another user's source", send, []reqOpt{bearer(intruder.Session.Token)}, http.StatusNotFound, wire.CodeNotFound},
 			{"bad payload", map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "set_torch"},
-				nil, http.StatusBadRequest, web.CodeBadRequest},
-			{"missing source", map[string]any{"target_device_id": cam.Device.ID, "command_type": "snapshot"}, nil, http.StatusBadRequest, web.CodeBadRequest},
+				nil, http.StatusBadRequest, wire.CodeBadRequest},
+			{"missing source", map[string]any{"target_device_id": cam.Device.ID, "command_type": "snapshot"}, nil, http.StatusBadRequest, wire.CodeBadRequest},
 			{"wrong type", map[string]any{"source_device_id": view.Device.ID, "target_device_id": cam.Device.ID, "command_type": "snapshot", "ttl_seconds": "10"},
-				nil, http.StatusBadRequest, web.CodeBadRequest},
-			{"device token", send, []reqOpt{bearer(view.DeviceToken)}, http.StatusForbidden, web.CodeForbidden},
-			{"no auth", send, []reqOpt{func(*http.Request) {}}, http.StatusUnauthorized, web.CodeUnauthorized},
+				nil, http.StatusBadRequest, wire.CodeBadRequest},
+			{"device token", send, []reqOpt{bearer(view.DeviceToken)}, http.StatusForbidden, wire.CodeForbidden},
+			{"no auth", send, []reqOpt{func(*http.Request) {}}, http.StatusUnauthorized, wire.CodeUnauthorized},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -146,15 +146,15 @@ func TestCommandsAPI(t *testing.T) {
 					"ttl_seconds: expected an integer, got a string"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
-					p := e.do("POST", "/api/v1/commands", tt.body, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+					p := e.do("POST", "/api/v1/commands", tt.body, bearer(tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 					if p.Detail != tt.detail {
 						t.Fatalf("detail %q, want %q", p.Detail, tt.detail)
 					}
 				})
 			}
 		})
-		e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(intruder.Session.Token)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-		e.do("GET", "/api/v1/commands?status=done", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
-		e.do("GET", "/api/v1/commands?device_id=x", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+		e.do("GET", "/api/v1/commands/"+cmd.ID, nil, bearer(intruder.Session.Token)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+		e.do("GET", "/api/v1/commands?status=done", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
+		e.do("GET", "/api/v1/commands?device_id=x", nil, bearer(tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 	})
 }

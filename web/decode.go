@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/signaling/jsonerr"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -66,7 +67,7 @@ func decodeBody(rd io.Reader, limit int64, dst any) error {
 }
 
 func tooLarge(limit int64) *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: wire.CodeTooLarge,
 		Detail: fmt.Sprintf("request body larger than %d bytes", limit)}
 }
 
@@ -126,11 +127,13 @@ type list[T any] struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-func newList[T any](items []T, next string) list[T] {
-	if items == nil {
-		items = []T{}
+// newList converts a page of store rows to their wire form with from.
+func newList[S, W any](rows []S, next string, from func(S) W) list[W] {
+	items := make([]W, len(rows))
+	for i, r := range rows {
+		items[i] = from(r)
 	}
-	l := list[T]{Items: items}
+	l := list[W]{Items: items}
 	if next != "" {
 		l.NextCursor = &next
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -54,11 +55,11 @@ func (s *Server) handleCreateDevice(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("create device: %w", err)
 	}
 	s.audit(r, p.userID, AuditDeviceCreated, "device", d.ID, map[string]any{"role": d.Role, "platform": d.Platform})
-	s.announceDevice(r.Context(), p.userID, deviceCreated, d)
+	s.announceDevice(r.Context(), p.userID, wire.DeviceCreated, d)
 	writeJSON(w, http.StatusCreated, struct {
-		Device      store.Device `json:"device"`
-		DeviceToken string       `json:"device_token"`
-	}{d, tok})
+		Device      wire.Device `json:"device"`
+		DeviceToken string      `json:"device_token"`
+	}{wire.FromDevice(d), tok})
 	return nil
 }
 
@@ -73,7 +74,7 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 		return fmt.Errorf("list devices: %w", err)
 	}
 	s.livePresence(r.Context(), items)
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromDevice))
 	return nil
 }
 
@@ -89,7 +90,7 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	one := []store.Device{d}
 	s.livePresence(r.Context(), one)
-	writeJSON(w, http.StatusOK, one[0])
+	writeJSON(w, http.StatusOK, wire.FromDevice(one[0]))
 	return nil
 }
 
@@ -154,9 +155,9 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("update device: %w", err)
 	}
 	if u.Name != nil {
-		s.announceDevice(ctx, d.UserID, deviceUpdated, d)
+		s.announceDevice(ctx, d.UserID, wire.DeviceUpdated, d)
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, wire.FromDevice(d))
 	return nil
 }
 
@@ -185,7 +186,7 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 		s.linkRevoked(ctx, l)
 	}
 	s.audit(r, p.userID, AuditDeviceDeleted, "device", id, map[string]any{"revoked_links": len(revoked)})
-	s.announceDevice(ctx, p.userID, deviceDeleted, gone)
+	s.announceDevice(ctx, p.userID, wire.DeviceDeleted, gone)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web"
 )
@@ -62,7 +63,7 @@ func TestDevices(t *testing.T) {
 	})
 
 	t.Run("get", func(t *testing.T) {
-		var got store.Device
+		var got wire.Device
 		e.do("GET", "/api/v1/devices/"+d.ID, nil, auth).want(t, http.StatusOK, &got)
 		if got.ID != d.ID || got.PushToken == nil {
 			t.Fatalf("device %+v", got)
@@ -75,7 +76,7 @@ func TestDevices(t *testing.T) {
 	})
 
 	t.Run("patch", func(t *testing.T) {
-		var got store.Device
+		var got wire.Device
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"name": "Front door", "push_token": "new-token", "app_version": "2.0"}, auth).
 			want(t, http.StatusOK, &got)
 		if got.Name != "Front door" || *got.PushToken != "new-token" || *got.AppVersion != "2.0" {
@@ -98,7 +99,7 @@ func TestDevices(t *testing.T) {
 
 	t.Run("device token", func(t *testing.T) {
 		dt := bearer(cam.DeviceToken)
-		var got store.Device
+		var got wire.Device
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"push_token": "from-device", "app_version": "3.0"}, dt).
 			want(t, http.StatusOK, &got)
 		if *got.PushToken != "from-device" || *got.AppVersion != "3.0" {
@@ -124,8 +125,8 @@ func TestDevices(t *testing.T) {
 
 	t.Run("list and pagination", func(t *testing.T) {
 		var page struct {
-			Items      []store.Device `json:"items"`
-			NextCursor *string        `json:"next_cursor"`
+			Items      []wire.Device `json:"items"`
+			NextCursor *string       `json:"next_cursor"`
 		}
 		e.do("GET", "/api/v1/devices?limit=2", nil, auth).want(t, http.StatusOK, &page)
 		if len(page.Items) != 2 || page.NextCursor == nil {
@@ -152,7 +153,7 @@ func TestDevices(t *testing.T) {
 
 	t.Run("delete", func(t *testing.T) {
 		other := e.createDevice(a.Session.Token, "viewer")
-		var link store.DeviceLink
+		var link wire.DeviceLink
 		e.do("POST", "/api/v1/device-links", map[string]string{"camera_device_id": d.ID, "client_device_id": other.Device.ID}, auth).
 			want(t, http.StatusCreated, &link)
 		e.do("DELETE", "/api/v1/devices/"+other.Device.ID, nil, bearer(b.Session.Token)).wantProblem(t, http.StatusNotFound, "not_found")
@@ -178,7 +179,7 @@ func TestDevices(t *testing.T) {
 	})
 }
 
-func ids(ds []store.Device) []string {
+func ids(ds []wire.Device) []string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.ID)
@@ -197,8 +198,8 @@ func TestListLimitClamp(t *testing.T) {
 		}
 	}
 	var page struct {
-		Items      []store.Device `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
+		Items      []wire.Device `json:"items"`
+		NextCursor *string       `json:"next_cursor"`
 	}
 	e.do("GET", "/api/v1/devices?limit=1000", nil, bearer(a.Session.Token)).want(t, http.StatusOK, &page)
 	if len(page.Items) != 200 || page.NextCursor == nil {
@@ -218,7 +219,7 @@ func TestDeviceLinks(t *testing.T) {
 	cam, viewer := e.createDevice(a.Session.Token, "camera"), e.createDevice(a.Session.Token, "viewer")
 	foreign := e.createDevice(b.Session.Token, "viewer")
 
-	var l store.DeviceLink
+	var l wire.DeviceLink
 	e.do("POST", "/api/v1/device-links", map[string]string{"camera_device_id": cam.Device.ID, "client_device_id": viewer.Device.ID}, auth).
 		want(t, http.StatusCreated, &l)
 	if l.Status != "active" || l.OwnerUserID != a.User.ID || l.CameraDeviceID != cam.Device.ID || l.ClientDeviceID != viewer.Device.ID {
@@ -251,8 +252,8 @@ func TestDeviceLinks(t *testing.T) {
 	e.do("POST", "/api/v1/device-links", map[string]string{}, bearer("nope")).wantProblem(t, 401, "unauthorized")
 
 	var list struct {
-		Items      []store.DeviceLink `json:"items"`
-		NextCursor *string            `json:"next_cursor"`
+		Items      []wire.DeviceLink `json:"items"`
+		NextCursor *string           `json:"next_cursor"`
 	}
 	e.do("GET", "/api/v1/device-links", nil, auth).want(t, http.StatusOK, &list)
 	if len(list.Items) != 1 || list.Items[0].ID != l.ID || list.NextCursor != nil {
@@ -290,8 +291,8 @@ func TestAuditLogs(t *testing.T) {
 	a, b := e.signUp(), e.signUp()
 	e.createDevice(a.Session.Token, "camera")
 	var page struct {
-		Items      []store.AuditLog `json:"items"`
-		NextCursor *string          `json:"next_cursor"`
+		Items      []wire.AuditLog `json:"items"`
+		NextCursor *string         `json:"next_cursor"`
 	}
 	e.do("GET", "/api/v1/audit-logs?limit=1", nil, bearer(a.Session.Token)).want(t, http.StatusOK, &page)
 	if len(page.Items) != 1 || page.NextCursor == nil || page.Items[0].Action != web.AuditDeviceCreated {

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -32,11 +32,11 @@ type EventStore interface {
 // Events raises and ends motion events, telling viewers and queueing alerts;
 // signaling.Service implements it.
 type Events interface {
-	RaiseEvent(ctx context.Context, camera store.Device, req signaling.EventRequest) (store.Event, error)
+	RaiseEvent(ctx context.Context, camera store.Device, req wire.EventRequest) (store.Event, error)
 	EndEvent(ctx context.Context, e store.Event, endedAt *time.Time) (store.Event, error)
 }
 
-var errNoEvents = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "events are not served here"}
+var errNoEvents = &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable, Detail: "events are not served here"}
 
 // actingCamera returns the camera a request acts for: the device named in the body,
 // which must be the user's camera, and the caller's own device when it authenticated
@@ -66,7 +66,7 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) error
 	if s.events == nil {
 		return errNoEvents
 	}
-	var in signaling.EventRequest
+	var in wire.EventRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, e)
+	writeJSON(w, http.StatusCreated, wire.FromEvent(e))
 	return nil
 }
 
@@ -110,7 +110,7 @@ func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e)
+	writeJSON(w, http.StatusOK, wire.FromEvent(e))
 	return nil
 }
 
@@ -137,7 +137,7 @@ func (s *Server) handleUpdateEvent(w http.ResponseWriter, r *http.Request) error
 	if e, err = s.events.EndEvent(r.Context(), e, in.EndedAt); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e)
+	writeJSON(w, http.StatusOK, wire.FromEvent(e))
 	return nil
 }
 
@@ -155,6 +155,6 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromEvent))
 	return nil
 }

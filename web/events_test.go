@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/blobs/blobstest"
@@ -53,7 +54,7 @@ var storages = []struct {
 type household struct {
 	tok         string
 	cam, viewer deviceJSON
-	user        store.User
+	user        wire.User
 }
 
 func (e *env) household() household {
@@ -72,7 +73,7 @@ func TestEventsAPI(t *testing.T) {
 	h := e.household()
 	intruder := e.household()
 
-	var ev store.Event
+	var ev wire.Event
 	started := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
 	e.do("POST", "/api/v1/events", map[string]any{"device_id": h.cam.Device.ID, "title": " Motion at the door ",
 		"triggered_by": "motion", "started_at": started}, bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
@@ -80,17 +81,17 @@ func TestEventsAPI(t *testing.T) {
 		!ev.StartedAt.Equal(started) || ev.NotifiedAt == nil {
 		t.Fatalf("created event %+v", ev)
 	}
-	var byOwner store.Event
+	var byOwner wire.Event
 	e.do("POST", "/api/v1/events", map[string]any{"device_id": h.cam.Device.ID, "title": "Sound",
 		"triggered_by": "sound"}, bearer(h.tok)).want(t, http.StatusCreated, &byOwner)
 
-	var got store.Event
+	var got wire.Event
 	e.do("GET", "/api/v1/events/"+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &got)
 	if got.ID != ev.ID || got.Title != ev.Title {
 		t.Errorf("GET = %+v", got)
 	}
 	var l struct {
-		Items      []store.Event
+		Items      []wire.Event
 		NextCursor *string `json:"next_cursor"`
 	}
 	e.do("GET", "/api/v1/events", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
@@ -104,7 +105,7 @@ func TestEventsAPI(t *testing.T) {
 	}
 
 	// Ending: the camera's token or the owner.
-	var ended store.Event
+	var ended wire.Event
 	e.do("PATCH", "/api/v1/events/"+ev.ID, map[string]string{"status": "ended"}, bearer(h.cam.DeviceToken)).want(t, http.StatusOK, &ended)
 	if ended.Status != store.EventEnded || ended.EndedAt == nil {
 		t.Errorf("ended = %+v", ended)
@@ -116,7 +117,7 @@ func TestEventsAPI(t *testing.T) {
 	}
 
 	// The owner was notified once per event; reading clears it.
-	var notes struct{ Items []store.Notification }
+	var notes struct{ Items []wire.Notification }
 	e.do("GET", "/api/v1/notifications?unread=true", nil, bearer(h.tok)).want(t, http.StatusOK, &notes)
 	if len(notes.Items) != 2 {
 		t.Fatalf("unread notifications %+v, want 2", notes.Items)
@@ -141,29 +142,29 @@ func TestEventsAPI(t *testing.T) {
 		code               string
 	}{
 		{"another user's camera", "POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "x", "triggered_by": "motion"},
-			intruder.tok, http.StatusNotFound, web.CodeNotFound},
+			intruder.tok, http.StatusNotFound, wire.CodeNotFound},
 		{"a token for another device", "POST", "/api/v1/events", map[string]string{"device_id": other.Device.ID, "title": "x", "triggered_by": "motion"},
-			h.cam.DeviceToken, http.StatusForbidden, web.CodeForbidden},
+			h.cam.DeviceToken, http.StatusForbidden, wire.CodeForbidden},
 		{"a viewer", "POST", "/api/v1/events", map[string]string{"device_id": h.viewer.Device.ID, "title": "x", "triggered_by": "motion"},
-			h.tok, http.StatusBadRequest, web.CodeBadRequest},
+			h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"no title", "POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "triggered_by": "motion"},
-			h.tok, http.StatusBadRequest, web.CodeBadRequest},
+			h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"hub-only trigger", "POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "x", "triggered_by": "camera_offline"},
-			h.tok, http.StatusBadRequest, web.CodeBadRequest},
+			h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"started in the future", "POST", "/api/v1/events", map[string]any{"device_id": h.cam.Device.ID, "title": "x", "triggered_by": "motion",
-			"started_at": time.Now().Add(time.Hour)}, h.tok, http.StatusBadRequest, web.CodeBadRequest},
-		{"another user's event", "GET", "/api/v1/events/" + ev.ID, nil, intruder.tok, http.StatusNotFound, web.CodeNotFound},
-		{"a device token reading", "GET", "/api/v1/events/" + ev.ID, nil, h.cam.DeviceToken, http.StatusForbidden, web.CodeForbidden},
+			"started_at": time.Now().Add(time.Hour)}, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
+		{"another user's event", "GET", "/api/v1/events/" + ev.ID, nil, intruder.tok, http.StatusNotFound, wire.CodeNotFound},
+		{"a device token reading", "GET", "/api/v1/events/" + ev.ID, nil, h.cam.DeviceToken, http.StatusForbidden, wire.CodeForbidden},
 		{"ending another user's event", "PATCH", "/api/v1/events/" + ev.ID, map[string]string{"status": "ended"},
-			intruder.tok, http.StatusNotFound, web.CodeNotFound},
+			intruder.tok, http.StatusNotFound, wire.CodeNotFound},
 		{"ending with another camera's token", "PATCH", "/api/v1/events/" + ev.ID, map[string]string{"status": "ended"},
-			intruder.cam.DeviceToken, http.StatusNotFound, web.CodeNotFound},
+			intruder.cam.DeviceToken, http.StatusNotFound, wire.CodeNotFound},
 		{"a status other than ended", "PATCH", "/api/v1/events/" + ev.ID, map[string]string{"status": "active"},
-			h.tok, http.StatusBadRequest, web.CodeBadRequest},
-		{"a bad since", "GET", "/api/v1/events?since=yesterday", nil, h.tok, http.StatusBadRequest, web.CodeBadRequest},
+			h.tok, http.StatusBadRequest, wire.CodeBadRequest},
+		{"a bad since", "GET", "/api/v1/events?since=yesterday", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"reading another user's notification", "POST", "/api/v1/notifications/" + notes.Items[0].ID + "/read", nil,
-			intruder.tok, http.StatusNotFound, web.CodeNotFound},
-		{"a bad unread", "GET", "/api/v1/notifications?unread=maybe", nil, h.tok, http.StatusBadRequest, web.CodeBadRequest},
+			intruder.tok, http.StatusNotFound, wire.CodeNotFound},
+		{"a bad unread", "GET", "/api/v1/notifications?unread=maybe", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,8 +179,8 @@ func TestEventsAPI(t *testing.T) {
 
 // recordingJSON is the answer of POST /recordings.
 type recordingJSON struct {
-	Recording store.Recording `json:"recording"`
-	UploadURL string          `json:"upload_url"`
+	Recording wire.Recording `json:"recording"`
+	UploadURL string         `json:"upload_url"`
 }
 
 func (e *env) createRecording(tok string, body map[string]any) recordingJSON {
@@ -209,7 +210,7 @@ func TestRecordingUploadAndPlayback(t *testing.T) {
 func testRecordingUploadAndPlayback(t *testing.T, st blobs.Storage) {
 	e := newEnv(t, withEvents(t, st))
 	h := e.household()
-	var ev store.Event
+	var ev wire.Event
 	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
 		bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
 
@@ -220,15 +221,15 @@ func testRecordingUploadAndPlayback(t *testing.T, st blobs.Storage) {
 		t.Fatalf("created %+v", r.Recording)
 	}
 	path := uploadPath(t, r.UploadURL)
-	e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusConflict, web.CodeConflict) // not uploaded yet
+	e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusConflict, wire.CodeConflict) // not uploaded yet
 
 	clip := bytes.Repeat([]byte("0123456789"), 1000)
-	var up store.Recording
+	var up wire.Recording
 	e.do("PUT", path, string(clip), bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).want(t, http.StatusOK, &up)
 	if up.Status != store.RecordingAvailable || up.SizeBytes == nil || *up.SizeBytes != int64(len(clip)) || up.AvailableAt == nil {
 		t.Fatalf("uploaded %+v", up)
 	}
-	e.do("PUT", path, string(clip), bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).wantProblem(t, http.StatusConflict, web.CodeConflict)
+	e.do("PUT", path, string(clip), bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).wantProblem(t, http.StatusConflict, wire.CodeConflict)
 
 	// The event's video_url plays the clip back to its owner.
 	e.do("GET", "/api/v1/events/"+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &ev)
@@ -257,12 +258,12 @@ func testRecordingUploadAndPlayback(t *testing.T, st blobs.Storage) {
 		t.Errorf("unsatisfiable range: %d, want 416", res.status)
 	}
 
-	var rec store.Recording
+	var rec wire.Recording
 	e.do("GET", "/api/v1/recordings/"+r.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &rec)
 	if rec.Status != store.RecordingAvailable {
 		t.Errorf("GET recording %+v", rec)
 	}
-	var l struct{ Items []store.Recording }
+	var l struct{ Items []wire.Recording }
 	e.do("GET", "/api/v1/recordings?event_id="+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 1 || l.Items[0].ID != r.Recording.ID {
 		t.Errorf("list by event %+v", l.Items)
@@ -288,7 +289,7 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 	e := newEnv(t, withEvents(t, st), config(func(c *web.Config) { c.MaxUploadBytes = 1000 }))
 	h := e.household()
 	intruder := e.household()
-	var ev store.Event
+	var ev wire.Event
 	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
 		bearer(h.tok)).want(t, http.StatusCreated, &ev)
 	mk := func() string {
@@ -297,9 +298,9 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 	idOf := func(path string) string {
 		return strings.TrimSuffix(strings.TrimPrefix(path, "/api/v1/recordings/"), "/content")
 	}
-	status := func(path string) store.Recording {
+	status := func(path string) wire.Recording {
 		t.Helper()
-		var rec store.Recording
+		var rec wire.Recording
 		e.do("GET", "/api/v1/recordings/"+idOf(path), nil, bearer(h.tok)).want(t, http.StatusOK, &rec)
 		return rec
 	}
@@ -311,17 +312,17 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 		status int
 		code   string
 	}{
-		{"bad content type", h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/avi"}, http.StatusBadRequest, web.CodeBadRequest},
-		{"another user's camera", intruder.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"}, http.StatusNotFound, web.CodeNotFound},
+		{"bad content type", h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/avi"}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"another user's camera", intruder.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"}, http.StatusNotFound, wire.CodeNotFound},
 		{"another user's event", intruder.tok, map[string]any{"camera_device_id": intruder.cam.Device.ID, "event_id": ev.ID, "content_type": "video/mp4"},
-			http.StatusNotFound, web.CodeNotFound},
+			http.StatusNotFound, wire.CodeNotFound},
 		{"a missing stream session", h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "stream_session_id": "01960000-0000-7000-8000-000000000000",
-			"content_type": "video/mp4"}, http.StatusNotFound, web.CodeNotFound},
-		{"a viewer", h.tok, map[string]any{"camera_device_id": h.viewer.Device.ID, "content_type": "video/mp4"}, http.StatusBadRequest, web.CodeBadRequest},
+			"content_type": "video/mp4"}, http.StatusNotFound, wire.CodeNotFound},
+		{"a viewer", h.tok, map[string]any{"camera_device_id": h.viewer.Device.ID, "content_type": "video/mp4"}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"a viewer's token", h.viewer.DeviceToken, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"},
-			http.StatusForbidden, web.CodeForbidden},
+			http.StatusForbidden, wire.CodeForbidden},
 		{"a negative duration", h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4", "duration_seconds": -1},
-			http.StatusBadRequest, web.CodeBadRequest},
+			http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tt := range create {
 		t.Run("create "+tt.name, func(t *testing.T) {
@@ -335,11 +336,11 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 		status                 int
 		code                   string
 	}{
-		{"another user", intruder.tok, "video/webm", http.StatusNotFound, web.CodeNotFound},
-		{"another camera's token", intruder.cam.DeviceToken, "video/webm", http.StatusNotFound, web.CodeNotFound},
-		{"an unsupported type", h.tok, "text/plain", http.StatusBadRequest, web.CodeBadRequest},
-		{"another type than declared", h.tok, "video/mp4", http.StatusBadRequest, web.CodeBadRequest},
-		{"no type", h.tok, "", http.StatusBadRequest, web.CodeBadRequest},
+		{"another user", intruder.tok, "video/webm", http.StatusNotFound, wire.CodeNotFound},
+		{"another camera's token", intruder.cam.DeviceToken, "video/webm", http.StatusNotFound, wire.CodeNotFound},
+		{"an unsupported type", h.tok, "text/plain", http.StatusBadRequest, wire.CodeBadRequest},
+		{"another type than declared", h.tok, "video/mp4", http.StatusBadRequest, wire.CodeBadRequest},
+		{"no type", h.tok, "", http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tt := range upload {
 		t.Run("upload "+tt.name, func(t *testing.T) {
@@ -349,11 +350,11 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 	if rec := status(path); rec.Status != store.RecordingPending {
 		t.Errorf("after refused uploads the recording is %s, want still pending", rec.Status)
 	}
-	e.do("PUT", path, "", bearer(h.tok), header("Content-Type", "video/webm")).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+	e.do("PUT", path, "", bearer(h.tok), header("Content-Type", "video/webm")).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 
 	// Too large, known from Content-Length: refused before reading.
 	e.do("PUT", path, strings.Repeat("x", 1001), bearer(h.tok), header("Content-Type", "video/webm")).
-		wantProblem(t, http.StatusRequestEntityTooLarge, web.CodeTooLarge)
+		wantProblem(t, http.StatusRequestEntityTooLarge, wire.CodeTooLarge)
 	if rec := status(path); rec.Status != store.RecordingFailed || rec.Error == nil {
 		t.Errorf("after a too large upload: %+v, want failed with an error", rec)
 	}
@@ -381,10 +382,10 @@ func testRecordingRefusals(t *testing.T, st blobs.Storage) {
 	// The content is never served outside the owner's scope.
 	ok := mk()
 	e.do("PUT", ok, "small clip", bearer(h.tok), header("Content-Type", "video/webm")).want(t, http.StatusOK, nil)
-	e.do("GET", ok, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("GET", "/api/v1/recordings/"+idOf(ok), nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-	e.do("GET", ok, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, web.CodeForbidden)
-	var l struct{ Items []store.Recording }
+	e.do("GET", ok, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+	e.do("GET", "/api/v1/recordings/"+idOf(ok), nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+	e.do("GET", ok, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
+	var l struct{ Items []wire.Recording }
 	e.do("GET", "/api/v1/recordings", nil, bearer(intruder.tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 0 {
 		t.Errorf("another user lists %d recordings", len(l.Items))

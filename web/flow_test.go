@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/securecam/securecam/hub"
-	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
 )
@@ -29,7 +29,7 @@ func mainFlow(t *testing.T, e *env) {
 	cam := e.createDevice(in.Session.Token, "camera")
 	viewer := e.createDevice(in.Session.Token, "viewer")
 	e.do("GET", "/api/v1/devices/not-a-uuid", nil, auth).wantProblem(t, http.StatusNotFound, "not_found")
-	var link store.DeviceLink
+	var link wire.DeviceLink
 	e.do("POST", "/api/v1/device-links", map[string]string{"camera_device_id": cam.Device.ID, "client_device_id": viewer.Device.ID}, auth).
 		want(t, http.StatusCreated, &link)
 	e.do("POST", "/api/v1/device-links", map[string]string{"camera_device_id": cam.Device.ID, "client_device_id": viewer.Device.ID}, auth).
@@ -37,7 +37,7 @@ func mainFlow(t *testing.T, e *env) {
 
 	e.do("PATCH", "/api/v1/devices/"+cam.Device.ID, map[string]string{"push_token": "fcm-1"}, bearer(cam.DeviceToken)).
 		want(t, http.StatusOK, nil)
-	var list struct{ Items []store.Device }
+	var list struct{ Items []wire.Device }
 	e.do("GET", "/api/v1/devices?limit=1", nil, auth).want(t, http.StatusOK, &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("limit=1 gave %d devices", len(list.Items))

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // Native fuzz targets for every decoder and validator of the web package. Each checks
@@ -44,7 +44,7 @@ var bodyKinds = []struct {
 	{"PATCH devices", func() any { return new(updateDeviceRequest) }},
 	{"POST device-links", func() any { return new(createLinkRequest) }},
 	{"POST commands", func() any { return new(sendCommandRequest) }},
-	{"POST events", func() any { return new(signaling.EventRequest) }},
+	{"POST events", func() any { return new(wire.EventRequest) }},
 	{"PATCH events", func() any { return new(updateEventRequest) }},
 	{"POST recordings", func() any { return new(createRecordingRequest) }},
 	{"POST ws-tickets", func() any { return new(ticketRequest) }},
@@ -57,7 +57,7 @@ func checkBody(v any) error {
 	switch x := v.(type) {
 	case interface{ check() error }:
 		return x.check()
-	case *signaling.EventRequest:
+	case *wire.EventRequest:
 		return x.Validate(fuzzNow)
 	default:
 		return nil // checked against the store or by signaling
@@ -69,7 +69,7 @@ func checkBody(v any) error {
 func wantClientError(t *testing.T, what string, err error, statuses ...int) {
 	t.Helper()
 	e := asError(err)
-	if !slices.Contains(statuses, e.Status) || e.Code == CodeInternal || e.Detail == "" {
+	if !slices.Contains(statuses, e.Status) || e.Code == wire.CodeInternal || e.Detail == "" {
 		t.Fatalf("%s: %v answers %d %q, want one of %v", what, err, e.Status, e.Code, statuses)
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/securecam/securecam/store"
-	"github.com/securecam/securecam/web"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // A completed reset voids every other reset link of the user.
@@ -30,7 +29,7 @@ func TestPasswordResetVoidsEarlierLinks(t *testing.T) {
 	e.do("POST", "/api/v1/auth/password-reset", map[string]string{"token": second, "password": "new password 1"}).
 		want(t, http.StatusNoContent, nil)
 	e.do("POST", "/api/v1/auth/password-reset", map[string]string{"token": first, "password": "attacker's pick"}).
-		wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+		wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 	e.do("POST", "/api/v1/auth/sign-in", map[string]string{"email": a.User.Email, "password": "new password 1"}).
 		want(t, http.StatusOK, nil)
 }
@@ -40,7 +39,7 @@ func TestNonObjectBodiesAreRefused(t *testing.T) {
 	st := newDisk(t)
 	e := newEnv(t, withEvents(t, st))
 	h := e.household()
-	var ev store.Event
+	var ev wire.Event
 	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
 		bearer(h.tok)).want(t, http.StatusCreated, &ev)
 	patches := []struct{ name, path, tok string }{
@@ -51,17 +50,17 @@ func TestNonObjectBodiesAreRefused(t *testing.T) {
 	for _, p := range patches {
 		for _, body := range []string{"null", " null\n", "[]", `"x"`, "1", "true"} {
 			t.Run(fmt.Sprintf("PATCH %s %q", p.name, body), func(t *testing.T) {
-				pr := e.do("PATCH", p.path, body, bearer(p.tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+				pr := e.do("PATCH", p.path, body, bearer(p.tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 				if !strings.Contains(pr.Detail, "expected an object") {
 					t.Errorf("detail %q", pr.Detail)
 				}
 			})
 		}
 	}
-	e.do("POST", "/api/v1/devices", "null", bearer(h.tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
-	e.do("POST", "/api/v1/auth/sign-in", "null").wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+	e.do("POST", "/api/v1/devices", "null", bearer(h.tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
+	e.do("POST", "/api/v1/auth/sign-in", "null").wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 	// The resources are unchanged, and an object still works.
-	var d store.Device
+	var d wire.Device
 	e.do("PATCH", "/api/v1/devices/"+h.cam.Device.ID, map[string]string{"name": "porch"}, bearer(h.tok)).want(t, http.StatusOK, &d)
 	if d.Name != "porch" {
 		t.Errorf("PATCH with an object: name %q", d.Name)
@@ -126,7 +125,7 @@ func TestRecordingRangeLimits(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := e.do("GET", path, nil, bearer(h.tok), header("Range", rng))
-			res.wantProblem(t, http.StatusRequestedRangeNotSatisfiable, web.CodeBadRequest)
+			res.wantProblem(t, http.StatusRequestedRangeNotSatisfiable, wire.CodeBadRequest)
 			if got := res.header.Get("Content-Range"); got != "bytes */100" {
 				t.Errorf("Content-Range %q, want bytes */100", got)
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/sqlite"
 	"github.com/securecam/securecam/store/storetest"
@@ -384,7 +385,7 @@ func (r response) cookie(name string) *http.Cookie {
 }
 
 type authJSON struct {
-	User    store.User `json:"user"`
+	User    wire.User `json:"user"`
 	Session struct {
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
@@ -409,8 +410,8 @@ func (e *env) signUp() authJSON {
 }
 
 type deviceJSON struct {
-	Device      store.Device `json:"device"`
-	DeviceToken string       `json:"device_token"`
+	Device      wire.Device `json:"device"`
+	DeviceToken string      `json:"device_token"`
 }
 
 func (e *env) createDevice(tok, role string) deviceJSON {
@@ -424,7 +425,7 @@ func (e *env) createDevice(tok, role string) deviceJSON {
 
 func (e *env) auditActions(tok string) []string {
 	e.t.Helper()
-	var l struct{ Items []store.AuditLog }
+	var l struct{ Items []wire.AuditLog }
 	e.do("GET", "/api/v1/audit-logs?limit=200", nil, bearer(tok)).want(e.t, http.StatusOK, &l)
 	var out []string
 	for _, a := range l.Items {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/web/connlimit"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // connRetryAfter is the Retry-After of a connection refused over a cap.
@@ -31,11 +33,11 @@ func (s *Server) admitConn(next http.Handler) http.Handler {
 			return
 		}
 		if v == connlimit.OverTotalCap {
-			writeProblem(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			writeProblem(w, &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable,
 				Detail: "the hub is at its connection limit, retry", RetryAfter: connRetryAfter})
 			return
 		}
-		writeProblem(w, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		writeProblem(w, &Error{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited,
 			Detail: "too many connections from your address, close some and retry", RetryAfter: connRetryAfter})
 	})
 }
@@ -44,7 +46,7 @@ func (s *Server) admitConn(next http.Handler) http.Handler {
 // the minimum rate.
 var errSlowBody = errors.New("request body too slow")
 
-var errSlowBodyProblem = &Error{Status: http.StatusRequestTimeout, Code: CodeBadRequest,
+var errSlowBodyProblem = &Error{Status: http.StatusRequestTimeout, Code: wire.CodeBadRequest,
 	Detail: "the request body arrived too slowly"}
 
 // paceBodies makes every request body keep moving: each bodyTimeout spent

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web"
 	"github.com/securecam/securecam/web/connlimit"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // rawWait bounds every wait on a raw connection: generous, as the machine is shared.
@@ -181,7 +182,7 @@ func TestSlowBodiesAreCut(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
-		var up store.Recording
+		var up wire.Recording
 		if err := json.NewDecoder(res.Body).Decode(&up); err != nil || res.StatusCode != http.StatusOK {
 			t.Fatalf("upload: %d %+v %v", res.StatusCode, up, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) error 
 	}
 	s.audit(r, p.userID, AuditLinkCreated, "device_link", l.ID,
 		map[string]any{"camera_device_id": cameraID, "client_device_id": clientID})
-	writeJSON(w, http.StatusCreated, l)
+	writeJSON(w, http.StatusCreated, wire.FromDeviceLink(l))
 	return nil
 }
 
@@ -65,7 +66,7 @@ func (s *Server) handleListLinks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromDeviceLink))
 	return nil
 }
 

@@ -3,6 +3,8 @@ package web
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // GET /notifications?unread=true newest first.
@@ -19,7 +21,7 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return fmt.Errorf("list notifications: %w", err)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromNotification))
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/securecam/securecam/web"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // apiSpec is openapi.json, loaded and validated once. Its component schemas (the
@@ -98,8 +98,8 @@ func TestErrorTableListsEveryCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := doc.Components.Schemas.ErrorCode.Enum
-	for _, code := range append(codes, web.CodeBadRequest, web.CodeInvalidCredentials, web.CodeUnauthorized, web.CodeForbidden,
-		web.CodeNotFound, web.CodeConflict, web.CodeTooLarge, web.CodeRateLimited, web.CodeUnavailable, web.CodeInternal) {
+	for _, code := range append(codes, wire.CodeBadRequest, wire.CodeInvalidCredentials, wire.CodeUnauthorized, wire.CodeForbidden,
+		wire.CodeNotFound, wire.CodeConflict, wire.CodeTooLarge, wire.CodeRateLimited, wire.CodeUnavailable, wire.CodeInternal) {
 		if !slices.Contains(codes, code) {
 			t.Errorf("openapi.json's ErrorCode lacks %q", code)
 		}

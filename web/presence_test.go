@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // presenceMap is the hub's presence registry as web sees it.
@@ -33,7 +33,7 @@ func TestDevicesReportLivePresence(t *testing.T) {
 	cam, view := e.createDevice(tok, "camera"), e.createDevice(tok, "viewer")
 	reg.online[cam.Device.ID] = true
 
-	var l struct{ Items []store.Device }
+	var l struct{ Items []wire.Device }
 	e.do("GET", "/api/v1/devices", nil, bearer(tok)).want(t, http.StatusOK, &l)
 	got := map[string]string{}
 	for _, d := range l.Items {
@@ -42,7 +42,7 @@ func TestDevicesReportLivePresence(t *testing.T) {
 	if got[cam.Device.ID] != "online" || got[view.Device.ID] != "offline" {
 		t.Errorf("statuses = %v, want the camera online and the viewer offline", got)
 	}
-	var d store.Device
+	var d wire.Device
 	e.do("GET", "/api/v1/devices/"+cam.Device.ID, nil, bearer(tok)).want(t, http.StatusOK, &d)
 	if d.Status != "online" {
 		t.Errorf("GET camera status = %q, want online", d.Status)

@@ -10,26 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/web/internal/password"
-)
-
-// Error codes of the wire contract (PROTOCOL.md) that the web layer answers with.
-const (
-	CodeBadRequest         = "bad_request"
-	CodeInvalidCredentials = "invalid_credentials"
-	CodeUnauthorized       = "unauthorized"
-	CodeForbidden          = "forbidden"
-	CodeNotFound           = "not_found"
-	CodeConflict           = "conflict"
-	CodeTooLarge           = "too_large"
-	CodeRateLimited        = "rate_limited"
-	CodeUnavailable        = "unavailable"
-	CodeInternal           = "internal"
-	// CodeInsufficientStorage (507): the account's storage quota is used up, or the
-	// hub's disk is down to its reserve.
-	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // Error is an error a client sees: an HTTP status, a wire code and a human detail.
@@ -53,54 +37,32 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.cause }
 
 func errBadRequest(format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Status: http.StatusBadRequest, Code: wire.CodeBadRequest, Detail: fmt.Sprintf(format, args...)}
 }
 
 func errUnauthorized(detail string) *Error {
-	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Detail: detail}
+	return &Error{Status: http.StatusUnauthorized, Code: wire.CodeUnauthorized, Detail: detail}
 }
 
 func errForbidden(detail string) *Error {
-	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: detail}
+	return &Error{Status: http.StatusForbidden, Code: wire.CodeForbidden, Detail: detail}
 }
 
 func errNotFound(detail string) *Error {
-	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Detail: detail}
+	return &Error{Status: http.StatusNotFound, Code: wire.CodeNotFound, Detail: detail}
 }
 
 func errConflict(detail string) *Error {
-	return &Error{Status: http.StatusConflict, Code: CodeConflict, Detail: detail}
+	return &Error{Status: http.StatusConflict, Code: wire.CodeConflict, Detail: detail}
 }
 
 func errRateLimited(retryAfter time.Duration) *Error {
-	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+	return &Error{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited,
 		Detail: "too many requests, retry later", RetryAfter: retryAfter}
 }
 
-var errInvalidCredentials = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidCredentials,
+var errInvalidCredentials = &Error{Status: http.StatusUnauthorized, Code: wire.CodeInvalidCredentials,
 	Detail: "wrong email or password"}
-
-// problem is the RFC 9457 body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code"`
-}
-
-// signalingStatus is the HTTP status of each error code signaling refuses with.
-var signalingStatus = map[string]int{
-	signaling.CodeBadRequest:    http.StatusBadRequest,
-	signaling.CodeForbidden:     http.StatusForbidden,
-	signaling.CodeNotFound:      http.StatusNotFound,
-	signaling.CodeNotLinked:     http.StatusForbidden,
-	signaling.CodeTargetOffline: http.StatusConflict,
-	signaling.CodeBusy:          http.StatusConflict,
-	signaling.CodeConflict:      http.StatusConflict,
-	signaling.CodeUnavailable:   http.StatusServiceUnavailable,
-	signaling.CodeInternal:      http.StatusInternalServerError,
-}
 
 // unavailableRetry is the Retry-After of a 503 unavailable: a dependency (the
 // database, Redis) is down or did not answer in time.
@@ -110,18 +72,18 @@ const unavailableRetry = 2 * time.Second
 // and pool sentinels to their codes, everything else to 500 internal.
 func asError(err error) *Error {
 	var e *Error
-	var se *signaling.Error
+	var we *wire.Error
 	switch {
 	case errors.As(err, &e):
 		return e
-	case errors.As(err, &se):
-		e := &Error{Status: signalingStatus[se.Code], Code: se.Code, Detail: se.Message, cause: err}
+	case errors.As(err, &we):
+		e := &Error{Status: wire.HTTPStatus(we.Code), Code: we.Code, Detail: we.Message, cause: err}
 		if e.Status == http.StatusServiceUnavailable {
 			e.RetryAfter = unavailableRetry
 		}
 		return e
 	case errors.Is(err, store.ErrUnavailable):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable,
 			Detail: "the database is unavailable, retry", RetryAfter: unavailableRetry, cause: err}
 	case errors.Is(err, errSlowBody):
 		return errSlowBodyProblem
@@ -132,13 +94,13 @@ func asError(err error) *Error {
 	case errors.Is(err, store.ErrInvalidCursor):
 		return errBadRequest("cursor is not one this list issued")
 	case errors.Is(err, password.ErrBusy):
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		return &Error{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited,
 			Detail: "the server is busy hashing passwords, retry shortly", RetryAfter: time.Second, cause: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable,
 			Detail: "a dependency did not answer in time, retry", RetryAfter: unavailableRetry, cause: err}
 	default:
-		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+		return &Error{Status: http.StatusInternalServerError, Code: wire.CodeInternal,
 			Detail: "internal error", cause: err}
 	}
 }
@@ -159,22 +121,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, e)
 }
 
+// writeProblem writes e as a problem document (the hub's writer), never cached.
 func writeProblem(w http.ResponseWriter, e *Error) {
 	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(problem{
-		Type:   "about:blank",
-		Title:  http.StatusText(e.Status),
-		Status: e.Status,
-		Detail: e.Detail,
-		Code:   e.Code,
-	})
+	hub.WriteProblem(w, e.Status, e.Code, e.Detail)
 }
 
 // writeJSON writes v with status. API answers are never cached: some carry tokens.

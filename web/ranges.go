@@ -7,15 +7,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // maxRanges is the most byte ranges one request may ask for.
 const maxRanges = 16
 
 var (
-	errTooManyRanges = &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: CodeBadRequest,
+	errTooManyRanges = &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: wire.CodeBadRequest,
 		Detail: "more than 16 byte ranges"}
-	errOverlappingRanges = &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: CodeBadRequest,
+	errOverlappingRanges = &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: wire.CodeBadRequest,
 		Detail: "overlapping byte ranges"}
 )
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 )
@@ -22,11 +23,11 @@ var recordingTypes = map[string]bool{"video/mp4": true, "video/webm": true, "ima
 // maxClipSeconds bounds duration_seconds.
 const maxClipSeconds = 24 * 60 * 60
 
-var errNoRecordings = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "recordings are not stored here"}
+var errNoRecordings = &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable, Detail: "recordings are not stored here"}
 
 // errStorageUnavailable answers a request the recordings storage could not serve now.
 func errStorageUnavailable(err error) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+	return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable,
 		Detail: "the recordings storage is unavailable, retry", RetryAfter: 5 * time.Second, cause: err}
 }
 
@@ -98,12 +99,12 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 		return fmt.Errorf("create recording: %w", err)
 	}
 	out := struct {
-		Recording       store.Recording   `json:"recording"`
+		Recording       wire.Recording    `json:"recording"`
 		UploadURL       string            `json:"upload_url"`
 		UploadHeaders   map[string]string `json:"upload_headers,omitempty"`
 		UploadExpiresAt *time.Time        `json:"upload_expires_at,omitempty"`
 		CompleteURL     string            `json:"complete_url,omitempty"`
-	}{Recording: rec, UploadURL: s.recordingURL(rec.ID)}
+	}{Recording: wire.FromRecording(rec), UploadURL: s.recordingURL(rec.ID)}
 	if direct {
 		u, h, err := presigner.PresignPut(ctx, *rec.ObjectKey, *in.SizeBytes, rec.ContentType, s.presignPutTTL)
 		if err != nil {
@@ -229,7 +230,7 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rec store.
 			s.log.WarnContext(ctx, "set the event's video_url", "event_id", *rec.EventID, "recording_id", rec.ID, "err", err)
 		}
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, wire.FromRecording(rec))
 	return nil
 }
 
@@ -316,7 +317,7 @@ func (s *Server) uploadRoom(ctx context.Context, owner string) (limit int64, noR
 	}
 	if left := max(s.quota-used, 0); left < limit {
 		limit = left
-		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: CodeInsufficientStorage,
+		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: wire.CodeInsufficientStorage,
 			Detail: fmt.Sprintf("the account's storage quota of %d bytes is used up (%d used): delete recordings", s.quota, used)}
 	}
 	if s.freeSpace == nil {
@@ -330,7 +331,7 @@ func (s *Server) uploadRoom(ctx context.Context, owner string) (limit int64, noR
 	}
 	if left := max(free-s.reserve, 0); left < limit {
 		limit = left
-		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: CodeInsufficientStorage,
+		noRoom = &Error{Status: http.StatusInsufficientStorage, Code: wire.CodeInsufficientStorage,
 			Detail: "the hub's storage is nearly full; retry later", RetryAfter: time.Minute}
 	}
 	return limit, noRoom, nil
@@ -375,7 +376,7 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return fmt.Errorf("list recordings: %w", err)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromRecording))
 	return nil
 }
 
@@ -389,7 +390,7 @@ func (s *Server) handleGetRecording(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rec)
+	writeJSON(w, http.StatusOK, wire.FromRecording(rec))
 	return nil
 }
 

@@ -18,11 +18,13 @@ import (
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/web"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // directJSON is the answer of POST /recordings with direct_upload.
 type directJSON struct {
-	Recording       store.Recording   `json:"recording"`
+	Recording       wire.Recording    `json:"recording"`
 	UploadURL       string            `json:"upload_url"`
 	UploadHeaders   map[string]string `json:"upload_headers"`
 	UploadExpiresAt *time.Time        `json:"upload_expires_at"`
@@ -53,7 +55,7 @@ func TestRecordingDirectUpload(t *testing.T) {
 	st := blobstest.NewS3(t)
 	e := newEnv(t, withEvents(t, st), config(func(c *web.Config) { c.MaxUploadBytes = 1000 }))
 	h := e.household()
-	var ev store.Event
+	var ev wire.Event
 	e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
 		bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
 	create := func(size int64, ct string) directJSON {
@@ -78,10 +80,10 @@ func TestRecordingDirectUpload(t *testing.T) {
 	complete := uploadPath(t, d.CompleteURL)
 
 	t.Log("completing before the clip is there: 409, still pending")
-	e.do("POST", complete, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusConflict, web.CodeConflict)
+	e.do("POST", complete, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusConflict, wire.CodeConflict)
 	t.Log("the hub's own upload URL is not for this recording")
 	e.do("PUT", "/api/v1/recordings/"+d.Recording.ID+"/content", string(clip), bearer(h.cam.DeviceToken),
-		header("Content-Type", "video/mp4")).wantProblem(t, http.StatusConflict, web.CodeConflict)
+		header("Content-Type", "video/mp4")).wantProblem(t, http.StatusConflict, wire.CodeConflict)
 	t.Log("the bucket refuses another size than the one signed")
 	if s := putTo(t, d.UploadURL, d.UploadHeaders, append(clip, 'x')); s < 400 {
 		t.Fatalf("PUT of another size = %d, want refused", s)
@@ -89,12 +91,12 @@ func TestRecordingDirectUpload(t *testing.T) {
 	if s := putTo(t, d.UploadURL, d.UploadHeaders, clip); s != http.StatusOK {
 		t.Fatalf("PUT to the bucket = %d", s)
 	}
-	var rec store.Recording
+	var rec wire.Recording
 	e.do("POST", complete, nil, bearer(h.cam.DeviceToken)).want(t, http.StatusOK, &rec)
 	if rec.Status != store.RecordingAvailable || *rec.SizeBytes != int64(len(clip)) || *rec.ObjectKey != *d.Recording.ObjectKey {
 		t.Fatalf("completed %+v", rec)
 	}
-	e.do("POST", complete, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusConflict, web.CodeConflict)
+	e.do("POST", complete, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusConflict, wire.CodeConflict)
 	e.do("GET", "/api/v1/events/"+ev.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &ev)
 	if ev.VideoURL == nil || uploadPath(t, *ev.VideoURL) != "/api/v1/recordings/"+rec.ID+"/content" {
 		t.Errorf("video_url = %v", ev.VideoURL)
@@ -113,9 +115,9 @@ func TestRecordingDirectUpload(t *testing.T) {
 		status   int
 		code     string
 	}{
-		{"another size", 500, blobstest.Pattern(400), "video/mp4", http.StatusBadRequest, web.CodeBadRequest},
-		{"another type", 500, blobstest.Pattern(500), "video/webm", http.StatusBadRequest, web.CodeBadRequest},
-		{"too large", 1000, blobstest.Pattern(1001), "video/mp4", http.StatusRequestEntityTooLarge, web.CodeTooLarge},
+		{"another size", 500, blobstest.Pattern(400), "video/mp4", http.StatusBadRequest, wire.CodeBadRequest},
+		{"another type", 500, blobstest.Pattern(500), "video/webm", http.StatusBadRequest, wire.CodeBadRequest},
+		{"too large", 1000, blobstest.Pattern(1001), "video/mp4", http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := create(tt.declared, "video/mp4")
@@ -124,7 +126,7 @@ func TestRecordingDirectUpload(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.do("POST", uploadPath(t, d.CompleteURL), nil, bearer(h.cam.DeviceToken)).wantProblem(t, tt.status, tt.code)
-			var got store.Recording
+			var got wire.Recording
 			e.do("GET", "/api/v1/recordings/"+d.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusOK, &got)
 			if got.Status != store.RecordingFailed || got.Error == nil {
 				t.Errorf("recording %+v, want failed", got)
@@ -140,11 +142,11 @@ func TestRecordingDirectUpload(t *testing.T) {
 		{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4", "direct_upload": true},
 		{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4", "direct_upload": true, "size_bytes": 0},
 	} {
-		e.do("POST", "/api/v1/recordings", body, bearer(h.tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+		e.do("POST", "/api/v1/recordings", body, bearer(h.tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 	}
 	e.do("POST", "/api/v1/recordings", map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4",
-		"direct_upload": true, "size_bytes": 1001}, bearer(h.tok)).wantProblem(t, http.StatusRequestEntityTooLarge, web.CodeTooLarge)
-	var l struct{ Items []store.Recording }
+		"direct_upload": true, "size_bytes": 1001}, bearer(h.tok)).wantProblem(t, http.StatusRequestEntityTooLarge, wire.CodeTooLarge)
+	var l struct{ Items []wire.Recording }
 	e.do("GET", "/api/v1/recordings", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 4 {
 		t.Errorf("%d recordings, want the 4 created (none for the refused requests)", len(l.Items))
@@ -211,10 +213,10 @@ func TestRecordingRedirect(t *testing.T) {
 	if res := e.do("GET", path, nil, bearer(h.tok), header("Range", "bytes=2990-")); res.status != http.StatusPartialContent || !bytes.Equal(res.body, clip[2990:]) {
 		t.Errorf("through the hub: %d %q", res.status, res.body)
 	}
-	e.do("GET", path+"?redirect=perhaps", nil, bearer(h.tok)).wantProblem(t, http.StatusBadRequest, web.CodeBadRequest)
+	e.do("GET", path+"?redirect=perhaps", nil, bearer(h.tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
 	// Another user gets no URL either.
 	intruder := e.household()
-	e.do("GET", path+"?redirect=true", nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+	e.do("GET", path+"?redirect=true", nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 }
 
 // After a switch to S3, clips still in the data directory play from it; new ones go to
@@ -240,7 +242,7 @@ func TestRecordingsInTwoStorages(t *testing.T) {
 		t.Errorf("clip in the data directory: %d %q", res.status, res.body)
 	}
 	r := e.createRecording(h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"})
-	var rec store.Recording
+	var rec wire.Recording
 	e.do("PUT", uploadPath(t, r.UploadURL), "new clip", bearer(h.tok), header("Content-Type", "video/mp4")).want(t, http.StatusOK, &rec)
 	if *rec.Bucket != bucket.Bucket() {
 		t.Errorf("new clip stored in %s, want the bucket %s", *rec.Bucket, bucket.Bucket())
@@ -254,7 +256,7 @@ func TestRecordingsInTwoStorages(t *testing.T) {
 		ObjectKey: "recordings/x/y", Bucket: "another-bucket", SizeBytes: 8}); err != nil {
 		t.Fatal(err)
 	}
-	e.do("GET", "/api/v1/recordings/"+gone.ID+"/content", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+	e.do("GET", "/api/v1/recordings/"+gone.ID+"/content", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 }
 
 // The bucket unreachable: an upload answers 503 and the recording stays pending (the
@@ -274,7 +276,7 @@ func TestRecordingStorageOutage(t *testing.T) {
 	h := e.household()
 	status := func(id string) string {
 		t.Helper()
-		var rec store.Recording
+		var rec wire.Recording
 		e.do("GET", "/api/v1/recordings/"+id, nil, bearer(h.tok)).want(t, http.StatusOK, &rec)
 		return rec.Status
 	}
@@ -284,7 +286,7 @@ func TestRecordingStorageOutage(t *testing.T) {
 	path := uploadPath(t, r.UploadURL)
 	proxy.Cut()
 	res := e.do("PUT", path, "a clip", bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4"))
-	res.wantProblem(t, http.StatusServiceUnavailable, web.CodeUnavailable)
+	res.wantProblem(t, http.StatusServiceUnavailable, wire.CodeUnavailable)
 	if res.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
@@ -343,7 +345,7 @@ func TestRecordingStorageOutage(t *testing.T) {
 	}
 
 	t.Log("playback with the bucket away")
-	e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusServiceUnavailable, web.CodeUnavailable)
+	e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusServiceUnavailable, wire.CodeUnavailable)
 	proxy.Restore()
 	if keys := blobstest.Keys(t, st); len(keys) != 1 {
 		t.Errorf("objects %v, want only the clip uploaded after the first outage", keys)

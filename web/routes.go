@@ -10,6 +10,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // handlerFunc is a handler whose error becomes the problem document.
@@ -32,7 +34,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		allowed := allowedMethods(r, req.URL.Path)
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeProblem(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeBadRequest,
+		writeProblem(w, &Error{Status: http.StatusMethodNotAllowed, Code: wire.CodeBadRequest,
 			Detail: fmt.Sprintf("%s is not allowed here; this endpoint takes %s", req.Method, strings.Join(allowed, ", "))})
 	})
 	if ws != nil {
@@ -134,7 +136,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				panic(p)
 			}
 			s.log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
-			writeProblem(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Detail: "internal error"})
+			writeProblem(w, &Error{Status: http.StatusInternalServerError, Code: wire.CodeInternal, Detail: "internal error"})
 		}()
 		next.ServeHTTP(w, r)
 	})

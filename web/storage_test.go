@@ -12,6 +12,8 @@ import (
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/web"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // objects counts the objects in st.
@@ -50,7 +52,7 @@ func (e *env) putChunked(path, tok, body string) *http.Response {
 
 func (e *env) recordingStatus(tok, path string) string {
 	e.t.Helper()
-	var rec store.Recording
+	var rec wire.Recording
 	e.do("GET", strings.TrimSuffix(path, "/content"), nil, bearer(tok)).want(e.t, http.StatusOK, &rec)
 	return rec.Status
 }
@@ -76,7 +78,7 @@ func TestStorageQuota(t *testing.T) {
 
 			// Known length over the quota: refused before reading; the recording stays pending.
 			second := mk(h.tok, h.cam.Device.ID)
-			p := put(second, h.cam.DeviceToken, 600).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+			p := put(second, h.cam.DeviceToken, 600).wantProblem(t, http.StatusInsufficientStorage, wire.CodeInsufficientStorage)
 			if !strings.Contains(p.Detail, "quota") {
 				t.Errorf("507 detail %q does not name the quota", p.Detail)
 			}
@@ -99,7 +101,7 @@ func TestStorageQuota(t *testing.T) {
 			put(second, h.tok, 600).want(t, http.StatusOK, nil)
 			third := mk(h.tok, h.cam.Device.ID)
 			put(third, h.tok, 400).want(t, http.StatusOK, nil) // exactly the quota
-			put(mk(h.tok, h.cam.Device.ID), h.tok, 1).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+			put(mk(h.tok, h.cam.Device.ID), h.tok, 1).wantProblem(t, http.StatusInsufficientStorage, wire.CodeInsufficientStorage)
 		})
 	}
 }
@@ -147,7 +149,7 @@ func TestStorageReserve(t *testing.T) {
 	free.Store(1500)
 	refused := mk()
 	res := put(refused, 600)
-	res.wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+	res.wantProblem(t, http.StatusInsufficientStorage, wire.CodeInsufficientStorage)
 	if got := res.header.Get("Retry-After"); got != "60" {
 		t.Errorf("507 for the disk reserve: Retry-After %q, want 60", got)
 	}
@@ -161,7 +163,7 @@ func TestStorageReserve(t *testing.T) {
 
 	// Below the reserve: uploads are refused, the replica stays ready and the rest works.
 	free.Store(10)
-	put(refused, 1).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+	put(refused, 1).wantProblem(t, http.StatusInsufficientStorage, wire.CodeInsufficientStorage)
 	if r := ready(); r.Storage.Uploads != "refused" || *r.Storage.FreeBytes != 10 {
 		t.Errorf("readyz below the reserve %+v", r)
 	}
@@ -195,7 +197,7 @@ func TestDeleteRecording(t *testing.T) {
 			st := sto.new(t)
 			e := newEnv(t, withEvents(t, st))
 			h, intruder := e.household(), e.household()
-			var ev store.Event
+			var ev wire.Event
 			e.do("POST", "/api/v1/events", map[string]string{"device_id": h.cam.Device.ID, "title": "Motion", "triggered_by": "motion"},
 				bearer(h.cam.DeviceToken)).want(t, http.StatusCreated, &ev)
 			r := e.createRecording(h.cam.DeviceToken, map[string]any{"camera_device_id": h.cam.Device.ID, "event_id": ev.ID, "content_type": "video/mp4"})
@@ -203,18 +205,18 @@ func TestDeleteRecording(t *testing.T) {
 			path := strings.TrimSuffix(content, "/content")
 			e.do("PUT", content, "clip bytes", bearer(h.cam.DeviceToken), header("Content-Type", "video/mp4")).want(t, http.StatusOK, nil)
 
-			e.do("DELETE", path, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-			e.do("DELETE", path, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, web.CodeForbidden)
-			e.do("DELETE", "/api/v1/recordings/not-an-id", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("DELETE", path, nil, bearer(intruder.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+			e.do("DELETE", path, nil, bearer(h.cam.DeviceToken)).wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
+			e.do("DELETE", "/api/v1/recordings/not-an-id", nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 			e.do("GET", content, nil, bearer(h.tok)).want(t, http.StatusOK, nil)
 			if got := objects(t, st); got != 1 {
 				t.Fatalf("%d files before the deletion, want 1", got)
 			}
 
 			e.do("DELETE", path, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
-			e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-			e.do("GET", content, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
-			e.do("DELETE", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+			e.do("GET", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+			e.do("GET", content, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+			e.do("DELETE", path, nil, bearer(h.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 			if got := objects(t, st); got != 0 {
 				t.Errorf("%d files after the deletion, want 0", got)
 			}
@@ -230,7 +232,7 @@ func TestDeleteRecording(t *testing.T) {
 			pending := e.createRecording(h.tok, map[string]any{"camera_device_id": h.cam.Device.ID, "content_type": "video/mp4"})
 			e.do("DELETE", "/api/v1/recordings/"+pending.Recording.ID, nil, bearer(h.tok)).want(t, http.StatusNoContent, nil)
 			e.do("PUT", uploadPath(t, pending.UploadURL), "late", bearer(h.tok), header("Content-Type", "video/mp4")).
-				wantProblem(t, http.StatusNotFound, web.CodeNotFound)
+				wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 			if got := objects(t, st); got != 0 {
 				t.Errorf("%d files after an upload to a deleted recording, want 0", got)
 			}
@@ -249,11 +251,11 @@ func TestStorageQuotaDirectUpload(t *testing.T) {
 	}
 	var first directJSON
 	create(600).want(t, http.StatusCreated, &first)
-	p := create(600).wantProblem(t, http.StatusInsufficientStorage, web.CodeInsufficientStorage)
+	p := create(600).wantProblem(t, http.StatusInsufficientStorage, wire.CodeInsufficientStorage)
 	if !strings.Contains(p.Detail, "quota") {
 		t.Errorf("507 detail %q does not name the quota", p.Detail)
 	}
-	var l struct{ Items []store.Recording }
+	var l struct{ Items []wire.Recording }
 	e.do("GET", "/api/v1/recordings", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 1 {
 		t.Errorf("%d recordings after a refused creation, want 1", len(l.Items))

@@ -4,21 +4,21 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/ice"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
 // Streams is live view as the REST API serves it; signaling.Service implements it.
 type Streams interface {
-	RequestStream(ctx context.Context, userID string, req signaling.StreamRequest) (store.StreamSession, error)
+	RequestStream(ctx context.Context, userID string, req wire.StreamRequest) (store.StreamSession, error)
 	Stream(ctx context.Context, userID, id string) (store.StreamSession, error)
 	ListStreams(ctx context.Context, userID string, f store.StreamFilter, p store.Page) ([]store.StreamSession, string, error)
 	EndStream(ctx context.Context, userID, id, reason string) (store.StreamSession, error)
 	ICEServers(deviceID string) ice.List
 }
 
-var errNoStreams = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "live view is not served here"}
+var errNoStreams = &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeUnavailable, Detail: "live view is not served here"}
 
 // POST /streams {camera_device_id, requester_device_id} → 201 stream_session, the
 // same path as stream.request: the camera is asked (or woken), and the requester's
@@ -35,11 +35,11 @@ func (s *Server) handleRequestStream(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	sess, err := s.streams.RequestStream(r.Context(), principalFrom(r.Context()).userID,
-		signaling.StreamRequest{CameraDeviceID: in.CameraDeviceID, RequesterDeviceID: in.RequesterDeviceID})
+		wire.StreamRequest{CameraDeviceID: in.CameraDeviceID, RequesterDeviceID: in.RequesterDeviceID})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, sess)
+	writeJSON(w, http.StatusCreated, wire.FromStreamSession(sess))
 	return nil
 }
 
@@ -56,7 +56,7 @@ func (s *Server) handleGetStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sess)
+	writeJSON(w, http.StatusOK, wire.FromStreamSession(sess))
 	return nil
 }
 
@@ -77,7 +77,7 @@ func (s *Server) handleListStreams(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, newList(items, next, wire.FromStreamSession))
 	return nil
 }
 
@@ -101,7 +101,7 @@ func (s *Server) handleEndStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sess)
+	writeJSON(w, http.StatusOK, wire.FromStreamSession(sess))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/ice"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -36,7 +37,7 @@ func TestStreamsAPI(t *testing.T) {
 	req := map[string]string{"camera_device_id": cam.Device.ID, "requester_device_id": view.Device.ID}
 
 	// The camera is offline with no push token: the session fails at once.
-	var s store.StreamSession
+	var s wire.StreamSession
 	e.do("POST", "/api/v1/streams", req, bearer(tok)).want(t, http.StatusCreated, &s)
 	if s.Status != store.StreamFailed || s.Reason == nil || *s.Reason != signaling.ReasonCameraOffline ||
 		s.MediaProvider != store.MediaP2P || s.CameraDeviceID != cam.Device.ID || s.RequesterDeviceID != view.Device.ID || s.EndedAt == nil {
@@ -45,19 +46,19 @@ func TestStreamsAPI(t *testing.T) {
 
 	// With a push token it is being woken.
 	e.do("PATCH", "/api/v1/devices/"+cam.Device.ID, map[string]string{"push_token": "tok-1"}, bearer(tok)).want(t, http.StatusOK, nil)
-	var waking store.StreamSession
+	var waking wire.StreamSession
 	e.do("POST", "/api/v1/streams", req, bearer(tok)).want(t, http.StatusCreated, &waking)
 	if waking.Status != store.StreamWaking {
 		t.Errorf("status %q, want waking", waking.Status)
 	}
 
-	var got store.StreamSession
+	var got wire.StreamSession
 	e.do("GET", "/api/v1/streams/"+waking.ID, nil, bearer(tok)).want(t, http.StatusOK, &got)
 	if got.ID != waking.ID || got.Status != store.StreamWaking {
 		t.Errorf("GET = %+v", got)
 	}
 	var l struct {
-		Items      []store.StreamSession
+		Items      []wire.StreamSession
 		NextCursor *string `json:"next_cursor"`
 	}
 	e.do("GET", "/api/v1/streams?camera_device_id="+cam.Device.ID, nil, bearer(tok)).want(t, http.StatusOK, &l)
@@ -70,11 +71,11 @@ func TestStreamsAPI(t *testing.T) {
 	}
 
 	// The camera has two open places: the second waking request takes the last one.
-	var second store.StreamSession
+	var second wire.StreamSession
 	e.do("POST", "/api/v1/streams", req, bearer(tok)).want(t, http.StatusCreated, &second)
 	e.do("POST", "/api/v1/streams", req, bearer(tok)).wantProblem(t, http.StatusConflict, "busy")
 
-	var ended store.StreamSession
+	var ended wire.StreamSession
 	e.do("POST", "/api/v1/streams/"+waking.ID+"/end", map[string]string{"reason": "user_cancelled"}, bearer(tok)).want(t, http.StatusOK, &ended)
 	if ended.Status != store.StreamFailed || *ended.Reason != "user_cancelled" {
 		t.Errorf("ended = %+v", ended)
@@ -99,7 +100,7 @@ func TestStreamsAPIRefusals(t *testing.T) {
 	e.do("POST", "/api/v1/device-links", map[string]string{
 		"camera_device_id": otherCam.Device.ID, "client_device_id": otherView.Device.ID,
 	}, bearer(otherTok)).want(t, http.StatusCreated, nil)
-	var theirs store.StreamSession
+	var theirs wire.StreamSession
 	e.do("POST", "/api/v1/streams", map[string]string{"camera_device_id": otherCam.Device.ID, "requester_device_id": otherView.Device.ID},
 		bearer(otherTok)).want(t, http.StatusCreated, &theirs)
 
@@ -132,7 +133,7 @@ func TestStreamsAPIRefusals(t *testing.T) {
 		})
 	}
 	// Another user's list does not show theirs.
-	var l struct{ Items []store.StreamSession }
+	var l struct{ Items []wire.StreamSession }
 	e.do("GET", "/api/v1/streams", nil, bearer(tok)).want(t, http.StatusOK, &l)
 	if len(l.Items) != 0 {
 		t.Errorf("list shows %d sessions of another user", len(l.Items))

@@ -29,6 +29,8 @@ import (
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store/storetest"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // waitFor polls cond every 50 ms until it holds or timeout passes (then the test fails)
@@ -77,7 +79,7 @@ func (a *cameraApp) read(t *testing.T) {
 		if env.Type != "command" {
 			continue
 		}
-		cmd, err := client.Data[client.Command](env)
+		cmd, err := client.Data[wire.CommandMessage](env)
 		if err != nil {
 			t.Errorf("undecodable command %s: %v", env.Data, err)
 			continue
@@ -160,14 +162,14 @@ func startFlood(t *testing.T, viewer *client.Conn, target string, every time.Dur
 			// and on its way, so its acknowledgement must be counted.
 			at := time.Now()
 			rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-			data, _ := json.Marshal(client.CommandSend{TargetDeviceID: target, CommandType: "ping", Payload: json.RawMessage(`{}`)})
+			data, _ := json.Marshal(wire.CommandRequest{TargetDeviceID: target, CommandType: "ping", Payload: json.RawMessage(`{}`)})
 			ack, err := viewer.Request(rctx, hub.Envelope{Type: "command.send", Data: data})
 			rcancel()
 			if err != nil {
 				t.Errorf("command.send: %v", err)
 				continue
 			}
-			s, err := client.Data[client.CommandStatus](ack)
+			s, err := client.Data[wire.CommandStatus](ack)
 			if err != nil {
 				t.Errorf("ack %s: %v", ack.Data, err)
 				continue
@@ -511,7 +513,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 			wasDown := down.Load()
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			data, _ := json.Marshal(client.CommandSend{TargetDeviceID: acct.camera.Device.ID, CommandType: "ping", Payload: json.RawMessage(`{}`)})
+			data, _ := json.Marshal(wire.CommandRequest{TargetDeviceID: acct.camera.Device.ID, CommandType: "ping", Payload: json.RawMessage(`{}`)})
 			ack, err := viewer.Request(rctx, hub.Envelope{Type: "command.send", Data: data})
 			a := outcome{kind: "command.send", retry: "-"}
 			if err != nil {
@@ -519,7 +521,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 					t.Errorf("command.send: %v", err)
 					return
 				}
-			} else if s, err := client.Data[client.CommandStatus](ack); err == nil {
+			} else if s, err := client.Data[wire.CommandStatus](ack); err == nil {
 				mu.Lock()
 				acked = append(acked, s.CommandID)
 				mu.Unlock()

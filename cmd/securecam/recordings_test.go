@@ -21,11 +21,12 @@ import (
 	"github.com/securecam/securecam/cmd/securecam/internal/child"
 	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/hub/bustest"
-	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/blobs/blobstest"
 	"github.com/securecam/securecam/store/sqlite"
 	"github.com/securecam/securecam/store/storetest"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // httpAnswer is a response read whole.
@@ -78,7 +79,7 @@ func (a httpAnswer) decode(t *testing.T, status int, v any) {
 }
 
 type createdRecording struct {
-	Recording     store.Recording   `json:"recording"`
+	Recording     wire.Recording    `json:"recording"`
 	UploadURL     string            `json:"upload_url"`
 	UploadHeaders map[string]string `json:"upload_headers"`
 	CompleteURL   string            `json:"complete_url"`
@@ -145,7 +146,7 @@ func TestRecordingsAcrossReplicas(t *testing.T) {
 	t.Log("a 9 MiB clip uploaded through r1, over the 8 MiB part size")
 	clip := blobstest.Pattern(9 << 20)
 	r := createRecording(t, r1, cam, acct.camera.Device.ID, nil)
-	var rec store.Recording
+	var rec wire.Recording
 	call(t, "PUT", r.UploadURL, cam, clip, "Content-Type", "video/mp4").decode(t, http.StatusOK, &rec)
 	if rec.Status != "available" || rec.Bucket == nil || *rec.Bucket != bucket || rec.ObjectKey == nil {
 		t.Fatalf("uploaded %+v", rec)
@@ -323,10 +324,10 @@ func TestMigrateBlobs(t *testing.T) {
 	p := startProc(t, map[string]string{"SECURECAM_DATA_DIR": dir})
 	acct := newAccount(t, p)
 	cam := acct.camera.DeviceToken
-	var recs []store.Recording
+	var recs []wire.Recording
 	for i := range 3 {
 		r := createRecording(t, p, cam, acct.camera.Device.ID, nil)
-		var rec store.Recording
+		var rec wire.Recording
 		call(t, "PUT", r.UploadURL, cam, []byte("clip number "+strconv.Itoa(i)), "Content-Type", "video/mp4").decode(t, http.StatusOK, &rec)
 		recs = append(recs, rec)
 	}

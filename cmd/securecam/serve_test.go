@@ -16,6 +16,7 @@ import (
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store/storetest"
 )
 
@@ -169,7 +170,7 @@ func sendCommand(t *testing.T, viewer *client.Conn, target string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	id, err := viewer.SendCommand(ctx, client.CommandSend{TargetDeviceID: target, CommandType: "set_torch", Payload: json.RawMessage(`{"on":true}`)})
+	id, err := viewer.SendCommand(ctx, wire.CommandRequest{TargetDeviceID: target, CommandType: "set_torch", Payload: json.RawMessage(`{"on":true}`)})
 	if err != nil {
 		t.Fatalf("command.send: %v", err)
 	}
@@ -178,7 +179,7 @@ func sendCommand(t *testing.T, viewer *client.Conn, target string) string {
 
 func commandID(t *testing.T, env hub.Envelope) string {
 	t.Helper()
-	c, err := client.Data[client.Command](env)
+	c, err := client.Data[wire.CommandMessage](env)
 	if err != nil {
 		t.Fatal(err)
 	}

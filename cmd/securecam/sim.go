@@ -14,6 +14,8 @@ import (
 	"github.com/securecam/securecam/cmd/securecam/internal/sim"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 const simUsage = `usage: securecam sim camera|viewer [flags]
@@ -99,14 +101,14 @@ func simCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 
 // simDevice signs in, registers (or reuses) the device and opens its socket, which
 // reconnects as the protocol says (a hub restart does not end the simulation).
-func simDevice(ctx context.Context, login sim.Login, name, role string, logger *slog.Logger) (*client.Client, store.Device, *client.Socket, error) {
+func simDevice(ctx context.Context, login sim.Login, name, role string, logger *slog.Logger) (*client.Client, wire.Device, *client.Socket, error) {
 	c, err := login.Client(ctx)
 	if err != nil {
-		return nil, store.Device{}, nil, err
+		return nil, wire.Device{}, nil, err
 	}
 	d, err := sim.EnsureDevice(ctx, c, name, role)
 	if err != nil {
-		return nil, store.Device{}, nil, err
+		return nil, wire.Device{}, nil, err
 	}
 	conn, err := client.Connect(ctx, client.SocketConfig{
 		Dial: func(ctx context.Context) (*client.Conn, error) {
@@ -115,7 +117,7 @@ func simDevice(ctx context.Context, login sim.Login, name, role string, logger *
 		Logger: logger,
 	})
 	if err != nil {
-		return nil, store.Device{}, nil, err
+		return nil, wire.Device{}, nil, err
 	}
 	logger.Info("connected", "hub", login.HubURL, "device", d.Name, "device_id", d.ID, "node", conn.Hello().Node)
 	return c, d, conn, nil

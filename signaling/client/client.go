@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling/ice"
-	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // maxResponseBytes bounds a REST response body the client reads.
@@ -127,8 +127,8 @@ type Session struct {
 
 // Auth is the answer of sign-up and sign-in.
 type Auth struct {
-	User    store.User `json:"user"`
-	Session Session    `json:"session"`
+	User    wire.User `json:"user"`
+	Session Session   `json:"session"`
 }
 
 // NewDevice is the body of POST /devices.
@@ -142,8 +142,8 @@ type NewDevice struct {
 
 // CreatedDevice is the answer of POST /devices; DeviceToken is shown once.
 type CreatedDevice struct {
-	Device      store.Device `json:"device"`
-	DeviceToken string       `json:"device_token"`
+	Device      wire.Device `json:"device"`
+	DeviceToken string      `json:"device_token"`
 }
 
 // DeviceUpdate is the body of PATCH /devices/{id}; nil fields are left alone.
@@ -158,18 +158,6 @@ type Ticket struct {
 	Ticket    string    `json:"ticket"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
-
-// NewCommand is the body of POST /commands.
-type NewCommand struct {
-	SourceDeviceID string          `json:"source_device_id"`
-	TargetDeviceID string          `json:"target_device_id"`
-	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload,omitempty"`
-	TTLSeconds     int             `json:"ttl_seconds,omitempty"`
-}
-
-// StreamSession is a live-view session (table stream_sessions).
-type StreamSession = store.StreamSession
 
 // PageRequest asks for one page of a list: Limit 0 is the hub's default,
 // Cursor "" the first page.
@@ -206,8 +194,8 @@ func (c *Client) SignOut(ctx context.Context) error {
 }
 
 // Me returns the signed-in user.
-func (c *Client) Me(ctx context.Context) (store.User, error) {
-	var out store.User
+func (c *Client) Me(ctx context.Context) (wire.User, error) {
+	var out wire.User
 	err := c.do(ctx, http.MethodGet, "/me", nil, nil, &out)
 	return out, err
 }
@@ -220,23 +208,23 @@ func (c *Client) CreateDevice(ctx context.Context, d NewDevice) (CreatedDevice, 
 }
 
 // ListDevices returns a page of the user's devices.
-func (c *Client) ListDevices(ctx context.Context, p PageRequest) (Page[store.Device], error) {
-	var out Page[store.Device]
+func (c *Client) ListDevices(ctx context.Context, p PageRequest) (Page[wire.Device], error) {
+	var out Page[wire.Device]
 	err := c.do(ctx, http.MethodGet, "/devices", p.query(), nil, &out)
 	return out, err
 }
 
 // Device returns one device.
-func (c *Client) Device(ctx context.Context, id string) (store.Device, error) {
-	var out store.Device
+func (c *Client) Device(ctx context.Context, id string) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, http.MethodGet, "/devices/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
 // UpdateDevice changes a device (a device token may change only its own
 // push token and app version).
-func (c *Client) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) (store.Device, error) {
-	var out store.Device
+func (c *Client) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, http.MethodPatch, "/devices/"+url.PathEscape(id), nil, u, &out)
 	return out, err
 }
@@ -247,16 +235,16 @@ func (c *Client) DeleteDevice(ctx context.Context, id string) error {
 }
 
 // CreateLink allows a viewer (client device) to reach a camera.
-func (c *Client) CreateLink(ctx context.Context, cameraDeviceID, clientDeviceID string) (store.DeviceLink, error) {
-	var out store.DeviceLink
+func (c *Client) CreateLink(ctx context.Context, cameraDeviceID, clientDeviceID string) (wire.DeviceLink, error) {
+	var out wire.DeviceLink
 	body := map[string]string{"camera_device_id": cameraDeviceID, "client_device_id": clientDeviceID}
 	err := c.do(ctx, http.MethodPost, "/device-links", nil, body, &out)
 	return out, err
 }
 
 // ListLinks returns a page of the user's links.
-func (c *Client) ListLinks(ctx context.Context, p PageRequest) (Page[store.DeviceLink], error) {
-	var out Page[store.DeviceLink]
+func (c *Client) ListLinks(ctx context.Context, p PageRequest) (Page[wire.DeviceLink], error) {
+	var out Page[wire.DeviceLink]
 	err := c.do(ctx, http.MethodGet, "/device-links", p.query(), nil, &out)
 	return out, err
 }
@@ -274,38 +262,38 @@ func (c *Client) CreateTicket(ctx context.Context, deviceID string) (Ticket, err
 }
 
 // SendCommand queues a command (the REST twin of command.send).
-func (c *Client) SendCommand(ctx context.Context, cmd NewCommand) (store.Command, error) {
-	var out store.Command
+func (c *Client) SendCommand(ctx context.Context, cmd wire.CommandRequest) (wire.Command, error) {
+	var out wire.Command
 	err := c.do(ctx, http.MethodPost, "/commands", nil, cmd, &out)
 	return out, err
 }
 
 // Command returns one command.
-func (c *Client) Command(ctx context.Context, id string) (store.Command, error) {
-	var out store.Command
+func (c *Client) Command(ctx context.Context, id string) (wire.Command, error) {
+	var out wire.Command
 	err := c.do(ctx, http.MethodGet, "/commands/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
 // RequestStream starts a live-view session (the REST twin of stream.request).
-func (c *Client) RequestStream(ctx context.Context, cameraDeviceID, requesterDeviceID string) (StreamSession, error) {
-	var out StreamSession
-	body := map[string]string{"camera_device_id": cameraDeviceID, "requester_device_id": requesterDeviceID}
+func (c *Client) RequestStream(ctx context.Context, cameraDeviceID, requesterDeviceID string) (wire.StreamSession, error) {
+	var out wire.StreamSession
+	body := wire.StreamRequest{CameraDeviceID: cameraDeviceID, RequesterDeviceID: requesterDeviceID}
 	err := c.do(ctx, http.MethodPost, "/streams", nil, body, &out)
 	return out, err
 }
 
 // Stream returns one live-view session.
-func (c *Client) Stream(ctx context.Context, id string) (StreamSession, error) {
-	var out StreamSession
+func (c *Client) Stream(ctx context.Context, id string) (wire.StreamSession, error) {
+	var out wire.StreamSession
 	err := c.do(ctx, http.MethodGet, "/streams/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
 // ListStreams returns a page of the user's live-view sessions, newest first;
 // cameraDeviceID, if not empty, keeps those of one camera.
-func (c *Client) ListStreams(ctx context.Context, cameraDeviceID string, p PageRequest) (Page[StreamSession], error) {
-	var out Page[StreamSession]
+func (c *Client) ListStreams(ctx context.Context, cameraDeviceID string, p PageRequest) (Page[wire.StreamSession], error) {
+	var out Page[wire.StreamSession]
 	q := p.query()
 	if cameraDeviceID != "" {
 		q.Set("camera_device_id", cameraDeviceID)
@@ -316,8 +304,8 @@ func (c *Client) ListStreams(ctx context.Context, cameraDeviceID string, p PageR
 
 // EndStream ends a live-view session; both parties get stream.ended with reason
 // (the hub's default when empty).
-func (c *Client) EndStream(ctx context.Context, id, reason string) (StreamSession, error) {
-	var out StreamSession
+func (c *Client) EndStream(ctx context.Context, id, reason string) (wire.StreamSession, error) {
+	var out wire.StreamSession
 	var body any
 	if reason != "" {
 		body = map[string]string{"reason": reason}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // recorded is one request the REST test server saw.
@@ -41,6 +41,7 @@ func restServer(t *testing.T, status int, contentType, body string) (*client.Cli
 
 func TestREST(t *testing.T) {
 	ctx := context.Background()
+	ttl := 60
 	tests := []struct {
 		name   string
 		status int
@@ -81,7 +82,7 @@ func TestREST(t *testing.T) {
 			},
 			want: recorded{method: "GET", path: "/api/v1/devices", query: "cursor=c1&limit=2"},
 			check: func(t *testing.T, got any) {
-				if p := got.(client.Page[store.Device]); len(p.Items) != 2 || p.NextCursor == nil || *p.NextCursor != "c2" {
+				if p := got.(client.Page[wire.Device]); len(p.Items) != 2 || p.NextCursor == nil || *p.NextCursor != "c2" {
 					t.Errorf("%+v", p)
 				}
 			},
@@ -99,8 +100,8 @@ func TestREST(t *testing.T) {
 		{
 			name: "command", status: 202, answer: `{"id":"c1","status":"pending"}`,
 			call: func(c *client.Client) (any, error) {
-				return c.SendCommand(ctx, client.NewCommand{SourceDeviceID: "v", TargetDeviceID: "cam", CommandType: "siren",
-					Payload: json.RawMessage(`{"on":true}`), TTLSeconds: 60})
+				return c.SendCommand(ctx, wire.CommandRequest{SourceDeviceID: "v", TargetDeviceID: "cam", CommandType: "siren",
+					Payload: json.RawMessage(`{"on":true}`), TTLSeconds: &ttl})
 			},
 			want: recorded{method: "POST", path: "/api/v1/commands",
 				body: `{"source_device_id":"v","target_device_id":"cam","command_type":"siren","payload":{"on":true},"ttl_seconds":60}`},
@@ -110,7 +111,7 @@ func TestREST(t *testing.T) {
 			call: func(c *client.Client) (any, error) { return c.EndStream(ctx, "s1", "") },
 			want: recorded{method: "POST", path: "/api/v1/streams/s1/end"},
 			check: func(t *testing.T, got any) {
-				if s := got.(client.StreamSession); s.Status != "ended" || s.Reason == nil || *s.Reason != "ended_by_user" {
+				if s := got.(wire.StreamSession); s.Status != "ended" || s.Reason == nil || *s.Reason != "ended_by_user" {
 					t.Errorf("%+v", s)
 				}
 			},
@@ -127,7 +128,7 @@ func TestREST(t *testing.T) {
 			},
 			want: recorded{method: "GET", path: "/api/v1/streams", query: "camera_device_id=cam&limit=5"},
 			check: func(t *testing.T, got any) {
-				if p := got.(client.Page[client.StreamSession]); len(p.Items) != 1 || p.Items[0].MediaProvider != "p2p" || p.NextCursor != nil {
+				if p := got.(client.Page[wire.StreamSession]); len(p.Items) != 1 || p.Items[0].MediaProvider != "p2p" || p.NextCursor != nil {
 					t.Errorf("%+v", p)
 				}
 			},

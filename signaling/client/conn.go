@@ -17,40 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/securecam/securecam/hub"
-	"github.com/securecam/securecam/signaling/ice"
-)
-
-// Message types of the wire contract.
-const (
-	TypeHello           = "hello"
-	TypeAck             = "ack"
-	TypeError           = "error"
-	TypePing            = "ping"
-	TypePong            = "pong"
-	TypePresence        = "presence"
-	TypeDevice          = "device"
-	TypeCommandSend     = "command.send"
-	TypeCommand         = "command"
-	TypeCommandResult   = "command.result"
-	TypeCommandStatus   = "command.status"
-	TypeStreamRequest   = "stream.request"
-	TypeStreamRequested = "stream.requested"
-	TypeStreamAccept    = "stream.accept"
-	TypeStreamDecline   = "stream.decline"
-	TypeStreamReady     = "stream.ready"
-	TypeOffer           = "webrtc.offer"
-	TypeAnswer          = "webrtc.answer"
-	TypeCandidate       = "webrtc.candidate"
-	TypeStreamConnected = "stream.connected"
-	TypeStreamEnd       = "stream.end"
-	TypeStreamEnded     = "stream.ended"
-	TypeStreamStatus    = "stream.status"
-	TypeStreamResume    = "stream.resume"
-	TypeEventStart      = "event.start"
-	TypeEventEnd        = "event.end"
-	TypeEvent           = "event"
-	TypeNotification    = "notification"
-	TypeTelemetry       = "telemetry"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // DefaultMessageBuffer is the default capacity of Conn.Messages.
@@ -64,108 +31,9 @@ const readLimit = 1 << 20
 // finds it in their errors, which also wrap the cause (Conn.Err).
 var ErrClosed = errors.New("client: connection closed")
 
-// Hello is the data of hello.
-type Hello struct {
-	DeviceID         string     `json:"device_id"`
-	UserID           string     `json:"user_id"`
-	Node             string     `json:"node"`
-	HeartbeatSeconds int        `json:"heartbeat_seconds"`
-	Presence         []Presence `json:"presence"`
-}
-
-// Presence is the data of presence and an entry of Hello.Presence.
-type Presence struct {
-	DeviceID   string     `json:"device_id"`
-	Status     string     `json:"status"`
-	LastSeenAt *time.Time `json:"last_seen_at"`
-}
-
-// ErrorData is the data of error.
-type ErrorData struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// CommandSend is the data of command.send.
-type CommandSend struct {
-	TargetDeviceID string          `json:"target_device_id"`
-	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload,omitempty"`
-	TTLSeconds     int             `json:"ttl_seconds,omitempty"`
-}
-
-// Command is the data of command (hub to target).
-type Command struct {
-	CommandID      string          `json:"command_id"`
-	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload"`
-	SourceDeviceID string          `json:"source_device_id"`
-	CreatedAt      time.Time       `json:"created_at"`
-	ExpiresAt      time.Time       `json:"expires_at"`
-}
-
-// CommandResult is the data of command.result; CommandStatus of
-// command.status.
-type CommandResult struct {
-	CommandID string  `json:"command_id"`
-	Status    string  `json:"status"`
-	Error     *string `json:"error,omitempty"`
-}
-
-// CommandStatus is the data of command.status.
-type CommandStatus = CommandResult
-
-// StreamRequested is the data of stream.requested.
-type StreamRequested struct {
-	RequesterDeviceID string       `json:"requester_device_id"`
-	ICEServers        []ice.Server `json:"ice_servers"`
-}
-
-// StreamAck is the data of the ack of stream.request. Status is the session's
-// status then: requested (the camera was asked) or waking (it is being woken by push).
-type StreamAck struct {
-	SessionID  string       `json:"session_id"`
-	ICEServers []ice.Server `json:"ice_servers"`
-	Status     string       `json:"status"`
-}
-
-// StreamStatus is the data of stream.status (hub to viewer): the session moved to
-// Status, e.g. waking.
-type StreamStatus struct {
-	Status string `json:"status"`
-}
-
-// StreamState is the data of the acks of stream.resume and stream.end: where
-// the session is. Reason is set once it is over (ended or failed).
-type StreamState struct {
-	SessionID string  `json:"session_id"`
-	Status    string  `json:"status"`
-	Reason    *string `json:"reason,omitempty"`
-}
-
-// Open reports whether the session is not over.
-func (s StreamState) Open() bool { return s.Status != "ended" && s.Status != "failed" }
-
-// SDP is the data of webrtc.offer and webrtc.answer.
-type SDP struct {
-	SDP string `json:"sdp"`
-}
-
-// Candidate is the data of webrtc.candidate; Candidate "" ends gathering.
-type Candidate struct {
-	Candidate     string  `json:"candidate"`
-	SDPMid        *string `json:"sdp_mid,omitempty"`
-	SDPMLineIndex *uint16 `json:"sdp_mline_index,omitempty"`
-}
-
-// WebRTC converts c to pion's type.
-func (c Candidate) WebRTC() webrtc.ICECandidateInit {
+// ICECandidate converts a candidate of webrtc.candidate to pion's type.
+func ICECandidate(c wire.Candidate) webrtc.ICECandidateInit {
 	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex}
-}
-
-// Reason is the data of stream.decline, stream.end and stream.ended.
-type Reason struct {
-	Reason string `json:"reason,omitempty"`
 }
 
 // Retryable reports whether a viewer whose session ended with reason (in
@@ -210,7 +78,7 @@ type DialOptions struct {
 // pings are answered with pong.
 type Conn struct {
 	ws       *websocket.Conn
-	hello    Hello
+	hello    hub.HelloData
 	messages chan hub.Envelope
 	client   *Client
 
@@ -266,12 +134,12 @@ func (c *Client) Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
 	ws.SetReadLimit(readLimit)
 
 	first, err := readEnvelope(ctx, ws)
-	if err == nil && first.Type != TypeHello {
+	if err == nil && first.Type != hub.TypeHello {
 		err = fmt.Errorf("first message is %q, not hello", first.Type)
 	}
-	var hello Hello
+	var hello hub.HelloData
 	if err == nil {
-		hello, err = Data[Hello](first)
+		hello, err = Data[hub.HelloData](first)
 	}
 	if err != nil {
 		_ = ws.Close(websocket.StatusProtocolError, "no hello")
@@ -314,7 +182,7 @@ func readEnvelope(ctx context.Context, ws *websocket.Conn) (hub.Envelope, error)
 }
 
 // Hello returns the hello the hub greeted the connection with.
-func (c *Conn) Hello() Hello { return c.hello }
+func (c *Conn) Hello() hub.HelloData { return c.hello }
 
 // Messages delivers the hub's messages that are not answers to this side's
 // requests. It is closed when the connection ends. Read it promptly: when
@@ -385,8 +253,8 @@ func (c *Conn) Request(ctx context.Context, env hub.Envelope) (hub.Envelope, err
 	}
 	select {
 	case a := <-answer:
-		if a.Type == TypeError {
-			d, err := Data[ErrorData](a)
+		if a.Type == hub.TypeError {
+			d, err := Data[hub.ErrorData](a)
 			if err != nil {
 				return hub.Envelope{}, fmt.Errorf("client: request %s: %w", env.Type, err)
 			}
@@ -403,15 +271,15 @@ func (c *Conn) Request(ctx context.Context, env hub.Envelope) (hub.Envelope, err
 // Ping sends an application ping and returns the time until its pong.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	if _, err := c.Request(ctx, hub.Envelope{Type: TypePing, Data: json.RawMessage(`{}`)}); err != nil {
+	if _, err := c.Request(ctx, hub.Envelope{Type: hub.TypePing, Data: json.RawMessage(`{}`)}); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
 }
 
 // SendCommand sends command.send and returns the new command's id.
-func (c *Conn) SendCommand(ctx context.Context, cmd CommandSend) (string, error) {
-	env, err := envelope(TypeCommandSend, "", cmd)
+func (c *Conn) SendCommand(ctx context.Context, cmd wire.CommandRequest) (string, error) {
+	env, err := envelope(wire.TypeCommandSend, "", cmd)
 	if err != nil {
 		return "", err
 	}
@@ -419,39 +287,37 @@ func (c *Conn) SendCommand(ctx context.Context, cmd CommandSend) (string, error)
 	if err != nil {
 		return "", err
 	}
-	d, err := Data[struct {
-		CommandID string `json:"command_id"`
-	}](ack)
+	d, err := Data[wire.CommandStatus](ack)
 	return d.CommandID, err
 }
 
 // RequestStream sends stream.request for a camera.
-func (c *Conn) RequestStream(ctx context.Context, cameraDeviceID string) (StreamAck, error) {
-	env, err := envelope(TypeStreamRequest, "", map[string]string{"camera_device_id": cameraDeviceID})
+func (c *Conn) RequestStream(ctx context.Context, cameraDeviceID string) (wire.StreamAck, error) {
+	env, err := envelope(wire.TypeStreamRequest, "", wire.StreamRequest{CameraDeviceID: cameraDeviceID})
 	if err != nil {
-		return StreamAck{}, err
+		return wire.StreamAck{}, err
 	}
 	ack, err := c.Request(ctx, env)
 	if err != nil {
-		return StreamAck{}, err
+		return wire.StreamAck{}, err
 	}
-	return Data[StreamAck](ack)
+	return Data[wire.StreamAck](ack)
 }
 
 // ResumeStream sends stream.resume for a session this device is a party of,
 // after its socket came back, and returns where the session is. A session
 // that ended while the device was away is answered with its closed status
 // and reason, and stream.ended follows on Messages.
-func (c *Conn) ResumeStream(ctx context.Context, session string) (StreamState, error) {
-	env, err := envelope(TypeStreamResume, session, nil)
+func (c *Conn) ResumeStream(ctx context.Context, session string) (wire.StreamStatus, error) {
+	env, err := envelope(wire.TypeStreamResume, session, nil)
 	if err != nil {
-		return StreamState{}, err
+		return wire.StreamStatus{}, err
 	}
 	ack, err := c.Request(ctx, env)
 	if err != nil {
-		return StreamState{}, err
+		return wire.StreamStatus{}, err
 	}
-	return Data[StreamState](ack)
+	return Data[wire.StreamStatus](ack)
 }
 
 // SendSession sends a message of a live-view session, without waiting for
@@ -482,17 +348,17 @@ type SessionSignaler struct {
 
 // SendDescription sends an offer or an answer.
 func (s *SessionSignaler) SendDescription(ctx context.Context, d webrtc.SessionDescription) error {
-	typ := TypeOffer
+	typ := wire.TypeOffer
 	if d.Type == webrtc.SDPTypeAnswer {
-		typ = TypeAnswer
+		typ = wire.TypeAnswer
 	}
-	return s.conn.SendSession(ctx, typ, s.session, SDP{SDP: d.SDP})
+	return s.conn.SendSession(ctx, typ, s.session, wire.SessionDescription{SDP: d.SDP})
 }
 
 // SendCandidate sends a candidate; Candidate "" ends gathering.
 func (s *SessionSignaler) SendCandidate(ctx context.Context, c webrtc.ICECandidateInit) error {
-	return s.conn.SendSession(ctx, TypeCandidate, s.session,
-		Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
+	return s.conn.SendSession(ctx, wire.TypeCandidate, s.session,
+		wire.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
 }
 
 func envelope(typ, session string, data any) (hub.Envelope, error) {
@@ -553,14 +419,14 @@ func (c *Conn) readLoop() {
 			return
 		}
 		switch env.Type {
-		case TypePing:
+		case hub.TypePing:
 			if env.ID != "" {
-				if err := c.Send(c.ctx, hub.Envelope{Type: TypePong, Ref: env.ID, Data: json.RawMessage(`{}`)}); err != nil {
+				if err := c.Send(c.ctx, hub.Envelope{Type: hub.TypePong, Ref: env.ID, Data: json.RawMessage(`{}`)}); err != nil {
 					c.client.log.Debug("answer ping", "err", err)
 				}
 			}
 			continue
-		case TypeAck, TypeError, TypePong:
+		case hub.TypeAck, hub.TypeError, hub.TypePong:
 			if c.deliver(env) {
 				continue
 			}

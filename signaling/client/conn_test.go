@@ -17,6 +17,7 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 const (
@@ -318,7 +319,7 @@ func TestLateAnswerGoesToMessages(t *testing.T) {
 	if _, err := conn.Request(short, hub.Envelope{Type: "late", ID: "late-1"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Request without answer: %v, want deadline exceeded", err)
 	}
-	if p, _ := client.Data[client.Presence](next(t, conn)); p.DeviceID != "late-held" {
+	if p, _ := client.Data[hub.PresenceData](next(t, conn)); p.DeviceID != "late-held" {
 		t.Fatalf("got %+v, want late-held", p)
 	}
 	if err := conn.Send(ctxT(t), hub.Envelope{Type: "release"}); err != nil {
@@ -338,7 +339,7 @@ func TestMessagesAndHubPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := next(t, conn)
-	p, err := client.Data[client.Presence](env)
+	p, err := client.Data[hub.PresenceData](env)
 	if err != nil || env.Type != "presence" || p.DeviceID != "camera-1" || p.Status != "offline" {
 		t.Fatalf("got %+v (%+v, %v)", env, p, err)
 	}
@@ -348,7 +349,7 @@ func TestMessagesAndHubPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	env = next(t, conn)
-	if p, _ := client.Data[client.Presence](env); p.DeviceID != "pong-seen" {
+	if p, _ := client.Data[hub.PresenceData](env); p.DeviceID != "pong-seen" {
 		t.Fatalf("got %+v, want the hub to have seen the pong", env)
 	}
 }
@@ -389,8 +390,8 @@ func TestSessionSignaler(t *testing.T) {
 			t.Errorf("got %s %s %s, want %s %s", env.Type, env.Session, env.Data, tt.typ, tt.data)
 		}
 		if i == 2 { // and back to pion's type
-			c, err := client.Data[client.Candidate](env)
-			got := c.WebRTC()
+			c, err := client.Data[wire.Candidate](env)
+			got := client.ICECandidate(c)
 			if err != nil || got.Candidate != cand.Candidate || *got.SDPMid != mid || *got.SDPMLineIndex != idx {
 				t.Errorf("candidate round trip: %+v, %v", got, err)
 			}
@@ -460,7 +461,7 @@ func TestClose(t *testing.T) {
 			_, err := conn.Request(ctx, hub.Envelope{Type: "late"})
 			done <- err
 		}()
-		if p, _ := client.Data[client.Presence](next(t, conn)); p.DeviceID != "late-held" {
+		if p, _ := client.Data[hub.PresenceData](next(t, conn)); p.DeviceID != "late-held" {
 			t.Fatalf("got %+v, want late-held", p)
 		}
 		if err := conn.Send(ctx, hub.Envelope{Type: "forbid"}); err != nil {

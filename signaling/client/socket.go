@@ -14,6 +14,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/securecam/securecam/hub"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // ErrReconnecting is returned by the methods of a Socket that send while it
@@ -73,7 +75,7 @@ type Socket struct {
 
 	mu       sync.Mutex
 	conn     *Conn // the connection up now, nil between two
-	hello    Hello
+	hello    hub.HelloData
 	presence map[string]bool // linked devices online, from hello and presence
 }
 
@@ -136,7 +138,7 @@ func (s *Socket) Err() error {
 }
 
 // Hello returns the hello of the latest connection.
-func (s *Socket) Hello() Hello {
+func (s *Socket) Hello() hub.HelloData {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hello
@@ -194,19 +196,19 @@ func (s *Socket) SendSession(ctx context.Context, typ, session string, data any)
 }
 
 // RequestStream sends stream.request for a camera (see Conn.RequestStream).
-func (s *Socket) RequestStream(ctx context.Context, cameraDeviceID string) (StreamAck, error) {
+func (s *Socket) RequestStream(ctx context.Context, cameraDeviceID string) (wire.StreamAck, error) {
 	conn, err := s.current()
 	if err != nil {
-		return StreamAck{}, fmt.Errorf("client: request %s: %w", TypeStreamRequest, err)
+		return wire.StreamAck{}, fmt.Errorf("client: request %s: %w", wire.TypeStreamRequest, err)
 	}
 	return conn.RequestStream(ctx, cameraDeviceID)
 }
 
 // ResumeStream sends stream.resume for a session (see Conn.ResumeStream).
-func (s *Socket) ResumeStream(ctx context.Context, session string) (StreamState, error) {
+func (s *Socket) ResumeStream(ctx context.Context, session string) (wire.StreamStatus, error) {
 	conn, err := s.current()
 	if err != nil {
-		return StreamState{}, fmt.Errorf("client: request %s: %w", TypeStreamResume, err)
+		return wire.StreamStatus{}, fmt.Errorf("client: request %s: %w", wire.TypeStreamResume, err)
 	}
 	return conn.ResumeStream(ctx, session)
 }
@@ -294,12 +296,12 @@ func (s *Socket) forward(conn *Conn) error {
 	hello := conn.Hello()
 	data, _ := json.Marshal(hello) // plain fields: cannot fail
 	s.greeted(hello)
-	if !s.push(hub.Envelope{Type: TypeHello, Data: data}) {
+	if !s.push(hub.Envelope{Type: hub.TypeHello, Data: data}) {
 		return ErrClosed
 	}
 	for env := range conn.Messages() {
-		if env.Type == TypePresence {
-			if p, err := Data[Presence](env); err == nil {
+		if env.Type == hub.TypePresence {
+			if p, err := Data[hub.PresenceData](env); err == nil {
 				s.mu.Lock()
 				s.presence[p.DeviceID] = p.Status == "online"
 				s.mu.Unlock()
@@ -313,7 +315,7 @@ func (s *Socket) forward(conn *Conn) error {
 }
 
 // greeted notes the hello of a new connection: its presence snapshot.
-func (s *Socket) greeted(hello Hello) {
+func (s *Socket) greeted(hello hub.HelloData) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hello = hello

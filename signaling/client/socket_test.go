@@ -176,7 +176,7 @@ func TestSocketReconnectsAfterDrain(t *testing.T) {
 	h := newRealHub(t)
 	cam, view := h.devices()
 	s := h.connect(view)
-	if got, err := client.Data[client.Hello](nextOf(t, s, client.TypeHello)); err != nil || got.DeviceID != view.ID {
+	if got, err := client.Data[hub.HelloData](nextOf(t, s, hub.TypeHello)); err != nil || got.DeviceID != view.ID {
 		t.Fatalf("first hello %+v, %v", got, err)
 	}
 	old := h.cur.Load()
@@ -187,7 +187,7 @@ func TestSocketReconnectsAfterDrain(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err := s.Request(ctxT(t), hub.Envelope{Type: client.TypePing})
+		_, err := s.Request(ctxT(t), hub.Envelope{Type: hub.TypePing})
 		if errors.Is(err, client.ErrReconnecting) {
 			break
 		}
@@ -203,19 +203,19 @@ func TestSocketReconnectsAfterDrain(t *testing.T) {
 	}
 	defer camConn.Close()
 
-	hello, err := client.Data[client.Hello](nextOf(t, s, client.TypeHello))
+	hello, err := client.Data[hub.HelloData](nextOf(t, s, hub.TypeHello))
 	if err != nil || hello.DeviceID != view.ID || len(hello.Presence) != 1 {
 		t.Fatalf("hello after reconnecting %+v, %v", hello, err)
 	}
-	if _, err := s.Request(ctxT(t), hub.Envelope{Type: client.TypePing}); err != nil {
+	if _, err := s.Request(ctxT(t), hub.Envelope{Type: hub.TypePing}); err != nil {
 		t.Fatalf("ping after reconnecting: %v", err)
 	}
 	if !s.Online(cam.ID) {
 		t.Errorf("the camera, connected before the viewer came back, is not online for the Socket")
 	}
 	_ = camConn.Close()
-	for p := nextOf(t, s, client.TypePresence); ; p = nextOf(t, s, client.TypePresence) {
-		if d, _ := client.Data[client.Presence](p); d.DeviceID == cam.ID && d.Status == "offline" {
+	for p := nextOf(t, s, hub.TypePresence); ; p = nextOf(t, s, hub.TypePresence) {
+		if d, _ := client.Data[hub.PresenceData](p); d.DeviceID == cam.ID && d.Status == "offline" {
 			break
 		}
 	}
@@ -246,10 +246,10 @@ func TestSocketReconnectsAfterDrop(t *testing.T) {
 	h := newRealHub(t)
 	_, view := h.devices()
 	s := h.connect(view)
-	nextOf(t, s, client.TypeHello)
+	nextOf(t, s, hub.TypeHello)
 	h.ln.cut()
-	nextOf(t, s, client.TypeHello)
-	if _, err := s.Request(ctxT(t), hub.Envelope{Type: client.TypePing}); err != nil {
+	nextOf(t, s, hub.TypeHello)
+	if _, err := s.Request(ctxT(t), hub.Envelope{Type: hub.TypePing}); err != nil {
 		t.Fatalf("ping after reconnecting: %v", err)
 	}
 }
@@ -261,7 +261,7 @@ func TestSocketStops(t *testing.T) {
 		h := newRealHub(t)
 		_, view := h.devices()
 		s := h.connect(view)
-		nextOf(t, s, client.TypeHello)
+		nextOf(t, s, hub.TypeHello)
 		other, err := h.client().Dial(ctxT(t), client.DialOptions{DeviceID: view.ID})
 		if err != nil {
 			t.Fatal(err)
@@ -275,7 +275,7 @@ func TestSocketStops(t *testing.T) {
 		h := newRealHub(t)
 		_, view := h.devices()
 		s := h.connect(view)
-		nextOf(t, s, client.TypeHello)
+		nextOf(t, s, hub.TypeHello)
 		if err := h.cur.Load().CloseDevice(ctxT(t), view.ID, hub.StatusForbidden, "revoked"); err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestSocketStops(t *testing.T) {
 		h := newRealHub(t)
 		_, view := h.devices()
 		s := h.connect(view)
-		nextOf(t, s, client.TypeHello)
+		nextOf(t, s, hub.TypeHello)
 		h.deny.Store(true)
 		if err := h.cur.Load().Shutdown(ctxT(t)); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // commandBuilder returns the command.send message of a pair: a "ping" command whose
@@ -40,8 +41,8 @@ func (f *fleet) startCommands(ctx context.Context) {
 					return
 				}
 				env, err := hub.Decode(b)
-				if err != nil || env.Type != client.TypeCommand {
-					if err != nil || env.Type == client.TypeError {
+				if err != nil || env.Type != wire.TypeCommand {
+					if err != nil || env.Type == hub.TypeError {
 						l.errors.Add(1)
 					}
 					continue
@@ -77,13 +78,13 @@ func (f *fleet) startCommands(ctx context.Context) {
 				}
 				env, err := hub.Decode(b)
 				switch {
-				case err != nil || env.Type == client.TypeError:
+				case err != nil || env.Type == hub.TypeError:
 					l.errors.Add(1)
 					continue
-				case env.Type != client.TypeCommandStatus:
+				case env.Type != wire.TypeCommandStatus:
 					continue // the ack of command.send, presence
 				}
-				st, err := client.Data[client.CommandStatus](env)
+				st, err := client.Data[wire.CommandStatus](env)
 				if err != nil || st.Status != "acknowledged" {
 					l.errors.Add(1)
 					continue

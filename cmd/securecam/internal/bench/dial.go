@@ -75,7 +75,7 @@ func (d *dialer) dialHub(ctx context.Context, base, token string) (*websocket.Co
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	ws.SetReadLimit(readLimit)
-	if _, err := expect(ctx, ws, func(env hub.Envelope) bool { return env.Type == client.TypeHello }); err != nil {
+	if _, err := expect(ctx, ws, func(env hub.Envelope) bool { return env.Type == hub.TypeHello }); err != nil {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
@@ -127,8 +127,8 @@ func expect(ctx context.Context, ws *websocket.Conn, match func(hub.Envelope) bo
 		if err != nil {
 			return hub.Envelope{}, fmt.Errorf("read: %w", err)
 		}
-		if env.Type == client.TypeError && env.Ref != "" && match(hub.Envelope{Type: client.TypeAck, Ref: env.Ref}) {
-			d, _ := client.Data[client.ErrorData](env)
+		if env.Type == hub.TypeError && env.Ref != "" && match(hub.Envelope{Type: hub.TypeAck, Ref: env.Ref}) {
+			d, _ := client.Data[hub.ErrorData](env)
 			return env, &client.Error{Code: d.Code, Message: d.Message}
 		}
 		if match(env) {
@@ -146,7 +146,7 @@ func request(ctx context.Context, ws *websocket.Conn, typ, session, id string, d
 	if err := send(ctx, ws, hub.Envelope{Type: typ, ID: id, Session: session, Data: raw}); err != nil {
 		return hub.Envelope{}, err
 	}
-	ack, err := expect(ctx, ws, func(env hub.Envelope) bool { return env.Type == client.TypeAck && env.Ref == id })
+	ack, err := expect(ctx, ws, func(env hub.Envelope) bool { return env.Type == hub.TypeAck && env.Ref == id })
 	if err != nil {
 		return hub.Envelope{}, fmt.Errorf("%s: %w", typ, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // link is one sender→receiver pair of generator sockets: on a hub, a viewer and a
@@ -346,11 +347,11 @@ func (r *runner) hubFleet(ctx context.Context, viewerHub, cameraHub *server, pai
 // openSession takes a live-view session from stream.request to live, the way a
 // viewer and a camera do, without media: request, accept, offer, connected.
 func openSession(ctx context.Context, viewer, cam *websocket.Conn, cameraID string) (string, error) {
-	ack, err := request(ctx, viewer, client.TypeStreamRequest, "", "r1", map[string]string{"camera_device_id": cameraID})
+	ack, err := request(ctx, viewer, wire.TypeStreamRequest, "", "r1", map[string]string{"camera_device_id": cameraID})
 	if err != nil {
 		return "", err
 	}
-	sa, err := client.Data[client.StreamAck](ack)
+	sa, err := client.Data[wire.StreamAck](ack)
 	if err != nil {
 		return "", err
 	}
@@ -358,22 +359,22 @@ func openSession(ctx context.Context, viewer, cam *websocket.Conn, cameraID stri
 	inSession := func(typ string) func(hub.Envelope) bool {
 		return func(env hub.Envelope) bool { return env.Type == typ && env.Session == id }
 	}
-	if _, err := expect(ctx, cam, inSession(client.TypeStreamRequested)); err != nil {
+	if _, err := expect(ctx, cam, inSession(wire.TypeStreamRequested)); err != nil {
 		return "", fmt.Errorf("stream.requested: %w", err)
 	}
-	if _, err := request(ctx, cam, client.TypeStreamAccept, id, "a1", struct{}{}); err != nil {
+	if _, err := request(ctx, cam, wire.TypeStreamAccept, id, "a1", struct{}{}); err != nil {
 		return "", err
 	}
-	if _, err := expect(ctx, viewer, inSession(client.TypeStreamReady)); err != nil {
+	if _, err := expect(ctx, viewer, inSession(wire.TypeStreamReady)); err != nil {
 		return "", fmt.Errorf("stream.ready: %w", err)
 	}
-	if _, err := request(ctx, viewer, client.TypeOffer, id, "o1", client.SDP{SDP: "v=0\r\n"}); err != nil {
+	if _, err := request(ctx, viewer, wire.TypeOffer, id, "o1", wire.SessionDescription{SDP: "v=0\r\n"}); err != nil {
 		return "", err
 	}
-	if _, err := expect(ctx, cam, inSession(client.TypeOffer)); err != nil {
+	if _, err := expect(ctx, cam, inSession(wire.TypeOffer)); err != nil {
 		return "", fmt.Errorf("webrtc.offer: %w", err)
 	}
-	if _, err := request(ctx, viewer, client.TypeStreamConnected, id, "c1", struct{}{}); err != nil {
+	if _, err := request(ctx, viewer, wire.TypeStreamConnected, id, "c1", struct{}{}); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -12,6 +12,8 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/client/media"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // CameraConfig configures RunCamera.
@@ -90,14 +92,14 @@ func RunCamera(ctx context.Context, sock *client.Socket, cfg CameraConfig) error
 func (c *camera) handle(ctx context.Context, env hub.Envelope) {
 	cam := c.sessions[env.Session]
 	switch env.Type {
-	case client.TypeHello:
+	case hub.TypeHello:
 		for id := range c.sessions {
 			resume(ctx, c.conn, id, c.resumes, &c.resuming)
 		}
-	case client.TypeStreamRequested:
+	case wire.TypeStreamRequested:
 		c.requested(ctx, env)
-	case client.TypeOffer:
-		d, err := client.Data[client.SDP](env)
+	case wire.TypeOffer:
+		d, err := client.Data[wire.SessionDescription](env)
 		if cam == nil || err != nil {
 			return
 		}
@@ -105,26 +107,26 @@ func (c *camera) handle(ctx context.Context, env hub.Envelope) {
 			c.log.Warn("live view: answer the offer", "session_id", env.Session, "err", err)
 			c.end(ctx, env.Session, "bad_offer")
 		}
-	case client.TypeCandidate:
-		cand, err := client.Data[client.Candidate](env)
+	case wire.TypeCandidate:
+		cand, err := client.Data[wire.Candidate](env)
 		if cam == nil || err != nil {
 			return
 		}
-		if err := cam.AddCandidate(cand.WebRTC()); err != nil {
+		if err := cam.AddCandidate(client.ICECandidate(cand)); err != nil {
 			c.log.Debug("live view: add candidate", "session_id", env.Session, "err", err)
 		}
-	case client.TypeStreamEnded:
+	case wire.TypeStreamEnded:
 		if cam == nil {
 			return
 		}
-		r, _ := client.Data[client.Reason](env)
+		r, _ := client.Data[wire.StreamReason](env)
 		c.log.Info("live view: session ended", "session_id", env.Session, "reason", r.Reason,
 			"frames_sent", cam.Stats().FramesSent)
 		c.drop(env.Session)
-	case client.TypeCommand:
+	case wire.TypeCommand:
 		c.command(ctx, env)
-	case client.TypeError:
-		e, _ := client.Data[client.ErrorData](env)
+	case hub.TypeError:
+		e, _ := client.Data[hub.ErrorData](env)
 		c.log.Warn("hub error", "code", e.Code, "message", e.Message)
 	}
 }
@@ -135,20 +137,20 @@ func (c *camera) requested(ctx context.Context, env hub.Envelope) {
 	if id == "" || c.sessions[id] != nil {
 		return
 	}
-	req, err := client.Data[client.StreamRequested](env)
+	req, err := client.Data[wire.StreamRequested](env)
 	if err != nil {
 		return
 	}
 	if len(c.sessions) >= c.cfg.MaxSessions {
 		c.log.Info("live view: declined, too many viewers", "session_id", id, "requester_device_id", req.RequesterDeviceID)
-		c.send(ctx, client.TypeStreamDecline, id, client.Reason{Reason: "too_many_viewers"})
+		c.send(ctx, wire.TypeStreamDecline, id, wire.StreamReason{Reason: "too_many_viewers"})
 		return
 	}
 	cam, err := media.NewCamera(media.CameraConfig{
 		Config: c.cfg.config(c.conn.Signaler(id), req.ICEServers, func(st webrtc.PeerConnectionState) {
 			switch st {
 			case webrtc.PeerConnectionStateConnected:
-				if err := c.conn.SendSession(context.Background(), client.TypeStreamConnected, id, nil); err != nil {
+				if err := c.conn.SendSession(context.Background(), wire.TypeStreamConnected, id, nil); err != nil {
 					c.log.Debug("send stream.connected", "session_id", id, "err", err)
 				}
 				c.log.Info("live view: viewer connected", "session_id", id)
@@ -163,12 +165,12 @@ func (c *camera) requested(ctx context.Context, env hub.Envelope) {
 	})
 	if err != nil {
 		c.log.Error("live view: new peer", "session_id", id, "err", err)
-		c.send(ctx, client.TypeStreamDecline, id, client.Reason{Reason: "camera_unavailable"})
+		c.send(ctx, wire.TypeStreamDecline, id, wire.StreamReason{Reason: "camera_unavailable"})
 		return
 	}
 	c.sessions[id] = cam
 	c.log.Info("live view: request accepted", "session_id", id, "requester_device_id", req.RequesterDeviceID)
-	if err := c.request(ctx, client.TypeStreamAccept, id, struct{}{}); err != nil {
+	if err := c.request(ctx, wire.TypeStreamAccept, id, struct{}{}); err != nil {
 		c.log.Warn("live view: accept refused", "session_id", id, "err", err)
 		c.drop(id)
 	}
@@ -176,25 +178,25 @@ func (c *camera) requested(ctx context.Context, env hub.Envelope) {
 
 // command answers a command: acknowledged when supported, else failed "unsupported".
 func (c *camera) command(ctx context.Context, env hub.Envelope) {
-	cmd, err := client.Data[client.Command](env)
+	cmd, err := client.Data[wire.CommandMessage](env)
 	if err != nil || cmd.CommandID == "" {
 		return
 	}
-	res := client.CommandResult{CommandID: cmd.CommandID, Status: "acknowledged"}
+	res := wire.CommandResult{CommandID: cmd.CommandID, Status: "acknowledged"}
 	if !supportedCommands[cmd.CommandType] {
 		unsupported := "unsupported"
 		res.Status, res.Error = "failed", &unsupported
 	}
 	c.log.Info("command", "command_id", cmd.CommandID, "command_type", cmd.CommandType,
 		"payload", json.RawMessage(cmd.Payload), "result", res.Status)
-	if err := c.request(ctx, client.TypeCommandResult, "", res); err != nil {
+	if err := c.request(ctx, wire.TypeCommandResult, "", res); err != nil {
 		c.log.Warn("command result refused", "command_id", cmd.CommandID, "err", err)
 	}
 }
 
 // end ends a session: stream.end to the hub, and its peer closed.
 func (c *camera) end(ctx context.Context, id, reason string) {
-	c.send(ctx, client.TypeStreamEnd, id, client.Reason{Reason: reason})
+	c.send(ctx, wire.TypeStreamEnd, id, wire.StreamReason{Reason: reason})
 	c.drop(id)
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/securecam/securecam/store/storetest"
 
 	_ "modernc.org/sqlite" // the embedded hub's database, aged by a test
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // balancer is the test's load balancer: the URLs of the replicas that are up, by
@@ -73,7 +75,7 @@ type watching struct {
 	rest   func() string // the URL of a hub that is up, for REST
 	stop   context.CancelFunc
 	viewed chan viewed
-	live   client.StreamSession // the session, once live
+	live   wire.StreamSession // the session, once live
 }
 
 type viewed struct {
@@ -119,7 +121,7 @@ func (w *watching) poll(what string, cond func() bool) {
 
 // session returns the camera's one session, read through a hub that is up; false
 // while none answers or there is none.
-func (w *watching) session() (client.StreamSession, bool) {
+func (w *watching) session() (wire.StreamSession, bool) {
 	w.t.Helper()
 	c, err := client.New(client.Config{BaseURL: w.rest(), Token: w.f.owner.Token()})
 	if err != nil {
@@ -127,7 +129,7 @@ func (w *watching) session() (client.StreamSession, bool) {
 	}
 	page, err := c.ListStreams(w.t.Context(), w.f.camera.ID, client.PageRequest{Limit: 10})
 	if err != nil || len(page.Items) == 0 {
-		return client.StreamSession{}, false
+		return wire.StreamSession{}, false
 	}
 	if len(page.Items) != 1 {
 		w.t.Fatalf("the camera has %d sessions, want the one", len(page.Items))

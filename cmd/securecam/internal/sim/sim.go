@@ -38,6 +38,9 @@ import (
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/client/media"
 	"github.com/securecam/securecam/signaling/ice"
+
+	"github.com/securecam/securecam/signaling/wire"
+
 	"github.com/securecam/securecam/store"
 )
 
@@ -92,7 +95,7 @@ func request(ctx context.Context, conn *client.Socket, typ, session string, data
 // resumed is the hub's answer to the stream.resume of one session.
 type resumed struct {
 	id    string
-	state client.StreamState
+	state wire.StreamStatus
 	err   error
 }
 
@@ -133,7 +136,7 @@ func (r resumed) apply(ctx context.Context, sock *client.Socket, log *slog.Logge
 		select {
 		case <-connected:
 			if r.state.Status != store.StreamLive {
-				if err := sock.SendSession(ctx, client.TypeStreamConnected, r.id, nil); err != nil {
+				if err := sock.SendSession(ctx, wire.TypeStreamConnected, r.id, nil); err != nil {
 					log.Debug("send stream.connected", "session_id", r.id, "err", err)
 				}
 			}
@@ -185,19 +188,19 @@ func (l Login) Client(ctx context.Context) (*client.Client, error) {
 
 // EnsureDevice returns the user's device called name, registering one with role
 // when there is none. A device of that name with another role is an error.
-func EnsureDevice(ctx context.Context, c *client.Client, name, role string) (store.Device, error) {
+func EnsureDevice(ctx context.Context, c *client.Client, name, role string) (wire.Device, error) {
 	d, err := FindDevice(ctx, c, name)
 	switch {
 	case err == nil && d.Role != role:
-		return store.Device{}, fmt.Errorf("sim: device %q is a %s, not a %s", name, d.Role, role)
+		return wire.Device{}, fmt.Errorf("sim: device %q is a %s, not a %s", name, d.Role, role)
 	case err == nil:
 		return d, nil
 	case !errors.Is(err, ErrNoDevice):
-		return store.Device{}, err
+		return wire.Device{}, err
 	}
 	created, err := c.CreateDevice(ctx, client.NewDevice{Name: name, Role: role, Platform: "other"})
 	if err != nil {
-		return store.Device{}, fmt.Errorf("sim: register device %q: %w", name, err)
+		return wire.Device{}, fmt.Errorf("sim: register device %q: %w", name, err)
 	}
 	return created.Device, nil
 }
@@ -207,12 +210,12 @@ var ErrNoDevice = errors.New("sim: no such device")
 
 // FindDevice returns the user's device whose id or name is nameOrID (the newest of
 // that name).
-func FindDevice(ctx context.Context, c *client.Client, nameOrID string) (store.Device, error) {
+func FindDevice(ctx context.Context, c *client.Client, nameOrID string) (wire.Device, error) {
 	p := client.PageRequest{Limit: 200}
 	for {
 		page, err := c.ListDevices(ctx, p)
 		if err != nil {
-			return store.Device{}, fmt.Errorf("sim: list devices: %w", err)
+			return wire.Device{}, fmt.Errorf("sim: list devices: %w", err)
 		}
 		for _, d := range page.Items {
 			if d.ID == nameOrID || d.Name == nameOrID {
@@ -220,7 +223,7 @@ func FindDevice(ctx context.Context, c *client.Client, nameOrID string) (store.D
 			}
 		}
 		if page.NextCursor == nil {
-			return store.Device{}, fmt.Errorf("%w: %q", ErrNoDevice, nameOrID)
+			return wire.Device{}, fmt.Errorf("%w: %q", ErrNoDevice, nameOrID)
 		}
 		p.Cursor = *page.NextCursor
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/securecam/securecam/signaling/client/media"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -28,7 +30,7 @@ func TestMain(m *testing.M) {
 // REST helpers.
 type family struct {
 	owner          *client.Client
-	camera, viewer store.Device
+	camera, viewer wire.Device
 }
 
 func newFamily(t *testing.T, hubURL string) family {
@@ -54,14 +56,14 @@ func newFamily(t *testing.T, hubURL string) family {
 }
 
 // dial opens device's socket on the hub at hubURL with the owner's session.
-func (f family) dial(t *testing.T, hubURL string, device store.Device) *client.Socket {
+func (f family) dial(t *testing.T, hubURL string, device wire.Device) *client.Socket {
 	t.Helper()
 	return f.dialAny(t, func() string { return hubURL }, device)
 }
 
 // dialAny opens device's socket with the owner's session on the hub whose URL next
 // returns, asked again for every reconnection: a test's load balancer.
-func (f family) dialAny(t *testing.T, next func() string, device store.Device) *client.Socket {
+func (f family) dialAny(t *testing.T, next func() string, device wire.Device) *client.Socket {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -181,11 +183,11 @@ func TestCameraAnswersCommands(t *testing.T) {
 		if tt.payload != "" {
 			data += `,"payload":` + tt.payload
 		}
-		if err := view.Send(ctx, hub.Envelope{Type: client.TypeCommandSend, ID: id, Data: []byte(data + "}")}); err != nil {
+		if err := view.Send(ctx, hub.Envelope{Type: wire.TypeCommandSend, ID: id, Data: []byte(data + "}")}); err != nil {
 			t.Fatal(err)
 		}
 		var commandID string
-		final := map[string]client.CommandStatus{}
+		final := map[string]wire.CommandStatus{}
 		for commandID == "" || final[commandID].Status == "" {
 			var env hub.Envelope
 			select {
@@ -198,21 +200,21 @@ func TestCameraAnswersCommands(t *testing.T) {
 				t.Fatalf("%s: no ack and final status within 20 s", tt.typ)
 			}
 			switch {
-			case env.Type == client.TypeAck && env.Ref == id:
-				ack, err := client.Data[client.CommandStatus](env)
+			case env.Type == hub.TypeAck && env.Ref == id:
+				ack, err := client.Data[wire.CommandStatus](env)
 				if err != nil {
 					t.Fatal(err)
 				}
 				commandID = ack.CommandID
-			case env.Type == client.TypeCommandStatus:
-				st, err := client.Data[client.CommandStatus](env)
+			case env.Type == wire.TypeCommandStatus:
+				st, err := client.Data[wire.CommandStatus](env)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if st.Status != store.CommandDispatched {
 					final[st.CommandID] = st
 				}
-			case env.Type == client.TypePresence, env.Type == client.TypeHello:
+			case env.Type == hub.TypePresence, env.Type == hub.TypeHello:
 			default:
 				t.Fatalf("%s: unexpected %s %s", tt.typ, env.Type, env.Data)
 			}

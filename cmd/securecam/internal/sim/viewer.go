@@ -13,6 +13,8 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/client/media"
+
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 // ViewerConfig configures View.
@@ -144,17 +146,17 @@ func View(ctx context.Context, sock *client.Socket, cfg ViewerConfig) (res ViewR
 // handle applies one message; an error ends View.
 func (v *viewer) handle(ctx, rctx context.Context, env hub.Envelope) error {
 	switch env.Type {
-	case client.TypeHello:
+	case hub.TypeHello:
 		if v.id != "" {
 			resume(rctx, v.sock, v.id, v.resumes, &v.resuming)
 		}
 		v.cameraSeen()
 		return nil
-	case client.TypePresence:
+	case hub.TypePresence:
 		v.cameraSeen()
 		return nil
-	case client.TypeError:
-		e, _ := client.Data[client.ErrorData](env)
+	case hub.TypeError:
+		e, _ := client.Data[hub.ErrorData](env)
 		v.log.Warn("hub error", "code", e.Code, "message", e.Message)
 		return nil
 	}
@@ -165,8 +167,8 @@ func (v *viewer) handle(ctx, rctx context.Context, env hub.Envelope) error {
 	var ended *EndedError
 	switch {
 	case err == nil:
-		if env.Type == client.TypeStreamStatus {
-			st, _ := client.Data[client.StreamStatus](env)
+		if env.Type == wire.TypeStreamStatus {
+			st, _ := client.Data[wire.StreamStatus](env)
 			v.log.Info("live view: "+st.Status, "session_id", v.id)
 		}
 		return nil
@@ -205,7 +207,7 @@ func (v *viewer) request(ctx context.Context) error {
 	v.peer, err = media.NewViewer(media.ViewerConfig{Config: v.cfg.config(v.sock.Signaler(id), ack.ICEServers,
 		func(st webrtc.PeerConnectionState) {
 			if st == webrtc.PeerConnectionStateConnected {
-				if err := v.sock.SendSession(context.Background(), client.TypeStreamConnected, id, nil); err != nil {
+				if err := v.sock.SendSession(context.Background(), wire.TypeStreamConnected, id, nil); err != nil {
 					v.log.Debug("send stream.connected", "session_id", id, "err", err)
 				}
 			}
@@ -242,7 +244,7 @@ func (v *viewer) end(ctx context.Context, reason string) {
 	if v.id == "" {
 		return
 	}
-	err := request(ctx, v.sock, client.TypeStreamEnd, v.id, client.Reason{Reason: reason})
+	err := request(ctx, v.sock, wire.TypeStreamEnd, v.id, wire.StreamReason{Reason: reason})
 	if err != nil && !errors.Is(err, client.ErrClosed) {
 		v.log.Debug("send stream.end", "session_id", v.id, "err", err)
 	}
@@ -262,24 +264,24 @@ func (v *viewer) close() {
 // viewerStep applies one message of the session to the viewer's peer.
 func viewerStep(ctx context.Context, v *media.Viewer, env hub.Envelope) error {
 	switch env.Type {
-	case client.TypeStreamReady:
+	case wire.TypeStreamReady:
 		if err := v.Offer(ctx); err != nil {
 			return fmt.Errorf("sim viewer: %w", err)
 		}
-	case client.TypeAnswer:
-		d, err := client.Data[client.SDP](env)
+	case wire.TypeAnswer:
+		d, err := client.Data[wire.SessionDescription](env)
 		if err == nil {
 			err = v.HandleAnswer(d.SDP)
 		}
 		if err != nil {
 			return fmt.Errorf("sim viewer: %w", err)
 		}
-	case client.TypeCandidate:
-		if c, err := client.Data[client.Candidate](env); err == nil {
-			_ = v.AddCandidate(c.WebRTC()) // a candidate that does not fit is dropped: ICE copes
+	case wire.TypeCandidate:
+		if c, err := client.Data[wire.Candidate](env); err == nil {
+			_ = v.AddCandidate(client.ICECandidate(c)) // a candidate that does not fit is dropped: ICE copes
 		}
-	case client.TypeStreamEnded:
-		r, _ := client.Data[client.Reason](env)
+	case wire.TypeStreamEnded:
+		r, _ := client.Data[wire.StreamReason](env)
 		return &EndedError{Reason: r.Reason}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package signaling
+package wire
 
 import (
 	"encoding/json"
@@ -24,40 +24,47 @@ const (
 var triggerRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // EventRequest is the data of event.start, and the body of POST /api/v1/events with
-// the camera named by the caller.
+// the camera named by the caller. Absent members are left out when it is encoded.
 type EventRequest struct {
-	DeviceID    string     `json:"device_id"`
+	DeviceID    string     `json:"device_id,omitempty"`
 	Title       string     `json:"title"`
 	TriggeredBy string     `json:"triggered_by"`
-	StartedAt   *time.Time `json:"started_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
 }
 
 // Validate checks the request against now and trims the title. DeviceID is checked
 // only when set (the socket fills it in from the identity). camera_offline is the hub's
 // own trigger: clients cannot raise it.
 func (r *EventRequest) Validate(now time.Time) error {
-	if r.DeviceID != "" && !validID(r.DeviceID) {
-		return errorf(CodeBadRequest, "device_id must be a UUID")
+	if r.DeviceID != "" && !ValidID(r.DeviceID) {
+		return Errorf(CodeBadRequest, "device_id must be a UUID")
 	}
 	r.Title = strings.TrimSpace(r.Title)
 	switch n := utf8.RuneCountInString(r.Title); {
 	case n == 0:
-		return errorf(CodeBadRequest, "title is required")
+		return Errorf(CodeBadRequest, "title is required")
 	case n > MaxEventTitleRunes:
-		return errorf(CodeBadRequest, "title is longer than %d characters", MaxEventTitleRunes)
+		return Errorf(CodeBadRequest, "title is longer than %d characters", MaxEventTitleRunes)
 	case strings.IndexFunc(r.Title, unicode.IsControl) >= 0:
-		return errorf(CodeBadRequest, "title contains control characters")
+		return Errorf(CodeBadRequest, "title contains control characters")
 	}
 	if !triggerRE.MatchString(r.TriggeredBy) {
-		return errorf(CodeBadRequest, "triggered_by must match %s (motion, sound, manual, …)", triggerRE)
+		return Errorf(CodeBadRequest, "triggered_by must match %s (motion, sound, manual, …)", triggerRE)
 	}
 	if r.TriggeredBy == store.TriggerCameraOffline {
-		return errorf(CodeBadRequest, "triggered_by %s is raised by the hub only", store.TriggerCameraOffline)
+		return Errorf(CodeBadRequest, "triggered_by %s is raised by the hub only", store.TriggerCameraOffline)
 	}
 	if r.StartedAt != nil && r.StartedAt.After(now.Add(MaxEventClockSkew)) {
-		return errorf(CodeBadRequest, "started_at is in the future")
+		return Errorf(CodeBadRequest, "started_at is in the future")
 	}
 	return nil
+}
+
+// EventAck is the data of the acks of event.start (the new event's id) and event.end
+// (with the event's status).
+type EventAck struct {
+	EventID string `json:"event_id"`
+	Status  string `json:"status,omitempty"`
 }
 
 // EventEnd is the data of event.end.
@@ -67,8 +74,8 @@ type EventEnd struct {
 
 // Validate checks the message.
 func (e EventEnd) Validate() error {
-	if !validID(e.EventID) {
-		return errorf(CodeBadRequest, "event_id must be a UUID")
+	if !ValidID(e.EventID) {
+		return Errorf(CodeBadRequest, "event_id must be a UUID")
 	}
 	return nil
 }
@@ -91,26 +98,26 @@ type Telemetry struct {
 func (t Telemetry) Validate() error {
 	switch {
 	case t.Battery != nil && (*t.Battery < 0 || *t.Battery > 100):
-		return errorf(CodeBadRequest, "battery must be between 0 and 100")
+		return Errorf(CodeBadRequest, "battery must be between 0 and 100")
 	case t.TemperatureC != nil && (*t.TemperatureC < -100 || *t.TemperatureC > 200):
-		return errorf(CodeBadRequest, "temperature_c is out of range")
+		return Errorf(CodeBadRequest, "temperature_c is out of range")
 	case t.SignalDBM != nil && (*t.SignalDBM < -200 || *t.SignalDBM > 0):
-		return errorf(CodeBadRequest, "signal_dbm must be between -200 and 0")
+		return Errorf(CodeBadRequest, "signal_dbm must be between -200 and 0")
 	case t.Network != nil && (len(*t.Network) > maxNetworkBytes || strings.IndexFunc(*t.Network, unicode.IsControl) >= 0):
-		return errorf(CodeBadRequest, "network must be at most %d printable bytes", maxNetworkBytes)
+		return Errorf(CodeBadRequest, "network must be at most %d printable bytes", maxNetworkBytes)
 	case len(t.Capabilities) > MaxCapabilities:
-		return errorf(CodeBadRequest, "capabilities must list at most %d command types", MaxCapabilities)
+		return Errorf(CodeBadRequest, "capabilities must list at most %d command types", MaxCapabilities)
 	}
 	for _, c := range t.Capabilities {
 		if !commandTypeRE.MatchString(c) {
-			return errorf(CodeBadRequest, "each capability must be a command type matching %s", commandTypeRE)
+			return Errorf(CodeBadRequest, "each capability must be a command type matching %s", commandTypeRE)
 		}
 	}
 	return nil
 }
 
-// encode returns the forwarded form: the known fields only.
-func (t Telemetry) encode() json.RawMessage {
+// Encode returns the forwarded form: the known fields only.
+func (t Telemetry) Encode() json.RawMessage {
 	b, _ := json.Marshal(t) // numbers, bools and strings only: cannot fail
 	return b
 }

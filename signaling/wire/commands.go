@@ -1,12 +1,10 @@
-package signaling
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"regexp"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/securecam/securecam/signaling/jsonerr"
 )
@@ -20,14 +18,23 @@ const (
 
 var commandTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
 
-// CommandRequest is the data of command.send, and of POST /api/v1/commands with the
-// source device named by the caller.
+// Standard command types whose payloads the hub checks. Apps may send others; their
+// payload only has to be an object.
+const (
+	CommandSetTorch  = "set_torch"  // {on}
+	CommandSiren     = "siren"      // {on, seconds?}
+	CommandSetMotion = "set_motion" // {enabled, sensitivity?}
+)
+
+// CommandRequest is the data of command.send, and the body of POST /api/v1/commands
+// with the source device named by the caller. Absent members are left out when it is
+// encoded.
 type CommandRequest struct {
-	SourceDeviceID string          `json:"source_device_id"`
+	SourceDeviceID string          `json:"source_device_id,omitempty"`
 	TargetDeviceID string          `json:"target_device_id"`
 	CommandType    string          `json:"command_type"`
-	Payload        json.RawMessage `json:"payload"`
-	TTLSeconds     *int            `json:"ttl_seconds"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+	TTLSeconds     *int            `json:"ttl_seconds,omitempty"`
 }
 
 // TTL returns the requested time to live, or the default.
@@ -41,17 +48,17 @@ func (r CommandRequest) TTL() time.Duration {
 // Validate checks the request and normalises an absent payload to {}.
 // SourceDeviceID is checked only when set (the socket fills it in from the identity).
 func (r *CommandRequest) Validate() error {
-	if r.SourceDeviceID != "" && !validID(r.SourceDeviceID) {
-		return errorf(CodeBadRequest, "source_device_id must be a UUID")
+	if r.SourceDeviceID != "" && !ValidID(r.SourceDeviceID) {
+		return Errorf(CodeBadRequest, "source_device_id must be a UUID")
 	}
-	if !validID(r.TargetDeviceID) {
-		return errorf(CodeBadRequest, "target_device_id must be a UUID")
+	if !ValidID(r.TargetDeviceID) {
+		return Errorf(CodeBadRequest, "target_device_id must be a UUID")
 	}
 	if !commandTypeRE.MatchString(r.CommandType) {
-		return errorf(CodeBadRequest, "command_type must match %s", commandTypeRE)
+		return Errorf(CodeBadRequest, "command_type must match %s", commandTypeRE)
 	}
 	if r.TTLSeconds != nil && (*r.TTLSeconds < 1 || time.Duration(*r.TTLSeconds)*time.Second > MaxTTL) {
-		return errorf(CodeBadRequest, "ttl_seconds must be between 1 and %d", int(MaxTTL/time.Second))
+		return Errorf(CodeBadRequest, "ttl_seconds must be between 1 and %d", int(MaxTTL/time.Second))
 	}
 	p := bytes.TrimSpace(r.Payload)
 	if len(p) == 0 || bytes.Equal(p, []byte("null")) {
@@ -59,17 +66,17 @@ func (r *CommandRequest) Validate() error {
 		p = r.Payload
 	}
 	if len(p) > MaxPayloadBytes {
-		return errorf(CodeBadRequest, "payload is larger than %d bytes", MaxPayloadBytes)
+		return Errorf(CodeBadRequest, "payload is larger than %d bytes", MaxPayloadBytes)
 	}
 	if p[0] != '{' {
-		return errorf(CodeBadRequest, "payload must be a JSON object")
+		return Errorf(CodeBadRequest, "payload must be a JSON object")
 	}
 	if msg := validateStandardPayload(r.CommandType, p); msg != "" {
-		return errorf(CodeBadRequest, "%s", msg)
+		return Errorf(CodeBadRequest, "%s", msg)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, p); err != nil {
-		return errorf(CodeBadRequest, "%s", jsonerr.Describe("payload", err))
+		return Errorf(CodeBadRequest, "%s", jsonerr.Describe("payload", err))
 	}
 	r.Payload = compact.Bytes()
 	return nil
@@ -79,7 +86,7 @@ func (r *CommandRequest) Validate() error {
 // own types only need an object. It returns what is wrong, naming the field, or "".
 func validateStandardPayload(commandType string, p []byte) string {
 	switch commandType {
-	case "set_torch":
+	case CommandSetTorch:
 		var v struct {
 			On *bool `json:"on"`
 		}
@@ -89,7 +96,7 @@ func validateStandardPayload(commandType string, p []byte) string {
 		if v.On == nil {
 			return "payload.on is required"
 		}
-	case "siren":
+	case CommandSiren:
 		var v struct {
 			On      *bool `json:"on"`
 			Seconds *int  `json:"seconds"`
@@ -103,7 +110,7 @@ func validateStandardPayload(commandType string, p []byte) string {
 		if v.Seconds != nil && (*v.Seconds < 1 || *v.Seconds > 3600) {
 			return "payload.seconds must be between 1 and 3600"
 		}
-	case "set_motion":
+	case CommandSetMotion:
 		var v struct {
 			Enabled     *bool    `json:"enabled"`
 			Sensitivity *float64 `json:"sensitivity"`
@@ -129,44 +136,39 @@ func validateStandardPayload(commandType string, p []byte) string {
 // CommandResult is the data of command.result.
 type CommandResult struct {
 	CommandID string  `json:"command_id"`
-	Status    string  `json:"status"`
-	Error     *string `json:"error"`
+	Status    string  `json:"status"` // acknowledged or failed
+	Error     *string `json:"error,omitempty"`
 }
 
 // Validate checks the result.
 func (r CommandResult) Validate() error {
-	if !validID(r.CommandID) {
-		return errorf(CodeBadRequest, "command_id must be a UUID")
+	if !ValidID(r.CommandID) {
+		return Errorf(CodeBadRequest, "command_id must be a UUID")
 	}
 	if r.Status != "acknowledged" && r.Status != "failed" {
-		return errorf(CodeBadRequest, `status must be "acknowledged" or "failed"`)
+		return Errorf(CodeBadRequest, `status must be "acknowledged" or "failed"`)
 	}
 	if r.Error != nil && len(*r.Error) > 1024 {
-		return errorf(CodeBadRequest, "error is longer than 1024 bytes")
+		return Errorf(CodeBadRequest, "error is longer than 1024 bytes")
 	}
 	return nil
 }
 
-// decodeData decodes a message's data object into v: a JSON object whose members have
-// the right types (unknown members are ignored). Absent data decodes as {}.
-func decodeData(data json.RawMessage, v any) error {
-	d := bytes.TrimSpace(data)
-	if len(d) == 0 {
-		d = []byte("{}")
-	}
-	if d[0] != '{' {
-		return errorf(CodeBadRequest, "data must be a JSON object")
-	}
-	if err := json.Unmarshal(d, v); err != nil {
-		return errorf(CodeBadRequest, "%s", jsonerr.Describe("data", err))
-	}
-	return nil
+// CommandStatus is the data of command.status, and of the acks of command.send and
+// command.result.
+type CommandStatus struct {
+	CommandID string  `json:"command_id"`
+	Status    string  `json:"status"`
+	Error     *string `json:"error,omitempty"`
 }
 
-func validID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(s)
-	return err == nil
+// CommandMessage is the data of command, a command delivered to its target (from is
+// the source).
+type CommandMessage struct {
+	CommandID      string          `json:"command_id"`
+	CommandType    string          `json:"command_type"`
+	Payload        json.RawMessage `json:"payload"`
+	SourceDeviceID string          `json:"source_device_id"`
+	CreatedAt      time.Time       `json:"created_at"`
+	ExpiresAt      time.Time       `json:"expires_at"`
 }

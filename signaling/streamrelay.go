@@ -1,0 +1,90 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
+	"github.com/securecam/securecam/store"
+)
+
+// relay forwards a party's message to the other party, stamped with from.
+func (s *Service) relay(ctx context.Context, sess store.StreamSession, dev, typ string, data any) error {
+	err := s.router.Send(ctx, other(sess, dev), hub.Envelope{Type: typ, Session: sess.ID, From: dev, Data: marshal(data)})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hub.ErrOffline), errors.Is(err, hub.ErrQueueFull):
+		return wire.Errorf(wire.CodeTargetOffline, "the other party is not connected")
+	default:
+		s.log.Warn("relay "+typ, "session_id", sess.ID, "err", err)
+		return wire.Errorf(wire.CodeUnavailable, "could not relay the message, retry")
+	}
+}
+
+// webrtcDescription relays an SDP description from the party with role sender to the
+// other one: the offer comes from the viewer, the answer from the camera. The first
+// offer moves an accepted session to connecting.
+func (s *Service) webrtcDescription(sender string) sessionHandler {
+	return func(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
+		var d wire.SessionDescription
+		if err := wire.DecodeData(env.Data, &d); err != nil {
+			return nil, err
+		}
+		if err := d.Validate(s.cfg.Streams.MaxSDPBytes); err != nil {
+			return nil, err
+		}
+		if err := only(sender, dev, sess, env.Type); err != nil {
+			return nil, err
+		}
+		// An answer in accepted too: the viewer's offer is relayed before its session
+		// moves on.
+		if err := in(sess, negotiating, env.Type); err != nil {
+			return nil, err
+		}
+		if err := s.relay(ctx, sess, dev, env.Type, d); err != nil {
+			return nil, err
+		}
+		if sender == store.RoleViewer && sess.Status == store.StreamAccepted {
+			// The first offer. Losing the race to stream.connected (live) is fine.
+			_, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				s.log.Warn("stream session to connecting", "session_id", sess.ID, "err", err)
+			}
+		}
+		return nil, nil
+	}
+}
+
+func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
+	var cand wire.Candidate
+	if err := wire.DecodeData(env.Data, &cand); err != nil {
+		return nil, err
+	}
+	if err := cand.Validate(); err != nil {
+		return nil, err
+	}
+	if err := in(sess, negotiating, env.Type); err != nil {
+		return nil, err
+	}
+	return nil, s.relay(ctx, sess, dev, env.Type, cand)
+}
+
+func (s *Service) streamConnected(ctx context.Context, _ string, env hub.Envelope, sess store.StreamSession) (any, error) {
+	if sess.Status == store.StreamLive {
+		return nil, nil // the other party said so first
+	}
+	if err := in(sess, settingUp, env.Type); err != nil {
+		return nil, err
+	}
+	cur, err := s.store.TransitionStream(ctx, sess.ID, settingUp, store.StreamLive, "", s.cfg.Now().UTC())
+	if errors.Is(err, store.ErrConflict) && cur.Status == store.StreamLive {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, conflict(cur, err, env.Type)
+	}
+	s.log.Info("stream session live", "session_id", cur.ID)
+	return nil, nil
+}
