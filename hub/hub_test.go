@@ -24,6 +24,20 @@ import (
 	"github.com/securecam/securecam/hub/internal/supervise"
 )
 
+// TestHelloLastSeenInWholeSeconds: last_seen_at goes out as RFC 3339 in UTC without
+// a fraction, whatever precision the directory recorded.
+func TestHelloLastSeenInWholeSeconds(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	th.dir.link("cam", "viewer")
+	th.dir.lastSeen["viewer"] = time.Date(2025, 1, 2, 4, 4, 5, 987654321, time.FixedZone("CET", 3600))
+
+	_, hello := dial(t, th, "cam")
+	if !bytes.Contains(hello.Data, []byte(`"last_seen_at":"2025-01-02T03:04:05Z"`)) {
+		t.Fatalf("hello = %s, want last_seen_at 2025-01-02T03:04:05Z", hello.Data)
+	}
+}
+
 func TestHelloPresenceSnapshotAndAnnouncements(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC) // the hub's clock stands still

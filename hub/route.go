@@ -1,9 +1,7 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -11,30 +9,6 @@ import (
 
 	"github.com/coder/websocket"
 )
-
-// Frames on the bus: 'm' type 0x00 envelope — deliver to the device of the key;
-// 'x' JSON control — act on the device of the key, or on all devices (broadcast).
-const (
-	frameMessage = 'm'
-	frameControl = 'x'
-)
-
-const (
-	opReplace      = "replace"       // a newer connection Conn of the device exists
-	opClose        = "close"         // close the device's socket with Code and Reason
-	opCloseSession = "close_session" // close the sockets of Session (broadcast)
-	opCloseUser    = "close_user"    // close the session sockets of User (broadcast)
-)
-
-type control struct {
-	Op      string `json:"op"`
-	Conn    string `json:"conn,omitempty"`
-	Session string `json:"session,omitempty"`
-	User    string `json:"user,omitempty"`
-	Code    int    `json:"code,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	Node    string `json:"node,omitempty"`
-}
 
 var shardSeed = maphash.MakeSeed()
 
@@ -133,12 +107,7 @@ func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 		// elsewhere, but this replica's own subscription does not count.
 		selfSubscribed = true
 	}
-	frame := make([]byte, 0, 2+len(typ)+len(b))
-	frame = append(frame, frameMessage)
-	frame = append(frame, typ...)
-	frame = append(frame, 0)
-	frame = append(frame, b...)
-	n, err := h.bus.Publish(ctx, deviceID, frame)
+	n, err := h.bus.Publish(ctx, deviceID, messageFrame(typ, b))
 	if err != nil {
 		h.metrics.busPublishErrors.Inc()
 		return fmt.Errorf("hub: send: %w", err)
@@ -154,8 +123,7 @@ func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 }
 
 func (h *Hub) publishControl(ctx context.Context, key string, m control) {
-	b, _ := json.Marshal(m) // strings and ints: cannot fail
-	frame := append([]byte{frameControl}, b...)
+	frame := controlFrame(m)
 	var err error
 	if key == "" {
 		err = h.bus.Broadcast(ctx, frame)
@@ -171,26 +139,19 @@ func (h *Hub) publishControl(ctx context.Context, key string, m control) {
 // receive handles a frame from the bus. It never blocks.
 func (h *Hub) receive(key string, msg []byte) {
 	defer h.recoverGoroutine("bus receive")
-	if len(msg) == 0 {
+	f, err := decodeFrame(msg)
+	if err != nil {
+		h.log.Warn("bad frame on bus", "err", err)
 		return
 	}
-	switch msg[0] {
+	switch f.kind {
 	case frameMessage:
-		typ, body, ok := bytes.Cut(msg[1:], []byte{0})
-		if !ok {
-			return
-		}
 		if c := h.local(key); c != nil {
 			// The bus hands over its buffer; the queue keeps the slice.
-			_ = c.sendRaw(string(typ), body)
+			_ = c.sendRaw(f.typ, f.body)
 		}
 	case frameControl:
-		var m control
-		if err := json.Unmarshal(msg[1:], &m); err != nil {
-			h.log.Warn("bad control frame on bus", "err", err)
-			return
-		}
-		h.control(key, m)
+		h.control(key, f.ctl)
 	}
 }
 
@@ -219,8 +180,7 @@ func (h *Hub) CloseDevice(ctx context.Context, deviceID string, code websocket.S
 		c.close(code, reason, true)
 		return nil
 	}
-	b, _ := json.Marshal(control{Op: opClose, Code: int(code), Reason: reason})
-	if _, err := h.bus.Publish(ctx, deviceID, append([]byte{frameControl}, b...)); err != nil {
+	if _, err := h.bus.Publish(ctx, deviceID, controlFrame(control{Op: opClose, Code: int(code), Reason: reason})); err != nil {
 		h.metrics.busPublishErrors.Inc()
 		return fmt.Errorf("hub: close device: %w", err)
 	}
@@ -249,8 +209,7 @@ func (h *Hub) CloseUserSessions(ctx context.Context, userID string, code websock
 func (h *Hub) closeEverywhere(ctx context.Context, m control) error {
 	m.Node = h.cfg.NodeID
 	h.closeLocal(m, websocket.StatusCode(m.Code))
-	b, _ := json.Marshal(m)
-	if err := h.bus.Broadcast(ctx, append([]byte{frameControl}, b...)); err != nil {
+	if err := h.bus.Broadcast(ctx, controlFrame(m)); err != nil {
 		h.metrics.busPublishErrors.Inc()
 		return fmt.Errorf("hub: %s: %w", m.Op, err)
 	}

@@ -515,7 +515,11 @@ func Load(getenv func(string) string) (Config, error) {
 			return Config{}, errs
 		}
 	}
+	return load(getenv, path, file)
+}
 
+// load is Load with the settings of the file at path already read.
+func load(getenv func(string) string, path string, file map[string]fileValue) (Config, error) {
 	c := defaultConfig()
 	var errs configError
 	for _, s := range settings {
@@ -653,6 +657,11 @@ func readConfigFile(path string) (map[string]fileValue, configError) {
 	if err != nil {
 		return nil, configError{fmt.Errorf("%s: %w", configFileVar, err)}
 	}
+	return parseConfigFile(path, data)
+}
+
+// parseConfigFile parses the content of the YAML file at path (named in errors).
+func parseConfigFile(path string, data []byte) (map[string]fileValue, configError) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, configError{fmt.Errorf("%s: %s: %w", configFileVar, path, err)}
