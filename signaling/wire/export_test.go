@@ -1,0 +1,4 @@
+package wire
+
+// TypeConstants exposes typeConstants to the external tests.
+var TypeConstants = typeConstants
