@@ -15,8 +15,8 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/signaling/wire"
+	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/store/storetest"
 )
 

@@ -32,7 +32,6 @@ type realHub struct {
 
 	mu     sync.Mutex
 	clean  map[string][]bool // device id → the clean flag of each OnDisconnect
-	cancel []func()
 }
 
 func newRealHub(t *testing.T) *realHub {

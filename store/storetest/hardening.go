@@ -178,5 +178,3 @@ func testDeleteRecordings(t *testing.T, s store.Store) {
 		t.Errorf("RecordingBytes after deletions = %d, %v; want 1000", n, err)
 	}
 }
-
-func second2[T any](_ T, err error) error { return err }
