@@ -30,8 +30,8 @@ type realHub struct {
 	cur  atomic.Pointer[hub.Hub]
 	deny atomic.Bool // refuse every socket with 401
 
-	mu     sync.Mutex
-	clean  map[string][]bool // device id → the clean flag of each OnDisconnect
+	mu    sync.Mutex
+	clean map[string][]bool // device id → the clean flag of each OnDisconnect
 }
 
 func newRealHub(t *testing.T) *realHub {
