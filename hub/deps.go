@@ -65,9 +65,12 @@ type Bus interface {
 	// order, and must not block. resumed is called from that goroutine too, each time
 	// the endpoint has (re)established all its subscriptions after connecting to the
 	// network, the first time included: messages published to its keys while it was
-	// away were lost, and a Publish that reported no subscriber may have missed it. It
-	// must not block. A bus that cannot lose its network never calls it.
-	Start(recv func(key string, msg []byte), resumed func()) error
+	// away were lost, and a Publish that reported no subscriber may have missed it.
+	// since is the last moment the endpoint was known to be receiving before this
+	// (re)connection (zero the first time): what was published to it after since may
+	// be lost. resumed must not block. A bus that cannot lose its network never calls
+	// it.
+	Start(recv func(key string, msg []byte), resumed func(since time.Time)) error
 	// Subscribe adds one subscription to key. Subscriptions nest: the endpoint hears key
 	// until Unsubscribe was called as often as Subscribe. A subscription made while the
 	// network is unreachable takes effect when it comes back.

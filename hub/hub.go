@@ -45,9 +45,11 @@ type Config struct {
 	// dropped, timed out or closed by the hub (replaced, too slow, shutdown, …).
 	OnDisconnect func(ctx context.Context, id Identity, clean bool)
 	// OnBusResume runs after the bus resumed (see [Bus]) with this replica's
-	// connections: what was published to them meanwhile may be lost (signaling delivers
-	// their waiting commands again here). It runs on a background goroutine of the hub.
-	OnBusResume func(ctx context.Context, clients []*Client)
+	// connections: what was published to them after since may be lost (signaling
+	// delivers their waiting commands and the command statuses they missed again here).
+	// since is zero when nothing can have been lost (the first connection). It runs on
+	// a background goroutine of the hub.
+	OnBusResume func(ctx context.Context, clients []*Client, since time.Time)
 
 	// ReadLimit is the largest message accepted, in bytes; larger closes with 1009.
 	// Default 64 KiB.
@@ -199,6 +201,8 @@ type Hub struct {
 	bg     sync.WaitGroup // background loops
 
 	busResumed      chan struct{} // the bus resumed: cap 1, signalled without blocking
+	resumeMu        sync.Mutex
+	resumeSince     time.Time // earliest since of the resumes not yet handled; zero: none lost
 	refreshPresence chan struct{} // refresh presence now: cap 1, signalled without blocking
 
 	presMu      sync.Mutex
@@ -244,7 +248,7 @@ func New(cfg Config) (*Hub, error) {
 	for i := range h.shards {
 		h.shards[i].clients = make(map[string]*Client)
 	}
-	if err := h.bus.Start(h.receive, func() { signal(h.busResumed) }); err != nil {
+	if err := h.bus.Start(h.receive, h.noteBusResumed); err != nil {
 		cancel()
 		return nil, errors.Join(fmt.Errorf("hub: start bus: %w", err), h.bus.Close(), h.pres.Close())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrBusClosed is returned by a bus endpoint's methods after Close.
@@ -48,7 +49,7 @@ func (n *memNet) endpoint() *MemoryBus {
 }
 
 // Start implements [Bus]. An in-process network is never lost: resumed is not called.
-func (b *MemoryBus) Start(recv func(key string, msg []byte), _ func()) error {
+func (b *MemoryBus) Start(recv func(key string, msg []byte), _ func(time.Time)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -36,8 +36,23 @@ func (h *Hub) revalidateLoop() {
 	}
 }
 
+// noteBusResumed is the bus's resumed callback: it keeps the earliest moment from
+// which messages may have been lost until revalidateLoop handles the resume.
+func (h *Hub) noteBusResumed(since time.Time) {
+	h.resumeMu.Lock()
+	if !since.IsZero() && (h.resumeSince.IsZero() || since.Before(h.resumeSince)) {
+		h.resumeSince = since
+	}
+	h.resumeMu.Unlock()
+	signal(h.busResumed)
+}
+
 // resumeClients runs OnBusResume with this replica's connections.
 func (h *Hub) resumeClients() {
+	h.resumeMu.Lock()
+	since := h.resumeSince
+	h.resumeSince = time.Time{}
+	h.resumeMu.Unlock()
 	if h.cfg.OnBusResume == nil {
 		return
 	}
@@ -47,7 +62,7 @@ func (h *Hub) resumeClients() {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, passTimeout)
 	defer cancel()
-	h.runHook("on_bus_resume", func() { h.cfg.OnBusResume(ctx, clients) })
+	h.runHook("on_bus_resume", func() { h.cfg.OnBusResume(ctx, clients, since) })
 }
 
 // revalidate asks the Authenticator whether the credentials of this replica's sockets

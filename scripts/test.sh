@@ -60,14 +60,17 @@ apt_updated=""
 apt_install() {
 	can_apt || return 1
 	log "installing $* with apt-get (output in $scratch/apt.log)"
+	# Another apt-get (an unattended upgrade, a second test run) may hold the dpkg lock:
+	# wait for it rather than fail.
+	local wait_lock=(-o DPkg::Lock::Timeout=600)
 	if [[ -z "$apt_updated" ]]; then
-		DEBIAN_FRONTEND=noninteractive apt-get update >>"$scratch/apt.log" 2>&1 || {
+		DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" update >>"$scratch/apt.log" 2>&1 || {
 			tail -n 20 "$scratch/apt.log" >&2
 			return 1
 		}
 		apt_updated=1
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$scratch/apt.log" 2>&1 || {
+	DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y --no-install-recommends "$@" >>"$scratch/apt.log" 2>&1 || {
 		tail -n 20 "$scratch/apt.log" >&2
 		return 1
 	}

@@ -190,10 +190,15 @@ func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 	}
 }
 
-// OnBusResume delivers again every command waiting for the devices connected here:
-// the bus was away, and what was published to them meanwhile is lost. Wire it into
-// the hub's Config.
-func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client) {
+// statusReplaySkew widens the window of command statuses told again after a bus
+// resume: the status was written with another replica's clock.
+const statusReplaySkew = 2 * time.Second
+
+// OnBusResume delivers again every command waiting for the devices connected here,
+// and tells them again the status of every command they sent that changed since the
+// bus was last heard: the bus was away, and what was published to them meanwhile is
+// lost. A source may so see a status twice. Wire it into the hub's Config.
+func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client, since time.Time) {
 	local := make(map[string]*hub.Client, len(clients))
 	ids := make([]string, 0, len(clients))
 	for _, c := range clients {
@@ -214,6 +219,25 @@ func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client) {
 	}
 	if len(cmds) > 0 {
 		s.log.Info("bus resumed: waiting commands delivered again", "commands", len(cmds))
+	}
+	if !since.IsZero() {
+		s.replayStatuses(ctx, local, ids, since.Add(-statusReplaySkew))
+	}
+}
+
+// replayStatuses sends the local sources the command.status of each command of
+// theirs that changed at or after since.
+func (s *Service) replayStatuses(ctx context.Context, local map[string]*hub.Client, ids []string, since time.Time) {
+	cmds, err := s.store.CommandsChangedSince(ctx, ids, since)
+	if err != nil {
+		s.log.Warn("bus resumed: load changed commands; their senders can read them over REST", "devices", len(ids), "err", err)
+		return
+	}
+	for _, cmd := range cmds {
+		_ = local[cmd.SourceDeviceID].Send(statusEnvelope(cmd))
+	}
+	if len(cmds) > 0 {
+		s.log.Info("bus resumed: command statuses told again", "commands", len(cmds))
 	}
 }
 
@@ -266,11 +290,15 @@ func (s *Service) statusOf(ctx context.Context, id string) string {
 // notifySource sends command.status to the command's source, wherever it is; a source
 // that is offline sees the status through the REST API.
 func (s *Service) notifySource(ctx context.Context, cmd store.Command) {
-	data, _ := json.Marshal(wire.CommandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error})
-	err := s.router.Send(ctx, cmd.SourceDeviceID, hub.Envelope{Type: wire.TypeCommandStatus, Data: data})
+	err := s.router.Send(ctx, cmd.SourceDeviceID, statusEnvelope(cmd))
 	if err != nil && !errors.Is(err, hub.ErrOffline) {
 		s.log.Warn("send command.status", "command_id", cmd.ID, "err", err)
 	}
+}
+
+func statusEnvelope(cmd store.Command) hub.Envelope {
+	data, _ := json.Marshal(wire.CommandStatus{CommandID: cmd.ID, Status: cmd.Status, Error: cmd.Error})
+	return hub.Envelope{Type: wire.TypeCommandStatus, Data: data}
 }
 
 func (s *Service) expireCommands(ctx context.Context) {

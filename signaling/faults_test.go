@@ -23,10 +23,10 @@ type faultyBus struct {
 	hub.Bus
 	blind, lossy atomic.Bool
 	mu           sync.Mutex
-	resumed      func()
+	resumed      func(since time.Time)
 }
 
-func (b *faultyBus) Start(recv func(string, []byte), resumed func()) error {
+func (b *faultyBus) Start(recv func(string, []byte), resumed func(since time.Time)) error {
 	b.mu.Lock()
 	b.resumed = resumed
 	b.mu.Unlock()
@@ -43,10 +43,10 @@ func (b *faultyBus) Publish(ctx context.Context, key string, msg []byte) (int, e
 	return b.Bus.Publish(ctx, key, msg)
 }
 
-func (b *faultyBus) resume() {
+func (b *faultyBus) resume(since time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.resumed()
+	b.resumed(since)
 }
 
 // Camera on B, viewer on A. B has not resubscribed after a Redis restart, so A's
@@ -90,15 +90,54 @@ func TestBusResumeDeliversWaitingCommands(t *testing.T) {
 	other := newFamily(t, st) // a device of B with nothing waiting
 	dial(t, b, other.camera)
 
+	heard := time.Now()
 	busA.lossy.Store(true)
 	ack := sendCommand(view, f.camera, "snapshot", map[string]any{})
 	busA.lossy.Store(false)
-	busB.resume()
+	busB.resume(heard)
 	if got := decode[wire.CommandMessage](t, cam.expect("command")); got.CommandID != ack.CommandID {
 		t.Fatalf("camera got %s, want %s", got.CommandID, ack.CommandID)
 	}
 	cam.send("command.result", "", "", map[string]any{"command_id": ack.CommandID, "status": "acknowledged"})
 	wantStatus(t, view, ack.CommandID, store.CommandAcknowledged)
+}
+
+// Viewer on A, camera on B. The camera answers while A has not resubscribed after a
+// Redis restart: B's command.status reaches nobody. When A's bus resumes, A tells its
+// viewer the statuses of its commands that changed since the bus was last heard, and
+// only those.
+func TestBusResumeTellsMissedStatuses(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	clock := storetest.NewClock()
+	cfg := func(c *signaling.Config) { c.Now = clock.Now }
+	net := hub.NewMemoryBus()
+	busA, busB := &faultyBus{Bus: net}, &faultyBus{Bus: net.Peer()}
+	a := startNode(t, st, nodeOptions{bus: busA, config: cfg})
+	b := startNode(t, st, nodeOptions{bus: busB, config: cfg})
+	f := newFamily(t, st)
+	cam, view := dial(t, b, f.camera), dial(t, a, f.viewer)
+
+	early := sendCommand(view, f.camera, "snapshot", map[string]any{})
+	cam.expect("command")
+	cam.request("command.result", "", map[string]any{"command_id": early.CommandID, "status": "acknowledged"})
+	wantStatus(t, view, early.CommandID, store.CommandAcknowledged)
+
+	clock.Advance(10 * time.Second)
+	heard := clock.Now().Add(-5 * time.Second) // after the early answer, beyond the clock-skew margin
+	ack := sendCommand(view, f.camera, "torch", map[string]any{"on": true})
+	if got := decode[wire.CommandMessage](t, cam.expect("command")); got.CommandID != ack.CommandID {
+		t.Fatalf("camera got %s, want %s", got.CommandID, ack.CommandID)
+	}
+	busB.blind.Store(true)
+	if env := cam.request("command.result", "", map[string]any{"command_id": ack.CommandID, "status": "failed", "error": "no torch"}); env.Type != "ack" {
+		t.Fatalf("command.result answered %s %s", env.Type, env.Data)
+	}
+	busB.blind.Store(false)
+	busA.resume(heard)
+	got := decode[wire.CommandStatus](t, view.expect("command.status"))
+	if got.CommandID != ack.CommandID || got.Status != store.CommandFailed || got.Error == nil || *got.Error != "no torch" {
+		t.Fatalf("after the resume the viewer got %+v, want %s failed with its error (and not %s again)", got, ack.CommandID, early.CommandID)
+	}
 }
 
 // wantStatus waits for command.status of id with status, skipping others.

@@ -23,6 +23,7 @@ type Store interface {
 	Command(ctx context.Context, id string) (store.Command, error)
 	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]store.Command, error)
 	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]store.Command, error)
+	CommandsChangedSince(ctx context.Context, sourceDeviceIDs []string, since time.Time) ([]store.Command, error)
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error)
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (store.Command, error)
 	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)

@@ -312,6 +312,10 @@ type Store interface {
 	// DeliverableCommandsTo is DeliverableCommands for many targets at once, oldest
 	// first.
 	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]Command, error)
+	// CommandsChangedSince lists the commands sent by any of sourceDeviceIDs that have
+	// left pending and were last updated at or after since, oldest update first: the
+	// statuses their senders may have missed.
+	CommandsChangedSince(ctx context.Context, sourceDeviceIDs []string, since time.Time) ([]Command, error)
 	// MarkCommandDispatched sets status dispatched (if pending or dispatched),
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)

@@ -68,7 +68,7 @@ func start(t *testing.T, newEndpoint func() hub.Bus) *endpoint {
 		case e.ch <- struct{}{}:
 		default:
 		}
-	}, func() {}); err != nil {
+	}, func(time.Time) {}); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Close() })

@@ -87,11 +87,12 @@ type Bus struct {
 	ps      *redis.PubSub
 	subs    map[string]int
 	recv    func(key string, msg []byte)
-	resumed func()
+	resumed func(since time.Time)
 	started bool
 	closed  bool
 
 	lastPong atomic.Int64 // unix nanoseconds of the last PONG on the pub/sub connection
+	heard    atomic.Int64 // unix nanoseconds of the last message or PONG received, or of the last resume
 
 	waitMu  sync.Mutex
 	waiters map[string][]chan struct{} // channel → Subscribe calls awaiting confirmation
@@ -143,7 +144,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Bus {
 // Start implements [hub.Bus]. It does not fail when Redis is unreachable: the bus
 // connects when Redis is back, and Ready tells the truth meanwhile. resumed follows
 // every (re)connection of the pub/sub connection, its subscriptions made.
-func (b *Bus) Start(recv func(key string, msg []byte), resumed func()) error {
+func (b *Bus) Start(recv func(key string, msg []byte), resumed func(since time.Time)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -236,19 +237,28 @@ func (b *Bus) receiveLoop() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		now := time.Now().UnixNano()
 		switch m := m.(type) {
 		case *redis.Message:
+			b.heard.Store(now)
 			b.deliver(m)
 		case *redis.Pong:
-			b.lastPong.Store(time.Now().UnixNano())
+			b.heard.Store(now)
+			b.lastPong.Store(now)
 		case *redis.Subscription:
 			// Any reply proves the connection alive.
-			b.lastPong.Store(time.Now().UnixNano())
+			b.lastPong.Store(now)
 			if m.Kind == "subscribe" {
 				b.confirm(m.Channel)
 				if m.Channel == b.bcast && b.resumed != nil {
 					// A (re)connection: its one SUBSCRIBE restored every channel.
-					b.resumed()
+					// What came after the last message or PONG on the old
+					// connection may be lost.
+					var since time.Time
+					if before := b.heard.Swap(now); before != 0 {
+						since = time.Unix(0, before)
+					}
+					b.resumed(since)
 				}
 			}
 		}

@@ -115,7 +115,7 @@ func TestSilentPubSubMakesBusNotReadyThenIsReplaced(t *testing.T) {
 	got := make(chan string, 16)
 	var resumes atomic.Int32
 	a := redisbus.New(rdb, redisbus.Config{Prefix: prefix, PingInterval: ping})
-	if err := a.Start(func(key string, msg []byte) { got <- string(msg) }, func() { resumes.Add(1) }); err != nil {
+	if err := a.Start(func(key string, msg []byte) { got <- string(msg) }, func(time.Time) { resumes.Add(1) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
@@ -286,9 +286,9 @@ func TestResumedOnlyOnceResubscribed(t *testing.T) {
 	prefix := bustest.Prefix(t)
 	const ping = 100 * time.Millisecond
 	got := make(chan string, 64)
-	resumed := make(chan struct{}, 8)
+	resumed := make(chan time.Time, 8)
 	a := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix, PingInterval: ping})
-	if err := a.Start(func(key string, msg []byte) { got <- key + "=" + string(msg) }, func() { resumed <- struct{}{} }); err != nil {
+	if err := a.Start(func(key string, msg []byte) { got <- key + "=" + string(msg) }, func(since time.Time) { resumed <- since }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
@@ -299,15 +299,19 @@ func TestResumedOnlyOnceResubscribed(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	waitResumed := func(what string) {
+	waitResumed := func(what string) time.Time {
 		t.Helper()
 		select {
-		case <-resumed:
+		case since := <-resumed:
+			return since
 		case <-ctx.Done():
 			t.Fatalf("no resume %s", what)
+			return time.Time{}
 		}
 	}
-	waitResumed("at the first connection")
+	if since := waitResumed("at the first connection"); !since.IsZero() {
+		t.Errorf("the first connection says messages since %v may be lost, want zero: none can be", since)
+	}
 	var keys []string
 	for i := range 50 {
 		keys = append(keys, "cam-"+strconv.Itoa(i))
@@ -318,6 +322,9 @@ func TestResumedOnlyOnceResubscribed(t *testing.T) {
 		}
 	}
 
+	// The resume tells from when messages may be lost: the last PONG (or message, or
+	// resume) before Redis stopped.
+	beforeStop := time.Now()
 	stop()
 	waitUntil(t, ctx, "not ready with Redis down", func() bool { return a.Ready(ctx) != nil })
 	select {
@@ -326,7 +333,10 @@ func TestResumedOnlyOnceResubscribed(t *testing.T) {
 	default:
 	}
 	restart()
-	waitResumed("after the restart")
+	since := waitResumed("after the restart")
+	if since.IsZero() || since.After(beforeStop) {
+		t.Errorf("resumed with since %v, want a moment before Redis stopped (%v)", since, beforeStop)
+	}
 	for _, k := range keys {
 		for { // b's pooled connection may still be the dead one: that errors, never 0
 			n, err := b.Publish(ctx, k, []byte("back"))

@@ -87,6 +87,44 @@ func testDeliverableCommandsTo(t *testing.T, s store.Store) {
 	}
 }
 
+func testCommandsChangedSince(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkFixture(t, s), mkFixture(t, s)
+	base := time.Now().UTC().Truncate(time.Second)
+	old := mkCommand(t, s, a.user.ID, a.viewer.ID, a.cam.ID, time.Hour)
+	_, err := s.CompleteCommand(ctx, old.ID, a.cam.ID, store.CommandAcknowledged, nil, base.Add(-time.Minute))
+	noErr(t, "CompleteCommand before", err)
+	mkCommand(t, s, a.user.ID, a.viewer.ID, a.cam.ID, time.Hour) // still pending: nothing to tell
+	failed := mkCommand(t, s, a.user.ID, a.viewer.ID, a.cam.ID, time.Hour)
+	msg := "no torch"
+	_, err = s.CompleteCommand(ctx, failed.ID, a.cam.ID, store.CommandFailed, &msg, base.Add(2*time.Second))
+	noErr(t, "CompleteCommand failed", err)
+	dispatched := mkCommand(t, s, b.user.ID, b.viewer.ID, b.cam.ID, time.Hour)
+	_, err = s.MarkCommandDispatched(ctx, dispatched.ID, base.Add(time.Second))
+	noErr(t, "MarkCommandDispatched", err)
+	toViewer := mkCommand(t, s, a.user.ID, a.cam.ID, a.viewer.ID, time.Hour) // sent by the camera
+	_, err = s.CompleteCommand(ctx, toViewer.ID, a.viewer.ID, store.CommandAcknowledged, nil, base.Add(time.Second))
+	noErr(t, "CompleteCommand to the viewer", err)
+
+	got, err := s.CommandsChangedSince(ctx, []string{a.viewer.ID, b.viewer.ID, missing, "x"}, base)
+	noErr(t, "CommandsChangedSince", err)
+	ids := make([]string, len(got))
+	for i, c := range got {
+		ids[i] = c.ID
+	}
+	if want := []string{dispatched.ID, failed.ID}; !slices.Equal(ids, want) {
+		t.Errorf("CommandsChangedSince = %v, want %v (oldest update first; not %s changed before, not pending ones, not %s of another source)", ids, want, old.ID, toViewer.ID)
+	}
+	if len(got) == 2 && (got[1].Status != store.CommandFailed || got[1].Error == nil || *got[1].Error != msg) {
+		t.Errorf("failed command = %+v, want failed with its error", got[1])
+	}
+	none, err := s.CommandsChangedSince(ctx, nil, base)
+	noErr(t, "CommandsChangedSince nothing", err)
+	if len(none) != 0 {
+		t.Errorf("CommandsChangedSince(nil) = %v", none)
+	}
+}
+
 func testCameraOfflineChecks(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f, g := mkFixture(t, s), mkFixture(t, s)

@@ -186,6 +186,25 @@ func (s *Store) DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []str
 	return out, nil
 }
 
+// CommandsChangedSince implements store.Store.
+func (s *Store) CommandsChangedSince(ctx context.Context, sourceDeviceIDs []string, since time.Time) ([]store.Command, error) {
+	var out []store.Command
+	err := eachIDBatch(sourceDeviceIDs, func(list string, args []any) error {
+		cs, err := collect(ctx, s.db, fmt.Sprintf(`SELECT `+commandCols+` FROM commands
+			WHERE source_device_id IN (%s) AND status <> $%d AND updated_at >= $%d`, list, len(args)+1, len(args)+2),
+			append(args, store.CommandPending, s.t(since)), scanCommand)
+		out = append(out, cs...)
+		return err
+	})
+	if err != nil {
+		return nil, s.mapErr("commands changed since", err)
+	}
+	slices.SortFunc(out, func(a, b store.Command) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
 // MarkCommandDispatched implements store.Store.
 func (s *Store) MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error) {
 	const op = "mark command dispatched"
