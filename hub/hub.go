@@ -202,7 +202,7 @@ type Hub struct {
 
 	busResumed      chan struct{} // the bus resumed: cap 1, signalled without blocking
 	resumeMu        sync.Mutex
-	resumeSince     time.Time // earliest since of the resumes not yet handled; zero: none lost
+	resumeSince     time.Time     // earliest since of the resumes not yet handled; zero: none lost
 	refreshPresence chan struct{} // refresh presence now: cap 1, signalled without blocking
 
 	presMu      sync.Mutex
