@@ -618,10 +618,10 @@ func TestWorkersShareOnePostgresQueue(t *testing.T) {
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("jobs of %s: %v %v", id, ds, err)
 		}
-		d := waitJob(t, b, ds[0].ID, "sent", statusIs(store.DeliverySent))
-		if d.Attempts != 1 {
-			t.Errorf("job %s sent after %d attempts, want 1", d.ID, d.Attempts)
-		}
+		// Attempts may exceed 1 on a loaded machine (a connection to the fake service
+		// timed out before the request left: a legitimate retry); a job claimed by
+		// both workers shows as a second request below.
+		waitJob(t, b, ds[0].ID, "sent", statusIs(store.DeliverySent))
 	}
 	perToken := map[string]int{}
 	for _, r := range apns.Requests() {
