@@ -109,7 +109,9 @@ func (h *Hub) disconnect(c *Client, registered bool, readErr error) {
 	c.end()
 
 	code := c.closedBy()
-	clean := false
+	// A socket closed for revoked credentials is not coming back with them: it ends
+	// as cleanly as one its client closed.
+	clean := code == StatusForbidden
 	if code == -1 {
 		switch {
 		case errors.Is(readErr, websocket.ErrMessageTooBig):

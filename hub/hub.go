@@ -41,8 +41,10 @@ type Config struct {
 	// lives as long as the connection.
 	OnConnect func(ctx context.Context, c *Client)
 	// OnDisconnect runs after the connection ended and was unregistered. clean is true
-	// when the client closed the socket normally (1000 or 1001), false when it was
-	// dropped, timed out or closed by the hub (replaced, too slow, shutdown, …).
+	// when the client closed the socket normally (1000 or 1001) or the hub closed it
+	// because its credentials were revoked (4003): it is not coming back. It is false
+	// when the socket was dropped, timed out or closed by the hub for another reason
+	// (replaced, too slow, shutdown, …).
 	OnDisconnect func(ctx context.Context, id Identity, clean bool)
 	// OnBusResume runs after the bus resumed (see [Bus]) with this replica's
 	// connections: what was published to them after since may be lost (signaling

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
@@ -203,4 +204,25 @@ func TestStreamResumeRules(t *testing.T) {
 		t.Errorf("resume of a session never left: %+v", ack)
 	}
 	quiet(t, view)
+}
+
+// A socket the hub closes because its credentials were revoked (4003) is not coming
+// back with them: its live sessions end at once, with no resume grace, and the other
+// party is told.
+func TestRevokedSocketGetsNoResumeGrace(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	clock := storetest.NewClock() // the grace period never runs out by itself
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := liveSession(t, cam, view, f.camera)
+
+	if err := n.hub.CloseDevice(context.Background(), f.viewer.ID, hub.StatusForbidden, "credentials revoked"); err != nil {
+		t.Fatal(err)
+	}
+	wantEnded(t, cam, sid, signaling.ReasonDisconnected)
+	s, err := st.StreamSession(context.Background(), sid)
+	if err != nil || s.Status != store.StreamEnded {
+		t.Fatalf("session after the revocation = %+v, %v; want ended", s, err)
+	}
 }
