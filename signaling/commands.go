@@ -195,9 +195,10 @@ func (s *Service) redispatch(ctx context.Context, id string, attempt int) {
 const statusReplaySkew = 2 * time.Second
 
 // OnBusResume delivers again every command waiting for the devices connected here,
-// and tells them again the status of every command they sent that changed since the
-// bus was last heard: the bus was away, and what was published to them meanwhile is
-// lost. A source may so see a status twice. Wire it into the hub's Config.
+// tells them again the status of every command they sent that changed since the bus
+// was last heard, and hands the cameras the live-view requests waiting for them: the
+// bus was away, and what was published to them meanwhile is lost. A source may so see
+// a status twice. Wire it into the hub's Config.
 func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client, since time.Time) {
 	local := make(map[string]*hub.Client, len(clients))
 	ids := make([]string, 0, len(clients))
@@ -223,6 +224,7 @@ func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client, since 
 	if !since.IsZero() {
 		s.replayStatuses(ctx, local, ids, since.Add(-statusReplaySkew))
 	}
+	s.deliverWakingTo(ctx, local, ids)
 }
 
 // replayStatuses sends the local sources the command.status of each command of

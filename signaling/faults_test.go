@@ -140,6 +140,37 @@ func TestBusResumeTellsMissedStatuses(t *testing.T) {
 	}
 }
 
+// Viewer on A, camera on B. A live-view request made while B had not resubscribed
+// after a Redis restart reaches nobody: the camera looks offline and is woken. When
+// B's bus resumes, its camera, connected all along, is handed the request.
+func TestBusResumeHandsOverWaitingStreamRequests(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	net := hub.NewMemoryBus()
+	busA, busB := &faultyBus{Bus: net}, &faultyBus{Bus: net.Peer()}
+	waker := &recordingWaker{}
+	cfg := func(c *signaling.Config) { c.Waker = waker }
+	a := startNode(t, st, nodeOptions{bus: busA, config: cfg})
+	b := startNode(t, st, nodeOptions{bus: busB, config: cfg})
+	f := newFamily(t, st)
+	withPushToken(t, st, f.camera)
+	cam, view := dial(t, b, f.camera), dial(t, a, f.viewer)
+
+	heard := time.Now()
+	busA.blind.Store(true)
+	sid := requestStream(t, view, f.camera).SessionID
+	if got := decode[streamStatusMsg](t, view.expect("stream.status")).Status; got != store.StreamWaking {
+		t.Fatalf("stream.status %s, want waking: the request reached nobody", got)
+	}
+	busA.blind.Store(false)
+	busB.resume(heard)
+	if req := cam.expect("stream.requested"); req.Session != sid {
+		t.Fatalf("stream.requested for %s, want %s", req.Session, sid)
+	}
+	wantSession(t, st, sid, store.StreamRequested, "")
+	mustAck(t, cam, "stream.accept", sid, struct{}{})
+	view.expect("stream.ready")
+}
+
 // wantStatus waits for command.status of id with status, skipping others.
 func wantStatus(t *testing.T, view *peer, id, status string) {
 	t.Helper()

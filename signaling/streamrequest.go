@@ -167,6 +167,23 @@ func (s *Service) streamsConnected(ctx context.Context, c *hub.Client) {
 	}
 }
 
+// deliverWakingTo hands the local cameras the sessions waiting for them: a request
+// published while their replica was away from the bus reached nobody and left the
+// session waking, though the camera stayed connected.
+func (s *Service) deliverWakingTo(ctx context.Context, local map[string]*hub.Client, ids []string) {
+	sessions, err := s.store.WakingStreamSessions(ctx, ids)
+	if err != nil {
+		s.log.Warn("bus resumed: load waiting stream sessions; left to their timeout", "devices", len(ids), "err", err)
+		return
+	}
+	for _, sess := range sessions {
+		s.deliverWaking(ctx, sess, local[sess.CameraDeviceID].Send)
+	}
+	if len(sessions) > 0 {
+		s.log.Info("bus resumed: waiting stream requests handed over", "sessions", len(sessions))
+	}
+}
+
 func (s *Service) streamAccept(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
 	if _, err := reasonOf(env); err != nil {
 		return nil, err

@@ -95,6 +95,9 @@ type StreamStore interface {
 	// OpenStreamSessions lists the open sessions in which deviceID is the camera or
 	// the requester, oldest first.
 	OpenStreamSessions(ctx context.Context, deviceID string) ([]StreamSession, error)
+	// WakingStreamSessions lists the sessions waiting (waking) for any of
+	// cameraDeviceIDs, oldest first.
+	WakingStreamSessions(ctx context.Context, cameraDeviceIDs []string) ([]StreamSession, error)
 	// ExpireStreamSessions fails, with each deadline's reason, the sessions past it
 	// and returns them. Each failed session is returned by exactly one caller, even
 	// when replicas run this concurrently.

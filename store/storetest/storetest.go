@@ -74,6 +74,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"FailedCommandNotAcknowledged", testFailedCommandNotAcknowledged},
 		{"DeleteRecordings", testDeleteRecordings},
 		{"StreamPartyAway", testStreamPartyAway},
+		{"WakingStreamSessions", testWakingStreamSessions},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
 	}

@@ -613,3 +613,30 @@ func testMarkStreamPartiesAway(t *testing.T, s store.Store) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func testWakingStreamSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b, other := mkFixture(t, s), mkFixture(t, s), mkFixture(t, s)
+	base := time.Now().UTC().Add(-time.Minute)
+	waking := func(f fixture, created time.Time) store.StreamSession {
+		ss := mkStream(t, s, f, created)
+		ss, err := s.TransitionStream(ctx, ss.ID, []string{store.StreamRequested}, store.StreamWaking, "", created)
+		noErr(t, "requested → waking", err)
+		return ss
+	}
+	b1 := waking(b, base)
+	a1 := waking(a, base.Add(time.Second))
+	mkStream(t, s, a, base.Add(2*time.Second)) // requested: handed over already
+	waking(other, base.Add(3*time.Second))     // a camera not asked about
+
+	got, err := s.WakingStreamSessions(ctx, []string{a.cam.ID, b.cam.ID, a.viewer.ID, missing, "x"})
+	noErr(t, "WakingStreamSessions", err)
+	if want := []string{b1.ID, a1.ID}; !slices.Equal(streamIDs(got), want) {
+		t.Errorf("WakingStreamSessions = %v, want %v (oldest first; waking only; only the cameras asked about)", streamIDs(got), want)
+	}
+	none, err := s.WakingStreamSessions(ctx, nil)
+	noErr(t, "WakingStreamSessions of nothing", err)
+	if len(none) != 0 {
+		t.Errorf("WakingStreamSessions(nil) = %v", none)
+	}
+}

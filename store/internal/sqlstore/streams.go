@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,6 +212,25 @@ func (s *Store) OpenStreamSessions(ctx context.Context, deviceID string) ([]stor
 		WHERE (camera_device_id = $1 OR requester_device_id = $1) AND `+openStreams+`
 		ORDER BY created_at, id`, []any{dev}, scanStream)
 	return ss, s.mapErr("open stream sessions", err)
+}
+
+// WakingStreamSessions implements store.Store.
+func (s *Store) WakingStreamSessions(ctx context.Context, cameraDeviceIDs []string) ([]store.StreamSession, error) {
+	var out []store.StreamSession
+	err := eachIDBatch(cameraDeviceIDs, func(list string, args []any) error {
+		ss, err := collect(ctx, s.db, fmt.Sprintf(`SELECT `+streamCols+` FROM stream_sessions
+			WHERE camera_device_id IN (%s) AND status = $%d`, list, len(args)+1),
+			append(args, store.StreamWaking), scanStream)
+		out = append(out, ss...)
+		return err
+	})
+	if err != nil {
+		return nil, s.mapErr("waking stream sessions", err)
+	}
+	slices.SortFunc(out, func(a, b store.StreamSession) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }
 
 // ExpireStreamSessions implements store.Store, in one statement for all deadlines.
