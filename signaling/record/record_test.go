@@ -29,12 +29,12 @@ import (
 	"github.com/securecam/securecam/store/storetest"
 )
 
-// The test video: 20 s of ffmpeg's test pattern, 320x240 at 30 fps, VP8 with a keyframe
+// The test video: 10 s of ffmpeg's test pattern (sent over and over), 320x240 at 30 fps, VP8 with a keyframe
 // every 30 frames (each second).
 const (
 	fps      = 30
 	gop      = 30
-	clipSecs = 20
+	clipSecs = 10
 )
 
 // frameAt is the stream time of frame i.
@@ -61,52 +61,55 @@ func needFFmpeg(t *testing.T) {
 func testFrames(t *testing.T) [][]byte {
 	t.Helper()
 	needFFmpeg(t)
-	clip.once.Do(func() {
-		dir, err := os.MkdirTemp("", "record-test")
-		if err != nil {
-			clip.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, "clip.ivf")
-		out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-			fmt.Sprintf("testsrc=size=320x240:rate=%d", fps), "-t", strconv.Itoa(clipSecs),
-			"-c:v", "libvpx", "-b:v", "500k", "-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
-			"-deadline", "realtime", "-cpu-used", "8", path).CombinedOutput()
-		if err != nil {
-			clip.err = fmt.Errorf("ffmpeg: %v: %s", err, out)
-			return
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			clip.err = err
-			return
-		}
-		defer f.Close()
-		r, _, err := ivfreader.NewWith(f)
-		if err != nil {
-			clip.err = err
-			return
-		}
-		for {
-			frame, _, err := r.ParseNextFrame()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				clip.err = err
-				return
-			}
-			clip.frames = append(clip.frames, frame)
-		}
-	})
-	if clip.err != nil {
-		t.Fatalf("make the test video: %v", clip.err)
+	frames, err := loadClip()
+	if err != nil {
+		t.Fatalf("make the test video: %v", err)
 	}
-	if len(clip.frames) != fps*clipSecs {
-		t.Fatalf("the test video has %d frames, want %d", len(clip.frames), fps*clipSecs)
+	if len(frames) != fps*clipSecs {
+		t.Fatalf("the test video has %d frames, want %d", len(frames), fps*clipSecs)
 	}
-	return clip.frames
+	return frames
+}
+
+func loadClip() ([][]byte, error) {
+	clip.once.Do(func() { clip.frames, clip.err = makeClip(clipSecs) })
+	return clip.frames, clip.err
+}
+
+func makeClip(secs int) ([][]byte, error) {
+	dir, err := os.MkdirTemp("", "record-test")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "clip.ivf")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+		fmt.Sprintf("testsrc=size=320x240:rate=%d", fps), "-t", strconv.Itoa(secs),
+		"-c:v", "libvpx", "-b:v", "500k", "-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
+		"-deadline", "realtime", "-cpu-used", "8", path).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ffmpeg: %v: %s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, _, err := ivfreader.NewWith(f)
+	if err != nil {
+		return nil, err
+	}
+	var frames [][]byte
+	for {
+		frame, _, err := r.ParseNextFrame()
+		if err == io.EOF {
+			return frames, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, frame)
+	}
 }
 
 // camera sends the test video (over and over) as RTP with pion's VP8 payloader, and
@@ -123,8 +126,12 @@ type camera struct {
 }
 
 func newCamera(t *testing.T, withAudio bool) *camera {
+	return cameraOf(testFrames(t), withAudio)
+}
+
+func cameraOf(frames [][]byte, withAudio bool) *camera {
 	return &camera{
-		frames:    testFrames(t),
+		frames:    frames,
 		video:     rtp.NewPacketizer(1200, 96, 0x1234, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000),
 		audio:     rtp.NewPacketizer(1200, 111, 0x5678, &codecs.OpusPayloader{}, rtp.NewRandomSequencer(), 48000),
 		withAudio: withAudio,

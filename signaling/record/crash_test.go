@@ -1,0 +1,188 @@
+package record_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/signaling/record"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/blobs"
+	"github.com/securecam/securecam/store/blobs/blobstest"
+	"github.com/securecam/securecam/store/postgres"
+	"github.com/securecam/securecam/store/storetest"
+)
+
+// The crash test runs the recorder in a child process (this test binary again) and
+// kills it with SIGKILL in the middle of a file.
+const crashEnv = "SECURECAM_RECORD_CRASH_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashEnv) != "" {
+		if err := crashChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild records 3 s of video in continuous mode, says "sent" and waits to be
+// killed.
+func crashChild() error {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv("CRASH_DB"), MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	disk, err := blobs.NewDisk(os.Getenv("CRASH_BLOBS"))
+	if err != nil {
+		return err
+	}
+	frames, err := makeClip(3)
+	if err != nil {
+		return err
+	}
+	session := os.Getenv("CRASH_SESSION")
+	r := record.New(record.Config{Rows: db, Storage: disk, SpoolDir: os.Getenv("CRASH_SPOOL")},
+		record.Stream{OwnerUserID: os.Getenv("CRASH_OWNER"), CameraDeviceID: os.Getenv("CRASH_CAMERA"),
+			StreamSessionID: &session, Mode: store.RecordingModeContinuous})
+	cameraOf(frames, false).send(r, 3*fps)
+	fmt.Println("sent")
+	select {}
+}
+
+// A hub killed while recording: the row says pending (no clip, not available) while the
+// file is written; after the crash, Recover marks it failed and removes the spool file,
+// and no clip was stored. A recording is never a row pointing at nothing.
+func TestRecordCrash(t *testing.T) {
+	needFFmpeg(t)
+	url := storetest.PostgresURL(t)
+	db, err := postgres.Open(t.Context(), postgres.Config{URL: url, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	f := newFixture(t, db, storages()["disk"](t))
+	blobDir := t.TempDir()
+	disk, err := blobs.NewDisk(blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.storage = disk
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), crashEnv+"=1", "CRASH_DB="+url, "CRASH_BLOBS="+blobDir, "CRASH_SPOOL="+f.spool,
+		"CRASH_OWNER="+f.owner, "CRASH_CAMERA="+f.camera, "CRASH_SESSION="+f.session)
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case s := <-line:
+		if s != "sent\n" {
+			t.Fatalf("the child said %q", s)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the child did not record within 60 s")
+	}
+
+	// While recording: one pending row of the stream session, naming no clip.
+	var recs []store.Recording
+	deadline := time.Now().Add(30 * time.Second)
+	for len(recs) == 0 && time.Now().Before(deadline) {
+		recs = f.recordings(t)
+		if len(recs) == 0 {
+			time.Sleep(20 * time.Millisecond) // polling the database: the row is the condition
+		}
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d recordings while recording, want 1", len(recs))
+	}
+	rec := recs[0]
+	if rec.Status != store.RecordingPending || rec.ObjectKey != nil || rec.AvailableAt != nil || rec.StreamSessionID == nil {
+		t.Errorf("recording while recording: %+v, want pending with no object and not available", rec)
+	}
+
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	killed = true
+
+	// A live recorder's spool file is left alone.
+	live := record.New(f.config(), f.stream(store.RecordingModeContinuous, false))
+	defer closeRecorder(t, live)
+	newCamera(t, false).send(live, 1)
+
+	n, err := record.Recover(t.Context(), f.spool, db, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the one crashed recording", n, err)
+	}
+	got, err := db.Recording(t.Context(), rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.RecordingFailed || got.Error == nil || *got.Error != record.Crashed || got.ObjectKey != nil {
+		t.Errorf("after the crash: %+v, want failed (%q) with no object", got, record.Crashed)
+	}
+	if keys := blobstest.Keys(t, disk); len(keys) != 0 {
+		t.Errorf("clips stored by the crashed recorder: %v", keys)
+	}
+	if left, _ := os.ReadDir(f.spool); len(left) != 1 {
+		t.Errorf("spool files after Recover: %v, want only the live recorder's", left)
+	}
+	if n, err := record.Recover(t.Context(), f.spool, db, time.Now()); err != nil || n != 0 {
+		t.Errorf("second Recover = %d, %v; want nothing to do", n, err)
+	}
+}
+
+// A file the storage could not take: the recording is failed, not left pending and
+// not pointing at a clip.
+func TestRecordUploadFails(t *testing.T) {
+	env := blobstest.TestS3(t)
+	proxy := blobstest.NewProxy(t, env.Endpoint)
+	cfg := env.Config(env.NewBucket(t), proxy.URL())
+	cfg.PartSize = blobs.MinPartSize
+	st, err := blobs.NewS3(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, storetest.NewSQLite(t), st)
+	r := record.New(f.config(), f.stream(store.RecordingModeContinuous, false))
+	newCamera(t, false).send(r, 2*fps)
+	proxy.Cut()
+	closeRecorder(t, r)
+	recs := f.recordings(t)
+	if len(recs) != 1 || recs[0].Status != store.RecordingFailed || recs[0].ObjectKey != nil || recs[0].AvailableAt != nil {
+		t.Fatalf("recordings %+v, want one failed without an object", recs)
+	}
+	proxy.Restore()
+	if keys := blobstest.Keys(t, st); len(keys) != 0 {
+		t.Errorf("objects after the failed upload: %v", keys)
+	}
+	if left, _ := os.ReadDir(f.spool); len(left) != 0 {
+		t.Errorf("spool files left: %v", left)
+	}
+}
