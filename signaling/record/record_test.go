@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -391,7 +392,10 @@ func TestRecordEventWithoutPreRoll(t *testing.T) {
 	f := newFixture(t, storetest.NewSQLite(t), storages()["disk"](t))
 	cfg := f.config()
 	cfg.PostRoll = 2 * time.Second
-	r := record.New(cfg, f.stream(store.RecordingModeEvents, false))
+	var keyframes atomic.Int32
+	s := f.stream(store.RecordingModeEvents, false)
+	s.RequestKeyframe = func() { keyframes.Add(1) }
+	r := record.New(cfg, s)
 	cam := newCamera(t, false)
 	first, second := f.event(t), f.event(t)
 	r.EventStart(first)
@@ -406,6 +410,9 @@ func TestRecordEventWithoutPreRoll(t *testing.T) {
 	recs := f.recordings(t)
 	if len(recs) != 1 {
 		t.Fatalf("%d recordings, want 1", len(recs))
+	}
+	if n := keyframes.Load(); n != 1 {
+		t.Errorf("%d keyframe requests, want 1 (for the first event, which had no pre-roll)", n)
 	}
 	if recs[0].EventID == nil || *recs[0].EventID != first {
 		t.Errorf("event_id %v, want the first event %s", recs[0].EventID, first)
@@ -433,11 +440,17 @@ func TestRecordOff(t *testing.T) {
 // A lost packet costs the frames up to the next keyframe, never a broken file.
 func TestRecordPacketLoss(t *testing.T) {
 	f := newFixture(t, storetest.NewSQLite(t), storages()["disk"](t))
-	r := record.New(f.config(), f.stream(store.RecordingModeContinuous, false))
+	var keyframes atomic.Int32
+	s := f.stream(store.RecordingModeContinuous, false)
+	s.RequestKeyframe = func() { keyframes.Add(1) }
+	r := record.New(f.config(), s)
 	cam := newCamera(t, false)
 	cam.drop = func(i, packet int) bool { return i == 40 && packet == 0 }
 	cam.send(r, 3*fps)
 	closeRecorder(t, r)
+	if n := keyframes.Load(); n != 1 {
+		t.Errorf("%d keyframe requests after one loss, want 1", n)
+	}
 	recs := f.recordings(t)
 	if len(recs) != 1 {
 		t.Fatalf("%d recordings, want 1", len(recs))

@@ -69,6 +69,10 @@ type Stream struct {
 	Audio bool
 	// Mode is the camera's recording_mode (store.RecordingMode*).
 	Mode string
+	// RequestKeyframe, if set, asks the camera for a keyframe (the relay sends a PLI,
+	// rate-limited): called when a file is to start and no keyframe is at hand, and
+	// after a lost packet broke the picture. It must not block.
+	RequestKeyframe func()
 }
 
 // Recorder records one published stream to WebM files, one recordings row each, as the
@@ -179,7 +183,11 @@ func (r *Recorder) WriteRTP(kind Kind, p *rtp.Packet) {
 		}
 		f = &frame{kind: Audio, key: true, data: append([]byte(nil), p.Payload...)}
 	} else {
+		broken := t.vp8.needKey
 		data, vts, key, ok := t.vp8.push(p)
+		if !broken && t.vp8.needKey {
+			r.requestKeyframe()
+		}
 		if !ok {
 			return
 		}
@@ -187,6 +195,12 @@ func (r *Recorder) WriteRTP(kind Kind, p *rtp.Packet) {
 	}
 	f.at = t.offset + time.Duration(t.unwrap.ticks(ts)*int64(time.Second)/t.clockRate)
 	r.send(input{frame: f})
+}
+
+func (r *Recorder) requestKeyframe() {
+	if r.stream.RequestKeyframe != nil {
+		r.stream.RequestKeyframe()
+	}
 }
 
 func (r *Recorder) send(in input) {
@@ -351,6 +365,8 @@ func (l *loop) eventStart(id string) {
 		}
 		if len(l.preRoll) > 0 {
 			l.startWithPreRoll()
+		} else {
+			l.r.requestKeyframe()
 		}
 	}
 }
@@ -381,6 +397,8 @@ func (l *loop) setMode(mode string) {
 		l.finish()
 	case mode == store.RecordingModeEvents && len(l.events) == 0:
 		l.finish()
+	case mode == store.RecordingModeContinuous && l.cur == nil:
+		l.r.requestKeyframe()
 	}
 	l.preRoll, l.preSize = nil, 0
 }
