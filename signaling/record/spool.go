@@ -23,6 +23,9 @@ const Crashed = "the hub stopped while recording"
 // on it, held until the file is closed: a file nobody holds a lock on belongs to a
 // process that is gone (Recover).
 func createSpool(dir, id string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create spool directory: %w", err)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, id+spoolExt), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create spool file: %w", err)
