@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,8 +60,9 @@ func crashChild() error {
 }
 
 // A hub killed while recording: the row says pending (no clip, not available) while the
-// file is written; after the crash, Recover marks it failed and removes the spool file,
-// and no clip was stored. A recording is never a row pointing at nothing.
+// file is written; after the crash, Recover stores what the spool file held up to its
+// last whole block, playable, makes the recording available and removes the spool file.
+// A recording is never a row pointing at nothing.
 func TestRecordCrash(t *testing.T) {
 	needFFmpeg(t)
 	url := storetest.PostgresURL(t)
@@ -109,14 +112,7 @@ func TestRecordCrash(t *testing.T) {
 	}
 
 	// While recording: one pending row of the stream session, naming no clip.
-	var recs []store.Recording
-	deadline := time.Now().Add(30 * time.Second)
-	for len(recs) == 0 && time.Now().Before(deadline) {
-		recs = f.recordings(t)
-		if len(recs) == 0 {
-			time.Sleep(20 * time.Millisecond) // polling the database: the row is the condition
-		}
-	}
+	recs := f.waitRecordings(t, 1)
 	if len(recs) != 1 {
 		t.Fatalf("%d recordings while recording, want 1", len(recs))
 	}
@@ -131,30 +127,91 @@ func TestRecordCrash(t *testing.T) {
 	_ = child.Wait()
 	killed = true
 
+	// The same file cut short anywhere (mid-block, mid-cluster) is salvaged too.
+	spooled, err := os.ReadFile(filepath.Join(f.spool, rec.ID+".webm.part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutDir := t.TempDir()
+	var cut []string
+	for _, n := range []int{len(spooled) - 1, len(spooled) * 2 / 3, len(spooled) / 2} {
+		r := store.Recording{OwnerUserID: f.owner, CameraDeviceID: f.camera, StreamSessionID: &f.session, ContentType: "video/webm"}
+		if err := db.CreateRecording(t.Context(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cutDir, r.ID+".webm.part"), spooled[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cut = append(cut, r.ID)
+	}
+	if done, err := record.Recover(t.Context(), cutDir, db, disk, time.Now()); err != nil || done != (record.Recovered{Available: 3}) {
+		t.Fatalf("Recover of the cut files = %+v, %v; want 3 available", done, err)
+	}
+	for _, id := range cut {
+		got, err := db.Recording(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.checkClip(t, got, false)
+	}
+	// A file with no whole block: the recording fails.
+	empty := store.Recording{OwnerUserID: f.owner, CameraDeviceID: f.camera, ContentType: "video/webm"}
+	if err := db.CreateRecording(t.Context(), &empty); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cutDir, empty.ID+".webm.part"), spooled[:100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := record.Recover(t.Context(), cutDir, db, disk, time.Now()); err != nil || done != (record.Recovered{Failed: 1}) {
+		t.Fatalf("Recover of a file without a block = %+v, %v; want 1 failed", done, err)
+	}
+	if got, err := db.Recording(t.Context(), empty.ID); err != nil || got.Status != store.RecordingFailed ||
+		got.Error == nil || *got.Error != record.Crashed || got.ObjectKey != nil {
+		t.Errorf("recording of a file without a block: %+v, %v; want failed (%q) without an object", got, err, record.Crashed)
+	}
+
 	// A live recorder's spool file is left alone.
 	live := record.New(f.config(), f.stream(store.RecordingModeContinuous, false))
 	defer closeRecorder(t, live)
 	newCamera(t, false).send(live, 1)
+	f.waitRecordings(t, 2) // its row is made after its spool file
 
-	n, err := record.Recover(t.Context(), f.spool, db, time.Now())
-	if err != nil || n != 1 {
-		t.Fatalf("Recover = %d, %v; want the one crashed recording", n, err)
+	done, err := record.Recover(t.Context(), f.spool, db, disk, time.Now())
+	if err != nil || done != (record.Recovered{Available: 1}) {
+		t.Fatalf("Recover = %+v, %v; want the crashed recording made available", done, err)
 	}
 	got, err := db.Recording(t.Context(), rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != store.RecordingFailed || got.Error == nil || *got.Error != record.Crashed || got.ObjectKey != nil {
-		t.Errorf("after the crash: %+v, want failed (%q) with no object", got, record.Crashed)
+	// What the child had written before it died: up to 3 s (frames ebml-go still held
+	// in memory are lost), from the first keyframe, and it plays.
+	d := f.checkClip(t, got, false)
+	if d < time.Second || d > 3*time.Second {
+		t.Errorf("salvaged %v of the 3 s the child recorded", d)
 	}
-	if keys := blobstest.Keys(t, disk); len(keys) != 0 {
-		t.Errorf("clips stored by the crashed recorder: %v", keys)
+	if keys := blobstest.Keys(t, disk); len(keys) != 4 || !slices.Contains(keys, *got.ObjectKey) {
+		t.Errorf("clips stored: %v, want the salvaged ones", keys)
 	}
+
 	if left, _ := os.ReadDir(f.spool); len(left) != 1 {
 		t.Errorf("spool files after Recover: %v, want only the live recorder's", left)
 	}
-	if n, err := record.Recover(t.Context(), f.spool, db, time.Now()); err != nil || n != 0 {
-		t.Errorf("second Recover = %d, %v; want nothing to do", n, err)
+	if done, err := record.Recover(t.Context(), f.spool, db, disk, time.Now()); err != nil || done != (record.Recovered{}) {
+		t.Errorf("second Recover = %+v, %v; want nothing to do", done, err)
+	}
+}
+
+// waitRecordings waits until the camera has n recordings, and returns them.
+func (f *fixture) waitRecordings(t *testing.T, n int) []store.Recording {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		recs := f.recordings(t)
+		if len(recs) >= n || time.Now().After(deadline) {
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond) // polling the database: the rows are the condition
 	}
 }
 

@@ -41,6 +41,7 @@ const (
 // Rows is the part of the store the recorder writes recordings with.
 type Rows interface {
 	CreateRecording(ctx context.Context, r *store.Recording) error
+	Recording(ctx context.Context, id string) (store.Recording, error)
 	FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error)
 }
 
@@ -471,6 +472,11 @@ func (l *loop) discard(f *os.File) {
 	_ = f.Close()
 }
 
+// clipKey names the clip of rec in the storage.
+func clipKey(rec store.Recording) string {
+	return fmt.Sprintf("recordings/%s/%s", rec.OwnerUserID, rec.ID)
+}
+
 // upload stores c's finished file (unless finishing it failed) and makes its recording
 // available, or failed.
 func (r *Recorder) upload(c *file, finishErr error) {
@@ -500,7 +506,7 @@ func (r *Recorder) upload(c *file, finishErr error) {
 		fail("reading the file failed", err)
 		return
 	}
-	key := fmt.Sprintf("recordings/%s/%s", c.rec.OwnerUserID, c.rec.ID)
+	key := clipKey(c.rec)
 	n, err := st.Put(ctx, key, c.f, blobs.PutOptions{Limit: size, ContentType: "video/webm"})
 	if err != nil {
 		fail("storing the file failed", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/blobs"
 )
 
 // spoolExt names the spool files: <recording id>.webm.part in the spool directory.
@@ -38,21 +41,32 @@ func createSpool(dir, id string) (*os.File, error) {
 	return f, nil
 }
 
-// Recover cleans up after recorders that stopped without finishing (the hub crashed or
-// was killed): each spool file in dir that no live process holds is removed and its
-// recording, still pending, is marked failed with Crashed. A recording row is created
-// only after its spool file, so every unfinished recording of this spool directory is
-// found; it never points at a clip, since a clip is named only once uploaded whole. It
-// returns how many recordings it marked failed. Run it at start-up, before recording.
-func Recover(ctx context.Context, dir string, rows Rows, now time.Time) (int, error) {
+// Recovered counts what Recover did.
+type Recovered struct {
+	// Available: recordings made available with what their spool file held.
+	Available int
+	// Failed: recordings marked failed (Crashed): nothing in the file could be kept, or
+	// storing it failed.
+	Failed int
+}
+
+// Recover finishes the recordings of recorders that stopped without finishing (the hub
+// crashed or was killed). Each spool file in dir that no live process holds is
+// salvaged: the file up to its last whole block, with its Duration, is stored in st and
+// its recording, still pending, becomes available; when nothing could be kept or
+// storing failed, the recording is marked failed with Crashed. The file is removed
+// either way. A recording row is created only after its spool file, so every
+// unfinished recording of this spool directory is found, and it names a clip only once
+// the clip is stored whole. Run it at start-up, before recording.
+func Recover(ctx context.Context, dir string, rows Rows, st blobs.Storage, now time.Time) (Recovered, error) {
+	var done Recovered
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return done, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("recover recordings: %w", err)
+		return done, fmt.Errorf("recover recordings: %w", err)
 	}
-	failed := 0
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), spoolExt)
 		if !ok || e.IsDir() {
@@ -61,27 +75,73 @@ func Recover(ctx context.Context, dir string, rows Rows, now time.Time) (int, er
 		path := filepath.Join(dir, e.Name())
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			return failed, fmt.Errorf("recover recordings: %w", err)
+			return done, fmt.Errorf("recover recordings: %w", err)
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			_ = f.Close() // a live recorder (of this or another process) holds it
 			continue
 		}
-		_, err = rows.FinishRecordingUpload(ctx, id, store.RecordingUpload{Status: store.RecordingFailed, Error: Crashed, At: now})
-		switch {
-		case err == nil:
-			failed++
-		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-			// No row was made, or it was finished: only the file is left.
-		default:
-			_ = f.Close()
-			return failed, fmt.Errorf("recover recording %s: %w", id, err)
+		status, err := recoverOne(ctx, f, id, rows, st, now)
+		if err == nil {
+			err = os.Remove(path)
 		}
-		err = os.Remove(path)
 		_ = f.Close()
 		if err != nil {
-			return failed, fmt.Errorf("recover recordings: %w", err)
+			return done, fmt.Errorf("recover recording %s: %w", id, err)
+		}
+		switch status {
+		case store.RecordingAvailable:
+			done.Available++
+		case store.RecordingFailed:
+			done.Failed++
 		}
 	}
-	return failed, nil
+	return done, nil
+}
+
+// recoverOne finishes the recording of the spool file f: its new status, or "" when
+// there was no row to finish (only the file is left).
+func recoverOne(ctx context.Context, f *os.File, id string, rows Rows, st blobs.Storage, now time.Time) (string, error) {
+	rec, err := rows.Recording(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if rec.Status != store.RecordingPending {
+		return "", nil
+	}
+	outcome := store.RecordingUpload{Status: store.RecordingFailed, Error: Crashed, At: now}
+	info, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	end, duration, err := salvage(f, info.Size())
+	if err == nil && end > 0 {
+		key := clipKey(rec)
+		n, err := st.Put(ctx, key, io.NewSectionReader(f, 0, end), blobs.PutOptions{Limit: end, ContentType: "video/webm"})
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return "", err // the next start tries again
+		}
+		if err == nil {
+			secs := int(math.Round(duration.Seconds()))
+			outcome = store.RecordingUpload{Status: store.RecordingAvailable, ObjectKey: key, Bucket: st.Bucket(),
+				SizeBytes: n, DurationSeconds: &secs, At: now}
+		}
+	}
+	_, err = rows.FinishRecordingUpload(ctx, id, outcome)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		// Finished or deleted meanwhile: the clip would be an orphan.
+		if outcome.ObjectKey != "" {
+			if err := st.Delete(ctx, outcome.ObjectKey); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return outcome.Status, nil
 }
