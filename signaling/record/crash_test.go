@@ -151,6 +151,8 @@ func TestRecordCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	cutDir := t.TempDir()
+	cutCfg := f.config()
+	cutCfg.SpoolDir = cutDir
 	var cut []string
 	clusters := len(spooled) - 64<<10 // past the header and the room for the Cues
 	for _, n := range []int{len(spooled) - 1, len(spooled) - clusters/3, len(spooled) - clusters/2} {
@@ -163,7 +165,7 @@ func TestRecordCrash(t *testing.T) {
 		}
 		cut = append(cut, r.ID)
 	}
-	if done, err := record.Recover(t.Context(), cutDir, db, disk, time.Now()); err != nil || done != (record.Recovered{Available: 3}) {
+	if done, err := record.Recover(t.Context(), cutCfg, time.Now()); err != nil || done != (record.Recovered{Available: 3}) {
 		t.Fatalf("Recover of the cut files = %+v, %v; want 3 available", done, err)
 	}
 	for _, id := range cut {
@@ -181,7 +183,7 @@ func TestRecordCrash(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cutDir, empty.ID+".webm.part"), spooled[:100], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if done, err := record.Recover(t.Context(), cutDir, db, disk, time.Now()); err != nil || done != (record.Recovered{Failed: 1}) {
+	if done, err := record.Recover(t.Context(), cutCfg, time.Now()); err != nil || done != (record.Recovered{Failed: 1}) {
 		t.Fatalf("Recover of a file without a block = %+v, %v; want 1 failed", done, err)
 	}
 	if got, err := db.Recording(t.Context(), empty.ID); err != nil || got.Status != store.RecordingFailed ||
@@ -195,7 +197,7 @@ func TestRecordCrash(t *testing.T) {
 	newCamera(t, false).send(live, 1)
 	f.waitRecordings(t, 2) // its row is made after its spool file
 
-	done, err := record.Recover(t.Context(), f.spool, db, disk, time.Now())
+	done, err := record.Recover(t.Context(), f.config(), time.Now())
 	if err != nil || done != (record.Recovered{Available: 1}) {
 		t.Fatalf("Recover = %+v, %v; want the crashed recording made available", done, err)
 	}
@@ -216,7 +218,7 @@ func TestRecordCrash(t *testing.T) {
 	if left, _ := os.ReadDir(f.spool); len(left) != 1 {
 		t.Errorf("spool files after Recover: %v, want only the live recorder's", left)
 	}
-	if done, err := record.Recover(t.Context(), f.spool, db, disk, time.Now()); err != nil || done != (record.Recovered{}) {
+	if done, err := record.Recover(t.Context(), f.config(), time.Now()); err != nil || done != (record.Recovered{}) {
 		t.Errorf("second Recover = %+v, %v; want nothing to do", done, err)
 	}
 }

@@ -198,7 +198,11 @@ func newFixture(t *testing.T, db store.Store, storage blobs.Storage) *fixture {
 }
 
 func (f *fixture) config() record.Config {
-	return record.Config{Rows: f.db, Storage: f.storage, SpoolDir: f.spool}
+	return record.Config{Rows: f.db, Storage: f.storage, SpoolDir: f.spool, RecordingURL: recordingURL}
+}
+
+func recordingURL(id string) string {
+	return "https://hub.example/api/v1/recordings/" + id + "/content"
 }
 
 func (f *fixture) stream(mode string, audio bool) record.Stream {
@@ -388,6 +392,9 @@ func TestRecordEventPreRollPostRoll(t *testing.T) {
 	}
 	if recs[0].EventID == nil || *recs[0].EventID != ev {
 		t.Errorf("event_id %v, want %s", recs[0].EventID, ev)
+	}
+	if e, err := f.db.Event(t.Context(), ev); err != nil || e.VideoURL == nil || *e.VideoURL != recordingURL(recs[0].ID) {
+		t.Errorf("the event's video_url: %+v, %v; want the recording's", e.VideoURL, err)
 	}
 	// From frame 60 (pre-roll) to the last frame before 14.933 s.
 	near(t, "duration", f.clip(t, recs[0]), frameAt(148)+record.DefaultPostRoll-frameAt(1)-frameAt(60), 100*time.Millisecond)

@@ -43,6 +43,7 @@ type Rows interface {
 	CreateRecording(ctx context.Context, r *store.Recording) error
 	Recording(ctx context.Context, id string) (store.Recording, error)
 	FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error)
+	SetEventVideoURL(ctx context.Context, id, url string) error
 }
 
 // Config is what every recorder of a hub shares.
@@ -57,8 +58,12 @@ type Config struct {
 	// PostRoll is how long an event's recording goes on after the event ends
 	// (DefaultPostRoll if 0).
 	PostRoll time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// RecordingURL, if set, is where a recording is played back (GET
+	// /api/v1/recordings/{id}/content): an event's recording that becomes available is
+	// set as the event's video_url, as for an uploaded clip.
+	RecordingURL func(id string) string
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Stream is the published stream a recorder records.
@@ -522,5 +527,21 @@ func (r *Recorder) upload(c *file, finishErr error) {
 			log.Error("delete an unused recording file", "key", key, "err", derr)
 		}
 		log.Error("finish a recording", "err", err)
+		return
 	}
+	if err := r.cfg.setVideoURL(context.WithoutCancel(ctx), c.rec); err != nil {
+		log.Warn("set the event's video_url", "err", err)
+	}
+}
+
+// setVideoURL makes an event's recording, now available, the event's video_url.
+func (cfg Config) setVideoURL(ctx context.Context, rec store.Recording) error {
+	if rec.EventID == nil || cfg.RecordingURL == nil {
+		return nil
+	}
+	err := cfg.Rows.SetEventVideoURL(ctx, *rec.EventID, cfg.RecordingURL(rec.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the event was deleted
+	}
+	return err
 }

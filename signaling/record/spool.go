@@ -51,15 +51,17 @@ type Recovered struct {
 }
 
 // Recover finishes the recordings of recorders that stopped without finishing (the hub
-// crashed or was killed). Each spool file in dir that no live process holds is
-// salvaged: the file up to its last whole block, with its Duration, is stored in st and
-// its recording, still pending, becomes available; when nothing could be kept or
+// crashed or was killed). Each spool file in cfg.SpoolDir that no live process holds is
+// salvaged: the file up to its last whole block, with its Duration, is stored in
+// cfg.Storage and its recording, still pending, becomes available (and its event's
+// video_url, as when a recorder finishes); when nothing could be kept or
 // storing failed, the recording is marked failed with Crashed. The file is removed
 // either way. A recording row is created only after its spool file, so every
 // unfinished recording of this spool directory is found, and it names a clip only once
 // the clip is stored whole. Run it at start-up, before recording.
-func Recover(ctx context.Context, dir string, rows Rows, st blobs.Storage, now time.Time) (Recovered, error) {
+func Recover(ctx context.Context, cfg Config, now time.Time) (Recovered, error) {
 	var done Recovered
+	dir := cfg.SpoolDir
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return done, nil
@@ -81,7 +83,7 @@ func Recover(ctx context.Context, dir string, rows Rows, st blobs.Storage, now t
 			_ = f.Close() // a live recorder (of this or another process) holds it
 			continue
 		}
-		status, err := recoverOne(ctx, f, id, rows, st, now)
+		status, err := recoverOne(ctx, cfg, f, id, now)
 		if err == nil {
 			err = os.Remove(path)
 		}
@@ -101,7 +103,8 @@ func Recover(ctx context.Context, dir string, rows Rows, st blobs.Storage, now t
 
 // recoverOne finishes the recording of the spool file f: its new status, or "" when
 // there was no row to finish (only the file is left).
-func recoverOne(ctx context.Context, f *os.File, id string, rows Rows, st blobs.Storage, now time.Time) (string, error) {
+func recoverOne(ctx context.Context, cfg Config, f *os.File, id string, now time.Time) (string, error) {
+	rows, st := cfg.Rows, cfg.Storage
 	rec, err := rows.Recording(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
@@ -130,7 +133,7 @@ func recoverOne(ctx context.Context, f *os.File, id string, rows Rows, st blobs.
 				SizeBytes: n, DurationSeconds: &secs, At: now}
 		}
 	}
-	_, err = rows.FinishRecordingUpload(ctx, id, outcome)
+	rec, err = rows.FinishRecordingUpload(ctx, id, outcome)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		// Finished or deleted meanwhile: the clip would be an orphan.
@@ -142,6 +145,11 @@ func recoverOne(ctx context.Context, f *os.File, id string, rows Rows, st blobs.
 		return "", nil
 	case err != nil:
 		return "", err
+	}
+	if outcome.Status == store.RecordingAvailable {
+		if err := cfg.setVideoURL(ctx, rec); err != nil {
+			return "", err
+		}
 	}
 	return outcome.Status, nil
 }
