@@ -3,7 +3,9 @@ package record_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,4 +265,43 @@ func TestRecordUploadFails(t *testing.T) {
 	if left, _ := os.ReadDir(f.spool); len(left) != 0 {
 		t.Errorf("spool files left: %v", left)
 	}
+}
+
+// slowStorage is a storage whose Puts never finish before their context ends.
+type slowStorage struct{ blobs.Storage }
+
+func (s slowStorage) Put(ctx context.Context, key string, r io.Reader, o blobs.PutOptions) (int64, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// A hub that stops before a file is uploaded (Close's deadline passes) leaves it, its
+// recording pending, for Recover at the next start, which stores it whole.
+func TestRecordCloseDeadline(t *testing.T) {
+	f := newFixture(t, storetest.NewSQLite(t), storages()["disk"](t))
+	cfg := f.config()
+	cfg.Storage = slowStorage{f.storage}
+	r := record.New(cfg, f.stream(store.RecordingModeContinuous, false))
+	newCamera(t, false).send(r, 2*fps)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close past its deadline = %v, want context.Canceled", err)
+	}
+	recs := f.recordings(t)
+	if len(recs) != 1 || recs[0].Status != store.RecordingPending || recs[0].ObjectKey != nil {
+		t.Fatalf("recordings %+v, want one pending without an object", recs)
+	}
+	if left, _ := os.ReadDir(f.spool); len(left) != 1 {
+		t.Fatalf("spool files %v, want the unfinished upload's", left)
+	}
+	done, err := record.Recover(t.Context(), f.config(), time.Now())
+	if err != nil || done != (record.Recovered{Available: 1}) {
+		t.Fatalf("Recover = %+v, %v; want the recording made available", done, err)
+	}
+	got, err := f.db.Recording(t.Context(), recs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "duration", f.clip(t, got), frameAt(2*fps-1), 100*time.Millisecond)
 }

@@ -233,8 +233,9 @@ func (r *Recorder) SetMode(mode string) {
 }
 
 // Close stops recording: the file being written is finished and uploaded. It waits
-// for every upload, or until ctx ends (then the uploads still going on are abandoned
-// and their recordings marked failed).
+// for every upload, or until ctx ends: then the uploads still going on are abandoned,
+// and their files stay in the spool directory, their recordings pending, for Recover
+// at the next start.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.once.Do(func() { close(r.stop) })
 	<-r.done
@@ -486,9 +487,12 @@ func clipKey(rec store.Recording) string {
 // available, or failed.
 func (r *Recorder) upload(c *file, finishErr error) {
 	log := r.cfg.Logger.With("recording_id", c.rec.ID)
+	keep := false
 	defer func() {
-		_ = os.Remove(c.f.Name())
-		_ = c.f.Close() // releases the lock only once the row is finished
+		if !keep {
+			_ = os.Remove(c.f.Name())
+		}
+		_ = c.f.Close() // releases the lock only once the row is finished, or left for Recover
 	}()
 	ctx, st := r.ctx, r.cfg.Storage
 	fail := func(reason string, err error) {
@@ -513,6 +517,12 @@ func (r *Recorder) upload(c *file, finishErr error) {
 	}
 	key := clipKey(c.rec)
 	n, err := st.Put(ctx, key, c.f, blobs.PutOptions{Limit: size, ContentType: "video/webm"})
+	if err != nil && ctx.Err() != nil {
+		// Close gave up waiting (the hub is stopping): Recover stores it at the next start.
+		keep = true
+		log.Warn("recording left for the next start", "err", err)
+		return
+	}
 	if err != nil {
 		fail("storing the file failed", err)
 		return
