@@ -22,6 +22,8 @@
 #               once with `go install` into SECURECAM_TEST_TOOLS (default
 #               ~/.cache/securecam/tools); it never becomes a dependency of the module.
 #   Chromium    for the browser tests.
+#   FFmpeg      ffmpeg and ffprobe, for the server-side recording tests (signaling/record):
+#               they make VP8 test video and check the WebM files the hub writes.
 #   Node.js     for the browser app's unit tests (web/app/jstest, node's test runner),
 #               which run before the Go tests when no package pattern is given; with
 #               npm, for the Better Auth compatibility tests of cmd/securecam: the
@@ -417,6 +419,18 @@ chromium=$(find_chromium) || {
 	}
 }
 
+# ---------------------------------------------------------------------------- FFmpeg
+
+if ! command -v ffprobe >/dev/null 2>&1 || ! command -v ffmpeg >/dev/null 2>&1; then
+	apt_install ffmpeg || true
+fi
+ffprobe_bin=$(command -v ffprobe || true)
+if [[ -z "$ffprobe_bin" ]] || ! command -v ffmpeg >/dev/null 2>&1; then
+	ffprobe_bin=""
+	missing "FFmpeg (ffmpeg and ffprobe, for the recording tests)" \
+		"apt-get install ffmpeg (Debian/Ubuntu), brew install ffmpeg (macOS)"
+fi
+
 # ---------------------------------------------------------------------------- Node.js
 
 if ! command -v node >/dev/null 2>&1; then
@@ -465,6 +479,7 @@ log "redis-server: $(command -v redis-server || echo none)"
 log "pg_ctl:     $(pg_bindir || true)"
 log "s3:         ${s3_endpoint:-none} ${s3_how:+($s3_how)}"
 log "chromium:   ${chromium:-none}"
+log "ffprobe:    ${ffprobe_bin:-none}"
 log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"
 log "npm:        ${npm_bin:-none}${npm_bin:+ ($(npm --version))}"
 

@@ -164,8 +164,10 @@ type RecordingUpload struct {
 	ObjectKey string
 	Bucket    string
 	SizeBytes int64
-	Error     string
-	At        time.Time
+	// DurationSeconds, when set, replaces duration_seconds (a clip the hub recorded).
+	DurationSeconds *int
+	Error           string
+	At              time.Time
 }
 
 // PruneCutoffs says what Prune deletes: the rows older than each non-zero cutoff.

@@ -132,13 +132,24 @@ type Device struct {
 	LastSeenAt *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// RecordingMode is what the hub records of a camera's relayed stream
+	// (RecordingMode*; RecordingModeEvents unless set).
+	RecordingMode string
 }
+
+// Recording modes of a camera (devices.recording_mode).
+const (
+	RecordingModeOff        = "off"
+	RecordingModeEvents     = "events"
+	RecordingModeContinuous = "continuous"
+)
 
 // DeviceUpdate changes the fields that are non-nil. An empty PushToken clears it.
 type DeviceUpdate struct {
-	Name       *string
-	PushToken  *string
-	AppVersion *string
+	Name          *string
+	PushToken     *string
+	AppVersion    *string
+	RecordingMode *string
 }
 
 // DeviceLink is a row of device_links: a viewer (client) allowed to reach a camera.

@@ -135,16 +135,22 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if p.device.ID != id {
 			return errForbidden("a device token may only change its own device")
 		}
-		if in.Name != nil {
+		if in.Name != nil || in.RecordingMode != nil {
 			return errForbidden("a device token may only change push_token and app_version")
 		}
-	} else if _, err := s.ownedDevice(ctx, p.userID, id); err != nil {
-		return err
+	} else {
+		dev, err := s.ownedDevice(ctx, p.userID, id)
+		if err != nil {
+			return err
+		}
+		if in.RecordingMode != nil && !dev.IsCamera {
+			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")
+		}
 	}
 	if err := in.check(); err != nil {
 		return err
 	}
-	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion}
+	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion, RecordingMode: in.RecordingMode}
 	var d store.Device
 	if u == (store.DeviceUpdate{}) {
 		d, err = s.store.Device(ctx, id)
@@ -154,7 +160,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("update device: %w", err)
 	}
-	if u.Name != nil {
+	if u.Name != nil || u.RecordingMode != nil {
 		s.announceDevice(ctx, d.UserID, wire.DeviceUpdated, d)
 	}
 	writeJSON(w, http.StatusOK, wire.FromDevice(d))

@@ -35,6 +35,9 @@ func TestDevices(t *testing.T) {
 		d.PushToken == nil || *d.PushToken != "apns-token" || d.AppVersion == nil || *d.AppVersion != "1.2.3" {
 		t.Fatalf("device %+v", d)
 	}
+	if d.RecordingMode != "events" {
+		t.Errorf("a new camera's recording_mode %q, want events", d.RecordingMode)
+	}
 	if len(cam.DeviceToken) != 43 {
 		t.Fatalf("device token %q", cam.DeviceToken)
 	}
@@ -95,6 +98,16 @@ func TestDevices(t *testing.T) {
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"push_token": strings.Repeat("t", 4097)}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
 		e.do("PATCH", "/api/v1/devices/"+d.ID, `{"name": ["x"]}`, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
 		e.do("PATCH", "/api/v1/devices/nope", map[string]any{}, auth).wantProblem(t, http.StatusNotFound, "not_found")
+
+		// A camera's recording mode.
+		for _, mode := range []string{"continuous", "off", "events"} {
+			e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"recording_mode": mode}, auth).want(t, http.StatusOK, &got)
+			if got.RecordingMode != mode || got.Name != "Front door" {
+				t.Fatalf("recording_mode %s: %+v", mode, got)
+			}
+		}
+		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"recording_mode": "always"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
+		e.do("PATCH", "/api/v1/devices/"+viewer.Device.ID, map[string]any{"recording_mode": "off"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
 	})
 
 	t.Run("device token", func(t *testing.T) {
@@ -106,6 +119,7 @@ func TestDevices(t *testing.T) {
 			t.Fatalf("patched by its token %+v", got)
 		}
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"name": "renamed"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
+		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"recording_mode": "off"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
 		e.do("PATCH", "/api/v1/devices/"+viewer.Device.ID, map[string]any{"push_token": "x"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
 		for _, c := range []struct{ method, path string }{
 			{"GET", "/api/v1/me"},

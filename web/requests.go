@@ -125,10 +125,14 @@ func (in *createDeviceRequest) check() error {
 // updateDeviceRequest is the body of PATCH /devices/{id}: absent fields stay as they
 // are; an empty push_token clears it.
 type updateDeviceRequest struct {
-	Name       *string `json:"name"`
-	PushToken  *string `json:"push_token"`
-	AppVersion *string `json:"app_version"`
+	Name          *string `json:"name"`
+	PushToken     *string `json:"push_token"`
+	AppVersion    *string `json:"app_version"`
+	RecordingMode *string `json:"recording_mode"`
 }
+
+// recordingModes are the values of a camera's recording_mode.
+var recordingModes = map[string]bool{store.RecordingModeOff: true, store.RecordingModeEvents: true, store.RecordingModeContinuous: true}
 
 func (in *updateDeviceRequest) check() error {
 	if in.Name != nil {
@@ -147,6 +151,9 @@ func (in *updateDeviceRequest) check() error {
 		if err := checkAppVersion(*in.AppVersion); err != nil {
 			return err
 		}
+	}
+	if in.RecordingMode != nil && !recordingModes[*in.RecordingMode] {
+		return errBadRequest("recording_mode must be off, events or continuous")
 	}
 	return nil
 }

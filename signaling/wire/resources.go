@@ -44,13 +44,20 @@ type Device struct {
 	LastSeenAt *time.Time `json:"last_seen_at"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+	// RecordingMode is what the hub records of a camera's relayed stream (cameras
+	// only).
+	RecordingMode string `json:"recording_mode,omitempty"`
 }
 
 // FromDevice converts a store row.
 func FromDevice(d store.Device) Device {
-	return Device{ID: d.ID, UserID: d.UserID, Name: d.Name, Role: d.Role, Platform: d.Platform,
+	out := Device{ID: d.ID, UserID: d.UserID, Name: d.Name, Role: d.Role, Platform: d.Platform,
 		AppVersion: d.AppVersion, PushToken: d.PushToken, Status: d.Status, IsCamera: d.IsCamera,
 		LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.IsCamera {
+		out.RecordingMode = d.RecordingMode
+	}
+	return out
 }
 
 // Changes the device message announces.

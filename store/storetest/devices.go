@@ -20,6 +20,9 @@ func testDevices(t *testing.T, s store.Store) {
 		t.Errorf("created device: IsCamera=%v Status=%q, want true offline", d.IsCamera, d.Status)
 	}
 	checkRecent(t, "CreatedAt", d.CreatedAt)
+	if d.RecordingMode != store.RecordingModeEvents {
+		t.Errorf("created device: RecordingMode=%q, want events by default", d.RecordingMode)
+	}
 
 	got, err := s.Device(ctx, d.ID)
 	noErr(t, "Device", err)
@@ -91,6 +94,15 @@ func testDevices(t *testing.T, s store.Store) {
 	noErr(t, "Device after update", err)
 	if got.Name != name || got.PushToken != nil || *got.AppVersion != "2.0" {
 		t.Errorf("Device after update = %+v", got)
+	}
+	up, err = s.UpdateDevice(ctx, d.ID, store.DeviceUpdate{RecordingMode: strp(store.RecordingModeContinuous)})
+	noErr(t, "UpdateDevice recording mode", err)
+	if got, err = s.Device(ctx, d.ID); err != nil || up.RecordingMode != store.RecordingModeContinuous ||
+		got.RecordingMode != store.RecordingModeContinuous || got.Name != name {
+		t.Errorf("after setting the recording mode: UpdateDevice = %+v, Device = %+v, %v", up, got, err)
+	}
+	if _, err := s.UpdateDevice(ctx, d.ID, store.DeviceUpdate{RecordingMode: strp("always")}); err == nil {
+		t.Error("UpdateDevice accepted recording mode \"always\"")
 	}
 	wantErr(t, "UpdateDevice missing", second(s.UpdateDevice(ctx, missing, store.DeviceUpdate{Name: &name})), store.ErrNotFound)
 

@@ -543,6 +543,19 @@ func testRecordings(t *testing.T, s store.Store) {
 		t.Errorf("available recording %+v", done)
 	}
 	checkTime(t, "AvailableAt", *done.AvailableAt, at)
+	if done.DurationSeconds == nil || *done.DurationSeconds != 12 {
+		t.Errorf("an upload without a duration changed duration_seconds: %v", done.DurationSeconds)
+	}
+	// A clip the hub recorded gets its duration when it is finished.
+	hub := store.Recording{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, ContentType: "video/webm"}
+	noErr(t, "CreateRecording hub", s.CreateRecording(ctx, &hub))
+	recorded := 61
+	hubDone, err := s.FinishRecordingUpload(ctx, hub.ID, store.RecordingUpload{Status: store.RecordingAvailable,
+		ObjectKey: "recordings/x/hub", SizeBytes: 10, DurationSeconds: &recorded, At: at})
+	noErr(t, "FinishRecordingUpload with duration", err)
+	if hubDone.DurationSeconds == nil || *hubDone.DurationSeconds != 61 {
+		t.Errorf("finished with a duration: duration_seconds %v, want 61", hubDone.DurationSeconds)
+	}
 	_, err = s.FinishRecordingUpload(ctx, r.ID, store.RecordingUpload{Status: store.RecordingFailed, Error: "late"})
 	wantErr(t, "finish twice", err, store.ErrConflict)
 	failed, err := s.FinishRecordingUpload(ctx, r2.ID, store.RecordingUpload{Status: store.RecordingFailed, Error: "client went away"})

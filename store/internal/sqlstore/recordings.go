@@ -134,9 +134,10 @@ func (s *Store) FinishRecordingUpload(ctx context.Context, id string, u store.Re
 		return store.Recording{}, fmt.Errorf("%s: status %q is not an outcome", op, u.Status)
 	}
 	r, err := scanRecording(s.db.Write().QueryRow(ctx, `UPDATE recordings
-		SET status = $2, object_key = $3, bucket = $4, size_bytes = $5, available_at = $6, error = $7, updated_at = $8
+		SET status = $2, object_key = $3, bucket = $4, size_bytes = $5, available_at = $6, error = $7, updated_at = $8,
+		    duration_seconds = COALESCE($10, duration_seconds)
 		WHERE id = $1 AND status = $9 RETURNING `+recordingCols,
-		id, u.Status, key, bucket, size, availableAt, errText, s.t(at), store.RecordingPending))
+		id, u.Status, key, bucket, size, availableAt, errText, s.t(at), store.RecordingPending, u.DurationSeconds))
 	if errors.Is(err, ErrNoRows) {
 		if _, err := s.Recording(ctx, id); err != nil {
 			return store.Recording{}, fmt.Errorf("%s: %w", op, err)

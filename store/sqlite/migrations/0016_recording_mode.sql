@@ -1,0 +1,4 @@
+-- Server-side recording of relayed streams: what the hub records of each camera
+-- (off | events | continuous).
+ALTER TABLE devices ADD COLUMN recording_mode TEXT NOT NULL DEFAULT 'events'
+	CHECK (recording_mode IN ('off', 'events', 'continuous'));
