@@ -36,8 +36,8 @@ type ArmingRule struct {
 }
 
 // ArmingState is a household's arming: the mode and who set it, its weekly schedule,
-// and the next switch that schedule will make. A user who never armed is disarmed
-// (source manual, ChangedAt zero).
+// and the next switch that schedule will make. A household that never set a mode is
+// away (source manual, ChangedAt zero): every camera alerts, as before arming existed.
 type ArmingState struct {
 	UserID string
 	Mode   string
@@ -203,7 +203,7 @@ func LastArmingSwitch(rules []ArmingRule, loc *time.Location, t time.Time) (at t
 // ArmingStore is the persistence of arming, schedules and notification settings. It
 // is part of [Store].
 type ArmingStore interface {
-	// Arming returns the household's arming; a user who never armed is disarmed.
+	// Arming returns the household's arming; one that never set a mode is away.
 	Arming(ctx context.Context, userID string) (ArmingState, error)
 	// SetArmingMode records a manual change of mode. The schedule and its next switch
 	// stay: the change holds until then. ErrNotFound if the user does not exist.

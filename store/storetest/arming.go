@@ -15,8 +15,8 @@ func testArming(t *testing.T, s store.Store) {
 	f := mkFixture(t, s)
 	a, err := s.Arming(ctx, f.user.ID)
 	noErr(t, "Arming of a user who never armed", err)
-	if a.Mode != store.ArmDisarmed || a.Source != store.ArmSourceManual || a.NextSwitchAt != nil || a.TimeZone != "UTC" {
-		t.Fatalf("default arming = %+v, want disarmed, manual, UTC, no next switch", a)
+	if a.Mode != store.ArmAway || a.Source != store.ArmSourceManual || a.NextSwitchAt != nil || a.TimeZone != "UTC" || !a.ChangedAt.IsZero() {
+		t.Fatalf("default arming = %+v, want away, manual, UTC, no next switch", a)
 	}
 	_, err = s.SetArmingMode(ctx, store.ArmingChange{UserID: missing, Mode: store.ArmAway, ByUserID: missing})
 	wantErr(t, "SetArmingMode of a missing user", err, store.ErrNotFound)

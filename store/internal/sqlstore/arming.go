@@ -56,7 +56,7 @@ func scanArming(r Row) (store.ArmingState, error) {
 
 // defaultArming is the arming of a user without a settings row.
 func defaultArming(userID string) store.ArmingState {
-	return store.ArmingState{UserID: userID, Mode: store.ArmDisarmed, Source: store.ArmSourceManual,
+	return store.ArmingState{UserID: userID, Mode: store.ArmAway, Source: store.ArmSourceManual,
 		TimeZone: "UTC", Schedule: []store.ArmingRule{}}
 }
 

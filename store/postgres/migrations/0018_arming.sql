@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS user_settings (
 	time_zone text NOT NULL DEFAULT 'UTC',
 	quiet_start integer,
 	quiet_end integer,
-	arming_mode text NOT NULL DEFAULT 'disarmed',
+	arming_mode text NOT NULL DEFAULT 'away',
 	arming_source text NOT NULL DEFAULT 'manual',
 	arming_changed_by_user_id uuid,
 	arming_changed_by_device_id uuid,

@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS user_settings (
 	time_zone TEXT NOT NULL DEFAULT 'UTC',
 	quiet_start INTEGER,
 	quiet_end INTEGER,
-	arming_mode TEXT NOT NULL DEFAULT 'disarmed',
+	arming_mode TEXT NOT NULL DEFAULT 'away',
 	arming_source TEXT NOT NULL DEFAULT 'manual',
 	arming_changed_by_user_id TEXT,
 	arming_changed_by_device_id TEXT,
