@@ -128,6 +128,7 @@ type updateDeviceRequest struct {
 	Name       *string `json:"name"`
 	PushToken  *string `json:"push_token"`
 	AppVersion *string `json:"app_version"`
+	cameraAlertsUpdate
 }
 
 func (in *updateDeviceRequest) check() error {
