@@ -96,6 +96,26 @@ func testArming(t *testing.T, s store.Store) {
 	if len(claimed) != 0 {
 		t.Fatalf("claimed %+v after the switch was made", claimed)
 	}
+	// A hub that was down makes the latest missed switch when it is back: claimed
+	// three days late (Thursday 10:00 CEST), the mode is Thursday 08:30's.
+	late := time.Date(2026, 6, 4, 8, 0, 0, 0, time.UTC)
+	twin := mkFixture(t, s)
+	if _, err := s.SetArmingSchedule(ctx, twin.user.ID, "Europe/Berlin", rules, at); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err = s.ClaimArmingSwitches(ctx, late, time.Minute, 10)
+	noErr(t, "ClaimArmingSwitches late", err)
+	if !slices.ContainsFunc(claimed, func(c store.ArmingState) bool { return c.UserID == twin.user.ID }) {
+		t.Fatalf("late claim %+v lacks the household", claimed)
+	}
+	a, done, err = s.FinishArmingSwitch(ctx, twin.user.ID, next, late)
+	noErr(t, "FinishArmingSwitch late", err)
+	if !done || a.Mode != store.ArmAway {
+		t.Fatalf("late switch: done %v, %+v", done, a)
+	}
+	checkTime(t, "late switch ChangedAt", a.ChangedAt, time.Date(2026, 6, 4, 6, 30, 0, 0, time.UTC))
+	checkTime(t, "next switch after the late one", *a.NextSwitchAt, time.Date(2026, 6, 4, 15, 30, 0, 0, time.UTC))
+
 	// A schedule replaced while claimed: the stale switch is not made.
 	day2 := time.Date(2026, 6, 2, 6, 30, 0, 0, time.UTC)
 	_, err = s.ClaimArmingSwitches(ctx, day2, time.Minute, 10)
