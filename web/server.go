@@ -65,6 +65,7 @@ type Store interface {
 	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
 
 	EventStore
+	store.ArmingStore
 
 	AddAuditLog(ctx context.Context, a *store.AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
@@ -198,6 +199,8 @@ type Deps struct {
 	Commands Commands
 	// Events backs POST and PATCH /events. Nil: those endpoints answer 503.
 	Events Events
+	// Arming backs PUT /arming and /arming/schedule. Nil: those endpoints answer 503.
+	Arming Arming
 	// Streams backs /streams and /ice-servers. Nil: those endpoints answer 503.
 	Streams Streams
 	// Recordings stores the clips of recordings: new ones in its primary storage, older
@@ -230,6 +233,7 @@ type Server struct {
 	sockets       Sockets
 	commands      Commands
 	events        Events
+	arming        Arming
 	streams       Streams
 	blobs         *blobs.Set
 	freeSpace     func() (int64, error)
@@ -289,6 +293,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
 		events:        deps.Events,
+		arming:        deps.Arming,
 		streams:       deps.Streams,
 		blobs:         deps.Recordings,
 		freeSpace:     deps.FreeSpace,

@@ -66,6 +66,8 @@ var messages = map[string]message{
 	wire.TypeEventEnd:     checked(func(r *wire.EventEnd) error { return r.Validate() }),
 	wire.TypeEvent:        noCheck[wire.Event](),
 	wire.TypeNotification: noCheck[wire.Notification](),
+	wire.TypeArmingSet:    checked(func(r *wire.ArmingRequest) error { return r.Validate() }),
+	wire.TypeArming:       noCheck[wire.Arming](),
 	wire.TypeTelemetry: {
 		new:      func() any { return new(wire.Telemetry) },
 		validate: func(v any) error { return v.(*wire.Telemetry).Validate() },

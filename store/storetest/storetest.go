@@ -77,6 +77,9 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"WakingStreamSessions", testWakingStreamSessions},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
+		{"Arming", testArming},
+		{"ArmingDST", testArmingDST},
+		{"CameraSettings", testCameraSettings},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {
