@@ -77,6 +77,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"WakingStreamSessions", testWakingStreamSessions},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
+		{"Shares", testShares},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {
