@@ -2,11 +2,11 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -14,17 +14,14 @@ import (
 // Device platforms accepted at registration.
 var platforms = map[string]bool{"ios": true, "android": true, "web": true, "other": true}
 
-// ownedDevice returns the device if it belongs to the user; another user's device and
-// a missing one are both 404.
+// ownedDevice returns the device if it belongs to the user (access.Manage); another
+// user's device and a missing one are both 404, a camera shared with the user 403.
 func (s *Server) ownedDevice(ctx context.Context, userID, id string) (store.Device, error) {
-	d, err := s.store.Device(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-		return store.Device{}, errNotFound("no such device")
-	}
+	g, err := s.access.User(ctx, userID, id, access.Manage)
 	if err != nil {
-		return store.Device{}, fmt.Errorf("device: %w", err)
+		return store.Device{}, err
 	}
-	return d, nil
+	return g.Camera, nil
 }
 
 // POST /devices {name, role, platform, app_version?, push_token?}
@@ -69,12 +66,27 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	items, next, err := s.store.ListDevices(r.Context(), principalFrom(r.Context()).userID, page)
+	ctx := r.Context()
+	me := principalFrom(ctx).userID
+	items, next, err := s.store.ListDevices(ctx, me, page)
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
 	}
-	s.livePresence(r.Context(), items)
-	writeJSON(w, http.StatusOK, newList(items, next, wire.FromDevice))
+	var shared []store.Device
+	var shares []store.Share
+	if page.Cursor == "" {
+		if shared, shares, err = s.sharedCameras(ctx, me); err != nil {
+			return err
+		}
+	}
+	all := append(items, shared...)
+	s.livePresence(ctx, all)
+	out := newList(all, next, wire.FromDevice)
+	for i, sh := range shares {
+		j := len(items) + i
+		out.Items[j] = wire.FromSharedDevice(all[j], sh, s.userName(ctx, sh.OwnerUserID))
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -84,12 +96,17 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.ownedDevice(r.Context(), principalFrom(r.Context()).userID, id)
+	ctx := r.Context()
+	g, err := s.may(ctx, id, access.View)
 	if err != nil {
 		return err
 	}
-	one := []store.Device{d}
-	s.livePresence(r.Context(), one)
+	one := []store.Device{g.Camera}
+	s.livePresence(ctx, one)
+	if g.Share != nil {
+		writeJSON(w, http.StatusOK, wire.FromSharedDevice(one[0], *g.Share, s.userName(ctx, g.Share.OwnerUserID)))
+		return nil
+	}
 	writeJSON(w, http.StatusOK, wire.FromDevice(one[0]))
 	return nil
 }
@@ -139,11 +156,14 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 			return errForbidden("a device token may only change push_token and app_version")
 		}
 	} else {
-		dev, err := s.ownedDevice(ctx, p.userID, id)
+		g, err := s.may(ctx, id, access.Configure)
 		if err != nil {
 			return err
 		}
-		if in.RecordingMode != nil && !dev.IsCamera {
+		if g.Share != nil && (in.PushToken != nil || in.AppVersion != nil) {
+			return errForbidden("only the device's owner changes push_token and app_version")
+		}
+		if in.RecordingMode != nil && !g.Camera.IsCamera {
 			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")
 		}
 	}

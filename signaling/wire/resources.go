@@ -47,6 +47,8 @@ type Device struct {
 	// RecordingMode is what the hub records of a camera's relayed stream (cameras
 	// only).
 	RecordingMode string `json:"recording_mode,omitempty"`
+	// Shared is set on a camera another account shares with the caller.
+	Shared *DeviceShare `json:"shared,omitempty"`
 }
 
 // FromDevice converts a store row.
