@@ -312,13 +312,18 @@ func isForbidden(err error) bool {
 }
 
 // listOwner is whose rows a list of one camera's events or recordings reads: the
-// caller's own without a camera, else the camera's owner, once access allows a.
+// camera's owner when access allows a (a camera shared with the caller), else the
+// caller's own (which hold nothing of a camera that is not theirs: an empty page, as
+// for a camera they deleted).
 func (s *Server) listOwner(ctx context.Context, cameraID string, a access.Action) (string, error) {
 	me := principalFrom(ctx).userID
 	if cameraID == "" {
 		return me, nil
 	}
 	g, err := s.may(ctx, cameraID, a)
+	if errors.Is(err, access.ErrDenied) {
+		return me, nil
+	}
 	if err != nil {
 		return "", err
 	}
