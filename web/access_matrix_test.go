@@ -176,13 +176,17 @@ var restMatrix = map[string]matrixRow{
 			}
 		}},
 	"GET /api/v1/devices/{id}": {action: access.View, ok: http.StatusOK,
-		req: func(f *fixture, _ *person) call { return call{method: "GET", path: "/api/v1/devices/" + f.cam.Device.ID} }},
+		req: func(f *fixture, _ *person) call {
+			return call{method: "GET", path: "/api/v1/devices/" + f.cam.Device.ID}
+		}},
 	"PATCH /api/v1/devices/{id}": {action: access.Configure, ok: http.StatusOK,
 		req: func(f *fixture, _ *person) call {
 			return call{method: "PATCH", path: "/api/v1/devices/" + f.cam.Device.ID, body: map[string]string{"name": "Porch"}}
 		}},
 	"DELETE /api/v1/devices/{id}": {action: access.Manage, ok: http.StatusNoContent,
-		req: func(f *fixture, _ *person) call { return call{method: "DELETE", path: "/api/v1/devices/" + f.cam.Device.ID} }},
+		req: func(f *fixture, _ *person) call {
+			return call{method: "DELETE", path: "/api/v1/devices/" + f.cam.Device.ID}
+		}},
 	"POST /api/v1/device-links": {action: access.View, ok: http.StatusCreated,
 		req: func(f *fixture, p *person) call {
 			return call{method: "POST", path: "/api/v1/device-links",
@@ -231,9 +235,13 @@ var restMatrix = map[string]matrixRow{
 			return call{method: "GET", path: "/api/v1/recordings?camera_device_id=" + f.cam.Device.ID}
 		}},
 	"GET /api/v1/recordings/{id}": {action: access.ReadClips, ok: http.StatusOK,
-		req: func(f *fixture, _ *person) call { return call{method: "GET", path: "/api/v1/recordings/" + f.recording.ID} }},
+		req: func(f *fixture, _ *person) call {
+			return call{method: "GET", path: "/api/v1/recordings/" + f.recording.ID}
+		}},
 	"DELETE /api/v1/recordings/{id}": {action: access.Manage, ok: http.StatusNoContent,
-		req: func(f *fixture, _ *person) call { return call{method: "DELETE", path: "/api/v1/recordings/" + f.recording.ID} }},
+		req: func(f *fixture, _ *person) call {
+			return call{method: "DELETE", path: "/api/v1/recordings/" + f.recording.ID}
+		}},
 	"GET /api/v1/recordings/{id}/content": {action: access.ReadClips, ok: http.StatusOK,
 		req: func(f *fixture, _ *person) call {
 			return call{method: "GET", path: "/api/v1/recordings/" + f.recording.ID + "/content"}
@@ -249,17 +257,17 @@ var restMatrix = map[string]matrixRow{
 		req: func(f *fixture, _ *person) call {
 			return call{method: "POST", path: "/api/v1/recordings/" + f.pending.ID + "/complete"}
 		}},
-	"GET /api/v1/notifications":             {notCamera: "the caller's own notifications (an event of a shared camera gives each invitee one)"},
-	"POST /api/v1/notifications/{id}/read":  {notCamera: "the caller's own notifications"},
-	"POST /api/v1/ws-tickets":               {notCamera: "the caller's own device"},
-	"GET /api/v1/audit-logs":                {notCamera: "the caller's own audit log"},
-	"GET /api/v1/openapi.json":              {notCamera: "public document"},
-	"GET /healthz":                          {notCamera: "public health check"},
-	"GET /readyz":                           {notCamera: "public readiness check"},
-	"GET /metrics":                          {notCamera: "operator's metrics"},
-	"GET /ws":                               {notCamera: "the socket: its messages have their own matrix (signaling TestSocketRoleMatrix)"},
-	"POST /api/v1/shares/accept":            {notCamera: "token-bound, the invitee's own (TestSharesFlow)"},
-	"GET /api/v1/shares/received":           {notCamera: "the caller's own shares (TestSharesFlow)"},
+	"GET /api/v1/notifications":            {notCamera: "the caller's own notifications (an event of a shared camera gives each invitee one)"},
+	"POST /api/v1/notifications/{id}/read": {notCamera: "the caller's own notifications"},
+	"POST /api/v1/ws-tickets":              {notCamera: "the caller's own device"},
+	"GET /api/v1/audit-logs":               {notCamera: "the caller's own audit log"},
+	"GET /api/v1/openapi.json":             {notCamera: "public document"},
+	"GET /healthz":                         {notCamera: "public health check"},
+	"GET /readyz":                          {notCamera: "public readiness check"},
+	"GET /metrics":                         {notCamera: "operator's metrics"},
+	"GET /ws":                              {notCamera: "the socket: its messages have their own matrix (signaling TestSocketRoleMatrix)"},
+	"POST /api/v1/shares/accept":           {notCamera: "token-bound, the invitee's own (TestSharesFlow)"},
+	"GET /api/v1/shares/received":          {notCamera: "the caller's own shares (TestSharesFlow)"},
 	"POST /api/v1/shares": {action: access.Share, ok: http.StatusCreated,
 		req: func(f *fixture, _ *person) call {
 			return call{method: "POST", path: "/api/v1/shares", body: map[string]any{"email": uniqueEmail(),
@@ -405,4 +413,3 @@ func TestRoleMatrixPostgres(t *testing.T) {
 	t.Parallel()
 	roleMatrix(t, func(t *testing.T) *env { return newEnvOn(t, storetest.NewPostgres(t), withSignaling(t)) })
 }
-
