@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
@@ -27,15 +26,6 @@ const (
 // grant, or the refusal a client sees (404 for a stranger, 403 for a role too weak).
 func (s *Server) may(ctx context.Context, id string, a access.Action) (access.Grant, error) {
 	return s.access.User(ctx, principalFrom(ctx).userID, id, a)
-}
-
-// invitation is the answer of POST /shares.
-type invitation struct {
-	InvitationID string       `json:"invitation_id"`
-	Email        string       `json:"email"`
-	Role         string       `json:"role"`
-	ExpiresAt    time.Time    `json:"expires_at"`
-	Shares       []wire.Share `json:"shares"`
 }
 
 // POST /shares {email, camera_device_ids, role}: the owner (or an admin of every camera
@@ -101,7 +91,7 @@ func (s *Server) handleCreateShare(w http.ResponseWriter, r *http.Request) error
 		who+" invites you to "+in.Role+" these cameras: "+strings.Join(names, ", ")+".\n\n"+
 			"Sign in (or sign up) with this address, then open this link to accept:\n\n"+s.link("/shares/accept", tok)+
 			"\n\nThe link works once and expires in "+s.inviteTTL.String()+".\n")
-	out := invitation{InvitationID: shares[0].InvitationID, Email: in.Email, Role: in.Role,
+	out := wire.Invitation{InvitationID: shares[0].InvitationID, Email: in.Email, Role: in.Role,
 		ExpiresAt: shares[0].ExpiresAt, Shares: make([]wire.Share, len(shares))}
 	for i, sh := range shares {
 		out.Shares[i] = wire.FromShare(sh)

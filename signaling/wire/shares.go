@@ -31,6 +31,22 @@ func FromShare(s store.Share) Share {
 		ExpiresAt: s.ExpiresAt, AcceptedAt: s.AcceptedAt, EndedAt: s.EndedAt, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 }
 
+// Invitation is the answer of POST /shares: the pending shares of one invitation.
+type Invitation struct {
+	InvitationID string    `json:"invitation_id"`
+	Email        string    `json:"email"`
+	Role         string    `json:"role"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Shares       []Share   `json:"shares"`
+}
+
+// ShareRequest is the body of POST /shares.
+type ShareRequest struct {
+	Email           string   `json:"email"`
+	CameraDeviceIDs []string `json:"camera_device_ids"`
+	Role            string   `json:"role"`
+}
+
 // DeviceShare marks a device of GET /devices that another account shares with the
 // caller: whose it is and the caller's role on it.
 type DeviceShare struct {
