@@ -136,3 +136,37 @@ func TestSocketRoleMatrixPostgres(t *testing.T) {
 	t.Parallel()
 	socketRoleMatrix(t, storetest.NewPostgres(t))
 }
+
+// A shared camera's events reach the invitee's linked viewer (event, and the invitee's
+// own notification), and stop once the share is revoked.
+func TestSharedCameraEventsReachTheInvitee(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	owner, invitee := newAccount(t, st), newAccount(t, st)
+	camera := owner.device(t, store.RoleCamera)
+	viewer := invitee.device(t, store.RoleViewer)
+	sh := share(t, st, owner, camera, invitee, store.ShareViewer)
+	invitee.link(t, camera, viewer)
+	cam, view := dial(t, n, camera), dial(t, n, viewer)
+
+	id := startEvent(t, cam, "Motion at the door")
+	if ev := decode[wire.Event](t, view.expect("event")); ev.ID != id {
+		t.Errorf("event %s, want %s", ev.ID, id)
+	}
+	note := decode[wire.Notification](t, view.expect("notification"))
+	if note.EventID == nil || *note.EventID != id || note.UserID != invitee.user.ID {
+		t.Errorf("notification %+v, want the invitee's of %s", note, id)
+	}
+	notes, _, err := st.ListNotifications(context.Background(), invitee.user.ID, false, store.Page{})
+	if err != nil || len(notes) != 1 {
+		t.Fatalf("the invitee's notifications: %v, %v", notes, err)
+	}
+
+	if _, _, err := st.EndShare(context.Background(), sh.ID, store.ShareRevoked, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	startEvent(t, cam, "Motion again") // acknowledged once its messages went out
+	if ans := view.request("ping", "", nil); ans.Type != "pong" {
+		t.Errorf("after the revocation: %s, want only the pong (no event)", ans.Type)
+	}
+}
