@@ -80,6 +80,18 @@ func TestShareRevokedOnOneReplicaEndsLiveViewOnAnother(t *testing.T) {
 	if err := sim.EnsureLink(ctx, invitee, owner.camera.ID, tablet.ID); err != nil {
 		t.Fatal(err)
 	}
+	t.Log("sim finds the shared camera by name, and registers the invitee's own camera of that name beside it")
+	if d, err := sim.FindDevice(ctx, invitee, owner.camera.Name); err != nil || d.ID != owner.camera.ID || d.Shared == nil ||
+		d.Shared.Role != store.ShareViewer {
+		t.Errorf("FindDevice(%q) = %+v, %v; want the shared camera", owner.camera.Name, d, err)
+	}
+	own, err := sim.EnsureDevice(ctx, invitee, owner.camera.Name, store.RoleCamera)
+	if err != nil || own.ID == owner.camera.ID || own.Shared != nil {
+		t.Errorf("EnsureDevice(%q) = %+v, %v; want a camera of the invitee's own", owner.camera.Name, own, err)
+	}
+	if d, err := sim.FindDevice(ctx, invitee, owner.camera.Name); err != nil || d.ID != own.ID {
+		t.Errorf("FindDevice(%q) = %+v, %v; want the invitee's own camera first", owner.camera.Name, d, err)
+	}
 	sock := family{owner: invitee}.dial(t, b.URL, tablet)
 
 	type viewed struct {
