@@ -181,7 +181,7 @@ var restMatrix = map[string]matrixRow{
 		}},
 	"PATCH /api/v1/devices/{id}": {action: access.Configure, ok: http.StatusOK,
 		req: func(f *fixture, _ *person) call {
-			return call{method: "PATCH", path: "/api/v1/devices/" + f.cam.Device.ID, body: map[string]string{"name": "Porch"}}
+			return call{method: "PATCH", path: "/api/v1/devices/" + f.cam.Device.ID, body: map[string]string{"name": "Porch", "recording_mode": "events"}}
 		}},
 	"DELETE /api/v1/devices/{id}": {action: access.Manage, ok: http.StatusNoContent,
 		req: func(f *fixture, _ *person) call {
