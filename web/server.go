@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/web/internal/password"
@@ -60,6 +61,9 @@ type Store interface {
 	Link(ctx context.Context, id string) (store.DeviceLink, error)
 	ListLinks(ctx context.Context, ownerUserID string, p store.Page) ([]store.DeviceLink, string, error)
 	RevokeLink(ctx context.Context, id string) (store.DeviceLink, error)
+	Linked(ctx context.Context, a, b string) (bool, error)
+
+	store.ShareStore
 
 	Command(ctx context.Context, id string) (store.Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
@@ -145,6 +149,8 @@ type Config struct {
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration
 	WSTicketTTL          time.Duration
+	// ShareInvitationTTL is how long a share invitation can be accepted. Default 7 days.
+	ShareInvitationTTL time.Duration
 	// HashWorkers is how many password hashes run at once: default and maximum
 	// runtime.NumCPU().
 	HashWorkers int
@@ -220,6 +226,10 @@ type Deps struct {
 	// OnLinkRevoked runs after a link is revoked (directly or by deleting a device),
 	// for example to end live sessions between the two devices.
 	OnLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	// OnShareEnded runs after a share is revoked or left, once OnLinkRevoked ran for
+	// each of the links it revoked (which ended the p2p sessions between them): for
+	// example to close the invitee's relay legs of the camera.
+	OnShareEnded func(ctx context.Context, share store.Share)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -240,6 +250,8 @@ type Server struct {
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	onShareEnded  func(ctx context.Context, share store.Share)
+	access        *access.Checker // the one answer to "may this user do that with this camera"
 	now           func() time.Time
 	creds         *credentials // tokens and origins, as the SocketAuth checks them
 	hasher        *password.Pool
@@ -259,6 +271,7 @@ type Server struct {
 	verifyTTL     time.Duration
 	resetTTL      time.Duration
 	ticketTTL     time.Duration
+	inviteTTL     time.Duration
 	perIP         RateLimit
 	perIPAccount  RateLimit
 	perAccount    RateLimit
@@ -300,6 +313,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
+		onShareEnded:  deps.OnShareEnded,
+		access:        access.New(creds.store),
 		now:           creds.now,
 		creds:         creds,
 	}
@@ -326,6 +341,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
 	s.ticketTTL = orDefault(cfg.WSTicketTTL, 30*time.Second)
+	s.inviteTTL = orDefault(cfg.ShareInvitationTTL, 7*24*time.Hour)
 	s.perIP = rateOrDefault(cfg.AuthPerIP, RateLimit{30, time.Minute})
 	s.perIPAccount = rateOrDefault(cfg.AuthPerIPAccount, RateLimit{10, time.Minute})
 	s.perAccount = rateOrDefault(cfg.AuthPerAccount, RateLimit{60, time.Minute})
