@@ -39,6 +39,11 @@ type Config struct {
 	// PublicURL is how clients reach this hub, normalised to scheme://host[:port] with no
 	// trailing slash (SECURECAM_PUBLIC_URL, default "http://localhost:8080").
 	PublicURL string
+	// NodeURL is this replica's own address, reachable by clients, where WHIP and WHEP
+	// requests for the camera publications it holds are redirected (307) from other
+	// replicas (SECURECAM_NODE_URL, normalised like PublicURL; default PublicURL, right
+	// for one replica).
+	NodeURL string
 	// DataDir holds the SQLite database and stored recordings (SECURECAM_DATA_DIR,
 	// default "./data").
 	DataDir string
@@ -71,6 +76,10 @@ type Config struct {
 	// STUNURLs are STUN servers handed to clients, each "stun:host[:port]" or
 	// "stuns:host[:port]" (SECURECAM_STUN_URLS, comma-separated, default none).
 	STUNURLs []string
+	// RelayUDPAddr is the UDP address every media connection of the relay (WHIP, WHEP)
+	// shares (SECURECAM_RELAY_UDP_ADDR, default ":0": one port picked at start). The
+	// TURN server lets relays reach that port on the hub's own addresses.
+	RelayUDPAddr string
 	// TLS makes the hub serve HTTPS when set.
 	TLS TLSConfig
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP
@@ -252,6 +261,7 @@ func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
 func defaultConfig() Config {
 	return Config{
 		HTTPAddr:            ":8080",
+		RelayUDPAddr:        ":0",
 		PublicURL:           "http://localhost:8080",
 		DataDir:             "./data",
 		LogLevel:            slog.LevelInfo,
@@ -288,6 +298,11 @@ var settings = []setting{
 	{key: "public_url", apply: func(c *Config, v string) error {
 		u, err := parseOrigin(v)
 		c.PublicURL = u
+		return err
+	}},
+	{key: "node_url", apply: func(c *Config, v string) error {
+		u, err := parseOrigin(v)
+		c.NodeURL = u
 		return err
 	}},
 	{key: "data_dir", apply: func(c *Config, v string) error { c.DataDir = v; return nil }},
@@ -406,6 +421,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{key: "relay_udp_addr", apply: func(c *Config, v string) error { return setAddr(&c.RelayUDPAddr, v) }},
 	{key: "tls_cert_file", apply: func(c *Config, v string) error { c.TLS.CertFile = v; return checkFile(v) }},
 	{key: "tls_key_file", apply: func(c *Config, v string) error { c.TLS.KeyFile = v; return checkFile(v) }},
 	{key: "trusted_proxies", list: true, apply: func(c *Config, v string) error {
@@ -571,6 +587,9 @@ func (c *Config) complete() configError {
 	}
 	if len(c.AllowedOrigins) == 0 {
 		c.AllowedOrigins = []string{c.PublicURL}
+	}
+	if c.NodeURL == "" {
+		c.NodeURL = c.PublicURL
 	}
 	if c.BetterAuthShared && c.BetterAuthSecret == "" {
 		errs = append(errs, errors.New("SECURECAM_BETTER_AUTH_SHARED is true: set SECURECAM_BETTER_AUTH_SECRET to the Better Auth server's BETTER_AUTH_SECRET"))
@@ -964,6 +983,7 @@ func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("public_url", c.PublicURL),
+		slog.String("node_url", c.NodeURL),
 		slog.String("data_dir", c.DataDir),
 		slog.String("database_url", redact(c.DatabaseURL)),
 		slog.String("redis_url", redact(c.RedisURL)),
@@ -976,6 +996,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("turn", c.TURN.Enabled()),
 		slog.Any("turn_allow_peers", c.TURN.AllowPeers),
 		slog.Any("stun_urls", c.STUNURLs),
+		slog.String("relay_udp_addr", c.RelayUDPAddr),
 		slog.Bool("tls", c.TLS.Enabled()),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int64("max_message_bytes", c.MaxMessageBytes),

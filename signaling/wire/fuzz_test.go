@@ -59,6 +59,7 @@ var messages = map[string]message{
 	wire.TypeStreamEnd:       checked(func(r *wire.StreamReason) error { return r.Validate() }),
 	wire.TypeStreamEnded:     checked(func(r *wire.StreamReason) error { return r.Validate() }),
 	wire.TypeStreamResume:    noCheck[struct{}](),
+	wire.TypeRelayPublish:    noCheck[wire.RelayPublish](),
 	"ack of stream.end":      noCheck[wire.StreamStatus](),
 
 	wire.TypeEventStart:   checked(func(r *wire.EventRequest) error { return r.Validate(fuzzNow) }),
