@@ -262,6 +262,17 @@ var restMatrix = map[string]matrixRow{
 		req: func(f *fixture, _ *person) call {
 			return call{method: "POST", path: "/api/v1/recordings/" + f.pending.ID + "/complete"}
 		}},
+	// Authorization comes before the offer is read: who may watch gets the offer's 400.
+	"POST /api/v1/whep/{camera}": {action: access.View, ok: http.StatusBadRequest,
+		req: func(f *fixture, _ *person) call {
+			return call{method: "POST", path: "/api/v1/whep/" + f.cam.Device.ID, body: "not an offer",
+				opts: []reqOpt{header("Content-Type", "application/sdp")}}
+		}},
+	"PATCH /api/v1/whep/{camera}/{id}":     {notCamera: "the viewer's own playback session (authorized when it was created)"},
+	"DELETE /api/v1/whep/{camera}/{id}":    {notCamera: "the viewer's own playback session (authorized when it was created)"},
+	"POST /api/v1/whip":                    {notCamera: "a camera publishing itself, with its own device token"},
+	"PATCH /api/v1/whip/{id}":              {notCamera: "the publishing camera's own session"},
+	"DELETE /api/v1/whip/{id}":             {notCamera: "the publishing camera's own session"},
 	"GET /api/v1/notifications":            {notCamera: "the caller's own notifications (an event of a shared camera gives each invitee one)"},
 	"POST /api/v1/notifications/{id}/read": {notCamera: "the caller's own notifications"},
 	"POST /api/v1/ws-tickets":              {notCamera: "the caller's own device"},

@@ -71,7 +71,6 @@ type Store interface {
 	EventStore
 	store.ArmingStore
 
-	Linked(ctx context.Context, a, b string) (bool, error)
 	CreateStreamSession(ctx context.Context, s *store.StreamSession, maxOpen int) error
 	StreamSession(ctx context.Context, id string) (store.StreamSession, error)
 	OpenMediaSession(ctx context.Context, cameraDeviceID string) (store.StreamSession, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/relay"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
@@ -269,8 +270,9 @@ func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// POST /whep/{camera}: a session of the camera's owner or the token of a viewer
-// device linked to it, an SDP offer → 201 with the answer. A camera that is not
+// POST /whep/{camera}: a session of a user who may view the camera (its owner or
+// an invitee of a share) or the token of such a user's viewer device linked to it,
+// an SDP offer → 201 with the answer. A camera that is not
 // publishing is asked to (or woken); the answer waits for its media, up to a
 // bound, else 503 with Retry-After.
 func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) error {
@@ -280,23 +282,20 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errNotFound("no such camera")
 	}
-	d, err := s.ownedDevice(ctx, p.userID, camera)
+	// The one authorization function: the owner, or a share of the camera (any role
+	// may watch); a device must also be linked to it.
+	who, g, err := "user:"+p.userID, access.Grant{}, error(nil)
+	if p.device != nil {
+		who = p.device.ID
+		g, err = s.access.Device(ctx, p.userID, p.device.ID, camera, access.View)
+	} else {
+		g, err = s.may(ctx, camera, access.View)
+	}
 	if err != nil {
 		return err
 	}
-	if d.Role != store.RoleCamera {
+	if g.Camera.Role != store.RoleCamera {
 		return errNotFound("no such camera")
-	}
-	who := "user:" + p.userID
-	if p.device != nil {
-		linked, err := s.store.Linked(ctx, camera, p.device.ID)
-		if err != nil {
-			return err
-		}
-		if !linked {
-			return &Error{Status: http.StatusForbidden, Code: wire.CodeNotLinked, Detail: "this device is not linked to the camera"}
-		}
-		who = p.device.ID
 	}
 	offer, err := readSDP(r, contentSDP)
 	if err != nil {
