@@ -47,22 +47,6 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if req.SourceDeviceID == req.TargetDeviceID {
 		return store.Command{}, wire.Errorf(wire.CodeBadRequest, "a device cannot command itself")
 	}
-	for _, id := range []string{req.SourceDeviceID, req.TargetDeviceID} {
-		d, err := s.store.Device(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-			return store.Command{}, wire.Errorf(wire.CodeNotFound, "device %s not found", id)
-		}
-		if err != nil {
-			return store.Command{}, err
-		}
-	}
-	linked, err := s.store.Linked(ctx, req.SourceDeviceID, req.TargetDeviceID)
-	if err != nil {
-		return store.Command{}, err
-	}
-	if !linked {
-		return store.Command{}, wire.Errorf(wire.CodeNotLinked, "the devices are not linked")
-	}
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{
 		OwnerUserID:    userID,
@@ -77,7 +61,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if requestID != "" {
 		cmd.RequestID = &requestID
 	}
-	created, err := s.store.CreateCommand(ctx, &cmd, s.cfg.CommandDedupeWindow)
+	created, err := s.create(ctx, &cmd)
 	if err != nil {
 		return store.Command{}, err
 	}
@@ -95,7 +79,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 		s.retryLater(cmd.ID, 0)
 		return cmd, nil
 	}
-	return s.dispatched(ctx, cmd, false), nil
+	return s.sentDispatched(ctx, cmd), nil
 }
 
 func commandEnvelope(cmd store.Command) hub.Envelope {
@@ -267,7 +251,7 @@ func (s *Service) handleCommandResult(ctx context.Context, c *hub.Client, env hu
 	}
 	if err == nil {
 		var cmd store.Command
-		cmd, err = s.store.CompleteCommand(ctx, res.CommandID, c.Identity().DeviceID, res.Status, res.Error, s.cfg.Now().UTC())
+		cmd, err = s.complete(ctx, store.CommandCompletion{ID: res.CommandID, TargetDeviceID: c.Identity().DeviceID, Status: res.Status, Error: res.Error})
 		if err == nil {
 			s.cancel("command:" + cmd.ID)
 			s.notifySource(ctx, cmd)
