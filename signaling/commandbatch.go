@@ -85,14 +85,17 @@ func (s *Service) create(ctx context.Context, cmd *store.Command) (bool, error) 
 }
 
 // sentDispatched is dispatched (without notifying the source) through the group
-// commit of dispatch marks; a command the batch did not change (answered or expired
-// meanwhile) or a failed batch takes the one-at-a-time path.
+// commit of dispatch marks. A command answered (or expired) meanwhile comes back as it
+// is now; a failed batch takes the one-at-a-time path.
 func (s *Service) sentDispatched(ctx context.Context, cmd store.Command) store.Command {
-	if updated, err := s.marks.do(ctx, cmd.ID); err == nil && updated.ID != "" {
-		s.scheduleRedispatch(updated)
-		return updated
+	now, err := s.marks.do(ctx, cmd.ID)
+	if err != nil || now.ID == "" {
+		return s.dispatched(ctx, cmd, false)
 	}
-	return s.dispatched(ctx, cmd, false)
+	if now.Status == store.CommandDispatched {
+		s.scheduleRedispatch(now)
+	}
+	return now
 }
 
 // complete records a target's answer through the group commit of answers; one the

@@ -344,8 +344,9 @@ type Store interface {
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)
 	// MarkCommandsDispatched is MarkCommandDispatched for many commands in one
-	// statement. It returns the commands it changed, by id; one that is missing or
-	// terminal is absent.
+	// statement. It returns, by id, the commands it changed and, as they are, those
+	// that are terminal (where MarkCommandDispatched says ErrConflict); a missing one is
+	// absent.
 	MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]Command, error)
 	// CompleteCommand moves a pending or dispatched command of that target to status
 	// (acknowledged or failed) with errText; at is its acknowledged_at when acknowledged

@@ -73,7 +73,7 @@ func testCommandBatches(t *testing.T, s store.Store) {
 		t.Fatalf("CreateCommand of the repeat: created=%v err=%v id %s, want the first %s", created, err, again.ID, batch[0].ID)
 	}
 
-	// Dispatch: the open ones change, a terminal one and a missing one are absent.
+	// Dispatch: the open ones change, a terminal one is as it is, a missing one is absent.
 	done := mkCommand(t, s, f.user.ID, f.viewer.ID, f.cam.ID, time.Minute)
 	if _, err := s.CompleteCommand(ctx, done.ID, f.cam.ID, store.CommandFailed, nil, time.Now()); err != nil {
 		t.Fatalf("CompleteCommand: %v", err)
@@ -81,8 +81,11 @@ func testCommandBatches(t *testing.T, s store.Store) {
 	at := time.Now().Add(time.Second).UTC().Truncate(time.Microsecond)
 	marked, err := s.MarkCommandsDispatched(ctx, []string{batch[0].ID, batch[1].ID, done.ID, missing, "junk"}, at)
 	noErr(t, "MarkCommandsDispatched", err)
-	if len(marked) != 2 {
-		t.Fatalf("marked %d commands, want 2: %v", len(marked), marked)
+	if len(marked) != 3 {
+		t.Fatalf("marked %d commands, want 3: %v", len(marked), marked)
+	}
+	if m := marked[done.ID]; m.Status != store.CommandFailed || m.RetryCount != 0 {
+		t.Errorf("terminal command after the mark = %+v, want failed, never dispatched", m)
 	}
 	for _, c := range batch[:2] {
 		m, ok := marked[c.ID]

@@ -115,6 +115,19 @@ func (s *Store) MarkCommandsDispatched(ctx context.Context, ids []string, at tim
 	for _, c := range cs {
 		out[c.ID] = c
 	}
+	if len(out) == len(rows) {
+		return out, nil
+	}
+	// The others are terminal (answered before this mark) or missing.
+	rest, err := collect(ctx, s.db.Write(), `SELECT `+commandCols+` FROM commands
+		WHERE id IN (SELECT v.c_id FROM `+s.d.JSONRows(`$1`, `c_id uuid`)+`) AND NOT `+openStatus,
+		[]any{string(arg)}, scanCommand)
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	for _, c := range rest {
+		out[c.ID] = c
+	}
 	return out, nil
 }
 
