@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,24 +35,22 @@ var (
 // Decode parses one envelope. It accepts exactly one JSON object (surrounding
 // whitespace allowed, nothing after it), requires a non-empty string type, limits id
 // to [MaxIDLength] characters and ignores unknown fields. Data keeps the raw bytes of
-// the data member; a JSON null data is treated as absent.
+// the data member (a slice of b, not a copy); a JSON null data is treated as absent.
 func Decode(b []byte) (Envelope, error) {
-	var env Envelope
-	t := bytes.TrimLeft(b, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' {
-		return Envelope{}, ErrNotObject
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return Envelope{}, fmt.Errorf("envelope: %w", err)
+	return decode(b, nil)
+}
+
+// decode is Decode with the message types known gives without allocating.
+func decode(b []byte, known func([]byte) (string, bool)) (Envelope, error) {
+	env, err := decodeEnvelope(b, known)
+	if err != nil {
+		return Envelope{}, err
 	}
 	if env.Type == "" {
 		return Envelope{}, ErrMissingType
 	}
 	if len(env.ID) > MaxIDLength {
 		return Envelope{}, ErrIDTooLong
-	}
-	if bytes.Equal(env.Data, nullJSON) {
-		env.Data = nil
 	}
 	return env, nil
 }

@@ -188,6 +188,7 @@ type Hub struct {
 
 	handlersMu sync.RWMutex
 	handlers   map[string]HandlerFunc
+	typeNames  map[string]string // the keys of handlers, to decode types without allocating
 
 	shards [shardCount]shard
 
@@ -237,6 +238,7 @@ func New(cfg Config) (*Hub, error) {
 		accept:       rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
 		authFailures: ipbudget.New(cfg.FailedAuthRate, cfg.FailedAuthBurst, maxAuthFailureNetworks),
 		handlers:     make(map[string]HandlerFunc),
+		typeNames:    map[string]string{TypePing: TypePing},
 		ctx:          ctx,
 		cancel:       cancel,
 		stopBG:       make(chan struct{}),
@@ -284,6 +286,15 @@ func (h *Hub) Handle(typ string, fn HandlerFunc) {
 	h.handlersMu.Lock()
 	defer h.handlersMu.Unlock()
 	h.handlers[typ] = fn
+	h.typeNames[typ] = typ
+}
+
+// typeName returns the registered message type spelled by b, without allocating.
+func (h *Hub) typeName(b []byte) (string, bool) {
+	h.handlersMu.RLock()
+	defer h.handlersMu.RUnlock()
+	s, ok := h.typeNames[string(b)]
+	return s, ok
 }
 
 // HandledTypes lists, sorted, the message types a handler is registered for: every

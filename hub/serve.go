@@ -241,7 +241,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 			c.close(websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8", false)
 			continue
 		}
-		env, err := Decode(b)
+		env, err := decode(b, h.typeName)
 		if err != nil {
 			h.metrics.messagesIn.WithLabelValues("invalid").Inc()
 			c.close(StatusProtocolViolation, "invalid envelope", false)

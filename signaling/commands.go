@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
-	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -48,18 +47,6 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if req.SourceDeviceID == req.TargetDeviceID {
 		return store.Command{}, wire.Errorf(wire.CodeBadRequest, "a device cannot command itself")
 	}
-	src, err := s.store.Device(ctx, req.SourceDeviceID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && src.UserID != userID) {
-		return store.Command{}, wire.Errorf(wire.CodeNotFound, "device %s not found", req.SourceDeviceID)
-	}
-	if err != nil {
-		return store.Command{}, err
-	}
-	// The target is the user's own device, or a camera shared with the user by a role
-	// that may command it; either way linked with the source.
-	if _, err := s.access.Device(ctx, userID, req.SourceDeviceID, req.TargetDeviceID, access.Command); err != nil {
-		return store.Command{}, err
-	}
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{
 		OwnerUserID:    userID,
@@ -74,7 +61,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if requestID != "" {
 		cmd.RequestID = &requestID
 	}
-	created, err := s.store.CreateCommand(ctx, &cmd, s.cfg.CommandDedupeWindow)
+	created, err := s.create(ctx, &cmd)
 	if err != nil {
 		return store.Command{}, err
 	}
@@ -92,7 +79,7 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 		s.retryLater(cmd.ID, 0)
 		return cmd, nil
 	}
-	return s.dispatched(ctx, cmd, false), nil
+	return s.sentDispatched(ctx, cmd), nil
 }
 
 func commandEnvelope(cmd store.Command) hub.Envelope {
@@ -264,7 +251,7 @@ func (s *Service) handleCommandResult(ctx context.Context, c *hub.Client, env hu
 	}
 	if err == nil {
 		var cmd store.Command
-		cmd, err = s.store.CompleteCommand(ctx, res.CommandID, c.Identity().DeviceID, res.Status, res.Error, s.cfg.Now().UTC())
+		cmd, err = s.complete(ctx, store.CommandCompletion{ID: res.CommandID, TargetDeviceID: c.Identity().DeviceID, Status: res.Status, Error: res.Error})
 		if err == nil {
 			s.cancel("command:" + cmd.ID)
 			s.notifySource(ctx, cmd)

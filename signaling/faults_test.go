@@ -187,16 +187,28 @@ func wantStatus(t *testing.T, view *peer, id, status string) {
 type slowDispatchStore struct{ store.Store }
 
 func (s slowDispatchStore) MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error) {
+	s.awaitAnswer(ctx, id)
+	return s.Store.MarkCommandDispatched(ctx, id, at)
+}
+
+func (s slowDispatchStore) MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]store.Command, error) {
+	for _, id := range ids {
+		s.awaitAnswer(ctx, id)
+	}
+	return s.Store.MarkCommandsDispatched(ctx, ids, at)
+}
+
+// awaitAnswer waits (up to 10 s) until command id is no longer open.
+func (s slowDispatchStore) awaitAnswer(ctx context.Context, id string) {
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for time.Now().Before(deadline) {
 		if c, err := s.Command(ctx, id); err != nil || (c.Status != store.CommandPending && c.Status != store.CommandDispatched) {
-			break
+			return
 		}
 		<-tick.C
 	}
-	return s.Store.MarkCommandDispatched(ctx, id, at)
 }
 
 // The ack of command.send tells the command's status as stored when it is sent: the
@@ -238,6 +250,10 @@ type downStore struct{ store.Store }
 
 func (downStore) CreateCommand(context.Context, *store.Command, time.Duration) (bool, error) {
 	return false, fmt.Errorf("create command: %w", store.ErrUnavailable)
+}
+
+func (downStore) CreateLinkedCommands(context.Context, []*store.Command) ([]bool, error) {
+	return nil, fmt.Errorf("create linked commands: %w", store.ErrUnavailable)
 }
 
 // A store outage is `unavailable` (retry), never `internal`; the socket stays open.

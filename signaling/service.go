@@ -23,12 +23,15 @@ type Store interface {
 	ListShares(ctx context.Context, f store.ShareFilter, p store.Page) ([]store.Share, string, error)
 
 	CreateCommand(ctx context.Context, c *store.Command, dedupeWindow time.Duration) (bool, error)
+	CreateLinkedCommands(ctx context.Context, cs []*store.Command) ([]bool, error)
 	Command(ctx context.Context, id string) (store.Command, error)
 	DeliverableCommands(ctx context.Context, targetDeviceID string, now time.Time) ([]store.Command, error)
 	DeliverableCommandsTo(ctx context.Context, targetDeviceIDs []string, now time.Time) ([]store.Command, error)
 	CommandsChangedSince(ctx context.Context, sourceDeviceIDs []string, since time.Time) ([]store.Command, error)
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error)
+	MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]store.Command, error)
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (store.Command, error)
+	CompleteCommands(ctx context.Context, cs []store.CommandCompletion, at time.Time) (map[string]store.Command, error)
 	ExpireCommands(ctx context.Context, now time.Time) ([]store.Command, error)
 
 	store.StreamStore
@@ -91,6 +94,11 @@ type Service struct {
 
 	relays *relayCache // sessions that candidates are relayed in
 	access *access.Checker
+
+	// The group commits of commands (commandbatch.go).
+	creates   *batcher[*store.Command, bool]
+	marks     *batcher[string, store.Command]
+	completes *batcher[store.CommandCompletion, store.Command]
 }
 
 // New returns a Service. It routes nothing until [Service.Attach].
@@ -115,14 +123,16 @@ func New(cfg Config) (*Service, error) {
 	}
 	cfg.Streams.setDefaults()
 	cfg.Events.setDefaults()
-	return &Service{
+	s := &Service{
 		cfg:    cfg,
 		store:  cfg.Store,
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
 		relays: newRelayCache(),
 		access: access.New(cfg.Store),
-	}, nil
+	}
+	s.initCommandBatches()
+	return s, nil
 }
 
 // Attach registers the Service's message handlers on h and routes through it.

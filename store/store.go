@@ -186,6 +186,12 @@ type Command struct {
 	UpdatedAt        time.Time
 }
 
+// CommandCompletion is a target's answer to a command: status acknowledged or failed.
+type CommandCompletion struct {
+	ID, TargetDeviceID, Status string
+	Error                      *string
+}
+
 // CommandFilter narrows ListCommands. Empty fields match everything.
 type CommandFilter struct {
 	DeviceID string // source or target
@@ -319,6 +325,12 @@ type Store interface {
 	// c.OwnerUserID, or the target is a camera shared with c.OwnerUserID by an
 	// active share (the command's owner is the user who sent it).
 	CreateCommand(ctx context.Context, c *Command, dedupeWindow time.Duration) (created bool, err error)
+	// CreateLinkedCommands is the group commit of CreateCommand: in one statement it
+	// inserts each command of cs whose source and target are devices of its owner
+	// joined by an active link and whose request id (when set) is not taken, filling it
+	// in as CreateCommand does; inserted[i] reports cs[i]. The others are untouched:
+	// CreateCommand tells a missing device from a repeated request.
+	CreateLinkedCommands(ctx context.Context, cs []*Command) (inserted []bool, err error)
 	Command(ctx context.Context, id string) (Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f CommandFilter, p Page) (items []Command, nextCursor string, err error)
 	// DeliverableCommands lists the target's pending or dispatched commands that have
@@ -334,11 +346,20 @@ type Store interface {
 	// MarkCommandDispatched sets status dispatched (if pending or dispatched),
 	// retry_count+1 and last_dispatched_at. ErrConflict if the command is terminal.
 	MarkCommandDispatched(ctx context.Context, id string, at time.Time) (Command, error)
+	// MarkCommandsDispatched is MarkCommandDispatched for many commands in one
+	// statement. It returns, by id, the commands it changed and, as they are, those
+	// that are terminal (where MarkCommandDispatched says ErrConflict); a missing one is
+	// absent.
+	MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]Command, error)
 	// CompleteCommand moves a pending or dispatched command of that target to status
 	// (acknowledged or failed) with errText; at is its acknowledged_at when acknowledged
 	// (a failed command keeps acknowledged_at nil) and its updated_at. A repeat of the same completion returns
 	// the command unchanged; ErrConflict if it is terminal otherwise.
 	CompleteCommand(ctx context.Context, id, targetDeviceID, status string, errText *string, at time.Time) (Command, error)
+	// CompleteCommands is CompleteCommand for many commands in one statement (each id
+	// at most once). It returns the commands it completed, by id; one that is absent
+	// (missing, of another target, terminal, or a repeat) is left to CompleteCommand.
+	CompleteCommands(ctx context.Context, cs []CommandCompletion, at time.Time) (map[string]Command, error)
 	// ExpireCommands marks every pending or dispatched command with expires_at <= now
 	// as expired and returns them.
 	ExpireCommands(ctx context.Context, now time.Time) ([]Command, error)

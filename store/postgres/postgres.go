@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -158,6 +159,9 @@ var dialect = sqlstore.Dialect{
 	IsUnique:     func(err error) bool { return pgCode(err) == "23505" },
 	IsForeignKey: func(err error) bool { return pgCode(err) == "23503" },
 	LockKeySQL:   `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+	JSONRows: func(param string, cols ...string) string {
+		return `jsonb_to_recordset(` + param + `::jsonb) AS v(` + strings.Join(cols, `, `) + `)`
+	},
 }
 
 func pgCode(err error) string {

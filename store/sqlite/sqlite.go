@@ -199,6 +199,19 @@ var dialect = sqlstore.Dialect{
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
 	IsForeignKey: func(err error) bool { return errCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+	JSONRows: func(param string, cols ...string) string {
+		var b strings.Builder
+		b.WriteString(`(SELECT `)
+		for i, c := range cols {
+			name, _, _ := strings.Cut(c, " ")
+			if i > 0 {
+				b.WriteString(`, `)
+			}
+			fmt.Fprintf(&b, `json_extract(value, '$.%s') AS %[1]s`, name)
+		}
+		b.WriteString(` FROM json_each(` + param + `)) AS v`)
+		return b.String()
+	},
 }
 
 func errCode(err error) int {

@@ -46,6 +46,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"CommandDedupe", testCommandDedupe},
 		{"CommandStateMachine", testCommandStateMachine},
 		{"ExpireCommands", testExpireCommands},
+		{"CommandBatches", testCommandBatches},
 		{"DeliverableCommandsTo", testDeliverableCommandsTo},
 		{"CommandsChangedSince", testCommandsChangedSince},
 		{"SocketCredentials", testSocketCredentials},

@@ -41,39 +41,13 @@ const openStatus = `status IN ('pending', 'dispatched')`
 // the window is released (its request_id set to NULL) and the insert retried.
 func (s *Store) CreateCommand(ctx context.Context, c *store.Command, dedupeWindow time.Duration) (bool, error) {
 	const op = "create command"
-	if c.ExpiresAt.IsZero() {
-		return false, fmt.Errorf("%s: expires_at is required", op)
-	}
-	id, err := newID(c.ID)
+	n, ok, err := newCommand(c)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", op, err)
 	}
-	owner, ok1 := canonID(c.OwnerUserID)
-	source, ok2 := canonID(c.SourceDeviceID)
-	target, ok3 := canonID(c.TargetDeviceID)
-	if !ok1 || !ok2 || !ok3 {
+	if !ok {
 		return false, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
-	payload := c.Payload
-	if len(payload) == 0 {
-		payload = json.RawMessage(`{}`)
-	}
-	if !json.Valid(payload) {
-		return false, fmt.Errorf("%s: payload is not valid JSON", op)
-	}
-	n := *c
-	n.ID, n.OwnerUserID, n.SourceDeviceID, n.TargetDeviceID = id, owner, source, target
-	n.Payload = payload
-	n.Status = store.CommandPending
-	n.RetryCount = 0
-	n.LastDispatchedAt, n.AcknowledgedAt, n.Error = nil, nil, nil
-	if n.RequestID != nil && *n.RequestID == "" {
-		n.RequestID = nil
-	}
-	n.ExpiresAt = stamp(c.ExpiresAt)
-	n.CreatedAt = created(c.CreatedAt)
-	n.UpdatedAt = n.CreatedAt
-
 	for range 3 {
 		var got string
 		err := s.db.Write().QueryRow(ctx, `INSERT INTO commands
@@ -113,6 +87,45 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command, dedupeWindo
 		}
 	}
 	return false, fmt.Errorf("%s: request id keeps colliding: %w", op, store.ErrConflict)
+}
+
+// newCommand is c as CreateCommand inserts it: a new id, canonical ids, the payload
+// ({} when empty), status pending, times normalised. ok is false when an id is not a
+// UUID (it names no row).
+func newCommand(c *store.Command) (n store.Command, ok bool, err error) {
+	if c.ExpiresAt.IsZero() {
+		return n, false, errors.New("expires_at is required")
+	}
+	id, err := newID(c.ID)
+	if err != nil {
+		return n, false, err
+	}
+	owner, ok1 := canonID(c.OwnerUserID)
+	source, ok2 := canonID(c.SourceDeviceID)
+	target, ok3 := canonID(c.TargetDeviceID)
+	if !ok1 || !ok2 || !ok3 {
+		return n, false, nil
+	}
+	payload := c.Payload
+	if len(payload) == 0 {
+		payload = json.RawMessage(`{}`)
+	}
+	if !json.Valid(payload) {
+		return n, false, errors.New("payload is not valid JSON")
+	}
+	n = *c
+	n.ID, n.OwnerUserID, n.SourceDeviceID, n.TargetDeviceID = id, owner, source, target
+	n.Payload = payload
+	n.Status = store.CommandPending
+	n.RetryCount = 0
+	n.LastDispatchedAt, n.AcknowledgedAt, n.Error = nil, nil, nil
+	if n.RequestID != nil && *n.RequestID == "" {
+		n.RequestID = nil
+	}
+	n.ExpiresAt = stamp(c.ExpiresAt)
+	n.CreatedAt = created(c.CreatedAt)
+	n.UpdatedAt = n.CreatedAt
+	return n, true, nil
 }
 
 // Command implements store.Store.

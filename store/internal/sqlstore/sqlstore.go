@@ -65,6 +65,11 @@ type Dialect struct {
 	// LockKeySQL takes a transaction-scoped lock on the text key $1, or is empty when
 	// the engine serialises writers anyway.
 	LockKeySQL string
+	// JSONRows is a FROM item named v with a row per object of the JSON array in the
+	// parameter param and a column per col, given as "name type" (a PostgreSQL type;
+	// SQLite takes the value as JSON has it). Batches pass their rows this way: one
+	// query text whatever their size.
+	JSONRows func(param string, cols ...string) string
 }
 
 // Store implements every method of store.Store except Ping and Close, which the
