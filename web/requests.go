@@ -117,6 +117,10 @@ func (in *createDeviceRequest) check() error {
 		}
 		if *in.PushToken == "" {
 			in.PushToken = nil
+		} else if in.Platform == platformWeb {
+			if err := checkWebPushSubscription(*in.PushToken); err != nil {
+				return err
+			}
 		}
 	}
 	in.Name = name
