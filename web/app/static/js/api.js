@@ -73,6 +73,7 @@ export const api = {
   updateDevice: (id, patch) => request('PATCH', `devices/${id}`, patch),
   deleteDevice: (id) => request('DELETE', `devices/${id}`),
   createTicket: (deviceId) => request('POST', 'ws-tickets', { device_id: deviceId }),
+  webPushKey: () => request('GET', 'webpush/public-key'),
 
   createLink: (cameraId, clientId) =>
     request('POST', 'device-links', { camera_device_id: cameraId, client_device_id: clientId }),

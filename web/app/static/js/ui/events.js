@@ -1,7 +1,7 @@
 // Events screen: the timeline of motion (and other) events, newest first,
 // with clip playback, and the latest recordings (clips and snapshots).
 
-import { html, useEffect, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { api, sameOrigin } from '../api.js';
 import { deviceName, loadEvents, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, Time, useAction } from './common.js';
@@ -11,7 +11,7 @@ import { ErrorText, Time, useAction } from './common.js';
 const CLIP_WAIT_MS = 120_000;
 const CLIP_POLL_MS = 5_000;
 
-export function EventsPage() {
+export function EventsPage({ eventId }) {
   const s = useAppState();
   const [recordings, setRecordings] = useState({ items: [], next_cursor: null });
   const [polls, setPolls] = useState(0);
@@ -57,7 +57,7 @@ export function EventsPage() {
     </div>
     <${ErrorText} error=${error} />
     <ol id="events-timeline" class="timeline" aria-labelledby="events-title">
-      ${s.events.map((e) => html`<${EventItem} key=${e.id} event=${e} clip=${clipOf(e)} />`)}
+      ${s.events.map((e) => html`<${EventItem} key=${e.id} event=${e} clip=${clipOf(e)} current=${e.id === eventId} />`)}
     </ol>
     ${!s.events.length && !busy && html`<p class="muted">No events yet. Cameras report motion here.</p>`}
     ${s.eventsCursor &&
@@ -74,11 +74,16 @@ export function EventsPage() {
       <${ErrorText} error=${moreRecState.error} />`}`;
 }
 
-function EventItem({ event: e, clip }) {
+function EventItem({ event: e, clip, current }) {
   const [playing, setPlaying] = useState(false);
   const camera = deviceName(e.device_id);
+  // The event a clicked alert opened (/events/<id>) is scrolled to and marked.
+  const ref = useRef(null);
+  useEffect(() => {
+    if (current) ref.current?.scrollIntoView({ block: 'center' });
+  }, [current]);
   return html`
-    <li class="event" data-event-id=${e.id} data-status=${e.status}>
+    <li ref=${ref} class=${current ? 'event current' : 'event'} aria-current=${current ? 'true' : undefined} data-event-id=${e.id} data-status=${e.status}>
       <h2>${e.title || 'Event'}</h2>
       <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} · ${e.status === 'ended' ? 'ended' : 'ongoing'}</p>
       ${clip
