@@ -82,10 +82,11 @@ export const api = {
 
   createEvent: (event) => request('POST', 'events', event),
   endEvent: (id) => request('PATCH', `events/${id}`, { status: 'ended' }),
-  listEvents: (cursor) => request('GET', `events${q({ limit: 50, cursor })}`),
+  listEvents: (cursor, filter = {}) => request('GET', `events${q({ limit: 50, cursor, ...filter })}`),
   listRecordings: (cursor) => request('GET', `recordings${q({ limit: 20, cursor })}`),
   listCameraRecordings: (cameraId) => request('GET', `recordings${q({ camera_device_id: cameraId, limit: 20 })}`),
   recordingContent: (id) => `${BASE}/recordings/${id}/content`,
+  deleteRecording: (id) => request('DELETE', `recordings/${id}`),
 
   // uploadRecording registers a recording then PUTs its bytes to upload_url.
   async uploadRecording(meta, blob) {
