@@ -133,7 +133,7 @@ function EventItem({ event: e, clips, current, onRemoved }) {
       <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} ·
         <span class="duration">${e.status === 'ended' ? durationText(e) : 'ongoing'}</span></p>
       ${clips.length
-        ? clips.map((c, i) => html`<${Clip} key=${c.url} clip=${c} label=${`${clips.length > 1 ? `Clip ${i + 1} of ` : 'Clip of '}${e.title || 'event'} on ${camera}`} onRemoved=${onRemoved} />`)
+        ? clips.map((c, i) => html`<${Clip} key=${c.url} clip=${c} label=${`${clips.length > 1 ? `clip ${i + 1} of ` : 'clip of '}${e.title || 'event'} on ${camera}`} onRemoved=${onRemoved} />`)
         : html`<p class="muted">No clip</p>`}
     </li>`;
 }
