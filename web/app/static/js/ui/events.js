@@ -30,17 +30,22 @@ export function EventsPage({ eventId }) {
     refresh();
   }, []);
 
-  // An event's clips: its video_url, or the recordings naming it (a long
-  // motion is recorded in several), oldest first.
+  // An event's clips: the recordings naming it (a long motion is recorded in
+  // several), oldest first; else its video_url, unless that clip was deleted here.
+  const [deleted, setDeleted] = useState([]);
   const clipsOf = (e) => {
-    if (e.video_url) return [{ url: sameOrigin(e.video_url) }];
-    return recordings.items
-      .filter((r) => r.event_id === e.id && r.status === 'available' && !(r.content_type || '').startsWith('image/'))
-      .reverse()
-      .map((r) => ({ url: api.recordingContent(r.id), recording: r }));
+    const recs = recordings.items.filter(
+      (r) => r.event_id === e.id && r.status === 'available' && !(r.content_type || '').startsWith('image/'),
+    );
+    if (recs.length) return recs.reverse().map((r) => ({ url: api.recordingContent(r.id), recording: r }));
+    if (e.video_url && !deleted.some((id) => e.video_url.includes(id))) return [{ url: sameOrigin(e.video_url) }];
+    return [];
   };
   const clipOf = (e) => clipsOf(e)[0];
-  const removed = (id) => setRecordings((p) => ({ ...p, items: p.items.filter((r) => r.id !== id) }));
+  const removed = (id) => {
+    setDeleted((d) => [...d, id]);
+    setRecordings((p) => ({ ...p, items: p.items.filter((r) => r.id !== id) }));
+  };
   const [filter, filterState] = useAction((f) => loadEvents(false, f));
 
   useEffect(() => {
@@ -130,8 +135,7 @@ function EventItem({ event: e, clips, current, onRemoved }) {
   return html`
     <li ref=${ref} class=${current ? 'event current' : 'event'} aria-current=${current ? 'true' : undefined} data-event-id=${e.id} data-status=${e.status}>
       <h2>${e.title || 'Event'}</h2>
-      <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} ·
-        <span class="duration">${e.status === 'ended' ? durationText(e) : 'ongoing'}</span></p>
+      <p class="meta">${camera} · <${Time} value=${e.started_at || e.created_at} /> · ${e.triggered_by} · <span class="duration">${e.status === 'ended' ? durationText(e) : 'ongoing'}</span></p>
       ${clips.length
         ? clips.map((c, i) => html`<${Clip} key=${c.url} clip=${c} label=${`${clips.length > 1 ? `clip ${i + 1} of ` : 'clip of '}${e.title || 'event'} on ${camera}`} onRemoved=${onRemoved} />`)
         : html`<p class="muted">No clip</p>`}
