@@ -125,10 +125,15 @@ export async function refreshNotifications() {
 }
 
 // loadEvents reads the first page of events under filter (default: the one in
-// use), or with more the next page.
+// use), or with more the next page. The filter applies at once; the answer of
+// an older load (another filter, changed meanwhile) is dropped.
+let eventsLoads = 0;
 export async function loadEvents(more = false, filter = state.eventsFilter) {
+  const seq = ++eventsLoads;
+  if (!more) setState({ eventsFilter: filter });
   const page = await api.listEvents(more ? state.eventsCursor : undefined, eventQuery(filter));
-  setState((s) => ({ events: more ? [...s.events, ...page.items] : page.items, eventsCursor: page.next_cursor, eventsFilter: filter }));
+  if (seq !== eventsLoads) return;
+  setState((s) => ({ events: more ? [...s.events, ...page.items] : page.items, eventsCursor: page.next_cursor }));
 }
 
 export function deviceName(id) {
