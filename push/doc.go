@@ -4,9 +4,12 @@
 // [NewProvider] builds one [Provider] from [Config]: Apple Push Notification service
 // (token auth with a .p8 key, through github.com/sideshow/apns2) for "ios" devices and
 // Firebase Cloud Messaging (HTTP v1 with a service account, through
-// firebase.google.com/go/v4/messaging) for "android" devices. With neither configured every
-// push goes to a log provider that logs it and succeeds, so the delivery flow still runs
-// and is visible. The payloads are those of the "Push payloads" section of the wire
+// firebase.google.com/go/v4/messaging) for "android" devices, and Web Push with VAPID
+// (RFC 8030, 8291, 8292, through github.com/SherClockHolmes/webpush-go) for "web" devices,
+// whose push token is the browser's push subscription. [LoadVAPID] gives the hub its VAPID
+// key pair: configured, or generated once and kept in the store for every replica. With
+// neither APNs nor FCM configured every phone push goes to a log provider that logs it
+// and succeeds, so the delivery flow still runs and is visible. The payloads are those of the "Push payloads" section of the wire
 // contract; [Message] documents the exact encodings.
 //
 // A provider makes one attempt per Send and never sleeps or retries on its own (the FCM

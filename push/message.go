@@ -43,15 +43,20 @@ const (
 //     {"aps":{"content-available":1},"securecam":{"type":"wake","reason":…,"device_id":…}}.
 //   - Event on APNs: alert push (apns-push-type alert, apns-priority 10), body
 //     {"aps":{"alert":{"title":…,"body":…},"sound":"default"},"securecam":{"type":"event","event_id":…}}.
+//   - Event on Web Push: the body {"securecam":{"type":"event","event_id":…},"title":…,
+//     "body":…}, encrypted with aes128gcm (RFC 8291) for the subscription's keys,
+//     with TTL from Expiry and Urgency high, signed with VAPID (RFC 8292). Web Push
+//     carries no wakes: a browser cannot be woken to connect.
 //   - On FCM: a data-only message with android priority "high", a TTL and, for wakes, a
 //     collapse key; data {"securecam": "<the securecam object as JSON text>"} plus, for
 //     events, "title" and "body".
 //
 // Both services get apns-expiration / ttl from Expiry.
 type Message struct {
-	// Platform of the recipient: PlatformIOS or PlatformAndroid.
+	// Platform of the recipient: PlatformIOS, PlatformAndroid or PlatformWeb.
 	Platform string
-	// Token is the device's push token (APNs device token or FCM registration token).
+	// Token is the device's push token (APNs device token, FCM registration token, or a
+	// browser's Web Push [Subscription] as JSON).
 	Token string
 	// DeviceID is the recipient device's id.
 	DeviceID string

@@ -19,8 +19,9 @@ type Provider interface {
 
 // Config selects the push services. The zero value sends every push to the log provider.
 type Config struct {
-	APNs APNsConfig
-	FCM  FCMConfig
+	APNs    APNsConfig
+	FCM     FCMConfig
+	WebPush WebPushConfig
 }
 
 // sendTimeout bounds every Send (the FCM client retries a 503 for up to ~7 s on its own).
@@ -34,10 +35,12 @@ type sender interface {
 // NewProvider builds the provider for cfg. It loads and checks the credentials (no
 // network I/O) and returns an error a person can act on when they are missing or wrong.
 //
-// Routing by Message.Platform: "ios" goes to APNs and "android" to FCM. With neither
-// service configured every push goes to the log provider, which logs it (the token only
-// as a short hash) and succeeds, so an embedded hub runs the whole delivery flow without
-// credentials. With one service configured, a push for the other platform fails with
+// Routing by Message.Platform: "ios" goes to APNs, "android" to FCM and "web" to the
+// push service of the browser's subscription (Web Push with VAPID). With neither APNs
+// nor FCM configured every push for a phone goes to the log provider, which logs it (the
+// token only as a short hash) and succeeds, so an embedded hub runs the whole delivery
+// flow without credentials; so does a push for a browser without Web Push configured.
+// With one phone service configured, a push for the other platform fails with
 // ErrNotConfigured (permanent): pretending to deliver it would hide a configuration
 // mistake on a hub that is meant to reach phones. Other platforms get
 // ErrUnsupportedPlatform. A nil logger discards logs.
@@ -60,6 +63,13 @@ func NewProvider(cfg Config, logger *slog.Logger) (Provider, error) {
 		}
 		r.android = p
 	}
+	if cfg.WebPush.configured() {
+		p, err := newWebPush(cfg.WebPush, logger)
+		if err != nil {
+			return nil, err
+		}
+		r.web = p
+	}
 	if r.ios == nil && r.android == nil {
 		r.logOnly = &logProvider{logger: logger}
 	}
@@ -68,8 +78,8 @@ func NewProvider(cfg Config, logger *slog.Logger) (Provider, error) {
 
 // router checks a message and hands it to the service of its platform.
 type router struct {
-	ios, android sender       // nil when not configured
-	logOnly      *logProvider // set when neither is configured
+	ios, android, web sender       // nil when not configured
+	logOnly           *logProvider // set when neither APNs nor FCM is configured
 }
 
 func (r *router) Send(ctx context.Context, m Message) error {
@@ -80,18 +90,23 @@ func (r *router) Send(ctx context.Context, m Message) error {
 		s, service = r.ios, "APNs"
 	case PlatformAndroid:
 		s, service = r.android, "FCM"
+	case PlatformWeb:
+		s, service = r.web, "Web Push"
 	default:
 		return fmt.Errorf("%w: %q", ErrUnsupportedPlatform, m.Platform)
 	}
 	if err := m.validate(); err != nil {
 		return err
 	}
+	if m.Platform == PlatformWeb && m.Kind != KindEvent {
+		return fmt.Errorf("%w: web push carries events only, not %q", ErrInvalidMessage, m.Kind)
+	}
 	now := time.Now()
 	expiry := m.expiry(now)
 	if !now.Before(expiry) {
 		return fmt.Errorf("%w at %s", ErrExpired, expiry.UTC().Format(time.RFC3339))
 	}
-	if r.logOnly != nil {
+	if r.logOnly != nil && (m.Platform != PlatformWeb || s == nil) {
 		s = r.logOnly
 	}
 	if s == nil {

@@ -82,7 +82,8 @@ func TestSendRefusesBadMessages(t *testing.T) {
 		msg  push.Message
 		want error
 	}{
-		{"web platform", edit(wake, func(m *push.Message) { m.Platform = "web" }), push.ErrUnsupportedPlatform},
+		{"other platform", edit(wake, func(m *push.Message) { m.Platform = "other" }), push.ErrUnsupportedPlatform},
+		{"wake for a browser", edit(wake, func(m *push.Message) { m.Platform = push.PlatformWeb }), push.ErrInvalidMessage},
 		{"no platform", edit(wake, func(m *push.Message) { m.Platform = "" }), push.ErrUnsupportedPlatform},
 		{"no token", edit(wake, func(m *push.Message) { m.Token = "" }), push.ErrInvalidMessage},
 		{"no device id", edit(wake, func(m *push.Message) { m.DeviceID = "" }), push.ErrInvalidMessage},

@@ -39,7 +39,7 @@ type QueueConfig struct {
 // for the delivery [Worker]. It implements the signaling package's Waker and Alerter.
 //
 // A job is queued only for a device that can receive a push: an ios or android device
-// with a push token. The token and platform are read again when the job is sent, so a
+// with a push token, or for an alert a web device with a Web Push subscription. The token and platform are read again when the job is sent, so a
 // token that changes meanwhile is the one used.
 type Queue struct {
 	cfg QueueConfig
@@ -84,7 +84,7 @@ func (q *Queue) Wake(ctx context.Context, deviceID, reason string) error {
 	if reason != WakeCommand && reason != WakeStreamRequest {
 		return fmt.Errorf("%w: wake reason %q", ErrInvalidMessage, reason)
 	}
-	d, ok, err := q.recipient(ctx, deviceID)
+	d, ok, err := q.recipient(ctx, deviceID, false)
 	if err != nil || !ok {
 		return err
 	}
@@ -102,7 +102,7 @@ func (q *Queue) Wake(ctx context.Context, deviceID, reason string) error {
 // Alert queues an alert push about event e for the viewer deviceID, titled with the
 // event's title, body as its text. A device that cannot receive a push gets none.
 func (q *Queue) Alert(ctx context.Context, deviceID string, e store.Event, body string) error {
-	d, ok, err := q.recipient(ctx, deviceID)
+	d, ok, err := q.recipient(ctx, deviceID, true)
 	if err != nil || !ok {
 		return err
 	}
@@ -113,8 +113,9 @@ func (q *Queue) Alert(ctx context.Context, deviceID string, e store.Event, body 
 	return nil
 }
 
-// recipient loads the device and reports whether it can receive a push.
-func (q *Queue) recipient(ctx context.Context, deviceID string) (store.Device, bool, error) {
+// recipient loads the device and reports whether it can receive a push: a phone, or
+// for an alert also a browser (a browser cannot be woken).
+func (q *Queue) recipient(ctx context.Context, deviceID string, alert bool) (store.Device, bool, error) {
 	d, err := q.cfg.Store.Device(ctx, deviceID)
 	if errors.Is(err, store.ErrNotFound) {
 		return d, false, nil
@@ -126,7 +127,7 @@ func (q *Queue) recipient(ctx context.Context, deviceID string) (store.Device, b
 		q.log.DebugContext(ctx, "no push: the device has no push token", "device_id", deviceID)
 		return d, false, nil
 	}
-	if d.Platform != PlatformIOS && d.Platform != PlatformAndroid {
+	if d.Platform != PlatformIOS && d.Platform != PlatformAndroid && !(alert && d.Platform == PlatformWeb) {
 		q.log.DebugContext(ctx, "no push: the platform has no push service", "device_id", deviceID, "platform", d.Platform)
 		return d, false, nil
 	}

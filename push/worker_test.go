@@ -42,6 +42,8 @@ type env struct {
 	st     store.Store
 	apns   *pushtest.APNs
 	fcm    *pushtest.FCM
+	web    *pushtest.WebPush
+	vapid  push.WebPushConfig
 	clock  *storetest.Clock
 	logs   *logBuffer
 	queue  *push.Queue
@@ -56,17 +58,21 @@ type envOptions struct {
 
 func newEnv(t *testing.T, st store.Store, opts envOptions) *env {
 	t.Helper()
-	e := &env{st: st, apns: pushtest.NewAPNs(t), fcm: pushtest.NewFCM(t), clock: storetest.NewClock(), logs: &logBuffer{}}
+	e := &env{st: st, apns: pushtest.NewAPNs(t), fcm: pushtest.NewFCM(t), web: pushtest.NewWebPush(t),
+		clock: storetest.NewClock(), logs: &logBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
+	e.vapid, _, err = push.LoadVAPID(t.Context(), st, push.WebPushConfig{Subject: "mailto:ops@example.com", Client: e.web.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := opts.provider
 	if p == nil {
-		var err error
-		p, err = push.NewProvider(push.Config{APNs: e.apns.Config(), FCM: e.fcm.Config()}, logger)
+		p, err = push.NewProvider(push.Config{APNs: e.apns.Config(), FCM: e.fcm.Config(), WebPush: e.vapid}, logger)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	var err error
 	e.worker, err = push.NewWorker(push.WorkerConfig{Store: st, Provider: p, Logger: logger, ID: "worker-a",
 		PollInterval: time.Hour, Now: e.clock.Now, MaxAttempts: opts.maxAttempts})
 	if err != nil {

@@ -68,7 +68,11 @@ type Event struct {
 // events that started at or after it.
 type EventFilter struct {
 	DeviceID string
-	Since    time.Time
+	// TriggeredBy keeps the events of one trigger ("motion", "sound", …).
+	TriggeredBy string
+	// Since keeps the events that started at or after it, Until those that started
+	// before it; zero: no bound.
+	Since, Until time.Time
 }
 
 // Notification is a row of notifications: one entry of a user's history. The table has

@@ -364,6 +364,11 @@ type Store interface {
 	// as expired and returns them.
 	ExpireCommands(ctx context.Context, now time.Time) ([]Command, error)
 
+	// InitSetting stores value under name unless a value is stored there already, and
+	// returns the stored one: the first replica to initialise a setting decides it for
+	// all (the hub's VAPID key pair). Name and value must not be empty.
+	InitSetting(ctx context.Context, name, value string) (string, error)
+
 	AddAuditLog(ctx context.Context, a *AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p Page) (items []AuditLog, nextCursor string, err error)
 }

@@ -155,6 +155,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx := r.Context()
 	p := principalFrom(ctx)
+	var cur store.Device
 	if p.device != nil {
 		if p.device.ID != id {
 			return errForbidden("a device token may only change its own device")
@@ -162,6 +163,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if in.Name != nil || in.RecordingMode != nil || !in.cameraAlertsUpdate.empty() {
 			return errForbidden("a device token may only change push_token and app_version")
 		}
+		cur = *p.device
 	}
 	var owned store.Device
 	if p.device == nil {
@@ -181,9 +183,15 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if in.RecordingMode != nil && !owned.IsCamera {
 			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")
 		}
+		cur = owned
 	}
 	if err := in.check(); err != nil {
 		return err
+	}
+	if in.PushToken != nil && *in.PushToken != "" && cur.Platform == platformWeb {
+		if err := checkWebPushSubscription(*in.PushToken); err != nil {
+			return err
+		}
 	}
 	if !in.cameraAlertsUpdate.empty() {
 		if err := s.updateCameraAlerts(r, p.userID, owned, in.cameraAlertsUpdate); err != nil {

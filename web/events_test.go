@@ -103,6 +103,16 @@ func TestEventsAPI(t *testing.T) {
 	if len(l.Items) != 1 || l.Items[0].ID != byOwner.ID {
 		t.Errorf("list since = %+v, want only the later event", l.Items)
 	}
+	e.do("GET", "/api/v1/events?triggered_by=sound", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
+	if len(l.Items) != 1 || l.Items[0].ID != byOwner.ID {
+		t.Errorf("list by trigger = %+v, want only the sound", l.Items)
+	}
+	day := url.QueryEscape(started.Add(-time.Hour).Format(time.RFC3339))
+	until := url.QueryEscape(started.Add(time.Second).Format(time.RFC3339))
+	e.do("GET", "/api/v1/events?since="+day+"&until="+until, nil, bearer(h.tok)).want(t, http.StatusOK, &l)
+	if len(l.Items) != 1 || l.Items[0].ID != ev.ID {
+		t.Errorf("list in [since, until) = %+v, want only the earlier event", l.Items)
+	}
 
 	// Ending: the camera's token or the owner.
 	var ended wire.Event
@@ -162,6 +172,9 @@ func TestEventsAPI(t *testing.T) {
 		{"a status other than ended", "PATCH", "/api/v1/events/" + ev.ID, map[string]string{"status": "active"},
 			h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"a bad since", "GET", "/api/v1/events?since=yesterday", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
+		{"a bad until", "GET", "/api/v1/events?until=tomorrow", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
+		{"until before since", "GET", "/api/v1/events?since=2025-02-01T00:00:00Z&until=2025-01-01T00:00:00Z", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
+		{"a bad trigger", "GET", "/api/v1/events?triggered_by=Motion!", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},
 		{"reading another user's notification", "POST", "/api/v1/notifications/" + notes.Items[0].ID + "/read", nil,
 			intruder.tok, http.StatusNotFound, wire.CodeNotFound},
 		{"a bad unread", "GET", "/api/v1/notifications?unread=maybe", nil, h.tok, http.StatusBadRequest, wire.CodeBadRequest},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling/access"
+	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
 
@@ -117,6 +118,10 @@ func (in *createDeviceRequest) check() error {
 		}
 		if *in.PushToken == "" {
 			in.PushToken = nil
+		} else if in.Platform == platformWeb {
+			if err := checkWebPushSubscription(*in.PushToken); err != nil {
+				return err
+			}
 		}
 	}
 	in.Name = name
@@ -345,6 +350,20 @@ func eventFilter(q url.Values) (store.EventFilter, error) {
 		if f.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			return f, errBadRequest("since must be an RFC 3339 time, such as 2025-01-31T08:00:00Z")
 		}
+	}
+	if v := q.Get("until"); v != "" {
+		if f.Until, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return f, errBadRequest("until must be an RFC 3339 time, such as 2025-02-01T00:00:00Z")
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return f, errBadRequest("since must be before until")
+	}
+	if v := q.Get("triggered_by"); v != "" {
+		if !wire.ValidTrigger(v) {
+			return f, errBadRequest("triggered_by must be a trigger such as motion, sound, manual or camera_offline")
+		}
+		f.TriggeredBy = v
 	}
 	return f, nil
 }

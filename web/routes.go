@@ -108,6 +108,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Put("/arming/schedule", s.h(s.handleSetArmingSchedule))
 				r.Post("/ws-tickets", s.h(s.handleCreateTicket))
 				r.Get("/ice-servers", s.h(s.handleICEServers))
+				r.Get("/webpush/public-key", s.h(s.handleWebPushKey))
 				r.Post("/events", s.h(s.handleCreateEvent))
 				r.Patch("/events/{id}", s.h(s.handleUpdateEvent))
 				r.Post("/recordings", s.h(s.handleCreateRecording))

@@ -189,6 +189,10 @@ type Config struct {
 	// PublishWait bounds how long a WHEP request waits for a camera asked to
 	// publish before it answers 503 with Retry-After. Default 15 s.
 	PublishWait time.Duration
+	// VAPIDPublicKey is the hub's Web Push application server key (base64url), given
+	// to browsers at GET /api/v1/webpush/public-key to subscribe with. Empty: Web Push
+	// is off and that answers 404.
+	VAPIDPublicKey string
 }
 
 // Deps are the server's collaborators. Store is required; every other nil field takes
@@ -280,6 +284,7 @@ type Server struct {
 	publicURL     *url.URL
 	nodeURL       string
 	publishWait   time.Duration
+	vapidKey      string
 	secureCookie  bool
 	maxBody       int64
 	maxUpload     int64
@@ -354,6 +359,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.secureCookie = s.publicURL.Scheme == "https"
 	s.nodeURL = mediaNodeURL(cfg, s.publicURL)
 	s.publishWait = orDefault(cfg.PublishWait, 15*time.Second)
+	s.vapidKey = cfg.VAPIDPublicKey
 
 	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
 	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)

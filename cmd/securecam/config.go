@@ -71,6 +71,9 @@ type Config struct {
 	APNs APNsConfig
 	// FCM configures Firebase Cloud Messaging; all of it is empty when FCM is off.
 	FCM FCMConfig
+	// VAPID is the Web Push key pair and contact; the keys are empty when the hub makes
+	// its own pair (on its first start, kept in the database).
+	VAPID VAPIDConfig
 	// TURN configures the embedded TURN server; all of it is empty when it is off.
 	TURN TURNConfig
 	// STUNURLs are STUN servers handed to clients, each "stun:host[:port]" or
@@ -223,6 +226,18 @@ type FCMConfig struct {
 // Enabled reports whether FCM is configured.
 func (f FCMConfig) Enabled() bool { return f.CredentialsFile != "" }
 
+// VAPIDConfig is Web Push's application server identity (RFC 8292).
+type VAPIDConfig struct {
+	// PublicKey and PrivateKey are a P-256 pair in base64url, as web-push generate-vapid-keys
+	// prints them (SECURECAM_VAPID_PUBLIC_KEY, SECURECAM_VAPID_PRIVATE_KEY). Unset: the
+	// hub's own pair, generated on its first start and kept in the database.
+	PublicKey, PrivateKey string
+	// Subject is the contact push services may reach, a mailto: or https: URL
+	// (SECURECAM_VAPID_SUBJECT). Default: the public URL when it is https, else
+	// mailto:securecam@localhost.
+	Subject string
+}
+
 // TURNConfig is the embedded TURN server handing out short-lived credentials.
 type TURNConfig struct {
 	// Addr is the TURN listen address, host:port (SECURECAM_TURN_ADDR).
@@ -371,6 +386,15 @@ var settings = []setting{
 	{key: "fcm_endpoint", apply: func(c *Config, v string) error {
 		c.FCM.Endpoint = v
 		return checkURL(v, "https", "http")
+	}},
+	{key: "vapid_public_key", apply: func(c *Config, v string) error { c.VAPID.PublicKey = v; return nil }},
+	{key: "vapid_private_key", apply: func(c *Config, v string) error { c.VAPID.PrivateKey = v; return nil }},
+	{key: "vapid_subject", apply: func(c *Config, v string) error {
+		c.VAPID.Subject = v
+		if !strings.HasPrefix(v, "mailto:") && !strings.HasPrefix(v, "https://") {
+			return fmt.Errorf("%q is not a mailto: or https: URL; write for example mailto:you@example.com", v)
+		}
+		return nil
 	}},
 	{key: "turn_addr", apply: func(c *Config, v string) error { return setAddr(&c.TURN.Addr, v) }},
 	{key: "turn_public_ip", apply: func(c *Config, v string) error {
@@ -612,6 +636,15 @@ func (c *Config) complete() configError {
 			slices.Sort(missing)
 			errs = append(errs, fmt.Errorf("APNs is half configured: set %s too (or unset every SECURECAM_APNS_* variable)",
 				strings.Join(missing, ", ")))
+		}
+	}
+	if (c.VAPID.PublicKey == "") != (c.VAPID.PrivateKey == "") {
+		errs = append(errs, errors.New("Web Push is half configured: set both SECURECAM_VAPID_PUBLIC_KEY and SECURECAM_VAPID_PRIVATE_KEY, or neither (the hub then makes its own pair)"))
+	}
+	if c.VAPID.Subject == "" {
+		c.VAPID.Subject = "mailto:securecam@localhost"
+		if strings.HasPrefix(c.PublicURL, "https://") {
+			c.VAPID.Subject = c.PublicURL
 		}
 	}
 	if c.FCM != (FCMConfig{}) && c.FCM.CredentialsFile == "" {
@@ -1013,6 +1046,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("storage_reserve_percent", c.StorageReservePercent),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.String("smtp_url", redact(c.SMTPURL)),
+		slog.Bool("vapid_keys_configured", c.VAPID.PublicKey != ""),
+		slog.String("vapid_subject", c.VAPID.Subject),
 		slog.String("wake_interval", c.WakeInterval.String()),
 		slog.String("camera_offline_after", c.CameraOfflineAfter.String()),
 		slog.String("stream_resume_grace", c.StreamResumeGrace.String()),

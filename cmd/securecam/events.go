@@ -27,28 +27,41 @@ type eventParts struct {
 	// without S3; reserve is the part of them uploads leave alone.
 	freeSpace func() (int64, error)
 	reserve   int64
-	retention *retention.Job
-	reconcile *reconcile.Job
+	// vapidPublicKey is the Web Push application server key browsers subscribe with.
+	vapidPublicKey string
+	retention      *retention.Job
+	reconcile      *reconcile.Job
 }
 
 // newEventParts builds them from the configuration: APNs and FCM from SECURECAM_APNS_*
-// and SECURECAM_FCM_* (the log provider when neither is set), clips in the S3 bucket of
+// and SECURECAM_FCM_* (the log provider when neither is set), Web Push with the VAPID
+// pair of SECURECAM_VAPID_* or the hub's own (made once, kept in the store), clips in the S3 bucket of
 // SECURECAM_S3_* (probed now) or under <SECURECAM_DATA_DIR>/recordings, retention of
 // SECURECAM_RETENTION_DAYS, and the free-space reserve of SECURECAM_STORAGE_RESERVE_BYTES
 // on the data directory's volume.
 func newEventParts(ctx context.Context, cfg Config, st store.Store, reg prometheus.Registerer, logger *slog.Logger) (eventParts, error) {
 	log := logger.With("component", "push")
+	vapid, generated, err := push.LoadVAPID(ctx, st, push.WebPushConfig{PublicKey: cfg.VAPID.PublicKey,
+		PrivateKey: cfg.VAPID.PrivateKey, Subject: cfg.VAPID.Subject})
+	if err != nil {
+		return eventParts{}, fmt.Errorf("web push (SECURECAM_VAPID_*): %w", err)
+	}
+	if generated {
+		log.Info("web push: made this hub's VAPID key pair (kept in the database)", "public_key", vapid.PublicKey)
+	}
 	provider, err := push.NewProvider(push.Config{
 		APNs: push.APNsConfig{KeyFile: cfg.APNs.KeyFile, KeyID: cfg.APNs.KeyID, TeamID: cfg.APNs.TeamID,
 			Topic: cfg.APNs.Topic, Endpoint: cfg.APNs.Endpoint},
 		FCM: push.FCMConfig{CredentialsFile: cfg.FCM.CredentialsFile, ProjectID: cfg.FCM.ProjectID,
 			Endpoint: cfg.FCM.Endpoint},
+		WebPush: vapid,
 	}, log)
 	if err != nil {
-		return eventParts{}, fmt.Errorf("push (SECURECAM_APNS_*, SECURECAM_FCM_*): %w", err)
+		return eventParts{}, fmt.Errorf("push (SECURECAM_APNS_*, SECURECAM_FCM_*, SECURECAM_VAPID_*): %w", err)
 	}
-	log.Info("push services", "apns", cfg.APNs.Enabled(), "fcm", cfg.FCM.Enabled())
+	log.Info("push services", "apns", cfg.APNs.Enabled(), "fcm", cfg.FCM.Enabled(), "web_push", true)
 	var p eventParts
+	p.vapidPublicKey = vapid.PublicKey
 	p.worker, err = push.NewWorker(push.WorkerConfig{Store: st, Provider: provider, Logger: log, ID: cfg.NodeID, Registerer: reg})
 	if err != nil {
 		return eventParts{}, err

@@ -91,6 +91,7 @@ func (n *node) build(ctx context.Context) error {
 		StorageReserveBytes: n.events.reserve,
 		BetterAuthSecret:    cfg.BetterAuthSecret,
 		BetterAuthShared:    cfg.BetterAuthShared,
+		VAPIDPublicKey:      n.events.vapidPublicKey,
 	}
 	auth, err := web.NewSocketAuth(webCfg, deps)
 	if err != nil {

@@ -23,6 +23,9 @@ const (
 
 var triggerRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
+// ValidTrigger reports whether v is spelled as a triggered_by value is.
+func ValidTrigger(v string) bool { return triggerRE.MatchString(v) }
+
 // EventRequest is the data of event.start, and the body of POST /api/v1/events with
 // the camera named by the caller. Absent members are left out when it is encoded.
 type EventRequest struct {

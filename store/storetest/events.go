@@ -104,6 +104,16 @@ func testEvents(t *testing.T, s store.Store) {
 	if want := []string{now.ID}; !slices.Equal(eventIDs(items), want) {
 		t.Errorf("ListEvents since = %v, want %v", eventIDs(items), want)
 	}
+	items, _, err = s.ListEvents(ctx, f.user.ID, store.EventFilter{TriggeredBy: "sound"}, store.Page{})
+	noErr(t, "ListEvents by trigger", err)
+	if want := []string{now.ID}; !slices.Equal(eventIDs(items), want) {
+		t.Errorf("ListEvents by trigger = %v, want %v", eventIDs(items), want)
+	}
+	items, _, err = s.ListEvents(ctx, f.user.ID, store.EventFilter{Since: started.Add(-time.Hour), Until: started.Add(time.Second)}, store.Page{})
+	noErr(t, "ListEvents since and until", err)
+	if want := []string{e.ID}; !slices.Equal(eventIDs(items), want) {
+		t.Errorf("ListEvents in [since, until) = %v, want %v", eventIDs(items), want)
+	}
 	items, next, err = s.ListEvents(ctx, f.user.ID, store.EventFilter{}, store.Page{Limit: 2})
 	noErr(t, "ListEvents page 1", err)
 	page2, _, err := s.ListEvents(ctx, f.user.ID, store.EventFilter{}, store.Page{Limit: 2, Cursor: next})

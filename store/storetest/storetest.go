@@ -83,6 +83,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"ArmingDST", testArmingDST},
 		{"CameraSettings", testCameraSettings},
 		{"Shares", testShares},
+		{"Settings", testSettings},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

@@ -56,7 +56,7 @@ var securityHeaders = map[string]string{
 // routes are the client-side routes of the app (web/app/static/js/ui/app.js):
 // exact paths, and prefixes ending in "/" followed by exactly one segment.
 var routes = map[string]bool{
-	"/": true, "/devices": true, "/camera": true, "/live": true, "/live/": true, "/events": true,
+	"/": true, "/devices": true, "/camera": true, "/live": true, "/live/": true, "/events": true, "/events/": true,
 	"/links": true, "/notifications": true, "/sign-in": true, "/sign-up": true,
 	"/forgot-password": true, "/reset-password": true, "/verify-email": true,
 }

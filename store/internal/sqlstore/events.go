@@ -102,9 +102,17 @@ func (s *Store) ListEvents(ctx context.Context, userID string, f store.EventFilt
 		args = append(args, dev)
 		base += fmt.Sprintf(` AND device_id = $%d`, len(args))
 	}
+	if f.TriggeredBy != "" {
+		args = append(args, f.TriggeredBy)
+		base += fmt.Sprintf(` AND triggered_by = $%d`, len(args))
+	}
 	if !f.Since.IsZero() {
 		args = append(args, s.t(f.Since))
 		base += fmt.Sprintf(` AND COALESCE(started_at, created_at) >= $%d`, len(args))
+	}
+	if !f.Until.IsZero() {
+		args = append(args, s.t(f.Until))
+		base += fmt.Sprintf(` AND COALESCE(started_at, created_at) < $%d`, len(args))
 	}
 	sql, args := pageQuery(base, args, limit, before)
 	items, next, err := listPage(ctx, s.db, sql, args, limit, scanEvent, eventID)

@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -160,6 +161,53 @@ func TestCameraAndViewer(t *testing.T) {
 		return Number.isFinite(d) && d >= 4;
 	})()`, liveTimeout)
 	view.screenshot("events")
+
+	// The clip downloads: a link with a file name, whose content is the clip.
+	got := eval[string](view, "read the download name", `document.querySelector('`+eventItem+` .clip-item a[download]').download`)
+	if !strings.HasPrefix(got, "clip-of-motion-detected-on-") || !strings.HasSuffix(got, ".webm") {
+		t.Errorf("clip download name = %q, want clip-of-motion-detected-on-<camera>.webm", got)
+	}
+	fetchCtx, cancelFetch := context.WithTimeout(view.ctx, pageTimeout)
+	downloaded, err := chromedp.Run(fetchCtx, chromedp.Evaluate[string](`fetch(document.querySelector('`+eventItem+` .clip-item a[download]').href)
+		.then(async (r) => r.ok ? r.headers.get('Content-Type') + ' ' + ((await r.blob()).size > 0) : 'HTTP ' + r.status)`,
+		chromedp.EvalAwaitPromise))
+	cancelFetch()
+	if err != nil || downloaded != "video/webm true" {
+		t.Errorf("download the clip: %q, %v; want a video/webm body", downloaded, err)
+	}
+
+	// Filters ask the hub: another type shows nothing, this camera's motion shows the event.
+	setSelect := func(what, selector, value string) {
+		view.do(what, pageTimeout, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const el = document.querySelector(%q);
+			el.value = %q;
+			el.dispatchEvent(new Event('change', { bubbles: true }));
+		})()`, selector, value)))
+	}
+	setSelect("filter by sound", "#filter-type", "sound")
+	waitFor[bool](view, "no sound events", `!document.querySelector('#events-timeline li.event') &&
+		document.body.textContent.includes('No events match these filters.')`, pageTimeout)
+	setSelect("filter by motion", "#filter-type", "motion")
+	cameraID := eval[string](view, "find the camera's option", fmt.Sprintf(
+		`[...document.querySelectorAll('#filter-camera option')].find((o) => o.textContent === %q)?.value || ''`, cameraName))
+	setSelect("filter by the camera", "#filter-camera", cameraID)
+	setSelect("filter by today", "#filter-day", time.Now().Format("2006-01-02"))
+	waitFor[bool](view, "the event under the filters", fmt.Sprintf(`
+		!!document.querySelector('#filter-clear') &&
+		[...document.querySelectorAll(%q)].some((li) => li.querySelector('h2').textContent === 'Motion detected' &&
+			/\d+ (s|min)/.test(li.querySelector('.duration').textContent))`, eventItem), pageTimeout)
+	setSelect("filter by yesterday", "#filter-day", time.Now().AddDate(0, 0, -1).Format("2006-01-02"))
+	waitFor[bool](view, "no events yesterday", `!document.querySelector('#events-timeline li.event')`, pageTimeout)
+	view.do("clear the filters", pageTimeout, chromedp.Click(chromedp.CSS("#filter-clear")))
+	waitFor[bool](view, "the event without filters", fmt.Sprintf(`!!document.querySelector('%s button.play, %s video.clip')`, eventItem, eventItem), pageTimeout)
+
+	// Delete asks first, then the clip is gone from the hub and the page.
+	view.do("delete the clip", pageTimeout,
+		chromedp.Click(chromedp.CSS(eventItem+` .clip-item button[aria-label^="Delete clip of"]`)),
+		chromedp.Click(chromedp.CSS(eventItem+` .clip-item [role=group] button.danger`)),
+	)
+	waitFor[bool](view, "the clip gone", `[...document.querySelectorAll('#events-timeline li.event')].some((li) =>
+		li.textContent.includes('No clip'))`, pageTimeout)
 
 	view.do("open the notifications", pageTimeout, chromedp.Click(chromedp.CSS("#nav-notifications")))
 	waitFor[bool](view, "the notification listed", `

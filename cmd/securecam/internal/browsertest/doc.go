@@ -11,6 +11,7 @@
 // Chromium is found as SECURECAM_TEST_CHROMIUM, else as chromium,
 // chromium-browser, google-chrome or google-chrome-stable on PATH.
 // scripts/test.sh installs it on Debian; without it the tests fail and say so.
-// SECURECAM_TEST_SCREENSHOTS=<dir> makes TestCameraAndViewer save screenshots of
-// the main screens there (docs/screenshots is the one the docs link to).
+// SECURECAM_TEST_SCREENSHOTS=<dir> makes TestCameraAndViewer, TestLiveControls,
+// TestVerifyResetLinksAndDelete and TestWebPushAlerts save screenshots of the screens
+// they pass there (docs/screenshots is the one the docs link to).
 package browsertest

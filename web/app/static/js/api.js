@@ -73,6 +73,7 @@ export const api = {
   updateDevice: (id, patch) => request('PATCH', `devices/${id}`, patch),
   deleteDevice: (id) => request('DELETE', `devices/${id}`),
   createTicket: (deviceId) => request('POST', 'ws-tickets', { device_id: deviceId }),
+  webPushKey: () => request('GET', 'webpush/public-key'),
 
   createLink: (cameraId, clientId) =>
     request('POST', 'device-links', { camera_device_id: cameraId, client_device_id: clientId }),
@@ -81,10 +82,11 @@ export const api = {
 
   createEvent: (event) => request('POST', 'events', event),
   endEvent: (id) => request('PATCH', `events/${id}`, { status: 'ended' }),
-  listEvents: (cursor) => request('GET', `events${q({ limit: 50, cursor })}`),
+  listEvents: (cursor, filter = {}) => request('GET', `events${q({ limit: 50, cursor, ...filter })}`),
   listRecordings: (cursor) => request('GET', `recordings${q({ limit: 20, cursor })}`),
   listCameraRecordings: (cameraId) => request('GET', `recordings${q({ camera_device_id: cameraId, limit: 20 })}`),
   recordingContent: (id) => `${BASE}/recordings/${id}/content`,
+  deleteRecording: (id) => request('DELETE', `recordings/${id}`),
 
   // uploadRecording registers a recording then PUTs its bytes to upload_url.
   async uploadRecording(meta, blob) {

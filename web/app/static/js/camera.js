@@ -6,7 +6,7 @@
 // motion events and clips, telemetry.
 
 import { MotionDetector } from './motion.js';
-import { MotionEvents } from './camera/clips.js';
+import { DEFAULT_MAX_EVENT_MINUTES, MotionEvents } from './camera/clips.js';
 import { Commands, CommandError, VIDEO, capabilities, countCameras, motionSettings, nextCameraTrack, setTorch, uploadSnapshot } from './camera/controls.js';
 import { Sessions } from './camera/sessions.js';
 import { readTelemetry, watchTelemetry } from './camera/telemetry.js';
@@ -16,6 +16,7 @@ import { readTelemetry, watchTelemetry } from './camera/telemetry.js';
 //   stream      the local MediaStream, for the preview
 //   viewers     number of live-view sessions
 //   motion      {enabled, sensitivity}; level: last motion level (1 = trigger)
+//   maxEventMinutes  longest event: endless motion makes one event per this many minutes
 //   motionActive, recording, lastMotionAt
 //   torch       null when the camera has no torch, else on/off
 export class Camera {
@@ -25,6 +26,7 @@ export class Camera {
     stream: null,
     viewers: 0,
     motion: { enabled: true, sensitivity: 0.5 },
+    maxEventMinutes: DEFAULT_MAX_EVENT_MINUTES,
     level: 0,
     motionActive: false,
     recording: false,
@@ -51,6 +53,8 @@ export class Camera {
     this.#onChange = onChange;
     const saved = JSON.parse(localStorage.getItem(this.#motionKey) || 'null');
     if (saved) this.state.motion = saved;
+    const maxMinutes = Number(localStorage.getItem(`${this.#motionKey}.max-event-minutes`));
+    if (maxMinutes) this.state.maxEventMinutes = maxMinutes;
     this.#video.muted = true;
     this.#video.playsInline = true;
     this.#sessions = new Sessions(socket, {
@@ -62,7 +66,11 @@ export class Camera {
       onCount: (viewers) => this.#set({ viewers }),
     });
     this.#commands = new Commands(socket, this);
-    this.#events = new MotionEvents(socket, deviceId, { stream: () => this.state.stream, onChange: (patch) => this.#set(patch) });
+    this.#events = new MotionEvents(socket, deviceId, {
+      stream: () => this.state.stream,
+      onChange: (patch) => this.#set(patch),
+      maxEventMinutes: this.state.maxEventMinutes,
+    });
     this.#detector = new MotionDetector(this.#video, {
       onLevel: (level) => this.#set({ level }),
       onMotion: (active) => (active ? this.#events.started() : this.#events.ended()),
@@ -137,6 +145,15 @@ export class Camera {
     if (!motion.enabled) this.#detector.reset();
     localStorage.setItem(this.#motionKey, JSON.stringify(motion));
     this.#set({ motion, level: motion.enabled ? this.state.level : 0 });
+  }
+
+  // setMaxEventMinutes sets the longest event (1 to 60 minutes), from the next
+  // event on, and remembers it in this browser.
+  setMaxEventMinutes(minutes) {
+    const m = Math.round(Math.min(60, Math.max(1, Number(minutes) || DEFAULT_MAX_EVENT_MINUTES)));
+    this.#events.setMaxEventMinutes(m);
+    localStorage.setItem(`${this.#motionKey}.max-event-minutes`, String(m));
+    this.#set({ maxEventMinutes: m });
   }
 
   // switchCamera moves to the next camera of the device (front/back on a phone).

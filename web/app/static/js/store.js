@@ -5,6 +5,7 @@
 
 import { useEffect, useReducer } from '../vendor/htm-preact.js';
 import { api } from './api.js';
+import { NO_FILTER, eventQuery, matchesFilter } from './timeline.js';
 
 let state = {
   authChecked: false,
@@ -14,6 +15,7 @@ let state = {
   telemetry: {}, // device id → {battery, charging, network, …, at}
   events: [],
   eventsCursor: null,
+  eventsFilter: NO_FILTER,
   unread: [],
   arming: null, // GET /api/v1/arming, kept current by arming messages
   announcement: '',
@@ -56,7 +58,7 @@ export function signedIn(user) {
 }
 
 export function signedOut() {
-  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, unread: [], arming: null });
+  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, eventsFilter: NO_FILTER, unread: [], arming: null });
 }
 
 export function rememberedEmail() {
@@ -122,8 +124,15 @@ export async function refreshNotifications() {
   setState({ unread: items.filter((n) => !n.is_read) });
 }
 
-export async function loadEvents(more = false) {
-  const page = await api.listEvents(more ? state.eventsCursor : undefined);
+// loadEvents reads the first page of events under filter (default: the one in
+// use), or with more the next page. The filter applies at once; the answer of
+// an older load (another filter, changed meanwhile) is dropped.
+let eventsLoads = 0;
+export async function loadEvents(more = false, filter = state.eventsFilter) {
+  const seq = ++eventsLoads;
+  if (!more) setState({ eventsFilter: filter });
+  const page = await api.listEvents(more ? state.eventsCursor : undefined, eventQuery(filter));
+  if (seq !== eventsLoads) return;
   setState((s) => ({ events: more ? [...s.events, ...page.items] : page.items, eventsCursor: page.next_cursor }));
 }
 
@@ -209,7 +218,13 @@ export function connectState(socket) {
         if (msg.from) setState((s) => ({ telemetry: { ...s.telemetry, [msg.from]: { ...d, at: new Date() } } }));
         break;
       case 'event':
-        setState((s) => ({ events: [d, ...s.events.filter((e) => e.id !== d.id)] }));
+        setState((s) =>
+          s.events.some((e) => e.id === d.id)
+            ? { events: s.events.map((e) => (e.id === d.id ? d : e)) }
+            : matchesFilter(d, s.eventsFilter)
+              ? { events: [d, ...s.events] }
+              : {},
+        );
         announce(`${d.title || 'Event'} on ${deviceName(d.device_id)}.`);
         break;
       case 'notification':

@@ -15,6 +15,7 @@ import { EventsPage } from './events.js';
 import { LinksPage } from './links.js';
 import { LivePage } from './live.js';
 import { NotificationsPage } from './notifications.js';
+import { onOpenRequest } from '../webpush.js';
 
 const PUBLIC = {
   '/sign-in': SignIn,
@@ -133,6 +134,9 @@ function Session({ user, path }) {
     };
   }, [user.id, role, generation, asking]);
 
+  // A clicked push alert asks this tab to show its event.
+  useEffect(() => onOpenRequest((url) => navigate(url)), []);
+
   const [signOut, signOutState] = useAction(async () => {
     try {
       await api.signOut();
@@ -196,11 +200,11 @@ function Page({ path, conn }) {
     case '/live':
       return html`<${LivePage} conn=${conn} cameraId=${id} />`;
     case '/events':
-      return html`<${EventsPage} />`;
+      return html`<${EventsPage} eventId=${id} />`;
     case '/links':
       return html`<${LinksPage} device=${conn.device} />`;
     case '/notifications':
-      return html`<${NotificationsPage} />`;
+      return html`<${NotificationsPage} device=${conn.device} />`;
     case '/settings':
       return html`<${SettingsPage} />`;
     default:

@@ -77,6 +77,16 @@ export function CameraPage({ conn }) {
         <p id="motion-sensitivity-hint" class="hint">${triggerText(st.motion.sensitivity)} (left: less sensitive, right: more).</p>
         <label for="motion-level">Motion level (full bar: motion)</label>
         <meter id="motion-level" min="0" max="1" high="0.99" value=${Math.min(1, st.level)}></meter>
+        <label for="max-event-minutes">Longest event, in minutes (ongoing motion starts a new event after it)</label>
+        <input
+          type="number"
+          id="max-event-minutes"
+          min="1"
+          max="60"
+          step="1"
+          value=${st.maxEventMinutes}
+          onChange=${(e) => camera.current.setMaxEventMinutes(e.currentTarget.valueAsNumber)}
+        />
         <p class="muted">${st.motionActive ? 'Motion now' : st.lastMotionAt ? `Last motion at ${st.lastMotionAt.toLocaleTimeString()}` : 'No motion yet'}</p>
       </fieldset>
 
