@@ -123,6 +123,49 @@ func (c *Camera) HandleOffer(ctx context.Context, sdp string) error {
 	return nil
 }
 
+// Offer sends an offer to publish the clip (to a relay: a WHIP endpoint or
+// the hub), for a camera that offers instead of answering; HandleAnswer
+// applies the answer.
+func (c *Camera) Offer(ctx context.Context) error {
+	if err := c.describe(ctx, func() (webrtc.SessionDescription, error) { return c.pc.CreateOffer(nil) }); err != nil {
+		return fmt.Errorf("media: camera: %w", err)
+	}
+	return nil
+}
+
+// HandleAnswer applies the answer to Offer.
+func (c *Camera) HandleAnswer(sdp string) error {
+	if err := c.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("media: camera: %w", err)
+	}
+	return nil
+}
+
+// Upload is what the camera sends: its media streams (senders with a
+// track) and the bytes and packets of its transport, from pion's statistics.
+type Upload struct {
+	Streams int
+	Packets uint64
+	Bytes   uint64
+}
+
+// Upload reports what the camera has sent so far.
+func (c *Camera) Upload() Upload {
+	var u Upload
+	for _, s := range c.pc.GetSenders() {
+		if s.Track() != nil {
+			u.Streams++
+		}
+	}
+	for _, st := range c.pc.GetStats() {
+		if t, ok := st.(webrtc.TransportStats); ok {
+			u.Packets += uint64(t.PacketsSent)
+			u.Bytes += t.BytesSent
+		}
+	}
+	return u
+}
+
 // AddCandidate applies a candidate from the viewer.
 func (c *Camera) AddCandidate(cand webrtc.ICECandidateInit) error {
 	if err := c.addCandidate(cand); err != nil {
