@@ -30,6 +30,12 @@ var OpenStreamStatuses = []string{StreamRequested, StreamWaking, StreamAccepted,
 // relays signaling only.
 const MediaP2P = "p2p"
 
+// MediaRelay is media_provider for a camera publishing to the hub's relay (WHIP, or
+// the hub answering its offer): the session's media_session_id is the publication's
+// id, publish_endpoint its WHIP resource and subscribe_endpoint its WHEP endpoint,
+// both absolute URLs on the replica that holds it (its SECURECAM_NODE_URL).
+const MediaRelay = "relay"
+
 // StreamSession is a row of stream_sessions: one live-view session between a camera
 // and a requesting viewer. StartedAt is set when it becomes live, EndedAt when it is
 // ended or failed. StreamKey (an ingest credential of media providers that publish
@@ -126,4 +132,18 @@ type StreamStore interface {
 	// party has been away since before or earlier. Live ones end, the others fail.
 	// Like ExpireStreamSessions, each is returned by exactly one caller.
 	EndAbandonedStreamSessions(ctx context.Context, before time.Time, reason string, at time.Time) ([]StreamSession, error)
+
+	// Media sessions (media_session_id set: a camera publishing to a media server)
+	// are left alone by the queries above (the per-device lists, the open count of
+	// CreateStreamSession, the sweeps): the replica whose media plane holds one ends
+	// it with TransitionStream.
+
+	// OpenMediaSession returns the camera's newest open media session; ErrNotFound
+	// when it has none.
+	OpenMediaSession(ctx context.Context, cameraDeviceID string) (StreamSession, error)
+	// EndMediaSessions closes, with reason, the open media sessions whose
+	// publish_endpoint starts with endpointPrefix (a replica's own address, at its
+	// start: what it held before it stopped is gone) and returns them. Live ones end,
+	// the others fail.
+	EndMediaSessions(ctx context.Context, endpointPrefix, reason string, at time.Time) ([]StreamSession, error)
 }

@@ -76,6 +76,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"StreamPartyAway", testStreamPartyAway},
 		{"WakingStreamSessions", testWakingStreamSessions},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
+		{"MediaSessions", testMediaSessions},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
 	}
 	for _, g := range groups {

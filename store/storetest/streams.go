@@ -640,3 +640,62 @@ func testWakingStreamSessions(t *testing.T, s store.Store) {
 		t.Errorf("WakingStreamSessions(nil) = %v", none)
 	}
 }
+
+// testMediaSessions: a camera's publication to a media server is a session the
+// peer-to-peer queries and sweeps leave alone; the node holding it finds it by
+// camera and ends what it held when it starts again.
+func testMediaSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	if _, err := s.OpenMediaSession(ctx, f.cam.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("OpenMediaSession without one: %v, want ErrNotFound", err)
+	}
+	mk := func(node string) store.StreamSession {
+		id, pub, sub := "9b2f6f3e-0000-4000-8000-"+node[len(node)-12:], node+"/api/v1/whip/x", node+"/api/v1/whep/"+f.cam.ID
+		ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.cam.ID,
+			Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id,
+			PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+		if err := s.CreateStreamSession(ctx, &ss, 0); err != nil {
+			t.Fatalf("CreateStreamSession media: %v", err)
+		}
+		return ss
+	}
+	a := mk("http://10.0.0.1:8080-aaaaaaaaaaaa")
+	// The open-session limit of the peer-to-peer flow does not count media
+	// sessions.
+	p2p := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID}
+	noErr(t, "CreateStreamSession p2p with limit 1", s.CreateStreamSession(ctx, &p2p, 1))
+	got, err := s.OpenMediaSession(ctx, f.cam.ID)
+	noErr(t, "OpenMediaSession", err)
+	if got.ID != a.ID || got.MediaProvider != store.MediaRelay || got.SubscribeEndpoint == nil || *got.SubscribeEndpoint != *a.SubscribeEndpoint {
+		t.Fatalf("OpenMediaSession = %+v, want %s", got, a.ID)
+	}
+	open, err := s.OpenStreamSessions(ctx, f.cam.ID)
+	noErr(t, "OpenStreamSessions", err)
+	if !slices.Equal(streamIDs(open), []string{p2p.ID}) {
+		t.Fatalf("OpenStreamSessions = %v, want only the p2p session %s", streamIDs(open), p2p.ID)
+	}
+	later := time.Now().Add(time.Hour)
+	noErr(t, "MarkStreamPartiesAway", s.MarkStreamPartiesAway(ctx, time.Now()))
+	for name, sweep := range map[string]func() ([]store.StreamSession, error){
+		"orphans":   func() ([]store.StreamSession, error) { return s.EndOrphanStreamSessions(ctx, later, "disconnected", later) },
+		"abandoned": func() ([]store.StreamSession, error) { return s.EndAbandonedStreamSessions(ctx, later, "disconnected", later) },
+	} {
+		ended, err := sweep()
+		noErr(t, name, err)
+		if slices.Contains(streamIDs(ended), a.ID) {
+			t.Fatalf("sweep %s ended the media session", name)
+		}
+	}
+	b := mk("http://10.0.0.2:8080-bbbbbbbbbbbb")
+	ended, err := s.EndMediaSessions(ctx, "http://10.0.0.1:8080-aaaaaaaaaaaa", "node_restarted", time.Now())
+	noErr(t, "EndMediaSessions", err)
+	if !slices.Equal(streamIDs(ended), []string{a.ID}) || ended[0].Status != store.StreamEnded {
+		t.Fatalf("EndMediaSessions = %v, want %s ended", streamIDs(ended), a.ID)
+	}
+	got, err = s.OpenMediaSession(ctx, f.cam.ID)
+	noErr(t, "OpenMediaSession after", err)
+	if got.ID != b.ID {
+		t.Fatalf("OpenMediaSession = %s, want the other node's %s", got.ID, b.ID)
+	}
+}

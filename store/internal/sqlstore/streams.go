@@ -35,6 +35,11 @@ func streamID(s store.StreamSession) string { return s.ID }
 // openStreams is the condition of a session that is not over.
 const openStreams = `status IN ('requested', 'waking', 'accepted', 'connecting', 'live')`
 
+// p2pStreams is the condition of a session of the peer-to-peer flow, which the
+// sweeps and the device-bound queries handle; a media session (media_session_id
+// set) is ended by the replica whose media plane holds it.
+const p2pStreams = `media_session_id IS NULL`
+
 // inList appends values to args and returns "($n, $n+1, …)" naming them.
 func inList(args []any, values []string) (string, []any) {
 	var b strings.Builder
@@ -98,7 +103,7 @@ func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession
 			}
 			var open int
 			if err := q.QueryRow(ctx, `SELECT count(*) FROM stream_sessions
-				WHERE camera_device_id = $1 AND `+openStreams, camera).Scan(&open); err != nil {
+				WHERE camera_device_id = $1 AND `+p2pStreams+` AND `+openStreams, camera).Scan(&open); err != nil {
 				return err
 			}
 			if open >= maxOpen {
@@ -209,7 +214,7 @@ func (s *Store) OpenStreamSessions(ctx context.Context, deviceID string) ([]stor
 		return nil, nil
 	}
 	ss, err := collect(ctx, s.db, `SELECT `+streamCols+` FROM stream_sessions
-		WHERE (camera_device_id = $1 OR requester_device_id = $1) AND `+openStreams+`
+		WHERE (camera_device_id = $1 OR requester_device_id = $1) AND `+p2pStreams+` AND `+openStreams+`
 		ORDER BY created_at, id`, []any{dev}, scanStream)
 	return ss, s.mapErr("open stream sessions", err)
 }
@@ -262,7 +267,7 @@ func (s *Store) EndOrphanStreamSessions(ctx context.Context, before time.Time, r
 	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
 		SET status = CASE WHEN status = 'live' THEN 'ended' ELSE 'failed' END,
 		    reason = $1, ended_at = $2, updated_at = $2
-		WHERE `+openStreams+` AND updated_at <= $3 AND (
+		WHERE `+openStreams+` AND `+p2pStreams+` AND updated_at <= $3 AND (
 			EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.requester_device_id
 				AND (d.deleted_at IS NOT NULL OR COALESCE(d.status, 'offline') <> 'online'))
 			OR EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.camera_device_id
@@ -313,7 +318,7 @@ func (s *Store) MarkStreamPartiesAway(ctx context.Context, at time.Time) error {
 	_, err := s.db.Write().Exec(ctx, `UPDATE stream_sessions
 		SET camera_away_at = COALESCE(camera_away_at, $1), requester_away_at = COALESCE(requester_away_at, $1),
 		    updated_at = $1
-		WHERE status = 'live'`, s.t(stamp(at)))
+		WHERE status = 'live' AND `+p2pStreams, s.t(stamp(at)))
 	return s.mapErr("mark stream parties away", err)
 }
 
@@ -322,7 +327,33 @@ func (s *Store) EndAbandonedStreamSessions(ctx context.Context, before time.Time
 	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
 		SET status = CASE WHEN status = 'live' THEN 'ended' ELSE 'failed' END,
 		    reason = $1, ended_at = $2, updated_at = $2
-		WHERE (camera_away_at <= $3 OR requester_away_at <= $3) AND `+openStreams+`
+		WHERE (camera_away_at <= $3 OR requester_away_at <= $3) AND `+p2pStreams+` AND `+openStreams+`
 		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
 	return ss, s.mapErr("end abandoned stream sessions", err)
+}
+
+// OpenMediaSession implements store.Store.
+func (s *Store) OpenMediaSession(ctx context.Context, cameraDeviceID string) (store.StreamSession, error) {
+	const op = "open media session"
+	camera, ok := canonID(cameraDeviceID)
+	if !ok {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	ss, err := scanStream(s.db.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions
+		WHERE camera_device_id = $1 AND media_session_id IS NOT NULL AND `+openStreams+`
+		ORDER BY created_at DESC, id DESC LIMIT 1`, camera))
+	return ss, s.mapErr(op, err)
+}
+
+// EndMediaSessions implements store.Store.
+func (s *Store) EndMediaSessions(ctx context.Context, endpointPrefix, reason string, at time.Time) ([]store.StreamSession, error) {
+	if endpointPrefix == "" {
+		return nil, errors.New("end media sessions: empty endpoint prefix")
+	}
+	ss, err := collect(ctx, s.db.Write(), `UPDATE stream_sessions
+		SET status = CASE WHEN status = 'live' THEN 'ended' ELSE 'failed' END,
+		    reason = $1, ended_at = $2, updated_at = $2
+		WHERE media_session_id IS NOT NULL AND `+openStreams+` AND substr(publish_endpoint, 1, $4) = $3
+		RETURNING `+streamCols, []any{reason, s.t(at), endpointPrefix, len(endpointPrefix)}, scanStream)
+	return ss, s.mapErr("end media sessions", err)
 }
