@@ -678,8 +678,12 @@ func testMediaSessions(t *testing.T, s store.Store) {
 	later := time.Now().Add(time.Hour)
 	noErr(t, "MarkStreamPartiesAway", s.MarkStreamPartiesAway(ctx, time.Now()))
 	for name, sweep := range map[string]func() ([]store.StreamSession, error){
-		"orphans":   func() ([]store.StreamSession, error) { return s.EndOrphanStreamSessions(ctx, later, "disconnected", later) },
-		"abandoned": func() ([]store.StreamSession, error) { return s.EndAbandonedStreamSessions(ctx, later, "disconnected", later) },
+		"orphans": func() ([]store.StreamSession, error) {
+			return s.EndOrphanStreamSessions(ctx, later, "disconnected", later)
+		},
+		"abandoned": func() ([]store.StreamSession, error) {
+			return s.EndAbandonedStreamSessions(ctx, later, "disconnected", later)
+		},
 	} {
 		ended, err := sweep()
 		noErr(t, name, err)
