@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/wire"
@@ -225,4 +226,19 @@ func (s *Service) streamDecline(ctx context.Context, dev string, env hub.Envelop
 	}
 	s.ended(ctx, cur, dev)
 	return nil, nil
+}
+
+// RequestPublish asks camera to publish to the relay at whipURL (relay.publish),
+// for a WHEP viewer. An offline camera is woken by push, and hub.ErrOffline
+// returned.
+func (s *Service) RequestPublish(ctx context.Context, camera, whipURL string) error {
+	err := s.router.Send(ctx, camera, hub.Envelope{Type: wire.TypeRelayPublish, Data: marshal(wire.RelayPublish{WHIPURL: whipURL})})
+	if errors.Is(err, hub.ErrOffline) {
+		s.wake(ctx, camera, wire.TypeRelayPublish)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("request publish: %w", err)
+	}
+	return nil
 }

@@ -48,6 +48,9 @@ func init() {
 	for _, ct := range []string{"video/mp4", "video/webm", "image/jpeg"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
+	for _, ct := range []string{"application/sdp", "application/trickle-ice-sdpfrag"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 }
 
 // closeSchema forbids properties an object schema does not list, in it and its parts.

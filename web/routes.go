@@ -50,6 +50,7 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/openapi.json", handleOpenAPI)
+			s.mediaRoutes(r)
 			// Anyone. A browser request from a foreign origin is refused (login CSRF).
 			r.Group(func(r chi.Router) {
 				r.Use(s.refuseForeignOrigin)

@@ -66,6 +66,11 @@ type Store interface {
 
 	EventStore
 
+	Linked(ctx context.Context, a, b string) (bool, error)
+	CreateStreamSession(ctx context.Context, s *store.StreamSession, maxOpen int) error
+	StreamSession(ctx context.Context, id string) (store.StreamSession, error)
+	OpenMediaSession(ctx context.Context, cameraDeviceID string) (store.StreamSession, error)
+
 	AddAuditLog(ctx context.Context, a *store.AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)
 }
@@ -170,6 +175,14 @@ type Config struct {
 	// sessions /api/auth creates are stored raw too, so that it accepts them. Requires
 	// BetterAuthSecret. False (taking over): [Server.AdoptSessions] hashes raw tokens.
 	BetterAuthShared bool
+	// NodeURL is this replica's own address, reachable by clients (its
+	// SECURECAM_NODE_URL): the media sessions it holds are recorded under it, and
+	// WHIP and WHEP requests for them reaching another replica are redirected
+	// (307) there. Default PublicURL (one replica).
+	NodeURL string
+	// PublishWait bounds how long a WHEP request waits for a camera asked to
+	// publish before it answers 503 with Retry-After. Default 15 s.
+	PublishWait time.Duration
 }
 
 // Deps are the server's collaborators. Store is required; every other nil field takes
@@ -208,6 +221,11 @@ type Deps struct {
 	// the reserve, /readyz and the securecam_storage_free_bytes gauge. Nil: no reserve
 	// is kept (storage that does not fill up, such as object storage).
 	FreeSpace func() (int64, error)
+	// Media serves WHIP and WHEP (RelayMedia). Nil: those endpoints answer 503.
+	Media Media
+	// Publishers asks cameras to publish for a WHEP request (signaling.Service).
+	// Nil: WHEP of a camera that is not publishing answers 503.
+	Publishers PublishRequester
 	// WS is mounted at GET /ws when set.
 	WS http.Handler
 	// App, when set, answers every path no other route takes (the browser app).
@@ -231,6 +249,8 @@ type Server struct {
 	commands      Commands
 	events        Events
 	streams       Streams
+	media         Media
+	publishers    PublishRequester
 	blobs         *blobs.Set
 	freeSpace     func() (int64, error)
 	presence      Presence
@@ -243,6 +263,8 @@ type Server struct {
 	handler       http.Handler
 
 	publicURL     *url.URL
+	nodeURL       string
+	publishWait   time.Duration
 	secureCookie  bool
 	maxBody       int64
 	maxUpload     int64
@@ -290,6 +312,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		commands:      deps.Commands,
 		events:        deps.Events,
 		streams:       deps.Streams,
+		media:         deps.Media,
+		publishers:    deps.Publishers,
 		blobs:         deps.Recordings,
 		freeSpace:     deps.FreeSpace,
 		presence:      deps.Presence,
@@ -309,6 +333,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 
 	s.publicURL, _ = parsePublicURL(cfg) // newCredentials checked it
 	s.secureCookie = s.publicURL.Scheme == "https"
+	s.nodeURL = mediaNodeURL(cfg, s.publicURL)
+	s.publishWait = orDefault(cfg.PublishWait, 15*time.Second)
 
 	s.maxBody = orDefault(cfg.MaxBodyBytes, 64<<10)
 	s.maxUpload = orDefault(cfg.MaxUploadBytes, 256<<20)

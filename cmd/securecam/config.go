@@ -39,6 +39,11 @@ type Config struct {
 	// PublicURL is how clients reach this hub, normalised to scheme://host[:port] with no
 	// trailing slash (SECURECAM_PUBLIC_URL, default "http://localhost:8080").
 	PublicURL string
+	// NodeURL is this replica's own address, reachable by clients, where WHIP and WHEP
+	// requests for the camera publications it holds are redirected (307) from other
+	// replicas (SECURECAM_NODE_URL, normalised like PublicURL; default PublicURL, right
+	// for one replica).
+	NodeURL string
 	// DataDir holds the SQLite database and stored recordings (SECURECAM_DATA_DIR,
 	// default "./data").
 	DataDir string
@@ -288,6 +293,11 @@ var settings = []setting{
 	{key: "public_url", apply: func(c *Config, v string) error {
 		u, err := parseOrigin(v)
 		c.PublicURL = u
+		return err
+	}},
+	{key: "node_url", apply: func(c *Config, v string) error {
+		u, err := parseOrigin(v)
+		c.NodeURL = u
 		return err
 	}},
 	{key: "data_dir", apply: func(c *Config, v string) error { c.DataDir = v; return nil }},
@@ -571,6 +581,9 @@ func (c *Config) complete() configError {
 	}
 	if len(c.AllowedOrigins) == 0 {
 		c.AllowedOrigins = []string{c.PublicURL}
+	}
+	if c.NodeURL == "" {
+		c.NodeURL = c.PublicURL
 	}
 	if c.BetterAuthShared && c.BetterAuthSecret == "" {
 		errs = append(errs, errors.New("SECURECAM_BETTER_AUTH_SHARED is true: set SECURECAM_BETTER_AUTH_SECRET to the Better Auth server's BETTER_AUTH_SECRET"))
@@ -964,6 +977,7 @@ func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("public_url", c.PublicURL),
+		slog.String("node_url", c.NodeURL),
 		slog.String("data_dir", c.DataDir),
 		slog.String("database_url", redact(c.DatabaseURL)),
 		slog.String("redis_url", redact(c.RedisURL)),

@@ -18,6 +18,7 @@ import (
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/hub/redisbus"
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/relay"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/postgres"
 	"github.com/securecam/securecam/store/sqlite"
@@ -36,6 +37,7 @@ type node struct {
 	rdb    *redis.Client // nil in embedded mode
 	events eventParts
 	svc    *signaling.Service
+	relay  *relay.Relay
 	hub    *hub.Hub
 	web    *web.Server
 
@@ -76,6 +78,7 @@ func (n *node) build(ctx context.Context) error {
 	deps := web.Deps{Store: n.store, Logger: n.log.With("component", "web"), Registerer: n.reg, Gatherer: n.reg}
 	webCfg := web.Config{
 		PublicURL:           cfg.PublicURL,
+		NodeURL:             cfg.NodeURL,
 		AllowedOrigins:      cfg.AllowedOrigins,
 		TrustedProxies:      prefixStrings(cfg),
 		MaxUploadBytes:      cfg.MaxUploadBytes,
@@ -170,6 +173,35 @@ func (n *node) buildSignaling(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.svc.Close)
+	return n.buildRelay(ctx)
+}
+
+// buildRelay starts the media relay. The publications this replica held before it
+// stopped are gone: their sessions (recorded under SECURECAM_NODE_URL) end first.
+func (n *node) buildRelay(ctx context.Context) error {
+	ended, err := n.store.EndMediaSessions(ctx, n.cfg.NodeURL+"/", signaling.ReasonDisconnected, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("end this node's old media sessions: %w", err)
+	}
+	if len(ended) > 0 {
+		n.log.Info("ended media sessions this node held before it stopped", "sessions", len(ended))
+	}
+	st, log := n.store, n.log.With("component", "relay")
+	n.relay, err = relay.New(relay.Config{Logger: log, OnClose: func(s *relay.Session) {
+		if !s.Publisher() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := st.TransitionStream(ctx, s.ID(), store.OpenStreamStatuses, store.StreamEnded,
+			signaling.ReasonHangup, time.Now().UTC()); err != nil {
+			log.Warn("end media session", "session_id", s.ID(), "err", err)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.relay.Close)
 	return nil
 }
 
@@ -224,7 +256,12 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 		deps.FreeSpace = n.events.freeSpace
 	}
 	deps.Streams = n.svc
-	deps.OnLinkRevoked = n.svc.LinkRevoked
+	deps.OnLinkRevoked = func(ctx context.Context, link store.DeviceLink) {
+		n.svc.LinkRevoked(ctx, link)
+		n.relay.CloseViewers(link.CameraDeviceID, link.ClientDeviceID)
+	}
+	deps.Media = web.RelayMedia(n.relay)
+	deps.Publishers = n.svc
 	deps.Presence = n.hub
 	deps.WS = n.hub
 	deps.App = app.Handler()

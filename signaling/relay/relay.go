@@ -80,6 +80,10 @@ type Config struct {
 	GatherTimeout time.Duration
 	// ReadyGrace: see DefaultReadyGrace.
 	ReadyGrace time.Duration
+	// OnClose, if set, is called once for every session after it has ended, on
+	// the goroutine that closed it (the stream_sessions row of a publication is
+	// ended there).
+	OnClose func(s *Session)
 	// Logger receives the relay's and pion's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -242,6 +246,9 @@ func (s *Session) Close() {
 		}
 		s.wg.Wait()
 		close(s.done)
+		if r.cfg.OnClose != nil {
+			r.cfg.OnClose(s)
+		}
 		r.log.Debug("session closed", "session_id", s.id, "camera_id", s.camera, "publisher", s.publisher)
 	})
 }
@@ -515,10 +522,15 @@ func (r *Relay) Close() {
 	r.wg.Wait()
 }
 
+// newID returns a random (version 4) UUID: a session's id is also the id of
+// the stream_sessions row of a publication.
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // ErrICERestart is returned by Trickle for a fragment with new ICE

@@ -36,6 +36,14 @@ type offerInfo struct {
 	sending int
 }
 
+// CheckOffer reports why the relay cannot take offer (ErrSDPTooLarge,
+// ErrBadSDP, ErrNoVideo, ErrUnsupportedCodec), or nil: callers check it before
+// they make anything for the offer.
+func CheckOffer(offer string) error {
+	_, err := checkOffer(offer)
+	return err
+}
+
 // checkOffer parses an offer and refuses one the relay cannot serve: too
 // large, unparsable, without a video section or without a supported video
 // codec.

@@ -109,6 +109,13 @@ type StreamRequested struct {
 	ICEServers        []ice.Server `json:"ice_servers"`
 }
 
+// RelayPublish is the data of relay.publish: the hub asks a camera to publish to
+// its relay by WHIP (POST WHIPURL with its device token), because a WHEP viewer
+// wants it and it is not publishing.
+type RelayPublish struct {
+	WHIPURL string `json:"whip_url"`
+}
+
 // StreamStatus is the data of stream.status (the viewer learns that the session moved
 // to Status, e.g. waking) and of the acks of stream.end and stream.resume (where the
 // session is, with its reason once it is over).

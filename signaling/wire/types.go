@@ -23,6 +23,7 @@ const (
 	TypeStreamEnd       = "stream.end"       // both → hub: StreamReason; ack StreamStatus
 	TypeStreamEnded     = "stream.ended"     // hub → both: StreamReason
 	TypeStreamResume    = "stream.resume"    // both → hub, after a reconnect: {}; ack StreamStatus
+	TypeRelayPublish    = "relay.publish"    // hub → camera: RelayPublish
 
 	TypeEventStart   = "event.start"  // camera → hub: EventRequest; ack EventAck
 	TypeEventEnd     = "event.end"    // camera → hub: EventEnd; ack EventAck
