@@ -76,6 +76,10 @@ type Config struct {
 	// STUNURLs are STUN servers handed to clients, each "stun:host[:port]" or
 	// "stuns:host[:port]" (SECURECAM_STUN_URLS, comma-separated, default none).
 	STUNURLs []string
+	// RelayUDPAddr is the UDP address every media connection of the relay (WHIP, WHEP)
+	// shares (SECURECAM_RELAY_UDP_ADDR, default ":0": one port picked at start). The
+	// TURN server lets relays reach that port on the hub's own addresses.
+	RelayUDPAddr string
 	// TLS makes the hub serve HTTPS when set.
 	TLS TLSConfig
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP
@@ -257,6 +261,7 @@ func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
 func defaultConfig() Config {
 	return Config{
 		HTTPAddr:            ":8080",
+		RelayUDPAddr:        ":0",
 		PublicURL:           "http://localhost:8080",
 		DataDir:             "./data",
 		LogLevel:            slog.LevelInfo,
@@ -416,6 +421,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{key: "relay_udp_addr", apply: func(c *Config, v string) error { return setAddr(&c.RelayUDPAddr, v) }},
 	{key: "tls_cert_file", apply: func(c *Config, v string) error { c.TLS.CertFile = v; return checkFile(v) }},
 	{key: "tls_key_file", apply: func(c *Config, v string) error { c.TLS.KeyFile = v; return checkFile(v) }},
 	{key: "trusted_proxies", list: true, apply: func(c *Config, v string) error {
@@ -990,6 +996,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("turn", c.TURN.Enabled()),
 		slog.Any("turn_allow_peers", c.TURN.AllowPeers),
 		slog.Any("stun_urls", c.STUNURLs),
+		slog.String("relay_udp_addr", c.RelayUDPAddr),
 		slog.Bool("tls", c.TLS.Enabled()),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int64("max_message_bytes", c.MaxMessageBytes),

@@ -13,8 +13,8 @@ import (
 // liveViewServers starts the embedded TURN server when SECURECAM_TURN_* configure it
 // (nil otherwise; the caller closes it) and returns the ICE server list handed to
 // clients: the SECURECAM_STUN_URLS and, with TURN, its URLs and short-lived
-// credentials.
-func liveViewServers(cfg Config, reg prometheus.Registerer, logger *slog.Logger) (*turn.Server, *ice.Provider, error) {
+// credentials. Relays may reach mediaPorts (the media relay's) on the hub's own addresses.
+func liveViewServers(cfg Config, mediaPorts []int, reg prometheus.Registerer, logger *slog.Logger) (*turn.Server, *ice.Provider, error) {
 	if !cfg.TURN.Enabled() {
 		p, err := ice.New(ice.Config{STUNURLs: cfg.STUNURLs})
 		if err != nil {
@@ -30,6 +30,7 @@ func liveViewServers(cfg Config, reg prometheus.Registerer, logger *slog.Logger)
 		RelayPortMax: cfg.TURN.RelayPortMax,
 		Secret:       cfg.TURN.Secret,
 		AllowPeers:   cfg.TURN.AllowPeers,
+		MediaPorts:   mediaPorts,
 		Registerer:   reg,
 		Logger:       logger,
 	})

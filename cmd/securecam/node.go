@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,8 +39,10 @@ type node struct {
 	events eventParts
 	svc    *signaling.Service
 	relay  *relay.Relay
-	hub    *hub.Hub
-	web    *web.Server
+	// relayUDP is the relay's one UDP socket (SECURECAM_RELAY_UDP_ADDR).
+	relayUDP net.PacketConn
+	hub      *hub.Hub
+	web      *web.Server
 
 	http    *http.Server
 	ln      net.Listener
@@ -156,7 +159,18 @@ func (n *node) connectRedis(ctx context.Context) error {
 // buildSignaling builds live view (TURN, ICE servers), events and push, and the
 // signaling service on them.
 func (n *node) buildSignaling(ctx context.Context) error {
-	turnSrv, iceServers, err := liveViewServers(n.cfg, n.reg, n.log.With("component", "turn"))
+	network := "udp4"
+	if host, _, _ := net.SplitHostPort(n.cfg.RelayUDPAddr); strings.Contains(host, ":") {
+		network = "udp6"
+	}
+	relayUDP, err := net.ListenPacket(network, n.cfg.RelayUDPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on SECURECAM_RELAY_UDP_ADDR %s: %w", n.cfg.RelayUDPAddr, err)
+	}
+	n.relayUDP = relayUDP
+	n.closers = append(n.closers, func() { _ = relayUDP.Close() }) // the relay closes it too
+	relayPort := relayUDP.LocalAddr().(*net.UDPAddr).Port
+	turnSrv, iceServers, err := liveViewServers(n.cfg, []int{relayPort}, n.reg, n.log.With("component", "turn"))
 	if err != nil {
 		return err
 	}
@@ -187,7 +201,8 @@ func (n *node) buildRelay(ctx context.Context) error {
 		n.log.Info("ended media sessions this node held before it stopped", "sessions", len(ended))
 	}
 	st, log := n.store, n.log.With("component", "relay")
-	n.relay, err = relay.New(relay.Config{Logger: log, OnClose: func(s *relay.Session) {
+	log.Info("media relay listening", "udp_addr", n.relayUDP.LocalAddr().String())
+	n.relay, err = relay.New(relay.Config{UDPConn: n.relayUDP, Logger: log, OnClose: func(s *relay.Session) {
 		if !s.Publisher() {
 			return
 		}

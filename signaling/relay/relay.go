@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,11 @@ type Config struct {
 	// a shared UDP port through an ICE UDP mux). It is copied; its
 	// LoggerFactory is replaced by Logger's.
 	SettingEngine *webrtc.SettingEngine
+	// UDPConn, if set, carries every peer connection's media on one socket (an
+	// ICE UDP mux): one port to open in a firewall, and the port the hub's TURN
+	// server lets relays reach (turn.Config.MediaPorts). The relay closes it on
+	// Close. Nil: an ephemeral port per peer connection.
+	UDPConn net.PacketConn
 	// KeyframeInterval is the least time between two keyframe requests sent
 	// to a camera. Default DefaultKeyframeInterval.
 	KeyframeInterval time.Duration
@@ -93,6 +99,7 @@ type Relay struct {
 	cfg Config
 	api *webrtc.API
 	log *slog.Logger
+	mux interface{ Close() error } // the ICE UDP mux on cfg.UDPConn, or nil
 
 	mu       sync.Mutex
 	closed   bool
@@ -125,6 +132,12 @@ func New(cfg Config) (*Relay, error) {
 		se = *cfg.SettingEngine
 	}
 	se.LoggerFactory = pionlog.Factory{Logger: log}
+	r := &Relay{cfg: cfg, log: log, sessions: map[string]*Session{}, pubs: map[string]*publication{}}
+	if cfg.UDPConn != nil {
+		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), cfg.UDPConn)
+		se.SetICEUDPMux(mux)
+		r.mux = mux
+	}
 
 	me := &webrtc.MediaEngine{}
 	if err := registerCodecs(me); err != nil {
@@ -134,13 +147,8 @@ func New(cfg Config) (*Relay, error) {
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("relay: register interceptors: %w", err)
 	}
-	return &Relay{
-		cfg:      cfg,
-		api:      webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
-		log:      log,
-		sessions: map[string]*Session{},
-		pubs:     map[string]*publication{},
-	}, nil
+	r.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return r, nil
 }
 
 // registerCodecs registers the codecs the relay forwards: VP8, H.264
@@ -520,6 +528,11 @@ func (r *Relay) Close() {
 		s.Close()
 	}
 	r.wg.Wait()
+	if r.mux != nil {
+		if err := r.mux.Close(); err != nil {
+			r.log.Debug("close udp mux", "err", err)
+		}
+	}
 }
 
 // newID returns a random (version 4) UUID: a session's id is also the id of

@@ -34,6 +34,7 @@ type peerPolicy struct {
 	relayIP netip.Addr
 	allow   []netip.Prefix
 	own     map[netip.Addr]bool // the host's interface addresses
+	media   bool                // the hub's media ports are reachable at own addresses
 }
 
 // newPeerPolicy reads the host's interface addresses once.
@@ -69,7 +70,8 @@ func (p *peerPolicy) allowed(ip netip.Addr) bool {
 		return true // relay to relay; ports are checked per packet
 	}
 	if p.own[ip] {
-		return false
+		// Only the hub's media ports (relayConn.WriteTo checks each packet).
+		return p.media
 	}
 	for _, pr := range p.allow {
 		if pr.Contains(ip) {

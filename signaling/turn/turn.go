@@ -92,6 +92,11 @@ type Config struct {
 	// refuse them (a private LAN range, say). The host's own addresses stay
 	// refused.
 	AllowPeers []netip.Prefix
+	// MediaPorts are the UDP ports of the hub's own media sockets (the relay's
+	// ICE UDP mux): relays may send to them at the host's own addresses and the
+	// relay address, so that a viewer or camera that can only use TURN reaches
+	// the hub's media relay. Nothing else at the host's addresses is reachable.
+	MediaPorts []int
 	// Now is the clock checking credential expiry; default time.Now.
 	Now func() time.Time
 	// Registerer receives the server's metrics; nil registers nothing.
@@ -149,9 +154,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	media := map[int]bool{}
+	for _, p := range cfg.MediaPorts {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("turn: media port %d out of range", p)
+		}
+		media[p] = true
+	}
+	peers.media = len(media) > 0
 	s.metrics = newMetrics()
 	s.relays = &relays{max: maxPerDevice, perDevice: map[string]int{}, conns: map[*relayConn]struct{}{},
-		ports: map[int]int{}, relayIP: peers.relayIP, metrics: s.metrics}
+		ports: map[int]int{}, relayIP: peers.relayIP, own: peers.own, media: media, metrics: s.metrics}
 	permit := func(client net.Addr, peer net.IP) bool {
 		ip, _ := netip.AddrFromSlice(peer)
 		if peers.allowed(ip) {
@@ -338,6 +351,8 @@ func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error)
 type relays struct {
 	max     int
 	relayIP netip.Addr
+	own     map[netip.Addr]bool // the host's addresses: only media ports there
+	media   map[int]bool        // Config.MediaPorts
 	metrics *metrics
 
 	mu        sync.Mutex
@@ -354,7 +369,14 @@ func (r *relays) reachable(addr net.Addr) bool {
 	if !ok {
 		return false
 	}
-	if ip, _ := netip.AddrFromSlice(ua.IP); ip.Unmap() != r.relayIP {
+	ip, _ := netip.AddrFromSlice(ua.IP)
+	ip = ip.Unmap()
+	switch {
+	case r.media[ua.Port] && (ip == r.relayIP || r.own[ip]):
+		return true // the hub's media relay
+	case ip != r.relayIP && r.own[ip]:
+		return false // permitted only for the media ports
+	case ip != r.relayIP:
 		return true
 	}
 	r.mu.Lock()
