@@ -26,8 +26,10 @@
 // Config.AllowPeers names them (a LAN camera an operator wants reachable). The
 // relay address itself is allowed, because two clients of this server meet
 // relay to relay there, but only packets to the ports of open relays leave for
-// it. Refusals are counted in securecam_turn_refused_total (reasons
-// peer_address and peer_port).
+// it. Config.MediaPorts (the hub's media relay) are the one exception at the
+// host's own addresses: permissions for them are granted and packets to those
+// ports only are let through. Refusals are counted in
+// securecam_turn_refused_total (reasons peer_address and peer_port).
 //
 // Concurrency: a Server is safe for concurrent use. pion runs one goroutine
 // per listener, per TCP connection and per allocation; Close closes every
