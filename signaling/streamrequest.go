@@ -229,12 +229,12 @@ func (s *Service) streamDecline(ctx context.Context, dev string, env hub.Envelop
 }
 
 // RequestPublish asks camera to publish to the relay at whipURL (relay.publish),
-// for a WHEP viewer. An offline camera is woken by push, and hub.ErrOffline
-// returned.
+// for a WHEP viewer. An offline camera is woken by push (reason stream_request: a
+// viewer wants to watch it), and hub.ErrOffline returned.
 func (s *Service) RequestPublish(ctx context.Context, camera, whipURL string) error {
 	err := s.router.Send(ctx, camera, hub.Envelope{Type: wire.TypeRelayPublish, Data: marshal(wire.RelayPublish{WHIPURL: whipURL})})
 	if errors.Is(err, hub.ErrOffline) {
-		s.wake(ctx, camera, wire.TypeRelayPublish)
+		s.wake(ctx, camera, "stream_request")
 		return err
 	}
 	if err != nil {

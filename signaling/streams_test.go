@@ -2,10 +2,12 @@ package signaling_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/signaling/ice"
 	"github.com/securecam/securecam/signaling/wire"
@@ -664,5 +666,32 @@ func TestStreamRESTTwins(t *testing.T) {
 	}
 	if got := n.svc.ICEServers(f.viewer.ID); got.ICEServers == nil {
 		t.Error("ICEServers without a provider is nil, want an empty list")
+	}
+}
+
+// TestRequestPublish: a WHEP viewer's request reaches an online camera as
+// relay.publish with the WHIP URL; an offline camera is woken instead and the
+// caller told it is offline.
+func TestRequestPublish(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	waker := &recordingWaker{}
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Waker = waker }})
+	f := newFamily(t, st)
+	ctx := context.Background()
+
+	if err := n.svc.RequestPublish(ctx, f.camera.ID, "http://hub.example/api/v1/whip"); !errors.Is(err, hub.ErrOffline) {
+		t.Fatalf("offline camera: %v, want hub.ErrOffline", err)
+	}
+	if got := waker.calls(); len(got) != 1 || got[0] != f.camera.ID+" stream_request" {
+		t.Fatalf("wake-ups = %q, want one for the camera", got)
+	}
+
+	cam := dial(t, n, f.camera)
+	if err := n.svc.RequestPublish(ctx, f.camera.ID, "http://hub.example/api/v1/whip"); err != nil {
+		t.Fatal(err)
+	}
+	msg := cam.expect(wire.TypeRelayPublish)
+	if got := decode[wire.RelayPublish](t, msg); got.WHIPURL != "http://hub.example/api/v1/whip" {
+		t.Fatalf("relay.publish %s", msg.Data)
 	}
 }

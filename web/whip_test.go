@@ -449,3 +449,21 @@ func TestWHEPAsksCameraToPublish(t *testing.T) {
 	}
 	waitClosed(t, "viewer's first frame", v.FirstFrame())
 }
+
+// silentCamera is an online camera that never publishes when asked.
+type silentCamera struct{}
+
+func (silentCamera) RequestPublish(context.Context, string, string) error { return nil }
+
+// TestWHEPCameraNeverPublishes: a camera that is asked but does not publish
+// within the bound gets the viewer a 503 with Retry-After, and nothing stays.
+func TestWHEPCameraNeverPublishes(t *testing.T) {
+	var rl *relay.Relay
+	e := newEnv(t, withMedia(t, &rl, silentCamera{}), config(func(c *web.Config) { c.PublishWait = time.Second }))
+	a := newAccount(t, e)
+	res := e.do("POST", "/api/v1/whep/"+a.cam.Device.ID, viewerOffer(t, "VP8"), bearer(a.v1.DeviceToken), header("Content-Type", "application/sdp"))
+	res.wantProblem(t, http.StatusServiceUnavailable, wire.CodeUnavailable)
+	if res.header.Get("Retry-After") == "" || rl.Viewers(a.cam.Device.ID) != 0 {
+		t.Fatalf("503 Retry-After %q, %d viewers left", res.header.Get("Retry-After"), rl.Viewers(a.cam.Device.ID))
+	}
+}

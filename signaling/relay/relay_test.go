@@ -315,3 +315,20 @@ func offerSDP(t *testing.T) string {
 	}
 	return o.SDP
 }
+
+// TestRepublishReplaces: a camera publishing again replaces its publication;
+// the old one's viewers end, new viewers get the new one.
+func TestRepublishReplaces(t *testing.T) {
+	r := newRelay(t)
+	_, first := publish(t, r, "cam1")
+	old, oldSess := watch(t, r, "cam1", "v1")
+	waitFor(t, "first frame", old.FirstFrame())
+	_, second := publish(t, r, "cam1")
+	waitFor(t, "old publication done", first.Done())
+	waitFor(t, "its viewer done", oldSess.Done())
+	if s, err := r.Session(second.ID()); err != nil || s != second {
+		t.Fatalf("new publication: %v", err)
+	}
+	v, _ := watch(t, r, "cam1", "v2")
+	waitFor(t, "viewer of the new publication", v.FirstFrame())
+}
