@@ -200,8 +200,8 @@ func (s *Server) iceLinks(w http.ResponseWriter, who string) {
 	}
 }
 
-// elsewhere returns the address of the replica holding camera's publication
-// when another one does ("" when this one does or none does).
+// elsewhere returns camera's open media session, and whether another replica
+// holds it (its publish_endpoint is not under this replica's node URL).
 func (s *Server) elsewhere(ctx context.Context, camera string) (store.StreamSession, bool, error) {
 	row, err := s.store.OpenMediaSession(ctx, camera)
 	if errors.Is(err, store.ErrNotFound) {
@@ -373,8 +373,9 @@ func (s *Server) waitPublishing(ctx context.Context, camera string) error {
 	}
 }
 
-// session finds the WHIP or WHEP session of the request, for its principal
-// only. A WHIP session held by another replica is redirected there.
+// mediaSession finds the WHIP or WHEP session of the request, for its
+// principal only. A WHIP session held by another replica is redirected there
+// (true: the answer is written).
 func (s *Server) mediaSession(w http.ResponseWriter, r *http.Request) (MediaSession, bool, error) {
 	ctx := r.Context()
 	p := principalFrom(ctx)

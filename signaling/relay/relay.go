@@ -37,6 +37,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -53,6 +54,9 @@ const (
 	// DefaultReadyGrace is how long a publication whose video arrived waits
 	// for the rest of the tracks its offer announced before viewers get it.
 	DefaultReadyGrace = time.Second
+	// DefaultConnectTimeout is how long a session may take to connect after its
+	// answer before it is closed (a client that got its answer and went away).
+	DefaultConnectTimeout = 30 * time.Second
 )
 
 // Errors callers branch on.
@@ -86,6 +90,8 @@ type Config struct {
 	GatherTimeout time.Duration
 	// ReadyGrace: see DefaultReadyGrace.
 	ReadyGrace time.Duration
+	// ConnectTimeout: see DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// OnClose, if set, is called once for every session after it has ended, on
 	// the goroutine that closed it (the stream_sessions row of a publication is
 	// ended there).
@@ -121,6 +127,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.ReadyGrace <= 0 {
 		cfg.ReadyGrace = DefaultReadyGrace
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -190,11 +199,13 @@ type Session struct {
 	pub       *publication // the publication published or followed
 	sink      *sink        // a viewer's queue
 
-	mu     sync.Mutex // guards remote description changes and closed
-	closed bool
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu        sync.Mutex // guards remote description changes and closed
+	closed    bool
+	connected atomic.Bool // the peer connection was connected once
+	timer     *time.Timer // closes a session that never connects
+	done      chan struct{}
+	wg        sync.WaitGroup
+	once      sync.Once
 }
 
 // ID is the session's id (the last segment of its WHIP/WHEP resource).
@@ -220,6 +231,7 @@ func (s *Session) Close() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		s.timer.Stop()
 		r := s.relay
 		if s.publisher {
 			// First end the publication: a viewer joining from now on fails
@@ -261,6 +273,20 @@ func (s *Session) Close() {
 	})
 }
 
+// discard drops a session that failed before it was registered: nothing to
+// unregister or tell (OnClose is not called), and a later Close is a no-op.
+func (s *Session) discard() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.timer.Stop()
+		_ = s.pc.Close()
+		s.wg.Wait()
+		close(s.done)
+	})
+}
+
 // goClose closes s on a goroutine of the relay: for pion callbacks, which
 // must not wait for the session's goroutines.
 func (r *Relay) goClose(s *Session) {
@@ -286,7 +312,16 @@ func (r *Relay) newSession(camera, principal string, publisher bool) (*Session, 
 		relay: r, pc: pc, done: make(chan struct{})}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		r.log.Debug("peer connection state", "session_id", s.id, "state", st.String())
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			s.connected.Store(true)
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			r.goClose(s)
+		}
+	})
+	s.timer = time.AfterFunc(r.cfg.ConnectTimeout, func() {
+		if !s.connected.Load() {
+			r.log.Debug("session never connected", "session_id", s.id)
 			r.goClose(s)
 		}
 	})
@@ -343,13 +378,13 @@ func (r *Relay) Publish(ctx context.Context, camera, offer string) (*Session, st
 	s.pc.OnTrack(s.pub.onTrack)
 	answer, err := s.answer(ctx, offer)
 	if err != nil {
-		_ = s.pc.Close()
+		s.discard()
 		return nil, "", err
 	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		_ = s.pc.Close()
+		s.discard()
 		return nil, "", ErrClosed
 	}
 	old := r.pubs[camera]
@@ -422,12 +457,12 @@ func (r *Relay) Subscribe(ctx context.Context, camera, principal, offer string) 
 	for _, t := range tracks {
 		local, err := webrtc.NewTrackLocalStaticRTP(t.Codec, t.ID, "securecam-"+camera)
 		if err != nil {
-			_ = s.pc.Close()
+			s.discard()
 			return nil, "", fmt.Errorf("relay: new local track: %w", err)
 		}
 		sender, err := s.pc.AddTrack(local)
 		if err != nil {
-			_ = s.pc.Close()
+			s.discard()
 			return nil, "", fmt.Errorf("relay: add track: %w", err)
 		}
 		locals[t] = local
@@ -435,11 +470,11 @@ func (r *Relay) Subscribe(ctx context.Context, camera, principal, offer string) 
 	}
 	answer, err := s.answer(ctx, offer)
 	if err != nil {
-		_ = s.pc.Close()
+		s.discard()
 		return nil, "", err
 	}
 	if !r.register(s) {
-		_ = s.pc.Close()
+		s.discard()
 		return nil, "", ErrClosed
 	}
 	s.wg.Add(1 + len(senders))

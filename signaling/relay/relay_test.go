@@ -332,3 +332,22 @@ func TestRepublishReplaces(t *testing.T) {
 	v, _ := watch(t, r, "cam1", "v2")
 	waitFor(t, "viewer of the new publication", v.FirstFrame())
 }
+
+// TestUnconnectedViewerIsClosed: a viewer that got its answer and never
+// connects (it went away) does not stay.
+func TestUnconnectedViewerIsClosed(t *testing.T) {
+	r, err := relay.New(relay.Config{SettingEngine: media.LoopbackSettingEngine(), ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	publish(t, r, "cam1")
+	s, _, err := r.Subscribe(context.Background(), "cam1", "ghost", offerSDP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "unconnected viewer closed", s.Done())
+	if n := r.Viewers("cam1"); n != 0 {
+		t.Fatalf("%d viewers left", n)
+	}
+}
