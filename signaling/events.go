@@ -144,6 +144,9 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 	if err := s.store.CreateEvent(ctx, &e); err != nil {
 		return store.Event{}, err
 	}
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ctx, e)
+	}
 	log := s.log.With("event_id", e.ID, "device_id", camera.ID, "triggered_by", e.TriggeredBy)
 	at := s.cfg.Now().UTC()
 	alert, err := s.store.ClaimEventNotification(ctx, e.ID, at, s.cfg.Events.Cooldown)
@@ -192,6 +195,9 @@ func (s *Service) EndEvent(ctx context.Context, e store.Event, endedAt *time.Tim
 	ended, err := s.store.EndEvent(ctx, e.ID, at)
 	if err != nil {
 		return store.Event{}, err
+	}
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ctx, ended)
 	}
 	if ended.DeviceID != "" {
 		s.sendEvent(ctx, ended.DeviceID, ended)

@@ -163,6 +163,9 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if u.Name != nil || u.RecordingMode != nil {
 		s.announceDevice(ctx, d.UserID, wire.DeviceUpdated, d)
 	}
+	if u.RecordingMode != nil && s.onMode != nil {
+		s.onMode(ctx, d)
+	}
 	writeJSON(w, http.StatusOK, wire.FromDevice(d))
 	return nil
 }

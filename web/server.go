@@ -235,6 +235,11 @@ type Deps struct {
 	// OnLinkRevoked runs after a link is revoked (directly or by deleting a device),
 	// for example to end live sessions between the two devices.
 	OnLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	// OnPublished runs after a camera's publication (WHIP) was recorded as the stream
+	// session row (for example to record it on the server).
+	OnPublished func(row store.StreamSession)
+	// OnRecordingMode runs after an owner changed a camera's recording_mode.
+	OnRecordingMode func(ctx context.Context, camera store.Device)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -256,6 +261,8 @@ type Server struct {
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	onPublished   func(row store.StreamSession)
+	onMode        func(ctx context.Context, camera store.Device)
 	now           func() time.Time
 	creds         *credentials // tokens and origins, as the SocketAuth checks them
 	hasher        *password.Pool
@@ -319,6 +326,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
+		onPublished:   deps.OnPublished,
+		onMode:        deps.OnRecordingMode,
 		now:           creds.now,
 		creds:         creds,
 	}
