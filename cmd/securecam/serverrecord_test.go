@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,9 +27,9 @@ import (
 // child process), recorded as the camera's recording_mode says; every file is played
 // back through the hub and checked with ffprobe and ffmpeg.
 
-// recordingHub starts an embedded hub that knows its own address (the WHIP URL of
-// relay.publish) with extra settings.
-func recordingHub(t *testing.T, env map[string]string) *proc {
+// recordingEnv is the settings of an embedded hub that knows its own address (the
+// WHIP URL of relay.publish), with its own data directory, and extra ones.
+func recordingEnv(t *testing.T, extra map[string]string) map[string]string {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -36,11 +37,16 @@ func recordingHub(t *testing.T, env map[string]string) *proc {
 		}
 	}
 	addr := freeAddr(t)
-	all := map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_PUBLIC_URL": "http://" + addr}
-	for k, v := range env {
-		all[k] = v
-	}
-	return startProc(t, all)
+	env := map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_PUBLIC_URL": "http://" + addr,
+		"SECURECAM_DATA_DIR": t.TempDir()}
+	maps.Copy(env, extra)
+	return env
+}
+
+// recordingHub starts a hub with recordingEnv.
+func recordingHub(t *testing.T, extra map[string]string) *proc {
+	t.Helper()
+	return startProc(t, recordingEnv(t, extra))
 }
 
 // askedToPublish waits for relay.publish on the camera's socket and checks its WHIP URL.
@@ -288,5 +294,55 @@ func TestServerRecordingContinuous(t *testing.T) {
 	}
 	if err := whip.Delete(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServerRecordingCrash: a hub killed (SIGKILL) while recording leaves its spool
+// file; started again on the same data directory, it stores what the file held before
+// it serves: the first listing shows the recording available, and it plays.
+func TestServerRecordingCrash(t *testing.T) {
+	t.Parallel()
+	env := recordingEnv(t, nil)
+	p := startProc(t, env)
+	acct := newAccount(t, p)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	call(t, "PATCH", p.URL+"/api/v1/devices/"+acct.camera.Device.ID, acct.token,
+		[]byte(`{"recording_mode":"continuous"}`), "Content-Type", "application/json").decode(t, http.StatusOK, nil)
+	conn := dialDevice(t, p, acct.camera)
+	askedToPublish(t, p, conn)
+	cam, _ := publish(ctx, t, p, acct)
+
+	var started uint64
+	waitFor(t, "the recording to start", time.Minute, func() bool {
+		started = cam.Stats().FramesSent
+		return len(serverRecordings(t, p, acct)) > 0
+	})
+	framesSent(t, cam, started, 3*30)
+	spool := filepath.Join(env["SECURECAM_DATA_DIR"], "recording-spool")
+	waitFor(t, "the spool file to hold clusters", time.Minute, func() bool {
+		files, _ := filepath.Glob(filepath.Join(spool, "*.webm.part"))
+		if len(files) != 1 {
+			return false
+		}
+		fi, err := os.Stat(files[0])
+		return err == nil && fi.Size() > 64<<10
+	})
+	if recs := serverRecordings(t, p, acct); len(recs) != 1 || recs[0].Status != "pending" || recs[0].ObjectKey != nil {
+		t.Fatalf("recordings while recording: %+v, want one pending without a clip", recs)
+	}
+	p.Kill()
+	_ = conn.CloseNow()
+
+	again := startProc(t, env)
+	recs := serverRecordings(t, again, acct)
+	if len(recs) != 1 || recs[0].Status != "available" {
+		t.Fatalf("recordings after the restart: %+v, want the one recording available", recs)
+	}
+	if got := playClip(t, again, acct, recs[0]); got < 2*time.Second {
+		t.Errorf("salvaged clip of %v, want the 3 s and more recorded before the kill, less at most its last second", got)
+	}
+	if files, _ := filepath.Glob(filepath.Join(spool, "*")); len(files) != 0 {
+		t.Errorf("spool directory after the restart holds %v, want nothing", files)
 	}
 }
