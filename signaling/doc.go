@@ -1,7 +1,9 @@
 // Package signaling gives the hub's messages their meaning: durable remote commands,
 // live-view sessions and their WebRTC offer/answer/candidate relay, motion events and
 // their notifications (in-app and, through an [Alerter], push), camera_offline events,
-// telemetry relay, and the REST twins of those socket actions.
+// telemetry relay, the household's arming (modes, scheduled switches, the arming
+// message; which cameras alert in which mode, quiet hours and mutes), and the REST
+// twins of those socket actions.
 //
 // A [Service] registers its handlers on a [hub.Hub] with [Service.Attach] and is told
 // about connections through [Service.OnConnect], [Service.OnDisconnect] and
@@ -19,7 +21,7 @@
 // device that sent the message, so one device's messages are handled in order. The
 // Service owns two kinds of goroutines: the sweeper started by [Service.Run] (expiring
 // commands, closing stream sessions past a timeout or the resume grace period, raising
-// due camera_offline alerts),
+// due camera_offline alerts, making due scheduled arming switches),
 // which Run waits for, and timers (command re-dispatch, the end of a camera_offline
 // event once its camera is back), which [Service.Close] stops and waits for.
 package signaling

@@ -24,6 +24,7 @@ type EventStore interface {
 	ScheduleCameraOffline(ctx context.Context, c store.CameraOfflineCheck) error
 	ClaimCameraOffline(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.CameraOfflineCheck, error)
 	FinishCameraOffline(ctx context.Context, deviceID string, droppedAt time.Time) error
+	ArmingStore
 }
 
 // Alerter queues an alert push about event e for the offline viewer deviceID, with
@@ -38,7 +39,8 @@ type EventConfig struct {
 	// Cooldown: once an event of a camera alerted its owner, the camera's further
 	// events with the same trigger within Cooldown are recorded and reach online
 	// viewers as event messages, but raise no notification and no push (a flapping
-	// motion sensor alerts once). Default 1 min.
+	// motion sensor alerts once). A camera's own event cooldown setting overrides it.
+	// Default 1 min.
 	Cooldown time.Duration
 	// CameraOfflineAfter: a camera that dropped off without a clean close and stays
 	// away this long raises a camera_offline event. The countdown is kept in the store
@@ -139,8 +141,12 @@ func (s *Service) RaiseEvent(ctx context.Context, camera store.Device, req wire.
 	return s.raise(ctx, camera, e)
 }
 
-// raise records e and announces it (see RaiseEvent).
+// raise records e and announces it (see RaiseEvent). A camera that is not armed has
+// its motion recorded with Disarmed set, sent to its online viewers, and nothing more;
+// camera_offline is about the system, not motion, and alerts whatever the mode.
 func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event) (store.Event, error) {
+	armed, cooldown := s.alertPolicy(ctx, camera)
+	e.Disarmed = !armed && e.TriggeredBy != store.TriggerCameraOffline
 	if err := s.store.CreateEvent(ctx, &e); err != nil {
 		return store.Event{}, err
 	}
@@ -148,10 +154,15 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 		s.cfg.OnEvent(ctx, e)
 	}
 	log := s.log.With("event_id", e.ID, "device_id", camera.ID, "triggered_by", e.TriggeredBy)
+	if e.Disarmed {
+		s.sendEvent(ctx, camera.ID, e)
+		log.DebugContext(ctx, "event of a camera not armed: no alerts")
+		return e, nil
+	}
 	at := s.cfg.Now().UTC()
-	alert, err := s.store.ClaimEventNotification(ctx, e.ID, at, s.cfg.Events.Cooldown)
+	alert, err := s.store.ClaimEventNotification(ctx, e.ID, at, cooldown)
 	if err != nil {
-		log.WarnContext(ctx, "claim event notification: no alerts for this event", "err", err)
+		log.WarnContext(ctx, "claim event notification: no alerts for this event", "event_id", e.ID, "err", err)
 	}
 	if alert {
 		t := at.Truncate(time.Microsecond)
@@ -162,8 +173,26 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 		log.DebugContext(ctx, "event within the camera's cooldown: no alerts")
 		return e, nil
 	}
-	s.notifyUser(ctx, e, at)
+	prefs := s.recipientPrefs(camera.ID, at)
+	if prefs.of(ctx, e.UserID).muted {
+		log.DebugContext(ctx, "camera muted by its owner: no notification")
+	} else {
+		s.notifyUser(ctx, e, at)
+	}
+	if len(offline) == 0 {
+		return e, nil
+	}
+	users, err := s.store.DeviceUsers(ctx, offline)
+	if err != nil {
+		log.WarnContext(ctx, "alert pushes: load the viewers' users", "err", err)
+		return e, nil
+	}
 	for _, id := range offline {
+		if p := prefs.of(ctx, users[id]); p.muted || p.quiet {
+			log.DebugContext(ctx, "no alert push: the viewer's user muted the camera or is in quiet hours", "viewer_id", id,
+				"muted", p.muted, "quiet", p.quiet)
+			continue
+		}
 		if s.cfg.Alerter == nil {
 			log.InfoContext(ctx, "alert push for an offline viewer not sent: no push configured", "viewer_id", id)
 			continue

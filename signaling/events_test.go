@@ -309,6 +309,7 @@ func TestCommandToOfflineCameraWakesItOnce(t *testing.T) {
 	}
 }
 
+// TestCameraOffline: camera_offline after an unclean drop, in every arming mode.
 func TestCameraOffline(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	rig := startPush(t, st)
@@ -325,6 +326,10 @@ func TestCameraOffline(t *testing.T) {
 		acct.link(t, c, away)
 	}
 	view := dial(t, n, viewer)
+	// camera_offline is about the system, not motion: it alerts while disarmed too.
+	if _, err := st.SetArmingMode(t.Context(), store.ArmingChange{UserID: acct.user.ID, Mode: store.ArmDisarmed, ByUserID: acct.user.ID}); err != nil {
+		t.Fatal(err)
+	}
 
 	// wantOffline waits for the camera_offline event of camera.
 	wantOffline := func(camera store.Device) wire.Event {
@@ -332,7 +337,7 @@ func TestCameraOffline(t *testing.T) {
 		env := view.expect("event")
 		ev := decode[wire.Event](t, env)
 		if env.From != camera.ID || ev.DeviceID != camera.ID || ev.TriggeredBy != store.TriggerCameraOffline ||
-			ev.Status != store.EventActive || ev.NotifiedAt == nil {
+			ev.Status != store.EventActive || ev.NotifiedAt == nil || !ev.Armed {
 			t.Fatalf("want camera_offline of %s, got %s", camera.ID, env.Data)
 		}
 		view.expect("notification")

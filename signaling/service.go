@@ -131,6 +131,7 @@ func (s *Service) Attach(h *hub.Hub) {
 	h.Handle(wire.TypeCommandResult, s.handleCommandResult)
 	s.attachStreams(h)
 	s.attachEvents(h)
+	s.attachArming(h)
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
@@ -149,8 +150,9 @@ func (s *Service) OnDisconnect(ctx context.Context, id hub.Identity, clean bool)
 	s.eventsDisconnected(ctx, id, clean)
 }
 
-// Run expires commands, closes stream sessions past their timeouts and raises the due
-// camera_offline alerts every SweepInterval until ctx ends.
+// Run expires commands, closes stream sessions past their timeouts, raises the due
+// camera_offline alerts and makes the due scheduled arming switches every
+// SweepInterval until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -162,6 +164,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.expireCommands(ctx)
 			s.sweepStreams(ctx)
 			s.sweepCameraOffline(ctx)
+			s.sweepArming(ctx)
 			s.relays.sweep(s.cfg.Now())
 		}
 	}

@@ -46,6 +46,8 @@ const (
 // inherited without one). StartedAt falls back to CreatedAt for inherited rows without
 // it. NotifiedAt is set when the event's alerts went out; an event inside its camera's
 // cooldown keeps it nil. VideoURL is set once a recording of it is available.
+// Disarmed is set on an event its camera raised while not armed (column armed false):
+// it alerts nobody.
 type Event struct {
 	ID          string
 	UserID      string
@@ -57,6 +59,7 @@ type Event struct {
 	EndedAt     *time.Time
 	NotifiedAt  *time.Time
 	VideoURL    *string
+	Disarmed    bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

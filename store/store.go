@@ -217,6 +217,7 @@ type Page struct {
 type Store interface {
 	StreamStore
 	EventStore
+	ArmingStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -74,7 +74,11 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 		return fmt.Errorf("list devices: %w", err)
 	}
 	s.livePresence(r.Context(), items)
-	writeJSON(w, http.StatusOK, newList(items, next, wire.FromDevice))
+	out := newList(items, next, wire.FromDevice)
+	if err := s.cameraAlerts(r.Context(), principalFrom(r.Context()).userID, out.Items); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -90,7 +94,11 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	one := []store.Device{d}
 	s.livePresence(r.Context(), one)
-	writeJSON(w, http.StatusOK, wire.FromDevice(one[0]))
+	out := []wire.Device{wire.FromDevice(one[0])}
+	if err := s.cameraAlerts(r.Context(), principalFrom(r.Context()).userID, out); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
 }
 
@@ -118,8 +126,9 @@ func (s *Server) livePresence(ctx context.Context, devices []store.Device) {
 	}
 }
 
-// PATCH /devices/{id} {name?, push_token?, app_version?}; a device token may change
-// only its own push_token and app_version.
+// PATCH /devices/{id} {name?, push_token?, app_version?, recording_mode?, arm_modes?,
+// event_cooldown_seconds?, muted_until?}; a device token may change only its own
+// push_token and app_version. The last four are a camera's settings.
 func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -135,20 +144,26 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if p.device.ID != id {
 			return errForbidden("a device token may only change its own device")
 		}
-		if in.Name != nil || in.RecordingMode != nil {
+		if in.Name != nil || in.RecordingMode != nil || !in.cameraAlertsUpdate.empty() {
 			return errForbidden("a device token may only change push_token and app_version")
 		}
-	} else {
-		dev, err := s.ownedDevice(ctx, p.userID, id)
-		if err != nil {
+	}
+	var owned store.Device
+	if p.device == nil {
+		if owned, err = s.ownedDevice(ctx, p.userID, id); err != nil {
 			return err
 		}
-		if in.RecordingMode != nil && !dev.IsCamera {
+		if in.RecordingMode != nil && !owned.IsCamera {
 			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")
 		}
 	}
 	if err := in.check(); err != nil {
 		return err
+	}
+	if !in.cameraAlertsUpdate.empty() {
+		if err := s.updateCameraAlerts(r, p.userID, owned, in.cameraAlertsUpdate); err != nil {
+			return err
+		}
 	}
 	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion, RecordingMode: in.RecordingMode}
 	var d store.Device
@@ -166,7 +181,11 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if u.RecordingMode != nil && s.onMode != nil {
 		s.onMode(ctx, d)
 	}
-	writeJSON(w, http.StatusOK, wire.FromDevice(d))
+	out := []wire.Device{wire.FromDevice(d)}
+	if err := s.cameraAlerts(ctx, p.userID, out); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
 }
 

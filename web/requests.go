@@ -129,6 +129,7 @@ type updateDeviceRequest struct {
 	PushToken     *string `json:"push_token"`
 	AppVersion    *string `json:"app_version"`
 	RecordingMode *string `json:"recording_mode"`
+	cameraAlertsUpdate
 }
 
 // recordingModes are the values of a camera's recording_mode.

@@ -81,6 +81,8 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Delete("/recordings/{id}", s.h(s.handleDeleteRecording))
 				r.Get("/recordings/{id}/content", s.h(s.handleRecordingContent))
 				r.Get("/notifications", s.h(s.handleListNotifications))
+				r.Get("/notification-preferences", s.h(s.handleGetNotificationPrefs))
+				r.Put("/notification-preferences", s.h(s.handleSetNotificationPrefs))
 				r.Post("/notifications/{id}/read", s.h(s.handleReadNotification))
 				r.Post("/commands", s.h(s.handleSendCommand))
 				r.Get("/commands", s.h(s.handleListCommands))
@@ -94,6 +96,9 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate(true))
 				r.Patch("/devices/{id}", s.h(s.handleUpdateDevice))
+				r.Get("/arming", s.h(s.handleGetArming))
+				r.Put("/arming", s.h(s.handleSetArming))
+				r.Put("/arming/schedule", s.h(s.handleSetArmingSchedule))
 				r.Post("/ws-tickets", s.h(s.handleCreateTicket))
 				r.Get("/ice-servers", s.h(s.handleICEServers))
 				r.Post("/events", s.h(s.handleCreateEvent))

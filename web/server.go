@@ -65,6 +65,7 @@ type Store interface {
 	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
 
 	EventStore
+	store.ArmingStore
 
 	Linked(ctx context.Context, a, b string) (bool, error)
 	CreateStreamSession(ctx context.Context, s *store.StreamSession, maxOpen int) error
@@ -211,6 +212,8 @@ type Deps struct {
 	Commands Commands
 	// Events backs POST and PATCH /events. Nil: those endpoints answer 503.
 	Events Events
+	// Arming backs PUT /arming and /arming/schedule. Nil: those endpoints answer 503.
+	Arming Arming
 	// Streams backs /streams and /ice-servers. Nil: those endpoints answer 503.
 	Streams Streams
 	// Recordings stores the clips of recordings: new ones in its primary storage, older
@@ -253,6 +256,7 @@ type Server struct {
 	sockets       Sockets
 	commands      Commands
 	events        Events
+	arming        Arming
 	streams       Streams
 	media         Media
 	publishers    PublishRequester
@@ -318,6 +322,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		sockets:       deps.Sockets,
 		commands:      deps.Commands,
 		events:        deps.Events,
+		arming:        deps.Arming,
 		streams:       deps.Streams,
 		media:         deps.Media,
 		publishers:    deps.Publishers,

@@ -287,6 +287,7 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 	deps.Sockets = n.hub
 	deps.Commands = n.svc
 	deps.Events = n.svc
+	deps.Arming = n.svc
 	deps.Recordings = n.events.recordings
 	if !n.cfg.S3.Enabled() {
 		// New clips go to the data directory: uploads keep its reserve.

@@ -89,7 +89,7 @@ func TestProtocolDocMessageTypes(t *testing.T) {
 	for _, typ := range typeConstants(t) {
 		declared[typ] = false
 	}
-	for _, heading := range []string{"## Commands", "## Live view, events and telemetry"} {
+	for _, heading := range []string{"## Commands", "## Live view, events and telemetry", "## Arming"} {
 		for line := range strings.Lines(protocolDoc(t, heading)) {
 			if !strings.HasPrefix(line, "| `") {
 				continue

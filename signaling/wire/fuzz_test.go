@@ -59,6 +59,7 @@ var messages = map[string]message{
 	wire.TypeStreamEnd:       checked(func(r *wire.StreamReason) error { return r.Validate() }),
 	wire.TypeStreamEnded:     checked(func(r *wire.StreamReason) error { return r.Validate() }),
 	wire.TypeStreamResume:    noCheck[struct{}](),
+	wire.TypeRelayPublish:    noCheck[wire.RelayPublish](),
 	"ack of stream.end":      noCheck[wire.StreamStatus](),
 
 	wire.TypeEventStart:   checked(func(r *wire.EventRequest) error { return r.Validate(fuzzNow) }),
@@ -66,6 +67,8 @@ var messages = map[string]message{
 	wire.TypeEventEnd:     checked(func(r *wire.EventEnd) error { return r.Validate() }),
 	wire.TypeEvent:        noCheck[wire.Event](),
 	wire.TypeNotification: noCheck[wire.Notification](),
+	wire.TypeArmingSet:    checked(func(r *wire.ArmingRequest) error { return r.Validate() }),
+	wire.TypeArming:       noCheck[wire.Arming](),
 	wire.TypeTelemetry: {
 		new:      func() any { return new(wire.Telemetry) },
 		validate: func(v any) error { return v.(*wire.Telemetry).Validate() },

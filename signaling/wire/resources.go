@@ -47,6 +47,12 @@ type Device struct {
 	// RecordingMode is what the hub records of a camera's relayed stream (cameras
 	// only).
 	RecordingMode string `json:"recording_mode,omitempty"`
+	// A camera's alert settings, in the REST API's device objects (not in device
+	// messages): the arming modes it alerts in, its event cooldown in seconds, and until
+	// when the caller muted it (null: not muted).
+	ArmModes             []string   `json:"arm_modes,omitempty"`
+	EventCooldownSeconds *int       `json:"event_cooldown_seconds,omitempty"`
+	MutedUntil           *time.Time `json:"muted_until,omitempty"`
 }
 
 // FromDevice converts a store row.
@@ -163,15 +169,18 @@ type Event struct {
 	EndedAt     *time.Time `json:"ended_at"`
 	NotifiedAt  *time.Time `json:"notified_at"`
 	VideoURL    *string    `json:"video_url"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// Armed is false for an event its camera raised while not armed: recorded, but it
+	// alerted nobody.
+	Armed     bool      `json:"armed"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // FromEvent converts a store row.
 func FromEvent(e store.Event) Event {
 	return Event{ID: e.ID, UserID: e.UserID, DeviceID: e.DeviceID, Title: e.Title, TriggeredBy: e.TriggeredBy,
 		Status: e.Status, StartedAt: e.StartedAt, EndedAt: e.EndedAt, NotifiedAt: e.NotifiedAt,
-		VideoURL: e.VideoURL, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		VideoURL: e.VideoURL, Armed: !e.Disarmed, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // Notification is the notification object, and the data of the notification message.

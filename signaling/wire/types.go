@@ -30,4 +30,7 @@ const (
 	TypeEvent        = "event"        // hub → viewers: Event
 	TypeNotification = "notification" // hub → the user's devices: Notification
 	TypeTelemetry    = "telemetry"    // camera → hub → viewers: Telemetry
+
+	TypeArmingSet = "arming.set" // a user's device → hub: ArmingRequest; ack Arming
+	TypeArming    = "arming"     // hub → every device of the household: Arming
 )

@@ -30,3 +30,6 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// NewClockAt returns a Clock at t, in UTC.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t.UTC()} }

@@ -78,6 +78,9 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 		{"MediaSessions", testMediaSessions},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
+		{"Arming", testArming},
+		{"ArmingDST", testArmingDST},
+		{"CameraSettings", testCameraSettings},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

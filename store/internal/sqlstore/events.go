@@ -10,16 +10,18 @@ import (
 )
 
 const eventCols = `id, user_id, device_id, title, triggered_by, status, COALESCE(started_at, created_at),
-	ended_at, notified_at, video_url, created_at, updated_at`
+	ended_at, notified_at, video_url, armed, created_at, updated_at`
 
 func scanEvent(r Row) (store.Event, error) {
 	var e store.Event
 	var dev *string
+	armed := true
 	err := r.Scan(&e.ID, &e.UserID, &dev, &e.Title, &e.TriggeredBy, &e.Status, timeDst{&e.StartedAt},
-		nullTimeDst{&e.EndedAt}, nullTimeDst{&e.NotifiedAt}, &e.VideoURL, timeDst{&e.CreatedAt}, timeDst{&e.UpdatedAt})
+		nullTimeDst{&e.EndedAt}, nullTimeDst{&e.NotifiedAt}, &e.VideoURL, &armed, timeDst{&e.CreatedAt}, timeDst{&e.UpdatedAt})
 	if dev != nil {
 		e.DeviceID = *dev
 	}
+	e.Disarmed = !armed
 	return e, err
 }
 
@@ -55,12 +57,12 @@ func (s *Store) CreateEvent(ctx context.Context, e *store.Event) error {
 	}
 	var got string
 	err = s.db.Write().QueryRow(ctx, `INSERT INTO events
-		(id, user_id, device_id, title, triggered_by, status, started_at, ended_at, created_at, updated_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9
+		(id, user_id, device_id, title, triggered_by, status, started_at, ended_at, created_at, updated_at, armed)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10
 		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2 AND deleted_at IS NULL)
 		RETURNING id`,
 		n.ID, n.UserID, n.DeviceID, n.Title, n.TriggeredBy, n.Status, s.t(n.StartedAt), s.nt(n.EndedAt),
-		s.t(n.CreatedAt)).Scan(&got)
+		s.t(n.CreatedAt), !n.Disarmed).Scan(&got)
 	if err != nil {
 		return s.mapErr(op, err)
 	}

@@ -99,6 +99,12 @@ export const api = {
     return res.json();
   },
 
+  getArming: () => request('GET', 'arming'),
+  setArming: (mode) => request('PUT', 'arming', { mode }),
+  setArmingSchedule: (timeZone, rules) => request('PUT', 'arming/schedule', { time_zone: timeZone, rules }),
+  getNotificationPrefs: () => request('GET', 'notification-preferences'),
+  setQuietHours: (quietHours) => request('PUT', 'notification-preferences', { quiet_hours: quietHours }),
+
   listNotifications: () => request('GET', 'notifications?unread=true&limit=200'),
   markNotificationRead: (id) => request('POST', `notifications/${id}/read`),
 };

@@ -1,6 +1,6 @@
 // App state shared by the screens: the signed-in user, the
-// user's devices with live presence and telemetry, links, events and unread
-// notifications. One plain object replaced on every change; components read
+// user's devices with live presence and telemetry, links, events, unread
+// notifications and the household's arming. One plain object replaced on every change; components read
 // it with useAppState() and re-render.
 
 import { useEffect, useReducer } from '../vendor/htm-preact.js';
@@ -15,6 +15,7 @@ let state = {
   events: [],
   eventsCursor: null,
   unread: [],
+  arming: null, // GET /api/v1/arming, kept current by arming messages
   announcement: '',
 };
 const listeners = new Set();
@@ -55,7 +56,7 @@ export function signedIn(user) {
 }
 
 export function signedOut() {
-  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, unread: [] });
+  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, unread: [], arming: null });
 }
 
 export function rememberedEmail() {
@@ -167,6 +168,11 @@ export function applyDeviceChange(devices, { change, device }) {
   }
 }
 
+// refreshArming reads the household's arming.
+export async function refreshArming() {
+  setState({ arming: await api.getArming() });
+}
+
 // connectState keeps the shared state current from the socket's messages.
 // It returns the function that disconnects it.
 export function connectState(socket) {
@@ -184,6 +190,11 @@ export function connectState(socket) {
           .catch(warn('devices'));
         refreshLinks().catch(warn('links'));
         refreshNotifications().catch(warn('notifications'));
+        refreshArming().catch(warn('arming'));
+        break;
+      case 'arming':
+        setState({ arming: d });
+        announce(`Now ${d.mode}${d.source === 'schedule' ? ' (schedule)' : ''}.`);
         break;
       case 'presence': {
         const before = state.devices.find((x) => x.id === d.device_id);

@@ -6,6 +6,7 @@ import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { Socket } from '../socket.js';
 import { connectState, defaultDeviceName, ensureDevice, forgetDevice, hasDevice, signedIn, signedOut, useAppState } from '../store.js';
+import { ArmControl, SettingsPage } from './arming.js';
 import { ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from './auth.js';
 import { CameraPage } from './camera-mode.js';
 import { ErrorText, Link, navigate, useAction, useLocation } from './common.js';
@@ -36,6 +37,7 @@ const TITLES = {
   '/events': 'Events',
   '/links': 'Links',
   '/notifications': 'Notifications',
+  '/settings': 'Settings',
 };
 
 export function App() {
@@ -146,6 +148,7 @@ function Session({ user, path }) {
       <a class="skip" href="#main">Skip to content</a>
       <span class="brand">SecureCam</span>
       ${role === 'viewer' && html`<${Nav} />`}
+      ${role === 'viewer' && conn && html`<${ArmControl} />`}
       <span class="conn" role="status" data-status=${socketState.status}>${socketText(socketState)}</span>
       <button type="button" id="sign-out" disabled=${signOutState.busy} onClick=${() => signOut()}>Sign out</button>
     </header>
@@ -198,6 +201,8 @@ function Page({ path, conn }) {
       return html`<${LinksPage} device=${conn.device} />`;
     case '/notifications':
       return html`<${NotificationsPage} />`;
+    case '/settings':
+      return html`<${SettingsPage} />`;
     default:
       return html`<h1>Page not found</h1>
         <p><${Link} href="/">Go to your devices<//></p>`;
@@ -216,6 +221,7 @@ function Nav() {
       <${Link} href="/notifications" id="nav-notifications">
         Notifications${n > 0 && html` <span class="badge" id="unread-count">${n}<span class="visually-hidden"> unread</span></span>`}
       <//>
+      <${Link} href="/settings">Settings<//>
     </nav>`;
 }
 
