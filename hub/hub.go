@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -283,6 +284,19 @@ func (h *Hub) Handle(typ string, fn HandlerFunc) {
 	h.handlersMu.Lock()
 	defer h.handlersMu.Unlock()
 	h.handlers[typ] = fn
+}
+
+// HandledTypes lists, sorted, the message types a handler is registered for: every
+// type a client may send besides the hub's own (hello, ack, ping).
+func (h *Hub) HandledTypes() []string {
+	h.handlersMu.RLock()
+	defer h.handlersMu.RUnlock()
+	types := make([]string, 0, len(h.handlers))
+	for typ := range h.handlers {
+		types = append(types, typ)
+	}
+	slices.Sort(types)
+	return types
 }
 
 func (h *Hub) handler(typ string) HandlerFunc {

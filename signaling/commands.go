@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -47,21 +48,17 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if req.SourceDeviceID == req.TargetDeviceID {
 		return store.Command{}, wire.Errorf(wire.CodeBadRequest, "a device cannot command itself")
 	}
-	for _, id := range []string{req.SourceDeviceID, req.TargetDeviceID} {
-		d, err := s.store.Device(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-			return store.Command{}, wire.Errorf(wire.CodeNotFound, "device %s not found", id)
-		}
-		if err != nil {
-			return store.Command{}, err
-		}
+	src, err := s.store.Device(ctx, req.SourceDeviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && src.UserID != userID) {
+		return store.Command{}, wire.Errorf(wire.CodeNotFound, "device %s not found", req.SourceDeviceID)
 	}
-	linked, err := s.store.Linked(ctx, req.SourceDeviceID, req.TargetDeviceID)
 	if err != nil {
 		return store.Command{}, err
 	}
-	if !linked {
-		return store.Command{}, wire.Errorf(wire.CodeNotLinked, "the devices are not linked")
+	// The target is the user's own device, or a camera shared with the user by a role
+	// that may command it; either way linked with the source.
+	if _, err := s.access.Device(ctx, userID, req.SourceDeviceID, req.TargetDeviceID, access.Command); err != nil {
+		return store.Command{}, err
 	}
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{

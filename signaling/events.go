@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -174,10 +175,12 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 		return e, nil
 	}
 	prefs := s.recipientPrefs(camera.ID, at)
-	if prefs.of(ctx, e.UserID).muted {
-		log.DebugContext(ctx, "camera muted by its owner: no notification")
-	} else {
-		s.notifyUser(ctx, e, at)
+	for _, u := range append([]string{e.UserID}, s.sharedWith(ctx, camera.ID, access.ReadEvents)...) {
+		if prefs.of(ctx, u).muted {
+			log.DebugContext(ctx, "camera muted by the user: no notification", "user_id", u)
+			continue
+		}
+		s.notifyUser(ctx, e, u, at)
 	}
 	if len(offline) == 0 {
 		return e, nil
@@ -256,11 +259,35 @@ func (s *Service) sendEvent(ctx context.Context, cameraID string, e store.Event)
 	return offline
 }
 
-// notifyUser records the owner's notification of e and sends it to the owner's online
-// devices that are not cameras (unattended camera phones show no notifications).
-func (s *Service) notifyUser(ctx context.Context, e store.Event, at time.Time) {
+// sharedWith lists the users whose active share of the camera allows a.
+func (s *Service) sharedWith(ctx context.Context, cameraID string, a access.Action) []string {
+	var users []string
+	p := store.Page{Limit: 200}
+	for {
+		shares, next, err := s.store.ListShares(ctx, store.ShareFilter{CameraDeviceIDs: []string{cameraID},
+			Statuses: []string{store.ShareActive}}, p)
+		if err != nil {
+			s.log.WarnContext(ctx, "load the camera's shares", "device_id", cameraID, "err", err)
+			return users
+		}
+		for _, sh := range shares {
+			if sh.UserID != nil && access.Allows(access.Role(sh.Role), a) {
+				users = append(users, *sh.UserID)
+			}
+		}
+		if next == "" {
+			return users
+		}
+		p.Cursor = next
+	}
+}
+
+// notifyUser records userID's notification of e (the camera's owner, or a user it is
+// shared with) and sends it to the user's online devices that are not cameras
+// (unattended camera phones show no notifications).
+func (s *Service) notifyUser(ctx context.Context, e store.Event, userID string, at time.Time) {
 	channel, status := store.ChannelInApp, store.NotificationSent
-	n := store.Notification{EventID: &e.ID, UserID: e.UserID, SentAt: &at, Channel: &channel, Status: &status}
+	n := store.Notification{EventID: &e.ID, UserID: userID, SentAt: &at, Channel: &channel, Status: &status}
 	if err := s.store.CreateNotification(ctx, &n); err != nil {
 		s.log.WarnContext(ctx, "record notification", "event_id", e.ID, "err", err)
 		return
@@ -269,7 +296,7 @@ func (s *Service) notifyUser(ctx context.Context, e store.Event, at time.Time) {
 	env := hub.Envelope{Type: wire.TypeNotification, Data: data}
 	p := store.Page{Limit: 200}
 	for {
-		devices, next, err := s.store.ListDevices(ctx, e.UserID, p)
+		devices, next, err := s.store.ListDevices(ctx, userID, p)
 		if err != nil {
 			s.log.WarnContext(ctx, "notification: load the user's devices", "event_id", e.ID, "err", err)
 			return

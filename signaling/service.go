@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -18,6 +19,8 @@ import (
 type Store interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	Linked(ctx context.Context, a, b string) (bool, error)
+	ActiveShare(ctx context.Context, cameraDeviceID, userID string) (store.Share, error)
+	ListShares(ctx context.Context, f store.ShareFilter, p store.Page) ([]store.Share, string, error)
 
 	CreateCommand(ctx context.Context, c *store.Command, dedupeWindow time.Duration) (bool, error)
 	Command(ctx context.Context, id string) (store.Command, error)
@@ -91,6 +94,7 @@ type Service struct {
 	wg     sync.WaitGroup         // running timer callbacks
 
 	relays *relayCache // sessions that candidates are relayed in
+	access *access.Checker
 }
 
 // New returns a Service. It routes nothing until [Service.Attach].
@@ -121,6 +125,7 @@ func New(cfg Config) (*Service, error) {
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
 		relays: newRelayCache(),
+		access: access.New(cfg.Store),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -55,26 +56,26 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 	if err := req.Validate(); err != nil {
 		return store.StreamSession{}, store.Device{}, err
 	}
-	var camera store.Device
-	for _, id := range []string{req.RequesterDeviceID, req.CameraDeviceID} {
-		d, err := s.store.Device(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-			return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeNotFound, "device %s not found", id)
-		}
-		if err != nil {
-			return store.StreamSession{}, store.Device{}, err
-		}
-		camera = d
+	d, err := s.store.Device(ctx, req.RequesterDeviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
+		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeNotFound, "device %s not found", req.RequesterDeviceID)
 	}
-	if camera.Role != store.RoleCamera {
-		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeBadRequest, "camera_device_id is not a camera")
-	}
-	linked, err := s.store.Linked(ctx, req.CameraDeviceID, req.RequesterDeviceID)
 	if err != nil {
 		return store.StreamSession{}, store.Device{}, err
 	}
-	if !linked {
-		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeNotLinked, "the devices are not linked")
+	g, err := s.access.User(ctx, userID, req.CameraDeviceID, access.View)
+	if errors.Is(err, access.ErrDenied) {
+		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeNotFound, "device %s not found", req.CameraDeviceID)
+	}
+	if err != nil {
+		return store.StreamSession{}, store.Device{}, err
+	}
+	camera := g.Camera
+	if camera.Role != store.RoleCamera {
+		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeBadRequest, "camera_device_id is not a camera")
+	}
+	if _, err := s.access.Device(ctx, userID, req.RequesterDeviceID, req.CameraDeviceID, access.View); err != nil {
+		return store.StreamSession{}, store.Device{}, err
 	}
 	sess := store.StreamSession{
 		OwnerUserID:       userID,

@@ -218,6 +218,7 @@ type Store interface {
 	StreamStore
 	EventStore
 	ArmingStore
+	ShareStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -297,7 +298,8 @@ type Store interface {
 	ClearPushToken(ctx context.Context, deviceID, token string) error
 
 	// CreateLink inserts an active link. ErrNotFound unless both devices exist and
-	// belong to l.OwnerUserID; ErrConflict if an active link between the same camera
+	// belong to l.OwnerUserID (or the camera is shared with l.OwnerUserID by an
+	// active share: an invitee links their own viewers to a shared camera); ErrConflict if an active link between the same camera
 	// and client exists.
 	CreateLink(ctx context.Context, l *DeviceLink) error
 	Link(ctx context.Context, id string) (DeviceLink, error)
@@ -314,7 +316,8 @@ type Store interface {
 	// source device created a command with that request id within dedupeWindow (before
 	// c.CreatedAt, or now), that command is returned in *c with created=false and
 	// nothing is inserted. ErrNotFound unless both devices exist and belong to
-	// c.OwnerUserID.
+	// c.OwnerUserID, or the target is a camera shared with c.OwnerUserID by an
+	// active share (the command's owner is the user who sent it).
 	CreateCommand(ctx context.Context, c *Command, dedupeWindow time.Duration) (created bool, err error)
 	Command(ctx context.Context, id string) (Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f CommandFilter, p Page) (items []Command, nextCursor string, err error)

@@ -87,7 +87,9 @@ type StreamStore interface {
 	// media provider MediaP2P when s.MediaProvider is empty. When maxOpen > 0 and the
 	// camera already has maxOpen open sessions it inserts nothing and returns
 	// ErrLimitReached (concurrent creations for one camera are serialised, so the limit
-	// holds). ErrNotFound unless both devices exist and belong to s.OwnerUserID.
+	// holds). ErrNotFound unless both devices exist and belong to s.OwnerUserID, or
+	// the camera is shared with s.OwnerUserID by an active share (the session's owner
+	// is the user who asked for it).
 	CreateStreamSession(ctx context.Context, s *StreamSession, maxOpen int) error
 	StreamSession(ctx context.Context, id string) (StreamSession, error)
 	// ListStreamSessions lists the owner's sessions, newest first.

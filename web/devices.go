@@ -2,11 +2,11 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -14,17 +14,14 @@ import (
 // Device platforms accepted at registration.
 var platforms = map[string]bool{"ios": true, "android": true, "web": true, "other": true}
 
-// ownedDevice returns the device if it belongs to the user; another user's device and
-// a missing one are both 404.
+// ownedDevice returns the device if it belongs to the user (access.Manage); another
+// user's device and a missing one are both 404, a camera shared with the user 403.
 func (s *Server) ownedDevice(ctx context.Context, userID, id string) (store.Device, error) {
-	d, err := s.store.Device(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
-		return store.Device{}, errNotFound("no such device")
-	}
+	g, err := s.access.User(ctx, userID, id, access.Manage)
 	if err != nil {
-		return store.Device{}, fmt.Errorf("device: %w", err)
+		return store.Device{}, err
 	}
-	return d, nil
+	return g.Camera, nil
 }
 
 // POST /devices {name, role, platform, app_version?, push_token?}
@@ -69,13 +66,27 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	items, next, err := s.store.ListDevices(r.Context(), principalFrom(r.Context()).userID, page)
+	ctx := r.Context()
+	me := principalFrom(ctx).userID
+	items, next, err := s.store.ListDevices(ctx, me, page)
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
 	}
-	s.livePresence(r.Context(), items)
-	out := newList(items, next, wire.FromDevice)
-	if err := s.cameraAlerts(r.Context(), principalFrom(r.Context()).userID, out.Items); err != nil {
+	var shared []store.Device
+	var shares []store.Share
+	if page.Cursor == "" {
+		if shared, shares, err = s.sharedCameras(ctx, me); err != nil {
+			return err
+		}
+	}
+	all := append(items, shared...)
+	s.livePresence(ctx, all)
+	out := newList(all, next, wire.FromDevice)
+	for i, sh := range shares {
+		j := len(items) + i
+		out.Items[j] = wire.FromSharedDevice(all[j], sh, s.userName(ctx, sh.OwnerUserID))
+	}
+	if err := s.cameraAlerts(ctx, me, out.Items); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -88,14 +99,18 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.ownedDevice(r.Context(), principalFrom(r.Context()).userID, id)
+	ctx := r.Context()
+	g, err := s.may(ctx, id, access.View)
 	if err != nil {
 		return err
 	}
-	one := []store.Device{d}
-	s.livePresence(r.Context(), one)
+	one := []store.Device{g.Camera}
+	s.livePresence(ctx, one)
 	out := []wire.Device{wire.FromDevice(one[0])}
-	if err := s.cameraAlerts(r.Context(), principalFrom(r.Context()).userID, out); err != nil {
+	if g.Share != nil {
+		out[0] = wire.FromSharedDevice(one[0], *g.Share, s.userName(ctx, g.Share.OwnerUserID))
+	}
+	if err := s.cameraAlerts(ctx, principalFrom(ctx).userID, out); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out[0])
@@ -150,8 +165,18 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	}
 	var owned store.Device
 	if p.device == nil {
-		if owned, err = s.ownedDevice(ctx, p.userID, id); err != nil {
+		// Muting is the caller's own setting: reading the camera's events is enough.
+		action := access.Configure
+		if in.onlyMutes() {
+			action = access.ReadEvents
+		}
+		g, err := s.may(ctx, id, action)
+		if err != nil {
 			return err
+		}
+		owned = g.Camera
+		if g.Share != nil && (in.PushToken != nil || in.AppVersion != nil) {
+			return errForbidden("only the device's owner changes push_token and app_version")
 		}
 		if in.RecordingMode != nil && !owned.IsCamera {
 			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -83,9 +84,10 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// ownedEvent returns the event if the request may see it: the owner's session, or
-// (when allowDevice) the token of the camera that raised it. Anything else is 404.
-func (s *Server) ownedEvent(ctx context.Context, id string) (store.Event, error) {
+// ownedEvent returns the event if the request may do a with it: the owner's session,
+// a session of a user whose role on its camera allows a (signaling/access), or the
+// token of the camera that raised it. A stranger gets 404, a role too weak 403.
+func (s *Server) ownedEvent(ctx context.Context, id string, a access.Action) (store.Event, error) {
 	e, err := s.store.Event(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return e, errNotFound("no such event")
@@ -94,8 +96,19 @@ func (s *Server) ownedEvent(ctx context.Context, id string) (store.Event, error)
 		return e, fmt.Errorf("event: %w", err)
 	}
 	p := principalFrom(ctx)
-	if e.UserID != p.userID || (p.device != nil && p.device.ID != e.DeviceID) {
+	switch {
+	case p.device != nil && (p.device.ID != e.DeviceID || e.UserID != p.userID):
 		return store.Event{}, errNotFound("no such event")
+	case p.device != nil || e.UserID == p.userID: // the owner's, even of a deleted camera
+		return e, nil
+	case e.DeviceID == "":
+		return store.Event{}, errNotFound("no such event")
+	}
+	if _, err := s.may(ctx, e.DeviceID, a); err != nil {
+		if errors.Is(err, access.ErrDenied) && !isForbidden(err) {
+			return store.Event{}, errNotFound("no such event")
+		}
+		return store.Event{}, err
 	}
 	return e, nil
 }
@@ -106,7 +119,7 @@ func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.ownedEvent(r.Context(), id)
+	e, err := s.ownedEvent(r.Context(), id, access.ReadEvents)
 	if err != nil {
 		return err
 	}
@@ -130,7 +143,7 @@ func (s *Server) handleUpdateEvent(w http.ResponseWriter, r *http.Request) error
 	if err := in.check(); err != nil {
 		return err
 	}
-	e, err := s.ownedEvent(r.Context(), id)
+	e, err := s.ownedEvent(r.Context(), id, access.Manage)
 	if err != nil {
 		return err
 	}
@@ -151,7 +164,11 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	items, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).userID, f, page)
+	owner, err := s.listOwner(r.Context(), f.DeviceID, access.ReadEvents)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.store.ListEvents(r.Context(), owner, f, page)
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -16,7 +17,8 @@ func (s *Server) linkRevoked(ctx context.Context, l store.DeviceLink) {
 	}
 }
 
-// POST /device-links {camera_device_id, client_device_id}
+// POST /device-links {camera_device_id, client_device_id}: the client is the caller's,
+// the camera the caller's or shared with the caller; the link is the caller's.
 func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) error {
 	var in createLinkRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
@@ -28,10 +30,11 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) error 
 	cameraID, clientID := in.CameraDeviceID, in.ClientDeviceID
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	camera, err := s.ownedDevice(ctx, p.userID, cameraID)
+	g, err := s.may(ctx, cameraID, access.View) // an invitee links their own viewers to a shared camera
 	if err != nil {
 		return err
 	}
+	camera := g.Camera
 	if _, err := s.ownedDevice(ctx, p.userID, clientID); err != nil {
 		return err
 	}

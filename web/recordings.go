@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
@@ -122,9 +123,11 @@ func (s *Server) handleCreateRecording(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-// ownedRecording returns the recording if the request may see it: the owner's session,
-// or (when the route allows device tokens) the token of its camera. Anything else is 404.
-func (s *Server) ownedRecording(ctx context.Context, id string) (store.Recording, error) {
+// ownedRecording returns the recording if the request may do a with it: the owner's
+// session, a session of a user whose role on its camera allows a (signaling/access),
+// or (when the route allows device tokens) the token of its camera. A stranger gets 404,
+// a role too weak 403.
+func (s *Server) ownedRecording(ctx context.Context, id string, a access.Action) (store.Recording, error) {
 	rec, err := s.store.Recording(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return rec, errNotFound("no such recording")
@@ -133,8 +136,17 @@ func (s *Server) ownedRecording(ctx context.Context, id string) (store.Recording
 		return rec, fmt.Errorf("recording: %w", err)
 	}
 	p := principalFrom(ctx)
-	if rec.OwnerUserID != p.userID || (p.device != nil && p.device.ID != rec.CameraDeviceID) {
+	switch {
+	case p.device != nil && (p.device.ID != rec.CameraDeviceID || rec.OwnerUserID != p.userID):
 		return store.Recording{}, errNotFound("no such recording")
+	case p.device != nil || rec.OwnerUserID == p.userID: // the owner's, even of a deleted camera
+		return rec, nil
+	}
+	if _, err := s.may(ctx, rec.CameraDeviceID, a); err != nil {
+		if errors.Is(err, access.ErrDenied) && !isForbidden(err) {
+			return store.Recording{}, errNotFound("no such recording")
+		}
+		return store.Recording{}, err
 	}
 	return rec, nil
 }
@@ -152,7 +164,7 @@ func (s *Server) handleUploadRecording(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	ctx := r.Context()
-	rec, err := s.ownedRecording(ctx, id)
+	rec, err := s.ownedRecording(ctx, id, access.Manage)
 	if err != nil {
 		return err
 	}
@@ -247,7 +259,7 @@ func (s *Server) handleCompleteRecording(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	ctx := r.Context()
-	rec, err := s.ownedRecording(ctx, id)
+	rec, err := s.ownedRecording(ctx, id, access.Manage)
 	if err != nil {
 		return err
 	}
@@ -372,7 +384,11 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	items, next, err := s.store.ListRecordings(r.Context(), principalFrom(r.Context()).userID, f, page)
+	owner, err := s.listOwner(r.Context(), f.CameraDeviceID, access.ReadClips)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.store.ListRecordings(r.Context(), owner, f, page)
 	if err != nil {
 		return fmt.Errorf("list recordings: %w", err)
 	}
@@ -386,7 +402,7 @@ func (s *Server) handleGetRecording(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	rec, err := s.ownedRecording(r.Context(), id)
+	rec, err := s.ownedRecording(r.Context(), id, access.ReadClips)
 	if err != nil {
 		return err
 	}
@@ -405,7 +421,7 @@ func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	ctx := r.Context()
-	if _, err := s.ownedRecording(ctx, id); err != nil {
+	if _, err := s.ownedRecording(ctx, id, access.Manage); err != nil {
 		return err
 	}
 	rec, err := s.store.DeleteRecording(ctx, id)
@@ -452,7 +468,7 @@ func (s *Server) handleRecordingContent(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	ctx := r.Context()
-	rec, err := s.ownedRecording(ctx, id)
+	rec, err := s.ownedRecording(ctx, id, access.ReadClips)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/store"
 )
 
@@ -134,6 +135,13 @@ type updateDeviceRequest struct {
 
 // recordingModes are the values of a camera's recording_mode.
 var recordingModes = map[string]bool{store.RecordingModeOff: true, store.RecordingModeEvents: true, store.RecordingModeContinuous: true}
+
+// onlyMutes reports whether the request changes nothing but the caller's mute of the
+// camera.
+func (in *updateDeviceRequest) onlyMutes() bool {
+	return in.MutedUntil != nil && in.Name == nil && in.PushToken == nil && in.AppVersion == nil &&
+		in.RecordingMode == nil && in.ArmModes == nil && in.EventCooldownSeconds == nil
+}
 
 func (in *updateDeviceRequest) check() error {
 	if in.Name != nil {
@@ -387,4 +395,80 @@ func unreadOnly(q url.Values) (bool, error) {
 		return false, errBadRequest("unread must be true or false")
 	}
 	return unread, nil
+}
+
+// maxShareCameras bounds the cameras of one invitation.
+const maxShareCameras = 50
+
+// createShareRequest is the body of POST /shares.
+type createShareRequest struct {
+	Email           string   `json:"email"`
+	CameraDeviceIDs []string `json:"camera_device_ids"`
+	Role            string   `json:"role"`
+}
+
+func (in *createShareRequest) check() error {
+	email, err := normalizeEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	if !access.ValidShareRole(in.Role) {
+		return errBadRequest("role must be viewer, operator or admin")
+	}
+	if len(in.CameraDeviceIDs) == 0 || len(in.CameraDeviceIDs) > maxShareCameras {
+		return errBadRequest("camera_device_ids must list 1 to %d cameras", maxShareCameras)
+	}
+	seen := map[string]bool{}
+	for i, v := range in.CameraDeviceIDs {
+		id, err := bodyID("camera_device_ids", v)
+		if err != nil {
+			return err
+		}
+		if seen[id] {
+			return errBadRequest("camera_device_ids lists %s twice", id)
+		}
+		seen[id] = true
+		in.CameraDeviceIDs[i] = id
+	}
+	in.Email = email
+	return nil
+}
+
+// acceptShareRequest is the body of POST /shares/accept.
+type acceptShareRequest struct {
+	Token string `json:"token"`
+}
+
+func (in *acceptShareRequest) check() error {
+	if in.Token == "" || len(in.Token) > 256 {
+		return errBadRequest("token is required")
+	}
+	return nil
+}
+
+// updateShareRequest is the body of PATCH /shares/{id}.
+type updateShareRequest struct {
+	Role string `json:"role"`
+}
+
+func (in *updateShareRequest) check() error {
+	if !access.ValidShareRole(in.Role) {
+		return errBadRequest("role must be viewer, operator or admin")
+	}
+	return nil
+}
+
+// shareFilter reads GET /shares?camera_device_id=&status= and GET /shares/received?status=.
+func shareFilter(q url.Values) (camera, status string, err error) {
+	if v := q.Get("camera_device_id"); v != "" {
+		if camera, err = bodyID("camera_device_id", v); err != nil {
+			return "", "", err
+		}
+	}
+	switch status = q.Get("status"); status {
+	case "", store.SharePending, store.ShareActive, store.ShareRevoked, store.ShareLeft:
+	default:
+		return "", "", errBadRequest("status must be pending, active, revoked or left")
+	}
+	return camera, status, nil
 }

@@ -91,6 +91,13 @@ func (s *Server) routes(ws, app http.Handler, gatherer prometheus.Gatherer) http
 				r.Get("/streams", s.h(s.handleListStreams))
 				r.Get("/streams/{id}", s.h(s.handleGetStream))
 				r.Post("/streams/{id}/end", s.h(s.handleEndStream))
+				r.Post("/shares", s.h(s.handleCreateShare))
+				r.Get("/shares", s.h(s.handleListShares))
+				r.Post("/shares/accept", s.h(s.handleAcceptShare))
+				r.Get("/shares/received", s.h(s.handleListReceivedShares))
+				r.Get("/shares/{id}", s.h(s.handleGetShare))
+				r.Patch("/shares/{id}", s.h(s.handleUpdateShare))
+				r.Delete("/shares/{id}", s.h(s.handleDeleteShare))
 			})
 			// A user session or a device token (limited to its own device).
 			r.Group(func(r chi.Router) {

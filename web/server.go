@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/blobs"
 	"github.com/securecam/securecam/web/internal/password"
@@ -60,6 +61,9 @@ type Store interface {
 	Link(ctx context.Context, id string) (store.DeviceLink, error)
 	ListLinks(ctx context.Context, ownerUserID string, p store.Page) ([]store.DeviceLink, string, error)
 	RevokeLink(ctx context.Context, id string) (store.DeviceLink, error)
+	Linked(ctx context.Context, a, b string) (bool, error)
+
+	store.ShareStore
 
 	Command(ctx context.Context, id string) (store.Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f store.CommandFilter, p store.Page) ([]store.Command, string, error)
@@ -67,7 +71,6 @@ type Store interface {
 	EventStore
 	store.ArmingStore
 
-	Linked(ctx context.Context, a, b string) (bool, error)
 	CreateStreamSession(ctx context.Context, s *store.StreamSession, maxOpen int) error
 	StreamSession(ctx context.Context, id string) (store.StreamSession, error)
 	OpenMediaSession(ctx context.Context, cameraDeviceID string) (store.StreamSession, error)
@@ -150,6 +153,8 @@ type Config struct {
 	EmailVerificationTTL time.Duration
 	PasswordResetTTL     time.Duration
 	WSTicketTTL          time.Duration
+	// ShareInvitationTTL is how long a share invitation can be accepted. Default 7 days.
+	ShareInvitationTTL time.Duration
 	// HashWorkers is how many password hashes run at once: default and maximum
 	// runtime.NumCPU().
 	HashWorkers int
@@ -243,6 +248,10 @@ type Deps struct {
 	OnPublished func(row store.StreamSession)
 	// OnRecordingMode runs after an owner changed a camera's recording_mode.
 	OnRecordingMode func(ctx context.Context, camera store.Device)
+	// OnShareEnded runs after a share is revoked or left, once OnLinkRevoked ran for
+	// each of the links it revoked (which ended the p2p sessions between them): for
+	// example to close the invitee's relay legs of the camera.
+	OnShareEnded func(ctx context.Context, share store.Share)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -267,6 +276,8 @@ type Server struct {
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
 	onPublished   func(row store.StreamSession)
 	onMode        func(ctx context.Context, camera store.Device)
+	onShareEnded  func(ctx context.Context, share store.Share)
+	access        *access.Checker // the one answer to "may this user do that with this camera"
 	now           func() time.Time
 	creds         *credentials // tokens and origins, as the SocketAuth checks them
 	hasher        *password.Pool
@@ -288,6 +299,7 @@ type Server struct {
 	verifyTTL     time.Duration
 	resetTTL      time.Duration
 	ticketTTL     time.Duration
+	inviteTTL     time.Duration
 	perIP         RateLimit
 	perIPAccount  RateLimit
 	perAccount    RateLimit
@@ -333,6 +345,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		onLinkRevoked: deps.OnLinkRevoked,
 		onPublished:   deps.OnPublished,
 		onMode:        deps.OnRecordingMode,
+		onShareEnded:  deps.OnShareEnded,
+		access:        access.New(creds.store),
 		now:           creds.now,
 		creds:         creds,
 	}
@@ -361,6 +375,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	s.verifyTTL = orDefault(cfg.EmailVerificationTTL, 24*time.Hour)
 	s.resetTTL = orDefault(cfg.PasswordResetTTL, time.Hour)
 	s.ticketTTL = orDefault(cfg.WSTicketTTL, 30*time.Second)
+	s.inviteTTL = orDefault(cfg.ShareInvitationTTL, 7*24*time.Hour)
 	s.perIP = rateOrDefault(cfg.AuthPerIP, RateLimit{30, time.Minute})
 	s.perIPAccount = rateOrDefault(cfg.AuthPerIPAccount, RateLimit{10, time.Minute})
 	s.perAccount = rateOrDefault(cfg.AuthPerAccount, RateLimit{60, time.Minute})

@@ -275,6 +275,28 @@ func (c *Client) Command(ctx context.Context, id string) (wire.Command, error) {
 	return out, err
 }
 
+// CreateShare invites email to the cameras with role (viewer, operator or admin);
+// the hub mails the invitation's link.
+func (c *Client) CreateShare(ctx context.Context, email string, cameraDeviceIDs []string, role string) (wire.Invitation, error) {
+	var out wire.Invitation
+	err := c.do(ctx, http.MethodPost, "/shares", nil, wire.ShareRequest{Email: email, CameraDeviceIDs: cameraDeviceIDs, Role: role}, &out)
+	return out, err
+}
+
+// AcceptShare accepts an invitation with the token of its link, for the signed-in
+// user, and returns the shares it made active.
+func (c *Client) AcceptShare(ctx context.Context, token string) ([]wire.Share, error) {
+	var out Page[wire.Share]
+	err := c.do(ctx, http.MethodPost, "/shares/accept", nil, map[string]string{"token": token}, &out)
+	return out.Items, err
+}
+
+// DeleteShare revokes a share (its camera's owner or an admin) or leaves it (its
+// invitee).
+func (c *Client) DeleteShare(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/shares/"+url.PathEscape(id), nil, nil, nil)
+}
+
 // RequestStream starts a live-view session (the REST twin of stream.request).
 func (c *Client) RequestStream(ctx context.Context, cameraDeviceID, requesterDeviceID string) (wire.StreamSession, error) {
 	var out wire.StreamSession

@@ -53,6 +53,8 @@ type Device struct {
 	ArmModes             []string   `json:"arm_modes,omitempty"`
 	EventCooldownSeconds *int       `json:"event_cooldown_seconds,omitempty"`
 	MutedUntil           *time.Time `json:"muted_until,omitempty"`
+	// Shared is set on a camera another account shares with the caller.
+	Shared *DeviceShare `json:"shared,omitempty"`
 }
 
 // FromDevice converts a store row.

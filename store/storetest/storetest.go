@@ -81,6 +81,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"Arming", testArming},
 		{"ArmingDST", testArmingDST},
 		{"CameraSettings", testCameraSettings},
+		{"Shares", testShares},
 	}
 	for _, g := range groups {
 		if len(names) > 0 && !slices.Contains(names, g.name) {

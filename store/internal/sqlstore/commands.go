@@ -81,7 +81,8 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command, dedupeWindo
 			 retry_count, request_id, expires_at, created_at, updated_at)
 			SELECT $1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11
 			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2 AND deleted_at IS NULL)
-			  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)
+			  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND deleted_at IS NULL AND (user_id = $2
+			       OR EXISTS (SELECT 1 FROM shares WHERE camera_device_id = $4 AND user_id = $2 AND status = 'active')))
 			ON CONFLICT (source_device_id, request_id) DO NOTHING
 			RETURNING id`,
 			n.ID, n.OwnerUserID, n.SourceDeviceID, n.TargetDeviceID, n.CommandType, string(n.Payload), n.Status,

@@ -20,7 +20,8 @@ func scanLink(r Row) (store.DeviceLink, error) {
 func linkID(l store.DeviceLink) string { return l.ID }
 
 // CreateLink implements store.Store. Both devices must exist, not be deleted and
-// belong to the link's owner, else ErrNotFound. The device rows are share-locked so a
+// belong to the link's owner (the camera may instead be shared with the owner by an
+// active share), else ErrNotFound. The device rows are share-locked so a
 // concurrent DeleteDevice either sees the new link (and revokes it) or wins first.
 func (s *Store) CreateLink(ctx context.Context, l *store.DeviceLink) error {
 	const op = "create link"
@@ -43,7 +44,8 @@ func (s *Store) CreateLink(ctx context.Context, l *store.DeviceLink) error {
 	err = s.db.Write().QueryRow(ctx, s.q(`INSERT INTO device_links
 		(id, owner_user_id, camera_device_id, client_device_id, status, created_at, updated_at)
 		SELECT $1, $2, $3, $4, $5, $6, $7
-		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2 AND deleted_at IS NULL FOR SHARE)
+		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND deleted_at IS NULL AND (user_id = $2
+		       OR EXISTS (SELECT 1 FROM shares WHERE camera_device_id = $3 AND user_id = $2 AND status = 'active' FOR SHARE)) FOR SHARE)
 		  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL FOR SHARE)
 		RETURNING id`),
 		n.ID, n.OwnerUserID, n.CameraDeviceID, n.ClientDeviceID, n.Status, s.t(n.CreatedAt), s.t(n.UpdatedAt)).Scan(&got)

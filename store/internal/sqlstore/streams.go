@@ -116,7 +116,8 @@ func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession
 			 media_session_id, publish_endpoint, subscribe_endpoint, stream_key, started_at, ended_at,
 			 metadata, created_at, updated_at)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
-			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2 AND deleted_at IS NULL)
+			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND deleted_at IS NULL AND (user_id = $2
+			       OR EXISTS (SELECT 1 FROM shares WHERE camera_device_id = $3 AND user_id = $2 AND status = 'active')))
 			  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)
 			RETURNING id`,
 			n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID, n.Status, n.Reason, n.MediaProvider,

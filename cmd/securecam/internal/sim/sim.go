@@ -191,6 +191,7 @@ func (l Login) Client(ctx context.Context) (*client.Client, error) {
 func EnsureDevice(ctx context.Context, c *client.Client, name, role string) (wire.Device, error) {
 	d, err := FindDevice(ctx, c, name)
 	switch {
+	case err == nil && d.Shared != nil: // another account's camera shared with the user: not theirs
 	case err == nil && d.Role != role:
 		return wire.Device{}, fmt.Errorf("sim: device %q is a %s, not a %s", name, d.Role, role)
 	case err == nil:
@@ -209,20 +210,29 @@ func EnsureDevice(ctx context.Context, c *client.Client, name, role string) (wir
 var ErrNoDevice = errors.New("sim: no such device")
 
 // FindDevice returns the user's device whose id or name is nameOrID (the newest of
-// that name).
+// that name), or else a camera of that id or name shared with the user (marked
+// Shared).
 func FindDevice(ctx context.Context, c *client.Client, nameOrID string) (wire.Device, error) {
 	p := client.PageRequest{Limit: 200}
+	var shared *wire.Device
 	for {
 		page, err := c.ListDevices(ctx, p)
 		if err != nil {
 			return wire.Device{}, fmt.Errorf("sim: list devices: %w", err)
 		}
 		for _, d := range page.Items {
-			if d.ID == nameOrID || d.Name == nameOrID {
+			switch {
+			case d.ID != nameOrID && d.Name != nameOrID:
+			case d.Shared == nil:
 				return d, nil
+			case shared == nil:
+				shared = &d
 			}
 		}
 		if page.NextCursor == nil {
+			if shared != nil {
+				return *shared, nil
+			}
 			return wire.Device{}, fmt.Errorf("%w: %q", ErrNoDevice, nameOrID)
 		}
 		p.Cursor = *page.NextCursor
