@@ -58,6 +58,7 @@ var socketMatrix = map[string]socketRow{
 	wire.TypeEventStart:      {notCamera: "sent by a camera about itself"},
 	wire.TypeEventEnd:        {notCamera: "sent by a camera about itself"},
 	wire.TypeTelemetry:       {notCamera: "sent by a camera about itself"},
+	wire.TypeArmingSet:       {notCamera: "the sender's own household (MayArm: its owner only)"},
 }
 
 // The people of the socket matrix, the owner last.
