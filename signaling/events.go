@@ -151,6 +151,9 @@ func (s *Service) raise(ctx context.Context, camera store.Device, e store.Event)
 	if err := s.store.CreateEvent(ctx, &e); err != nil {
 		return store.Event{}, err
 	}
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ctx, e)
+	}
 	log := s.log.With("event_id", e.ID, "device_id", camera.ID, "triggered_by", e.TriggeredBy)
 	if e.Disarmed {
 		s.sendEvent(ctx, camera.ID, e)
@@ -224,6 +227,9 @@ func (s *Service) EndEvent(ctx context.Context, e store.Event, endedAt *time.Tim
 	ended, err := s.store.EndEvent(ctx, e.ID, at)
 	if err != nil {
 		return store.Event{}, err
+	}
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ctx, ended)
 	}
 	if ended.DeviceID != "" {
 		s.sendEvent(ctx, ended.DeviceID, ended)

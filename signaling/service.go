@@ -77,6 +77,10 @@ type Config struct {
 	Streams StreamConfig
 	// Events configures motion events and camera_offline.
 	Events EventConfig
+	// OnEvent, if set, is called after an event was raised (active) and after it
+	// ended, on the goroutine that did it (the server-side recorder follows events
+	// with it). It must not block for long.
+	OnEvent func(ctx context.Context, e store.Event)
 }
 
 // Service implements the signaling messages. Create it with [New], wire OnConnect and

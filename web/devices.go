@@ -211,6 +211,9 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if u.Name != nil || u.RecordingMode != nil {
 		s.announceDevice(ctx, d.UserID, wire.DeviceUpdated, d)
 	}
+	if u.RecordingMode != nil && s.onMode != nil {
+		s.onMode(ctx, d)
+	}
 	out := []wire.Device{wire.FromDevice(d)}
 	if err := s.cameraAlerts(ctx, p.userID, out); err != nil {
 		return err

@@ -247,6 +247,11 @@ type Deps struct {
 	// OnLinkRevoked runs after a link is revoked (directly or by deleting a device),
 	// for example to end live sessions between the two devices.
 	OnLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	// OnPublished runs after a camera's publication (WHIP) was recorded as the stream
+	// session row (for example to record it on the server).
+	OnPublished func(row store.StreamSession)
+	// OnRecordingMode runs after an owner changed a camera's recording_mode.
+	OnRecordingMode func(ctx context.Context, camera store.Device)
 	// OnShareEnded runs after a share is revoked or left, once OnLinkRevoked ran for
 	// each of the links it revoked (which ended the p2p sessions between them): for
 	// example to close the invitee's relay legs of the camera.
@@ -273,6 +278,8 @@ type Server struct {
 	presence      Presence
 	ready         []ReadyCheck
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
+	onPublished   func(row store.StreamSession)
+	onMode        func(ctx context.Context, camera store.Device)
 	onShareEnded  func(ctx context.Context, share store.Share)
 	access        *access.Checker // the one answer to "may this user do that with this camera"
 	now           func() time.Time
@@ -341,6 +348,8 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		presence:      deps.Presence,
 		ready:         deps.Ready,
 		onLinkRevoked: deps.OnLinkRevoked,
+		onPublished:   deps.OnPublished,
+		onMode:        deps.OnRecordingMode,
 		onShareEnded:  deps.OnShareEnded,
 		access:        access.New(creds.store),
 		now:           creds.now,

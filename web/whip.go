@@ -260,6 +260,9 @@ func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) error {
 		sess.Close() // nothing half-made stays behind
 		return err
 	}
+	if s.onPublished != nil {
+		s.onPublished(row)
+	}
 	s.log.InfoContext(ctx, "camera publishing by whip", "camera_device_id", camera, "session_id", id)
 	s.iceLinks(w, camera)
 	w.Header().Set("Location", "/api/v1/whip/"+id)

@@ -143,6 +143,10 @@ type Config struct {
 	// RetentionDays is how many days events and recordings are kept
 	// (SECURECAM_RETENTION_DAYS, default 30, at least 1).
 	RetentionDays int
+	// SegmentSeconds is the length of a server-side recording file in continuous mode
+	// (SECURECAM_SEGMENT_SECONDS, default 600, at least 1): a new file starts at the
+	// first keyframe once that long has passed.
+	SegmentSeconds int
 	// MessageRate is how many messages per second one socket may send, with bursts of
 	// twice as many; beyond, it is closed with 4029 (SECURECAM_MESSAGE_RATE, default 0:
 	// the hub's default of 50). The benchmark raises it.
@@ -295,6 +299,7 @@ func defaultConfig() Config {
 		CameraOfflineAfter:  2 * time.Minute,
 		StreamResumeGrace:   30 * time.Second,
 		RetentionDays:       30,
+		SegmentSeconds:      600,
 		RevalidateInterval:  time.Minute,
 	}
 }
@@ -499,6 +504,12 @@ var settings = []setting{
 		var n int64
 		err := setInt(&n, v, 1)
 		c.RetentionDays = int(n)
+		return err
+	}},
+	{key: "segment_seconds", apply: func(c *Config, v string) error {
+		var n int64
+		err := setInt(&n, v, 1)
+		c.SegmentSeconds = int(n)
 		return err
 	}},
 	{key: "message_rate", apply: func(c *Config, v string) error { return setRate(&c.MessageRate, v) }},
@@ -1052,6 +1063,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("camera_offline_after", c.CameraOfflineAfter.String()),
 		slog.String("stream_resume_grace", c.StreamResumeGrace.String()),
 		slog.Int("retention_days", c.RetentionDays),
+		slog.Int("segment_seconds", c.SegmentSeconds),
 		slog.Float64("message_rate", c.MessageRate),
 		slog.Float64("accept_rate", c.AcceptRate),
 		slog.String("s3_endpoint", c.S3.Endpoint),

@@ -39,6 +39,7 @@ type node struct {
 	events eventParts
 	svc    *signaling.Service
 	relay  *relay.Relay
+	rec    *recorders
 	// relayUDP is the relay's one UDP socket (SECURECAM_RELAY_UDP_ADDR).
 	relayUDP net.PacketConn
 	hub      *hub.Hub
@@ -181,14 +182,31 @@ func (n *node) buildSignaling(ctx context.Context) error {
 	if n.events, err = newEventParts(ctx, n.cfg, n.store, n.reg, n.log); err != nil {
 		return err
 	}
+	n.rec = newRecorders(n.cfg, n.store, n.events.recordings.Primary(), n.log.With("component", "record"))
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
+		OnEvent: n.rec.event,
 		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
 	if err != nil {
 		return err
 	}
 	n.closers = append(n.closers, n.svc.Close)
-	return n.buildRelay(ctx)
+	if err := n.buildRelay(ctx); err != nil {
+		return err
+	}
+	return n.buildRecorders(ctx)
+}
+
+// buildRecorders finishes the recordings a previous run left in the spool directory,
+// then records the relay's publications (closed before the relay: the files being
+// written are finished and stored).
+func (n *node) buildRecorders(ctx context.Context) error {
+	if err := n.rec.recover(ctx); err != nil {
+		return fmt.Errorf("recover the recordings of the previous run: %w", err)
+	}
+	n.rec.relay, n.rec.publish = n.relay, n.svc
+	n.closers = append(n.closers, n.rec.close)
+	return nil
 }
 
 // buildRelay starts the media relay. The publications this replica held before it
@@ -229,16 +247,19 @@ func (n *node) buildHub(auth hub.Authenticator) error {
 		NodeID:        cfg.NodeID,
 		Authenticator: auth,
 		Directory:     signaling.Directory{Store: n.store},
-		OnConnect:     n.svc.OnConnect,
-		OnDisconnect:  n.svc.OnDisconnect,
-		OnBusResume:   n.svc.OnBusResume,
-		ReadLimit:     cfg.MaxMessageBytes,
-		MessageRate:   cfg.MessageRate,
-		MessageBurst:  burst(cfg.MessageRate),
-		AcceptRate:    cfg.AcceptRate,
-		AcceptBurst:   burst(cfg.AcceptRate),
-		Logger:        n.log.With("component", "hub"),
-		Registerer:    n.reg,
+		OnConnect: func(ctx context.Context, c *hub.Client) {
+			n.svc.OnConnect(ctx, c)
+			n.rec.connected(c)
+		},
+		OnDisconnect: n.svc.OnDisconnect,
+		OnBusResume:  n.svc.OnBusResume,
+		ReadLimit:    cfg.MaxMessageBytes,
+		MessageRate:  cfg.MessageRate,
+		MessageBurst: burst(cfg.MessageRate),
+		AcceptRate:   cfg.AcceptRate,
+		AcceptBurst:  burst(cfg.AcceptRate),
+		Logger:       n.log.With("component", "hub"),
+		Registerer:   n.reg,
 
 		RevalidateInterval: cfg.RevalidateInterval,
 	}
@@ -251,6 +272,7 @@ func (n *node) buildHub(auth hub.Authenticator) error {
 		return err
 	}
 	n.hub = h
+	n.rec.online = h.Online
 	// After a normal run the hub was drained already: Shutdown returns its first result.
 	n.closers = append(n.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -278,6 +300,8 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 		n.relay.CloseViewers(link.CameraDeviceID, link.ClientDeviceID)
 	}
 	deps.Media = web.RelayMedia(n.relay)
+	deps.OnPublished = n.rec.published
+	deps.OnRecordingMode = n.rec.modeChanged
 	deps.Publishers = n.svc
 	deps.Presence = n.hub
 	deps.WS = n.hub
