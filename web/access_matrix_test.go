@@ -160,6 +160,7 @@ var restMatrix = map[string]matrixRow{
 	"GET /api/v1/arming":                       {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
 	"PUT /api/v1/arming":                       {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
 	"PUT /api/v1/arming/schedule":              {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
+	"GET /api/v1/webpush/public-key":           {notCamera: "the hub's own VAPID public key, the same for everyone"},
 	"GET /api/v1/notification-preferences":     {notCamera: "the caller's own account"},
 	"PUT /api/v1/notification-preferences":     {notCamera: "the caller's own account"},
 	"POST /api/v1/auth/verify-email/request":   {notCamera: "the caller's own account"},

@@ -79,6 +79,10 @@ func TestLoadDefaults(t *testing.T) {
 		StreamResumeGrace:   30 * time.Second,
 		RetentionDays:       30,
 		RevalidateInterval:  time.Minute,
+		NodeURL:             "http://localhost:8080", // the public URL
+		VAPID:               VAPIDConfig{Subject: "mailto:securecam@localhost"},
+		RelayUDPAddr:        ":0",
+		SegmentSeconds:      600,
 	}
 	assertConfig(t, c, want)
 }
@@ -146,6 +150,12 @@ func TestLoadEveryVariable(t *testing.T) {
 		"SECURECAM_REVALIDATE_INTERVAL":   "90s",
 		"SECURECAM_BETTER_AUTH_SECRET":    "better-auth-secret-of-the-old-server-0123",
 		"SECURECAM_BETTER_AUTH_SHARED":    "TRUE",
+		"SECURECAM_NODE_URL":              "http://10.0.0.5:8080/",
+		"SECURECAM_VAPID_PUBLIC_KEY":      "BPublicKeyOfTheOperator",
+		"SECURECAM_VAPID_PRIVATE_KEY":     "privateKeyOfTheOperator",
+		"SECURECAM_VAPID_SUBJECT":         "mailto:ops@example.com",
+		"SECURECAM_RELAY_UDP_ADDR":        "0.0.0.0:3479",
+		"SECURECAM_SEGMENT_SECONDS":       "300",
 	}
 	// Every variable of the settings table is exercised here.
 	for _, s := range settings {
@@ -201,6 +211,10 @@ func TestLoadEveryVariable(t *testing.T) {
 		RevalidateInterval: 90 * time.Second,
 		BetterAuthSecret:   "better-auth-secret-of-the-old-server-0123",
 		BetterAuthShared:   true,
+		NodeURL:            "http://10.0.0.5:8080",
+		VAPID:              VAPIDConfig{PublicKey: "BPublicKeyOfTheOperator", PrivateKey: "privateKeyOfTheOperator", Subject: "mailto:ops@example.com"},
+		RelayUDPAddr:       "0.0.0.0:3479",
+		SegmentSeconds:     300,
 	}
 	assertConfig(t, c, want)
 }
