@@ -59,6 +59,7 @@ var routes = map[string]bool{
 	"/": true, "/devices": true, "/camera": true, "/live": true, "/live/": true, "/events": true, "/events/": true,
 	"/links": true, "/notifications": true, "/sign-in": true, "/sign-up": true,
 	"/forgot-password": true, "/reset-password": true, "/verify-email": true,
+	"/settings": true, "/sharing": true, "/shares/accept": true,
 }
 
 // isRoute reports whether the cleaned path is one of the app's routes.

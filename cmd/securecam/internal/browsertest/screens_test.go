@@ -16,10 +16,10 @@ import (
 )
 
 // mailLinkRE finds a link of a mail the hub wrote to its log (no SMTP configured).
-var mailLinkRE = regexp.MustCompile(`https?://[^\s"\\]+/(verify-email|reset-password)\?token=[^\s"\\&]+`)
+var mailLinkRE = regexp.MustCompile(`https?://[^\s"\\]+/(verify-email|reset-password|shares/accept)\?token=[^\s"\\&]+`)
 
 // mailLink waits for the hub's log to hold a mail whose link leads to page
-// ("verify-email" or "reset-password") and returns the link's path and query, the n-th
+// ("verify-email", "reset-password" or "shares/accept") and returns the link's path and query, the n-th
 // such link (from 1).
 func mailLink(t *testing.T, h *child.Process, page string, n int) string {
 	t.Helper()

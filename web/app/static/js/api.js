@@ -80,6 +80,13 @@ export const api = {
   listLinks: () => request('GET', 'device-links?limit=200'),
   deleteLink: (id) => request('DELETE', `device-links/${id}`),
 
+  createShare: (email, cameraIds, role) => request('POST', 'shares', { email, camera_device_ids: cameraIds, role }),
+  acceptShare: (token) => request('POST', 'shares/accept', { token }),
+  listShares: () => request('GET', 'shares?limit=200'),
+  listReceivedShares: (status) => request('GET', `shares/received${q({ status, limit: 200 })}`),
+  updateShare: (id, role) => request('PATCH', `shares/${id}`, { role }),
+  deleteShare: (id) => request('DELETE', `shares/${id}`),
+
   createEvent: (event) => request('POST', 'events', event),
   endEvent: (id) => request('PATCH', `events/${id}`, { status: 'ended' }),
   listEvents: (cursor, filter = {}) => request('GET', `events${q({ limit: 50, cursor, ...filter })}`),

@@ -15,6 +15,7 @@ import { EventsPage } from './events.js';
 import { LinksPage } from './links.js';
 import { LivePage } from './live.js';
 import { NotificationsPage } from './notifications.js';
+import { AcceptSharePage, SharingPage } from './sharing.js';
 import { onOpenRequest } from '../webpush.js';
 
 const PUBLIC = {
@@ -39,6 +40,8 @@ const TITLES = {
   '/links': 'Links',
   '/notifications': 'Notifications',
   '/settings': 'Settings',
+  '/sharing': 'Sharing',
+  '/shares': 'Accept a shared camera',
 };
 
 export function App() {
@@ -66,7 +69,7 @@ export function App() {
     const Page = PUBLIC[path];
     body = html`<main id="main" tabindex="-1" class="narrow"><${Product} /><${Page} next=${query.get('next')} /></main>`;
   } else if (!s.user) {
-    body = html`<main id="main" tabindex="-1" class="narrow"><${Product} /><${SignIn} next=${path} /></main>`;
+    body = html`<main id="main" tabindex="-1" class="narrow"><${Product} /><${SignIn} next=${path + location.search} /></main>`;
   } else {
     body = html`<${Session} key=${s.user.id} user=${s.user} path=${PUBLIC[path] ? '/' : path} />`;
   }
@@ -207,6 +210,11 @@ function Page({ path, conn }) {
       return html`<${NotificationsPage} device=${conn.device} />`;
     case '/settings':
       return html`<${SettingsPage} />`;
+    case '/sharing':
+      return html`<${SharingPage} />`;
+    case '/shares':
+      if (id === 'accept') return html`<${AcceptSharePage} token=${new URLSearchParams(location.search).get('token')} />`;
+    // falls through: /shares/… is only the accept page
     default:
       return html`<h1>Page not found</h1>
         <p><${Link} href="/">Go to your devices<//></p>`;
@@ -225,6 +233,7 @@ function Nav() {
       <${Link} href="/notifications" id="nav-notifications">
         Notifications${n > 0 && html` <span class="badge" id="unread-count">${n}<span class="visually-hidden"> unread</span></span>`}
       <//>
+      <${Link} href="/sharing">Sharing<//>
       <${Link} href="/settings">Settings<//>
     </nav>`;
 }

@@ -72,6 +72,7 @@ function DeviceCard({ device: d, telemetry: t }) {
   return html`
     <li ref=${card} class="card device" data-device-id=${d.id} data-status=${d.status}>
       <h3>${d.name} ${isThisBrowser(d.id) && html`<span class="tag">this browser</span>`}</h3>
+      ${d.shared && html`<p class="shared-by">Shared by <strong class="owner">${d.shared.owner_name}</strong> · you are <span class="tag role">${d.shared.role}</span></p>`}
       <p class="presence">
         <span class=${`dot ${online ? 'online' : 'offline'}`} aria-hidden="true"></span>
         <span class="status">${online ? 'Online' : 'Offline'}</span>
@@ -98,8 +99,10 @@ function DeviceCard({ device: d, telemetry: t }) {
         html`<button type="button" class="primary watch" aria-label=${`Watch ${d.name}`} onClick=${() => navigate(`/live/${d.id}`)}>
           Watch
         </button>`}
-        <button type="button" class="rename" aria-label=${`Rename ${d.name}`} onClick=${() => setMode('rename')}>Rename</button>
-        <button type="button" class="danger delete" aria-label=${`Delete ${d.name}`} onClick=${() => setMode('delete')}>Delete</button>
+        ${(!d.shared || d.shared.role === 'admin') &&
+        html`<button type="button" class="rename" aria-label=${`Rename ${d.name}`} onClick=${() => setMode('rename')}>Rename</button>`}
+        ${!d.shared &&
+        html`<button type="button" class="danger delete" aria-label=${`Delete ${d.name}`} onClick=${() => setMode('delete')}>Delete</button>`}
       </div>`}
     </li>`;
 }
