@@ -47,8 +47,8 @@ func (tb *tab) signInAs(email, password string) {
 // to a camera as viewer on the Sharing page; the mailed link, opened signed out,
 // asks to sign in and then accepts; the invitee sees the camera marked with its
 // owner and role (Devices, "Shared with me"), watches it live from their own
-// browser; the owner revokes the share and the invitee's video stops, the page
-// saying so.
+// browser; the owner changes the role in place, then revokes the share, and the
+// invitee's video stops, the page saying so.
 func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 	b := startBrowser(t)
 	h := startHub(t, nil)
@@ -97,6 +97,7 @@ func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 	owner.do("reopen Sharing", pageTimeout, chromedp.Navigate(h.URL+"/sharing"))
 	waitFor[bool](owner, "the owner's list to show the share active", `
 		!!document.querySelector('#share-list .share[data-status=active]') && !!document.querySelector('.conn[data-status=open]')`, pageTimeout)
+	owner.screenshot("sharing")
 
 	guest.do("watch the shared camera from Devices", pageTimeout,
 		chromedp.Click(link("Devices")),
@@ -113,6 +114,15 @@ func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 	waitFor[videoState](guest, "the shared camera's video to play", playing(
 		`figure.live.single[data-phase=live] video[aria-label="Live view of Porch"]`), liveTimeout)
 
+	// A role change in place, then the revocation.
+	eval[any](owner, "make the guest an operator", `(() => {
+		const sel = document.querySelector('#share-list .share[data-status=active] select.role');
+		sel.value = 'operator';
+		sel.dispatchEvent(new Event('change', {bubbles: true}));
+	})()`)
+	waitFor[bool](owner, "the role change announced", `
+		document.querySelector('#announcer').textContent === '`+guestEmail+` is now operator of Porch.' &&
+		document.querySelector('#share-list .share select.role').value === 'operator'`, pageTimeout)
 	owner.do("revoke the share", pageTimeout,
 		chromedp.Click(`//button[@aria-label="Revoke share of Porch to `+guestEmail+`"]`),
 	)
@@ -123,5 +133,4 @@ func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 		const text = document.querySelector('#main').textContent;
 		return text.includes('Ended: Link revoked') || text.includes('This camera does not exist.');
 	})()`, pageTimeout)
-	guest.screenshot("share-revoked")
 }
