@@ -8,14 +8,14 @@ import { api } from '../api.js';
 import { announce, deviceName, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, Link, Time, navigate, useAction } from './common.js';
 
-export const ROLES = {
+const ROLES = {
   viewer: 'Viewer: watch live, events and clips',
   operator: 'Operator: viewer + commands and arming',
   admin: 'Admin: operator + share it and rename it',
 };
 
 // activeShares keeps the shares that have not ended: pending invitations and accepted shares.
-export function activeShares(shares) {
+function activeShares(shares) {
   return shares.filter((s) => s.status === 'pending' || s.status === 'active');
 }
 
