@@ -164,12 +164,9 @@ func (s *Store) ClaimArmingSwitches(ctx context.Context, now time.Time, lease ti
 	if limit <= 0 {
 		return nil, nil
 	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("%s: lease must be positive", op)
-	}
-	lock := s.q(" FOR UPDATE")
-	if lock != "" {
-		lock += " SKIP LOCKED"
+	lock, err := s.claimLock(op, lease)
+	if err != nil {
+		return nil, err
 	}
 	now = stamp(now)
 	as, err := collect(ctx, s.db.Write(), `WITH due AS (

@@ -138,13 +138,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, worker string, at time.Time
 	if limit <= 0 {
 		return nil, nil
 	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("%s: lease must be positive", op)
-	}
-	// The dialect drops row locks where the engine has none; SKIP LOCKED goes with them.
-	lock := s.q(" FOR UPDATE")
-	if lock != "" {
-		lock += " SKIP LOCKED"
+	lock, err := s.claimLock(op, lease)
+	if err != nil {
+		return nil, err
 	}
 	at = stamp(at)
 	ds, err := collect(ctx, s.db.Write(), `WITH due AS (

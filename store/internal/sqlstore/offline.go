@@ -23,6 +23,21 @@ func (s *Store) ScheduleCameraOffline(ctx context.Context, c store.CameraOffline
 	return s.mapErr(op, err)
 }
 
+// claimLock checks a claim's lease and returns the row-lock clause of its pick: FOR
+// UPDATE SKIP LOCKED on PostgreSQL, so concurrent claimers take disjoint rows without
+// waiting for each other; nothing where the engine has no row locks (SQLite runs the
+// claim on its single writer).
+func (s *Store) claimLock(op string, lease time.Duration) (string, error) {
+	if lease <= 0 {
+		return "", fmt.Errorf("%s: lease must be positive", op)
+	}
+	lock := s.q(" FOR UPDATE")
+	if lock != "" {
+		lock += " SKIP LOCKED"
+	}
+	return lock, nil
+}
+
 // ClaimCameraOffline implements store.Store, as ClaimDeliveries claims push jobs: one
 // statement picks the due checks (skipping rows another claimer holds locked on
 // PostgreSQL) and moves their due time to the end of the lease.
@@ -31,12 +46,9 @@ func (s *Store) ClaimCameraOffline(ctx context.Context, at time.Time, lease time
 	if limit <= 0 {
 		return nil, nil
 	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("%s: lease must be positive", op)
-	}
-	lock := s.q(" FOR UPDATE")
-	if lock != "" {
-		lock += " SKIP LOCKED"
+	lock, err := s.claimLock(op, lease)
+	if err != nil {
+		return nil, err
 	}
 	at = stamp(at)
 	cs, err := collect(ctx, s.db.Write(), `WITH due AS (
