@@ -27,7 +27,6 @@ const (
 	relayFPS          = 30
 	relayFramePackets = 4
 	relayPayload      = 1042
-	relayDrain        = 3 * time.Second
 	clockTicks        = 100 // USER_HZ of /proc/<pid>/stat
 )
 
@@ -152,11 +151,11 @@ func (r *runner) relayRun(ctx context.Context, target string, n int) (Result, er
 	}
 	sent := cam.stop(sp) // packets sent inside the span
 	// The drain: what was sent in the span may still arrive, as late.
-	deadline := time.Now().Add(relayDrain)
+	deadline := time.Now().Add(drainTimeout)
 	for time.Now().Before(deadline) {
 		var got int64
 		for _, v := range viewers {
-			got += v.countFrom(sp.from)
+			got += v.countIn(sp)
 		}
 		if got >= sent*int64(n) {
 			break
@@ -165,7 +164,7 @@ func (r *runner) relayRun(ctx context.Context, target string, n int) (Result, er
 	}
 	var cs []completion
 	for _, v := range viewers {
-		cs = append(cs, v.completions()...)
+		cs = append(cs, v.completions(sp)...)
 	}
 	sp.tally(&res, sent*int64(n), cs, false)
 	if err := s.exited(); err != nil {
@@ -434,23 +433,23 @@ func startRelayViewer(ctx context.Context, api *webrtc.API, play func(context.Co
 	return v, nil
 }
 
-// countFrom returns how many packets sent at or after from have arrived.
-func (v *relayViewer) countFrom(from time.Duration) int64 {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var n int64
-	for _, c := range v.cs {
-		if c.sent >= from {
-			n++
-		}
-	}
-	return n
+// countIn returns how many packets sent inside sp have arrived.
+func (v *relayViewer) countIn(sp span) int64 {
+	return int64(len(v.completions(sp)))
 }
 
-func (v *relayViewer) completions() []completion {
+// completions returns the arrivals of the packets sent inside sp (the camera goes
+// on a little after the span; those packets are neither sent nor late).
+func (v *relayViewer) completions(sp span) []completion {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return append([]completion(nil), v.cs...)
+	var out []completion
+	for _, c := range v.cs {
+		if c.sent >= sp.from && c.sent <= sp.to {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (v *relayViewer) close() { _ = v.pc.Close() }
