@@ -83,7 +83,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Conns, "conns", 0, "idle device sockets (default 19900)")
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to spread sockets over (default one per 5,000 sockets)")
 	fs.IntVar(&cfg.Pairs, "pairs", 0, "viewer→camera pairs of route, raw and cluster (default 500)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured phase (default 5s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured phase (route, raw, cluster, commands, relay; default 5s)")
 	fs.IntVar(&cfg.Repeat, "repeat", 0, "times route, raw and cluster repeat their phases, taking turns with the bare relay; figures are medians (default 3)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixed total message rate of the rate phase, per second (default 10000)")
 	fs.IntVar(&cfg.Size, "size", 0, "routed message size in bytes (default 256)")

@@ -67,8 +67,8 @@ type Config struct {
 
 	// Pairs is the number of viewer→camera pairs of route, raw and cluster. Default 500.
 	Pairs int
-	// Duration is the length of each measured phase of route, raw, cluster and
-	// commands. Default 5 s.
+	// Duration is the length of each measured phase of route, raw, cluster,
+	// commands and relay. Default 5 s.
 	Duration time.Duration
 	// Repeat is how many times route, raw and cluster run their phases, taking turns
 	// between the hub and the bare relay; figures are medians over the repeats.
