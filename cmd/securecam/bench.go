@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/securecam/securecam/cmd/securecam/internal/bench"
@@ -28,6 +29,9 @@ scenarios (or all):
   commands  durable command round trips on PostgreSQL (and SQLite): commands/s, latency
   liveview  concurrent live-view setups with pion peers: time to the first RTP packet,
             through the hub and directly
+  relay     one camera (30 fps VP8, ~1 Mbit/s) to N viewers by WHIP/WHEP: loss, added
+            latency, CPU per forwarded packet and memory per viewer, beside a bare pion
+            forwarder of the same run
 
 Rates and latencies count only what completes inside each measured phase; what
 completes in the drain after it is shown apart as late.
@@ -36,8 +40,22 @@ flags:
 `
 
 // benchCmd runs `securecam bench`; `securecam bench raw-server [--listen addr]` is the
-// bare relay process the benchmark starts.
+// bare relay process the benchmark starts, `securecam bench sfu-server` the bare pion
+// forwarder of the relay scenario.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == bench.SFUServerArg {
+		fs := flag.NewFlagSet("securecam bench "+bench.SFUServerArg, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		listen := fs.String("listen", "127.0.0.1:0", "listen address")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		if err := bench.ServeSFU(ctx, *listen, stderr); err != nil {
+			fmt.Fprintf(stderr, "securecam: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == bench.RawServerArg {
 		fs := flag.NewFlagSet("securecam bench "+bench.RawServerArg, flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -65,7 +83,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Conns, "conns", 0, "idle device sockets (default 19900)")
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to spread sockets over (default one per 5,000 sockets)")
 	fs.IntVar(&cfg.Pairs, "pairs", 0, "viewer→camera pairs of route, raw and cluster (default 500)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured phase (default 5s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured phase (route, raw, cluster, commands, relay; default 5s)")
 	fs.IntVar(&cfg.Repeat, "repeat", 0, "times route, raw and cluster repeat their phases, taking turns with the bare relay; figures are medians (default 3)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixed total message rate of the rate phase, per second (default 10000)")
 	fs.IntVar(&cfg.Size, "size", 0, "routed message size in bytes (default 256)")
@@ -75,6 +93,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.CommandWindow, "command-window", 0, "open commands per pair at full speed (default 4)")
 	fs.IntVar(&cfg.Setups, "setups", 0, "live-view setups at once (default 10)")
 	fs.IntVar(&cfg.Rounds, "rounds", 0, "rounds of concurrent live-view setups (default 5)")
+	fs.Func("viewers", "comma-separated viewer counts of relay (default 10,50,100)", func(v string) error {
+		cfg.Viewers = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("%q is not a positive count", f)
+			}
+			cfg.Viewers = append(cfg.Viewers, n)
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

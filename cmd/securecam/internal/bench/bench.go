@@ -12,7 +12,9 @@
 // Scenarios: idle (memory per idle authenticated socket), route (webrtc.candidate
 // messages inside open live-view sessions, at full speed and at a fixed rate), cluster
 // (the same across two replicas on Redis), commands (durable command round trips),
-// liveview (time from stream.request to the first RTP packet with pion peers) and raw
+// liveview (time from stream.request to the first RTP packet with pion peers), relay
+// (one camera's RTP forwarded to many viewers by WHIP and WHEP, against a bare pion
+// forwarder, [ServeSFU]) and raw
 // (the route load on the bare relay alone). route and cluster measure the bare relay in
 // the same run and report their figures as ratios to it. Each scenario prints a table
 // and one JSON line per [Result] to Config.Out, and progress lines to Config.Progress.
@@ -38,7 +40,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts, in the order "all" runs them.
-var Scenarios = []string{"idle", "route", "raw", "cluster", "commands", "liveview"}
+var Scenarios = []string{"idle", "route", "raw", "cluster", "commands", "liveview", "relay"}
 
 // Config configures Run. Every zero field takes the default beside it.
 type Config struct {
@@ -65,8 +67,8 @@ type Config struct {
 
 	// Pairs is the number of viewer→camera pairs of route, raw and cluster. Default 500.
 	Pairs int
-	// Duration is the length of each measured phase of route, raw, cluster and
-	// commands. Default 5 s.
+	// Duration is the length of each measured phase of route, raw, cluster,
+	// commands and relay. Default 5 s.
 	Duration time.Duration
 	// Repeat is how many times route, raw and cluster run their phases, taking turns
 	// between the hub and the bare relay; figures are medians over the repeats.
@@ -96,6 +98,10 @@ type Config struct {
 	Setups int
 	// Rounds is how many times liveview runs its concurrent setups. Default 5.
 	Rounds int
+
+	// Viewers are the viewer counts of the relay scenario, one run each (with Duration
+	// measured). Default 10, 50, 100.
+	Viewers []int
 
 	// Out receives the tables and JSON lines. Default os.Stdout.
 	Out io.Writer
@@ -136,6 +142,9 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.Setups, 10)
 	def(&c.Rounds, 5)
+	if len(c.Viewers) == 0 {
+		c.Viewers = []int{10, 50, 100}
+	}
 	def(&c.Sources, max(1, (max(c.Conns, 2*c.Pairs)+4999)/5000))
 	if c.Out == nil {
 		c.Out = os.Stdout
@@ -218,6 +227,8 @@ func (r *runner) scenario(ctx context.Context, name string) ([]Result, error) {
 		return r.cluster(ctx)
 	case "commands":
 		return r.commands(ctx)
+	case "relay":
+		return r.relay(ctx)
 	default:
 		return r.liveview(ctx)
 	}

@@ -57,6 +57,7 @@ func TestEveryScenario(t *testing.T) {
 		CommandWindow: 2,
 		Setups:        2,
 		Rounds:        1,
+		Viewers:       []int{2},
 		Settle:        10 * time.Millisecond,
 		Out:           &out,
 		Progress:      logWriter{t},
@@ -78,6 +79,7 @@ func TestEveryScenario(t *testing.T) {
 		{"commands", "postgres", "rate"}, {"commands", "postgres", "full"},
 		{"commands", "sqlite", "rate"}, {"commands", "sqlite", "full"},
 		{"liveview", "direct", "setup"}, {"liveview", "hub", "setup"},
+		{"relay", "bare", "forward"}, {"relay", "hub", "forward"},
 	}
 	for _, k := range want {
 		r, ok := got[k]
@@ -95,6 +97,14 @@ func TestEveryScenario(t *testing.T) {
 			}
 			if k.target == "hub" && r.GoroutinesConn < 0.5 {
 				t.Errorf("%v: %.2f goroutines per connection: were the sockets counted?", k, r.GoroutinesConn)
+			}
+		case "relay":
+			if r.Pairs != 2 || r.Received == 0 || r.Received+r.Late+r.Lost != r.Sent || r.P50 <= 0 ||
+				r.CPUPerPacketMicros <= 0 || r.RSSAfterBytes <= 0 {
+				t.Errorf("%v: %+v", k, r)
+			}
+			if k.target == "hub" && r.CPUVsBare <= 0 {
+				t.Errorf("%v: no CPU ratio to the bare forwarder: %+v", k, r)
 			}
 		case "liveview":
 			if r.Received != 2 || r.P50 <= 0 {
@@ -138,7 +148,7 @@ func TestEveryScenario(t *testing.T) {
 	if wantLines := len(results) + 4; lines != wantLines {
 		t.Errorf("%d JSON lines, want %d:\n%s", lines, wantLines, out.String())
 	}
-	for _, title := range []string{"idle:", "route:", "raw:", "cluster:", "commands:", "liveview:"} {
+	for _, title := range []string{"idle:", "route:", "raw:", "cluster:", "commands:", "liveview:", "relay:"} {
 		if !strings.Contains(out.String(), "\n"+title) {
 			t.Errorf("no %s table in:\n%s", title, out.String())
 		}

@@ -14,13 +14,14 @@ import (
 // Result is one measured figure set: a scenario's phase against one target. Fields a
 // scenario does not measure are zero and left out of its JSON line.
 type Result struct {
-	// Scenario is idle, route, cluster, commands or liveview.
+	// Scenario is idle, route, cluster, commands, liveview or relay.
 	Scenario string `json:"scenario"`
 	// Target is what was measured: hub (securecam serve), raw (the bare relay), direct
-	// (pion peers without a hub) or cluster (two replicas).
+	// (pion peers without a hub), cluster (two replicas) or bare (the bare pion
+	// forwarder of relay).
 	Target string `json:"target"`
 	// Phase names the load: full (as fast as the target goes), rate (a fixed offered
-	// rate), setup (live view) or connect (idle).
+	// rate), setup (live view), connect (idle) or forward (relay).
 	Phase string `json:"phase"`
 
 	Conns   int     `json:"conns,omitempty"`   // sockets open
@@ -67,6 +68,11 @@ type Result struct {
 	// Overhead (liveview): hub minus direct, in milliseconds, at p50 and p90.
 	OverheadP50 float64 `json:"overhead_p50_ms,omitempty"`
 	OverheadP90 float64 `json:"overhead_p90_ms,omitempty"`
+
+	// Relay: the server's CPU time in the span per packet delivered in it, in
+	// microseconds, and the hub's as a ratio to the bare forwarder's of the same run.
+	CPUPerPacketMicros float64 `json:"cpu_per_packet_us,omitempty"`
+	CPUVsBare          float64 `json:"cpu_vs_bare,omitempty"`
 
 	// Errors counts error messages and failed operations seen during the phase.
 	Errors int64 `json:"errors"`
