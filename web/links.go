@@ -15,6 +15,9 @@ func (s *Server) linkRevoked(ctx context.Context, l store.DeviceLink) {
 	if s.onLinkRevoked != nil {
 		s.onLinkRevoked(ctx, l)
 	}
+	if s.media != nil {
+		s.media.CloseViewers(l.CameraDeviceID, l.ClientDeviceID)
+	}
 }
 
 // POST /device-links {camera_device_id, client_device_id}: the client is the caller's,

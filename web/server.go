@@ -252,10 +252,6 @@ type Deps struct {
 	OnPublished func(row store.StreamSession)
 	// OnRecordingMode runs after an owner changed a camera's recording_mode.
 	OnRecordingMode func(ctx context.Context, camera store.Device)
-	// OnShareEnded runs after a share is revoked or left, once OnLinkRevoked ran for
-	// each of the links it revoked (which ended the p2p sessions between them): for
-	// example to close the invitee's relay legs of the camera.
-	OnShareEnded func(ctx context.Context, share store.Share)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -280,7 +276,6 @@ type Server struct {
 	onLinkRevoked func(ctx context.Context, link store.DeviceLink)
 	onPublished   func(row store.StreamSession)
 	onMode        func(ctx context.Context, camera store.Device)
-	onShareEnded  func(ctx context.Context, share store.Share)
 	access        *access.Checker // the one answer to "may this user do that with this camera"
 	now           func() time.Time
 	creds         *credentials // tokens and origins, as the SocketAuth checks them
@@ -350,7 +345,6 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		onLinkRevoked: deps.OnLinkRevoked,
 		onPublished:   deps.OnPublished,
 		onMode:        deps.OnRecordingMode,
-		onShareEnded:  deps.OnShareEnded,
 		access:        access.New(creds.store),
 		now:           creds.now,
 		creds:         creds,

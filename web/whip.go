@@ -37,6 +37,9 @@ type Media interface {
 	WaitReady(ctx context.Context, camera string) error
 	// Session finds a session by id: relay.ErrNoSession when there is none.
 	Session(id string) (MediaSession, error)
+	// CloseViewers ends, at once, camera's viewer sessions opened by principal (a
+	// revoked link or share) and returns how many there were.
+	CloseViewers(camera, principal string) int
 }
 
 // MediaSession is one WHIP or WHEP session.
@@ -75,6 +78,14 @@ func (m relayMedia) Subscribe(ctx context.Context, camera, principal, offer stri
 }
 
 func (m relayMedia) Publishing(camera string) bool { return m.r.Publishing(camera) }
+
+func (m relayMedia) CloseViewers(camera, principal string) int {
+	return m.r.CloseViewers(camera, principal)
+}
+
+// userPrincipal names the WHEP viewers a user session opened (a device's are named
+// by the device's id).
+func userPrincipal(userID string) string { return "user:" + userID }
 
 func (m relayMedia) WaitReady(ctx context.Context, camera string) error {
 	return m.r.WaitReady(ctx, camera)
@@ -287,7 +298,7 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The one authorization function: the owner, or a share of the camera (any role
 	// may watch); a device must also be linked to it.
-	who, g, err := "user:"+p.userID, access.Grant{}, error(nil)
+	who, g, err := userPrincipal(p.userID), access.Grant{}, error(nil)
 	if p.device != nil {
 		who = p.device.ID
 		g, err = s.access.Device(ctx, p.userID, p.device.ID, camera, access.View)

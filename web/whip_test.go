@@ -52,11 +52,6 @@ func withMedia(t *testing.T, rl **relay.Relay, publishers web.PublishRequester) 
 		if publishers != nil {
 			s.deps.Publishers = publishers
 		}
-		recordRevoked := s.deps.OnLinkRevoked
-		s.deps.OnLinkRevoked = func(ctx context.Context, l store.DeviceLink) {
-			recordRevoked(ctx, l)
-			r.CloseViewers(l.CameraDeviceID, l.ClientDeviceID)
-		}
 		s.cfg.PublishWait = 20 * time.Second
 	}
 }
@@ -466,4 +461,32 @@ func TestWHEPCameraNeverPublishes(t *testing.T) {
 	if res.header.Get("Retry-After") == "" || rl.Viewers(a.cam.Device.ID) != 0 {
 		t.Fatalf("503 Retry-After %q, %d viewers left", res.header.Get("Retry-After"), rl.Viewers(a.cam.Device.ID))
 	}
+}
+
+// A share's invitee watches the shared camera by WHEP, with a device token and with
+// their user session; revoking the share closes both at once and leaves the owner's
+// viewer alone.
+func TestShareRevocationClosesTheInviteesWHEPViewers(t *testing.T) {
+	var rl *relay.Relay
+	e := newEnv(t, withMedia(t, &rl, nil))
+	a := newAccount(t, e)
+	whipCamera(t, e, a.cam.DeviceToken)
+	guest := e.newPerson()
+	sh := e.share(a.tok, a.cam.Device.ID, guest, "viewer")
+	e.link(guest.tok, a.cam.Device.ID, guest.viewer.Device.ID)
+
+	owner, _ := whepViewer(t, e, a.cam.Device.ID, a.v1.DeviceToken)
+	byDevice, _ := whepViewer(t, e, a.cam.Device.ID, guest.viewer.DeviceToken)
+	bySession, _ := whepViewer(t, e, a.cam.Device.ID, guest.tok)
+	for i, v := range []*media.Viewer{owner, byDevice, bySession} {
+		waitClosed(t, fmt.Sprintf("viewer %d first frame", i), v.FirstFrame())
+	}
+	if n := rl.Viewers(a.cam.Device.ID); n != 3 {
+		t.Fatalf("relay has %d viewers, want 3", n)
+	}
+
+	e.do("DELETE", "/api/v1/shares/"+sh.ID, nil, bearer(a.tok)).want(t, http.StatusNoContent, nil)
+	until(t, "the invitee's viewers closed", func() bool { return rl.Viewers(a.cam.Device.ID) == 1 })
+	e.do("POST", "/api/v1/whep/"+a.cam.Device.ID, "v=0", bearer(guest.tok), header("Content-Type", "application/sdp")).
+		wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 }

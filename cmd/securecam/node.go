@@ -295,10 +295,7 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 		deps.FreeSpace = n.events.freeSpace
 	}
 	deps.Streams = n.svc
-	deps.OnLinkRevoked = func(ctx context.Context, link store.DeviceLink) {
-		n.svc.LinkRevoked(ctx, link)
-		n.relay.CloseViewers(link.CameraDeviceID, link.ClientDeviceID)
-	}
+	deps.OnLinkRevoked = n.svc.LinkRevoked
 	deps.Media = web.RelayMedia(n.relay)
 	deps.OnPublished = n.rec.published
 	deps.OnRecordingMode = n.rec.modeChanged
