@@ -312,22 +312,9 @@ func testExpireStreamSessions(t *testing.T, s store.Store) {
 	for range 5 {
 		wantIDs = append(wantIDs, mkStream(t, s, f, now.Add(-time.Minute)).ID)
 	}
-	var mu sync.Mutex
-	var all []string
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			got, err := s.ExpireStreamSessions(ctx, deadlines[:1], now)
-			if err != nil {
-				t.Errorf("concurrent expire: %v", err)
-				return
-			}
-			mu.Lock()
-			all = append(all, streamIDs(got)...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	all := concurrently(t, "concurrent expire", func() ([]store.StreamSession, error) {
+		return s.ExpireStreamSessions(ctx, deadlines[:1], now)
+	})
 	if !slices.Equal(sorted(all), sorted(wantIDs)) {
 		t.Errorf("concurrent sweeps returned %v, want each of %v once", all, wantIDs)
 	}
@@ -541,22 +528,9 @@ func testAbandonedStreamSessions(t *testing.T, s store.Store) {
 	for range 5 {
 		wantIDs = append(wantIDs, session(store.StreamLive, time.Minute, 0).ID)
 	}
-	var mu sync.Mutex
-	var all []string
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			got, err := s.EndAbandonedStreamSessions(ctx, before, "disconnected", now)
-			if err != nil {
-				t.Errorf("concurrent sweep: %v", err)
-				return
-			}
-			mu.Lock()
-			all = append(all, streamIDs(got)...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	all := concurrently(t, "concurrent sweep", func() ([]store.StreamSession, error) {
+		return s.EndAbandonedStreamSessions(ctx, before, "disconnected", now)
+	})
 	if !slices.Equal(sorted(all), sorted(wantIDs)) {
 		t.Errorf("concurrent sweeps returned %v, want each of %v once", all, wantIDs)
 	}
@@ -702,4 +676,27 @@ func testMediaSessions(t *testing.T, s store.Store) {
 	if got.ID != b.ID {
 		t.Fatalf("OpenMediaSession = %s, want the other node's %s", got.ID, b.ID)
 	}
+}
+
+// concurrently runs sweep from four goroutines at once, as replicas do, and returns
+// the ids of every session the calls returned.
+func concurrently(t *testing.T, what string, sweep func() ([]store.StreamSession, error)) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var all []string
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			got, err := sweep()
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+				return
+			}
+			mu.Lock()
+			all = append(all, streamIDs(got)...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return all
 }

@@ -31,16 +31,26 @@ const rawQueue = 256
 // {"msg":"listening","addr":…} as JSON to logOut once it listens, and serves pprof
 // under /debug/pprof/ on the same address.
 func ServeRaw(ctx context.Context, addr string, logOut io.Writer) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("raw relay: %w", err)
-	}
 	rl := &relay{conns: map[string]*relayConn{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /relay", rl)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveBaseline(ctx, "raw relay", addr, mux, logOut, func() {
+		rl.closeAll()
+		rl.wg.Wait()
+	})
+}
+
+// serveBaseline serves h on addr until ctx ends, for a baseline server that runs as
+// a process of its own: it logs {"msg":"listening","addr":…} as JSON to logOut once
+// it listens, and on the way out shuts the HTTP server down, then runs closeAll.
+func serveBaseline(ctx context.Context, name, addr string, h http.Handler, logOut io.Writer, closeAll func()) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	line, _ := json.Marshal(map[string]string{"msg": "listening", "addr": l.Addr().String()})
 	fmt.Fprintf(logOut, "%s\n", line)
 
@@ -48,16 +58,15 @@ func ServeRaw(ctx context.Context, addr string, logOut io.Writer) error {
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("raw relay: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
-	rl.closeAll()
-	rl.wg.Wait()
+	closeAll()
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("raw relay: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }

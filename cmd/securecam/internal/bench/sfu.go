@@ -2,14 +2,9 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -27,33 +22,11 @@ const SFUServerArg = "sfu-server"
 // reading goroutine: no queue, no authentication, no keyframe pacing. It logs
 // {"msg":"listening","addr":…} as JSON to logOut once it listens.
 func ServeSFU(ctx context.Context, addr string, logOut io.Writer) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("bare forwarder: %w", err)
-	}
 	f := &forwarder{api: benchAPI()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /publish", f.serve(f.publish))
 	mux.HandleFunc("POST /play", f.serve(f.play))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	line, _ := json.Marshal(map[string]string{"msg": "listening", "addr": l.Addr().String()})
-	fmt.Fprintf(logOut, "%s\n", line)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("bare forwarder: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	f.closeAll()
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("bare forwarder: %w", err)
-	}
-	return nil
+	return serveBaseline(ctx, "bare forwarder", addr, mux, logOut, f.closeAll)
 }
 
 // forwarder is the bare forwarder's state: its peer connections and the viewers'
