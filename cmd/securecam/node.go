@@ -221,7 +221,7 @@ func (n *node) buildRelay(ctx context.Context) error {
 	}
 	st, log := n.store, n.log.With("component", "relay")
 	log.Info("media relay listening", "udp_addr", n.relayUDP.LocalAddr().String())
-	n.relay, err = relay.New(relay.Config{UDPConn: n.relayUDP, Logger: log, OnClose: func(s *relay.Session) {
+	n.relay, err = relay.New(relay.Config{UDPConn: n.relayUDP, Logger: log, Registerer: n.reg, OnClose: func(s *relay.Session) {
 		if !s.Publisher() {
 			return
 		}

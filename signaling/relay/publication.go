@@ -2,6 +2,7 @@ package relay
 
 import (
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -112,13 +113,14 @@ func (p *publication) requestKeyframe() {
 func (p *publication) pace(interval time.Duration) {
 	s := p.session
 	defer s.wg.Done()
-	defer recoverTo(p.log, "keyframe pacer")
+	defer s.recoverPanic("keyframe_pacer")
 	for {
 		select {
 		case <-p.kf:
 		case <-p.done:
 			return
 		}
+		s.relay.testPanic("keyframe_pacer", s)
 		p.mu.Lock()
 		ssrcs := append([]uint32(nil), p.videoSSRCs...)
 		p.mu.Unlock()
@@ -152,7 +154,7 @@ func (p *publication) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	defer recoverTo(p.log, "publication track")
+	defer s.recoverPanic("publication_track")
 
 	p.mu.Lock()
 	t := &Track{ID: remote.Kind().String() + strconv.Itoa(len(p.tracks)), Kind: remote.Kind(),
@@ -179,6 +181,7 @@ func (p *publication) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver)
 		if err != nil {
 			return // the camera's leg closed
 		}
+		s.relay.testPanic("publication_track", s)
 		// The camera's header extensions have ids of its negotiation, not the
 		// viewers'; each viewer leg adds its own.
 		pkt.Header.Extension = false
@@ -194,12 +197,13 @@ func (p *publication) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver)
 // responder and reports work) and turns PLI and FIR into keyframe requests.
 func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 	defer s.wg.Done()
-	defer recoverTo(s.relay.log, "viewer rtcp")
+	defer s.recoverPanic("viewer_rtcp")
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
+		s.relay.testPanic("viewer_rtcp", s)
 		for _, pkt := range pkts {
 			switch pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
@@ -213,8 +217,9 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 // closes.
 func (s *Session) write(locals map[*Track]*webrtc.TrackLocalStaticRTP) {
 	defer s.wg.Done()
-	defer recoverTo(s.relay.log, "viewer writer")
+	defer s.recoverPanic("viewer_writer")
 	for pkt := range s.sink.ch {
+		s.relay.testPanic("viewer_writer", s)
 		local := locals[pkt.Track]
 		if local == nil {
 			continue // a track that arrived after the viewer joined
@@ -225,9 +230,27 @@ func (s *Session) write(locals map[*Track]*webrtc.TrackLocalStaticRTP) {
 	}
 }
 
-// recoverTo logs a panic of a goroutine of the relay.
-func recoverTo(log *slog.Logger, where string) {
-	if r := recover(); r != nil {
-		log.Error("panic in relay goroutine", "where", where, "panic", r)
+// recoverPanic, deferred at the root of each of a session's goroutines, turns
+// a panic there into the end of the session rather than a half-dead one (a
+// publication whose packets no longer flow, a viewer no longer written to): it
+// logs the panic with its stack, counts it, and closes the session (a
+// publication's viewers and feeds with it).
+func (s *Session) recoverPanic(goroutine string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	r := s.relay
+	r.panics.WithLabelValues(goroutine).Inc()
+	r.log.Error("panic in relay goroutine; closing its session", "goroutine", goroutine,
+		"session_id", s.id, "camera_id", s.camera, "publisher", s.publisher,
+		"panic", v, "stack", string(debug.Stack()))
+	r.goClose(s)
+}
+
+// testPanic calls the test hook, if any.
+func (r *Relay) testPanic(goroutine string, s *Session) {
+	if r.panicHook != nil {
+		r.panicHook(goroutine, s)
 	}
 }

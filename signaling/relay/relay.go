@@ -17,8 +17,10 @@
 // are written by its own goroutine.
 //
 // Lifetimes: a session ends when it is closed (Close, CloseViewers for a
-// revoked viewer, Relay.Close), when its peer connection fails or closes, or,
-// for viewers and feeds, when the publication they follow ends. A camera
+// revoked viewer, Relay.Close), when its peer connection fails or closes, when
+// one of its goroutines panics (logged with its stack and counted in
+// securecam_relay_panics_total{goroutine}: never a half-dead session), or, for
+// viewers and feeds, when the publication they follow ends. A camera
 // publishing again replaces its previous publication.
 //
 // Concurrency: a Relay and its Sessions are safe for concurrent use. Each
@@ -42,6 +44,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/securecam/securecam/signaling/internal/pionlog"
 )
@@ -98,6 +101,8 @@ type Config struct {
 	OnClose func(s *Session)
 	// Logger receives the relay's and pion's logs; nil discards them.
 	Logger *slog.Logger
+	// Registerer receives the relay's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 // Relay is the SFU: publications by camera, viewer sessions by id.
@@ -112,6 +117,11 @@ type Relay struct {
 	sessions map[string]*Session
 	pubs     map[string]*publication // by camera device id
 	wg       sync.WaitGroup          // closers started from pion callbacks
+
+	panics *prometheus.CounterVec // securecam_relay_panics_total{goroutine}
+	// panicHook, set only by tests (before the first session), is called by
+	// every goroutine of a session on each turn of its loop.
+	panicHook func(goroutine string, s *Session)
 }
 
 // New builds a Relay.
@@ -141,7 +151,17 @@ func New(cfg Config) (*Relay, error) {
 		se = *cfg.SettingEngine
 	}
 	se.LoggerFactory = pionlog.Factory{Logger: log}
-	r := &Relay{cfg: cfg, log: log, sessions: map[string]*Session{}, pubs: map[string]*publication{}}
+	r := &Relay{cfg: cfg, log: log, sessions: map[string]*Session{}, pubs: map[string]*publication{},
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "securecam_relay_panics_total",
+			Help: "Panics recovered in the relay's goroutines, by goroutine (keyframe_pacer, publication_track, " +
+				"viewer_rtcp, viewer_writer); each closed its session.",
+		}, []string{"goroutine"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(r.panics); err != nil {
+			return nil, fmt.Errorf("relay: register metrics: %w", err)
+		}
+	}
 	if cfg.UDPConn != nil {
 		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), cfg.UDPConn)
 		se.SetICEUDPMux(mux)

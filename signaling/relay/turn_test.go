@@ -16,26 +16,6 @@ import (
 
 const turnSecret = "relay-turn-test-secret"
 
-// refused reads securecam_turn_refused_total{reason}.
-func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "securecam_turn_refused_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == reason {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
 // TestViewerThroughTURN: a viewer that can only use the hub's TURN server
 // reaches the relay on the hub's own address because the relay's UDP port is
 // one of TURN's media ports; without it, the TURN peer filter drops those
@@ -87,7 +67,7 @@ func TestViewerThroughTURN(t *testing.T) {
 
 	t.Run("without media ports the filter drops it", func(t *testing.T) {
 		_, reg := viewThrough(nil)
-		eventually(t, "packets to the relay's port dropped", func() bool { return refused(t, reg, "peer_port") > 0 })
+		eventually(t, "packets to the relay's port dropped", func() bool { return counter(t, reg, "securecam_turn_refused_total", "reason", "peer_port") > 0 })
 	})
 	t.Run("with the relay's port it plays", func(t *testing.T) {
 		v, reg := viewThrough([]int{port})
@@ -99,7 +79,7 @@ func TestViewerThroughTURN(t *testing.T) {
 		if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
 			t.Fatalf("viewer's candidate is %s, want relay", pair.Local.Typ)
 		}
-		if n := refused(t, reg, "peer_port"); n != 0 {
+		if n := counter(t, reg, "securecam_turn_refused_total", "reason", "peer_port"); n != 0 {
 			t.Fatalf("%v packets dropped on the way to the relay", n)
 		}
 	})
