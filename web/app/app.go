@@ -25,6 +25,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/wire"
 )
 
 //go:embed static
@@ -122,9 +125,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	}
 	name := path.Clean("/" + r.URL.Path)
 	if name == "/api" || strings.HasPrefix(name, "/api/") {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such endpoint","code":"not_found"}`)
+		hub.WriteProblem(w, http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
