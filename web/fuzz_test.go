@@ -5,7 +5,10 @@ import (
 	"cmp"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling/wire"
+	"github.com/securecam/securecam/store"
 )
 
 // Native fuzz targets for every decoder and validator of the web package. Each checks
@@ -30,11 +34,13 @@ import (
 // fuzzNow is the clock of the event validator under fuzzing.
 var fuzzNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// bodyKinds are the request bodies the API decodes, each with its validation.
-var bodyKinds = []struct {
+type bodyKind struct {
 	name string
 	new  func() any
-}{
+}
+
+// bodyKinds are the request bodies the API decodes, each with its validation.
+var bodyKinds = []bodyKind{
 	{"sign-up", func() any { return new(signUpRequest) }},
 	{"sign-in", func() any { return new(signInRequest) }},
 	{"verify-email", func() any { return new(tokenRequest) }},
@@ -50,15 +56,39 @@ var bodyKinds = []struct {
 	{"POST ws-tickets", func() any { return new(ticketRequest) }},
 	{"POST streams", func() any { return new(streamRequest) }},
 	{"POST streams end", func() any { return new(endStreamRequest) }},
+	{"POST shares", func() any { return new(createShareRequest) }},
+	{"POST shares/accept", func() any { return new(acceptShareRequest) }},
+	{"PATCH shares", func() any { return new(updateShareRequest) }},
+	{"PUT arming", func() any { return new(wire.ArmingRequest) }},
+	{"PUT arming/schedule", func() any { return new(wire.ArmingSchedule) }},
+	{"PUT notification-preferences", func() any { return new(notificationPrefsRequest) }},
 }
 
-// checkBody runs the validation the handler runs on a decoded body.
+// checkBody runs the validation the handler (or signaling, for arming) runs on a
+// decoded body.
 func checkBody(v any) error {
 	switch x := v.(type) {
+	case *updateDeviceRequest:
+		if err := x.check(); err != nil {
+			return err
+		}
+		_, err := x.cameraAlertsUpdate.check(fuzzNow) // the alert settings of a camera
+		return err
 	case interface{ check() error }:
 		return x.check()
 	case *wire.EventRequest:
 		return x.Validate(fuzzNow)
+	case *wire.ArmingRequest:
+		return x.Validate()
+	case *wire.ArmingSchedule:
+		_, err := x.Store()
+		return err
+	case *notificationPrefsRequest:
+		if x.QuietHours == nil {
+			return nil // clears them
+		}
+		_, err := x.QuietHours.Store()
+		return err
 	default:
 		return nil // checked against the store or by signaling
 	}
@@ -109,6 +139,22 @@ func FuzzRequestBodies(f *testing.F) {
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))
+	}
+	for _, s := range []struct{ kind, body string }{
+		{"POST shares", `{"email":" Bob@Example.com","camera_device_ids":["` + strings.ToUpper(id) + `"],"role":"viewer"}`},
+		{"POST shares", `{"email":"b@example.com","camera_device_ids":["` + id + `","` + id + `"],"role":"owner"}`},
+		{"POST shares/accept", `{"token":"c2hhcmU"}`},
+		{"PATCH shares", `{"role":"operator"}`},
+		{"PUT arming", `{"mode":"away"}`},
+		{"PUT arming/schedule", `{"time_zone":"Europe/Berlin","rules":[{"days":["mon","fri","mon"],"at":"07:30","mode":"disarmed"}]}`},
+		{"PUT arming/schedule", `{"time_zone":"Mars/Olympus","rules":[{"days":[],"at":"24:00","mode":"home"}]}`},
+		{"PUT notification-preferences", `{"quiet_hours":{"start":"22:00","end":"07:00"}}`},
+		{"PUT notification-preferences", `{"quiet_hours":null}`},
+		{"PATCH devices", `{"arm_modes":["home","away","home"],"event_cooldown_seconds":60,"muted_until":"2030-01-01T08:00:00Z"}`},
+		{"PATCH devices", `{"arm_modes":["disarmed"],"event_cooldown_seconds":-1,"muted_until":"2099-01-01T00:00:00Z"}`},
+	} {
+		k := slices.IndexFunc(bodyKinds, func(b bodyKind) bool { return b.name == s.kind })
+		f.Add(uint8(k), []byte(s.body))
 	}
 	s := &Server{maxBody: 4096}
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
@@ -409,4 +455,214 @@ func FuzzRanges(f *testing.F) {
 			}
 		}
 	})
+}
+
+// wantProblem is wantClientError, and the answer the client gets is a problem document
+// saying the same.
+func wantProblem(t *testing.T, what string, err error, statuses ...int) {
+	t.Helper()
+	wantClientError(t, what, err, statuses...)
+	e := asError(err)
+	rec := httptest.NewRecorder()
+	writeProblem(rec, e)
+	var doc struct {
+		Status int    `json:"status"`
+		Code   string `json:"code"`
+		Detail string `json:"detail"`
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("%s: %v is answered as %q", what, err, ct)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != e.Status ||
+		doc.Status != e.Status || doc.Code != e.Code || doc.Detail != e.Detail {
+		t.Fatalf("%s: problem document %d %s (%v) for %+v", what, rec.Code, rec.Body, err, e)
+	}
+}
+
+// FuzzShareFilter: the query of GET /shares and /shares/received. A refusal is a 400
+// problem document; what is accepted is a canonical camera id (or none) and one of
+// the share statuses, and reads back the same from its own query.
+func FuzzShareFilter(f *testing.F) {
+	id := "0193a4c2-0000-7000-8000-000000000001"
+	for _, q := range []string{
+		"", "camera_device_id=" + id, "camera_device_id=" + strings.ToUpper(id) + "&status=active",
+		"status=pending", "status=revoked", "status=left", "status=Active", "status=accepted",
+		"camera_device_id=x", "camera_device_id=&status=", "camera_device_id=" + id + "&camera_device_id=y",
+		"status=active&status=bogus", "camera_device_id={" + id + "}", "camera_device_id=urn:uuid:" + id,
+		"%zz&status=left", "camera_device_id=" + strings.ReplaceAll(id, "-", "") + "0000",
+	} {
+		f.Add(q)
+	}
+	statuses := []string{"", store.SharePending, store.ShareActive, store.ShareRevoked, store.ShareLeft}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw) // what the router hands on: the pairs that parsed
+		camera, status, err := shareFilter(q)
+		if err != nil {
+			wantProblem(t, "shares filter", err, http.StatusBadRequest)
+			return
+		}
+		if camera != "" {
+			if c, ok := parseID(camera); !ok || c != camera {
+				t.Fatalf("%q: camera %q is not a canonical id", raw, camera)
+			}
+		} else if q.Get("camera_device_id") != "" {
+			t.Fatalf("%q: camera_device_id %q was dropped", raw, q.Get("camera_device_id"))
+		}
+		if !slices.Contains(statuses, status) || status != q.Get("status") {
+			t.Fatalf("%q: status %q accepted", raw, status)
+		}
+		again := url.Values{}
+		if camera != "" {
+			again.Set("camera_device_id", camera)
+		}
+		if status != "" {
+			again.Set("status", status)
+		}
+		c2, s2, err := shareFilter(again)
+		if err != nil || c2 != camera || s2 != status {
+			t.Fatalf("%q: accepted as %q, %q, whose own query %q reads %q, %q, %v", raw, camera, status, again.Encode(), c2, s2, err)
+		}
+	})
+}
+
+// baFuzzServer is a hub at https://hub.example.com that also trusts
+// https://app.example.com and the app scheme securecam://, with a 4 KiB body limit.
+func baFuzzServer() *Server {
+	return &Server{
+		maxBody:   4096,
+		publicURL: &url.URL{Scheme: "https", Host: "hub.example.com"},
+		creds: &credentials{
+			allowedOrigins: map[string]bool{"https://app.example.com": true},
+			appOrigins:     []string{"securecam://"},
+		},
+	}
+}
+
+// baCallbackFields are the body fields baDecode checks against the trusted origins.
+var baCallbackFields = []string{"callbackURL", "redirectTo", "errorCallbackURL", "newUserCallbackURL"}
+
+// FuzzBetterAuthBody: baDecode and the field readers of the Better Auth routes
+// (optString, str, optBool). A refusal is Better Auth's error document — 400, 403
+// for an untrusted callback URL, 413 past the limit — with a code and a message; an
+// accepted body is a JSON object (or none), its callback URLs are trusted, each field
+// reads as a string, a boolean or a VALIDATION_ERROR naming it, and the body sent
+// again as the server read it reads the same.
+func FuzzBetterAuthBody(f *testing.F) {
+	for _, s := range []string{
+		`{"email":"ann@example.com","password":"correct horse","name":"Ann","rememberMe":true}`,
+		`{"email":"ann@example.com","password":"x","callbackURL":"/dashboard?tab=1"}`,
+		`{"email":"ann@example.com","callbackURL":"https://app.example.com/welcome"}`,
+		`{"email":"ann@example.com","callbackURL":"https://evil.example/"}`,
+		`{"redirectTo":"//evil.example/x"}`, `{"redirectTo":"/%2f%2fevil.example"}`,
+		`{"errorCallbackURL":"securecam://reset"}`, `{"newUserCallbackURL":"javascript:alert(1)"}`,
+		`{"callbackURL":1}`, `{"callbackURL":null}`, `{"callbackURL":""}`,
+		`{"newPassword":"correct horse","currentPassword":"old password","revokeOtherSessions":"yes"}`,
+		`{"name":null,"image":"https://img.example/a.png"}`, `{"token":"abc","token":"def"}`,
+		`{"rememberMe":false}`, `{"rememberMe":0}`, `{"email":"\ud800"}`,
+		``, `null`, `[]`, `"x"`, `{} {}`, `{`, `{"a":1}x`, strings.Repeat(" ", 5000) + `{}`,
+	} {
+		f.Add([]byte(s), "email", false)
+	}
+	f.Add([]byte(`{"rememberMe":true}`), "rememberMe", true)
+	f.Add([]byte(`{"token":"t"}`), "token", true)
+	s := baFuzzServer()
+	f.Fuzz(func(t *testing.T, body []byte, field string, unknownLength bool) {
+		decode := func(body []byte, unknownLength bool) (baBody, error) {
+			r := httptest.NewRequest(http.MethodPost, "/api/auth/sign-in/email", bytes.NewReader(body))
+			if unknownLength {
+				r.ContentLength = -1 // chunked
+			}
+			return s.baDecode(httptest.NewRecorder(), r)
+		}
+		b, err := decode(body, unknownLength)
+		if err != nil {
+			wantBAError(t, err, http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge)
+			return
+		}
+		if b == nil {
+			t.Fatalf("%q: accepted as nil", body)
+		}
+		if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' && !bytes.Equal(bytes.TrimSpace(trimmed), []byte("null")) {
+			t.Fatalf("%q: accepted, which is not a JSON object", body)
+		}
+		for _, name := range baCallbackFields {
+			if v, ok, err := b.optString(name); err != nil || (ok && v != "" && !s.baTrustedURL(v)) {
+				t.Fatalf("%q: %s %q accepted (%v)", body, name, v, err)
+			}
+		}
+		type reading struct {
+			str     string
+			present bool
+			strErr  string
+			boolean bool
+			boolErr string
+		}
+		read := func(b baBody, name string) reading {
+			var r reading
+			v, ok, err := b.optString(name)
+			r.str, r.present = v, ok
+			if err != nil {
+				r.strErr = fieldError(t, name, err)
+			}
+			if req, err := b.str(name); (err == nil) != ok || req != v {
+				t.Fatalf("%s: str says %q, %v; optString %q, %v", name, req, err, v, ok)
+			}
+			bv, err := b.optBool(name)
+			r.boolean = bv
+			if err != nil {
+				r.boolErr = fieldError(t, name, err)
+			}
+			if _, isPresent := b[name]; !isPresent && (r.strErr != "" || r.boolErr != "" || ok || bv) {
+				t.Fatalf("%s: absent, but read as %+v", name, r)
+			}
+			return r
+		}
+		names := append([]string{field}, slices.Collect(maps.Keys(b))...)
+		first := map[string]reading{}
+		for _, name := range names {
+			first[name] = read(b, name)
+		}
+		sent, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		b2, err := decode(sent, unknownLength)
+		if err != nil {
+			t.Fatalf("%q was accepted as %s, which is then refused: %v", body, sent, err)
+		}
+		if len(b2) != len(b) {
+			t.Fatalf("%q was read as %s, which has %d fields", body, sent, len(b2))
+		}
+		for _, name := range names {
+			if again := read(b2, name); again != first[name] {
+				t.Fatalf("%s: %q reads %+v, and %s reads %+v", name, body, first[name], sent, again)
+			}
+		}
+	})
+}
+
+// wantBAError fails unless err is answered with one of statuses as Better Auth's
+// error document {message, code}.
+func wantBAError(t *testing.T, err error, statuses ...int) {
+	t.Helper()
+	be, _ := asBAError(err)
+	rec := httptest.NewRecorder()
+	(&Server{log: slog.New(slog.DiscardHandler)}).writeBAError(rec, httptest.NewRequest(http.MethodPost, "/", nil), err)
+	var doc struct{ Message, Code string }
+	if jerr := json.Unmarshal(rec.Body.Bytes(), &doc); jerr != nil || !slices.Contains(statuses, rec.Code) ||
+		doc.Code == "" || doc.Message == "" || doc.Code != be.Code || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%v is answered %d %s (%v), want one of %v with a code and a message", err, rec.Code, rec.Body, jerr, statuses)
+	}
+}
+
+// fieldError checks that err is the VALIDATION_ERROR of the body field name and
+// returns its message.
+func fieldError(t *testing.T, name string, err error) string {
+	t.Helper()
+	var be *baError
+	if !errors.As(err, &be) || be.Status != http.StatusBadRequest || be.Code != "VALIDATION_ERROR" ||
+		!strings.HasPrefix(be.Message, "[body."+name+"] ") {
+		t.Fatalf("field %q: %v is not its validation error", name, err)
+	}
+	return be.Message
 }
