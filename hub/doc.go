@@ -18,7 +18,10 @@
 // hub starts after the upgrade (ServeHTTP returns then, so net/http's goroutine and
 // buffers are not kept for the connection's lifetime). That goroutine reads frames and
 // calls handlers one at a time, in arrival order, so a handler sees the messages of
-// one device sequentially and a slow handler delays only that device. Writes go
+// one device sequentially and a slow handler delays only that device. The exception
+// is the types registered with [Hub.HandleConcurrent]: a run of them is handled by up
+// to [MaxConcurrentPerConn] goroutines of the connection at once, which the connection
+// goroutine waits for before the next message of another type and before it ends. Writes go
 // through a bounded per-connection queue drained by at most one writer goroutine,
 // started when the queue gets work and gone when it is empty; enqueueing
 // ([Client.Send], [Hub.Send]) never blocks, and a full queue closes the socket with

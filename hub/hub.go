@@ -157,7 +157,8 @@ func setDefault[T int | int64 | float64 | time.Duration](p *T, v T) {
 }
 
 // HandlerFunc handles one client message of a registered type. It runs on the
-// connection's goroutine; ctx ends with the connection. A handler answers messages
+// connection's goroutine (or, registered with [Hub.HandleConcurrent], on one the
+// connection goroutine waits for); ctx ends with the connection. A handler answers messages
 // that carry an id with [Client.Ack] or [Client.Error].
 type HandlerFunc func(ctx context.Context, c *Client, env Envelope)
 
@@ -187,7 +188,7 @@ type Hub struct {
 	authFailures *ipbudget.Budget
 
 	handlersMu sync.RWMutex
-	handlers   map[string]HandlerFunc
+	handlers   map[string]handler
 	typeNames  map[string]string // the keys of handlers, to decode types without allocating
 
 	shards [shardCount]shard
@@ -237,7 +238,7 @@ func New(cfg Config) (*Hub, error) {
 		metrics:      m,
 		accept:       rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
 		authFailures: ipbudget.New(cfg.FailedAuthRate, cfg.FailedAuthBurst, maxAuthFailureNetworks),
-		handlers:     make(map[string]HandlerFunc),
+		handlers:     make(map[string]handler),
 		typeNames:    map[string]string{TypePing: TypePing},
 		ctx:          ctx,
 		cancel:       cancel,
@@ -282,10 +283,36 @@ func (h *Hub) NodeID() string { return h.cfg.NodeID }
 
 // Handle registers fn for client messages of type typ, replacing any earlier
 // handler. Register before serving. The types ping and pong are the hub's own.
+//
+// A socket's messages are handled one after the other, in the order they arrived:
+// fn runs on the connection's goroutine, and the next message is read when it returns.
 func (h *Hub) Handle(typ string, fn HandlerFunc) {
+	h.addHandler(typ, handler{fn: fn})
+}
+
+// HandleConcurrent registers fn for client messages of type typ like [Hub.Handle],
+// except that the messages of typ (and of every other type registered with
+// HandleConcurrent) that a socket sends in a row are handled concurrently, up to
+// [MaxConcurrentPerConn] at once per socket, each in a goroutine of its own; their
+// answers may come out of order. Every other message waits until the concurrent
+// handlers of the messages the socket sent before it have returned, and the messages
+// after it wait for it, so the order between a concurrent message and any other is
+// kept. Use it for requests that are independent of one another and wait on I/O
+// (a store's group commit gathers them into fewer commits).
+func (h *Hub) HandleConcurrent(typ string, fn HandlerFunc) {
+	h.addHandler(typ, handler{fn: fn, concurrent: true})
+}
+
+// handler is a registered message handler.
+type handler struct {
+	fn         HandlerFunc
+	concurrent bool // handled beside the socket's other concurrent messages
+}
+
+func (h *Hub) addHandler(typ string, hd handler) {
 	h.handlersMu.Lock()
 	defer h.handlersMu.Unlock()
-	h.handlers[typ] = fn
+	h.handlers[typ] = hd
 	h.typeNames[typ] = typ
 }
 
@@ -310,7 +337,7 @@ func (h *Hub) HandledTypes() []string {
 	return types
 }
 
-func (h *Hub) handler(typ string) HandlerFunc {
+func (h *Hub) handler(typ string) handler {
 	h.handlersMu.RLock()
 	defer h.handlersMu.RUnlock()
 	return h.handlers[typ]

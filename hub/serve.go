@@ -218,8 +218,11 @@ func (h *Hub) serveConn(c *Client) {
 }
 
 // readLoop reads and dispatches messages until the connection fails or closes.
-// WebSocket pings are counted against the same rate, in [Client.pingReceived].
+// WebSocket pings are counted against the same rate, in [Client.pingReceived]. It
+// returns once the handlers it started have returned.
 func (h *Hub) readLoop(ctx context.Context, c *Client) error {
+	var fl inflight
+	defer fl.wait()
 	for {
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
@@ -247,7 +250,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 			c.close(StatusProtocolViolation, "invalid envelope", false)
 			continue
 		}
-		h.dispatch(ctx, c, env)
+		h.dispatch(ctx, c, env, &fl)
 	}
 }
 
@@ -257,10 +260,15 @@ func (h *Hub) rateLimited(c *Client) {
 	c.close(StatusRateLimited, "rate limited", false)
 }
 
-// dispatch handles one decoded client message.
-func (h *Hub) dispatch(ctx context.Context, c *Client, env Envelope) {
+// dispatch handles one decoded client message: a concurrent one in a goroutine of fl,
+// any other after fl's handlers have returned, on the read goroutine.
+func (h *Hub) dispatch(ctx context.Context, c *Client, env Envelope, fl *inflight) {
 	if c.isClosing() {
 		return // the socket is closing: ignore what still arrives
+	}
+	hd := h.handler(env.Type)
+	if !hd.concurrent {
+		fl.wait() // the concurrent messages sent before this one come first
 	}
 	switch env.Type {
 	case TypePing:
@@ -271,13 +279,21 @@ func (h *Hub) dispatch(ctx context.Context, c *Client, env Envelope) {
 		h.metrics.messagesIn.WithLabelValues(env.Type).Inc()
 		return
 	}
-	fn := h.handler(env.Type)
-	if fn == nil {
+	if hd.fn == nil {
 		h.metrics.messagesIn.WithLabelValues("unknown").Inc()
 		_ = c.Error(env.ID, CodeUnknownType, "unknown message type")
 		return
 	}
 	h.metrics.messagesIn.WithLabelValues(env.Type).Inc()
+	if hd.concurrent {
+		fl.run(ctx, func() { h.handle(ctx, c, env, hd.fn) })
+		return
+	}
+	h.handle(ctx, c, env, hd.fn)
+}
+
+// handle runs fn for env, answering a panic with an internal error.
+func (h *Hub) handle(ctx context.Context, c *Client, env Envelope, fn HandlerFunc) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.metrics.panics.Inc()

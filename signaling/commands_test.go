@@ -2,6 +2,8 @@ package signaling_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,6 +207,50 @@ func TestRetriedSendReturnsTheFirstCommand(t *testing.T) {
 	}
 	if len(items) != 1 {
 		t.Errorf("%d commands stored, want 1", len(items))
+	}
+}
+
+// A device's commands sent in a row are handled concurrently (their acks may come in
+// any order) and keep their guarantees: each is stored once, a request repeated while
+// the first is in progress returns the first command, and a ping sent after them is
+// answered after every one of them.
+func TestPipelinedCommandsFromOneSocket(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	view := dial(t, n, f.viewer)
+
+	data := map[string]any{"target_device_id": f.camera.ID, "command_type": "snapshot"}
+	const distinct = 10
+	for i := range distinct {
+		view.send("command.send", fmt.Sprintf("pipe-%d", i), "", data)
+	}
+	view.send("command.send", "pipe-0", "", data) // a repeat of a request in progress
+	view.send("ping", "after", "", nil)
+
+	ids := map[string][]string{} // command ids by ref
+	for range distinct + 1 {
+		env := view.next()
+		if env.Type != "ack" || !strings.HasPrefix(env.Ref, "pipe-") {
+			t.Fatalf("got %s ref %q %s, want the ack of a command.send (before the pong)", env.Type, env.Ref, env.Data)
+		}
+		ids[env.Ref] = append(ids[env.Ref], decode[wire.CommandStatus](t, env).CommandID)
+	}
+	if pong := view.next(); pong.Type != "pong" || pong.Ref != "after" {
+		t.Fatalf("got %s ref %q, want the pong after every ack", pong.Type, pong.Ref)
+	}
+	if len(ids) != distinct {
+		t.Fatalf("acks for %d requests, want %d: %v", len(ids), distinct, ids)
+	}
+	if r := ids["pipe-0"]; len(r) != 2 || r[0] != r[1] {
+		t.Errorf("the repeated request's acks name commands %v, want the first command twice", r)
+	}
+	items, _, err := st.ListCommands(context.Background(), f.acct.user.ID, store.CommandFilter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != distinct {
+		t.Errorf("%d commands stored, want %d", len(items), distinct)
 	}
 }
 

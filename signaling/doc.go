@@ -18,7 +18,9 @@
 // # Concurrency
 //
 // A Service is safe for concurrent use. Handlers run on the connection goroutine of the
-// device that sent the message, so one device's messages are handled in order. The
+// device that sent the message, so one device's messages are handled in order, except
+// command.send and command.result: a device's commands in a row are handled
+// concurrently ([hub.Hub.HandleConcurrent]), before and after its other messages. The
 // Service owns two kinds of goroutines: the sweeper started by [Service.Run] (expiring
 // commands, closing stream sessions past a timeout or the resume grace period, raising
 // due camera_offline alerts, making due scheduled arming switches),

@@ -142,8 +142,10 @@ func New(cfg Config) (*Service, error) {
 // Attach registers the Service's message handlers on h and routes through it.
 func (s *Service) Attach(h *hub.Hub) {
 	s.router = h
-	h.Handle(wire.TypeCommandSend, s.handleCommandSend)
-	h.Handle(wire.TypeCommandResult, s.handleCommandResult)
+	// Commands are independent of one another: a socket's commands in a row are
+	// handled concurrently, so that one socket's pipeline fills the group commits.
+	h.HandleConcurrent(wire.TypeCommandSend, s.handleCommandSend)
+	h.HandleConcurrent(wire.TypeCommandResult, s.handleCommandResult)
 	s.attachStreams(h)
 	s.attachEvents(h)
 	s.attachArming(h)

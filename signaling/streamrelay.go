@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/wire"
@@ -47,14 +48,27 @@ func (s *Service) webrtcDescription(sender string) sessionHandler {
 			return nil, err
 		}
 		if sender == store.RoleViewer && sess.Status == store.StreamAccepted {
-			// The first offer. Losing the race to stream.connected (live) is fine.
-			_, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
-			if err != nil && !errors.Is(err, store.ErrConflict) {
-				s.log.Warn("stream session to connecting", "session_id", sess.ID, "err", err)
-			}
+			s.markConnecting(sess.ID)
 		}
 		return nil, nil
 	}
+}
+
+// markConnecting moves a session that got its first offer from accepted to
+// connecting, behind the relay: the write gates nothing the parties wait for, so it
+// runs in a goroutine of the Service (awaited by Close) instead of holding up the
+// viewer's next messages (its ICE candidates) for a commit. Losing the race to
+// stream.connected (live) or to the session's end is fine: the transition then
+// does not apply.
+func (s *Service) markConnecting(id string) {
+	s.after("connecting:"+id, 0, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := s.store.TransitionStream(ctx, id, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			s.log.Warn("stream session to connecting", "session_id", id, "err", err)
+		}
+	})
 }
 
 func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {

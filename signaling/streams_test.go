@@ -124,7 +124,9 @@ func TestStreamFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Streams.ICE = provider }})
+	gate := newConnectingGate(st)
+	close(gate.release)
+	n := startNode(t, gate, nodeOptions{config: func(c *signaling.Config) { c.Streams.ICE = provider }})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 
@@ -165,6 +167,7 @@ func TestStreamFlow(t *testing.T) {
 	if offer.Session != sid || offer.From != f.viewer.ID || decode[sdpMsg](t, offer).SDP != testSDP || strings.Contains(string(offer.Data), "extra") {
 		t.Errorf("relayed offer %+v %s", offer, offer.Data)
 	}
+	gate.waitWritten(t)
 	wantSession(t, st, sid, store.StreamConnecting, "")
 	cam.send("webrtc.answer", "", sid, sdpMsg{testSDP})
 	if answer := view.expect("webrtc.answer"); answer.From != f.camera.ID || decode[sdpMsg](t, answer).SDP != testSDP {

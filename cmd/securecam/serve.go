@@ -20,6 +20,7 @@ func serve(ctx context.Context, getenv func(string) string, environ []string, lo
 		return err
 	}
 	logger.Info("starting securecam", "version", version, "node", cfg.NodeID, "mode", mode(cfg))
+	tuneGC(getenv, logger)
 	n, err := build(ctx, cfg, logger)
 	if err != nil {
 		return err
