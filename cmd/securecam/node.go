@@ -297,6 +297,7 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 	deps.Streams = n.svc
 	deps.OnLinkRevoked = n.svc.LinkRevoked
 	deps.Media = web.RelayMedia(n.relay)
+	deps.Nodes = n.hub
 	deps.OnPublished = n.rec.published
 	deps.OnRecordingMode = n.rec.modeChanged
 	deps.Publishers = n.svc
