@@ -70,10 +70,13 @@ func (s *Service) setArming(ctx context.Context, household string, actor Actor, 
 	return a, nil
 }
 
-// AnnounceArming sends a as an arming message to every connected device of its
-// household, and to the devices (not cameras) of every user with an active share of
+// AnnounceArming runs Config.OnArming and sends a as an arming message to every
+// connected device of its household, and to the devices (not cameras) of every user with an active share of
 // one of its cameras. Best effort: a device connected nowhere reads GET /api/v1/arming.
 func (s *Service) AnnounceArming(ctx context.Context, a store.ArmingState) {
+	if s.cfg.OnArming != nil {
+		s.cfg.OnArming(ctx, a)
+	}
 	data, _ := json.Marshal(wire.FromArming(a))
 	env := hub.Envelope{Type: wire.TypeArming, Data: data}
 	s.sendToUserDevices(ctx, a.UserID, env, true)

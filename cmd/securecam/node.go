@@ -185,7 +185,7 @@ func (n *node) buildSignaling(ctx context.Context) error {
 	n.rec = newRecorders(n.cfg, n.store, n.events.recordings.Primary(), n.log.With("component", "record"))
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
-		OnEvent: n.rec.event,
+		OnEvent: n.rec.event, OnArming: n.rec.armingChanged,
 		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
 	if err != nil {
 		return err
