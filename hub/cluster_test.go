@@ -340,3 +340,44 @@ func TestClusterSweepsPresenceOfCrashedHub(t *testing.T) {
 		t.Fatalf("Online(cam) after sweep = %v, %v", on, err)
 	}
 }
+
+// A node message reaches the handler of every other replica once, with its data, and
+// not the sender's own.
+func TestClusterBroadcastNode(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t, bustest.RedisURL(t))
+	hubs := []*testHub{cl.hub("node-a", nil), cl.hub("node-b", nil), cl.hub("node-c", nil)}
+	got := make([]chan string, len(hubs))
+	for i, h := range hubs {
+		got[i] = make(chan string, 4)
+		h.HandleNode("test.note", func(_ context.Context, data []byte) { got[i] <- string(data) })
+	}
+	next := func(i int) string {
+		t.Helper()
+		select {
+		case s := <-got[i]:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatalf("replica %d got no node message", i)
+			return ""
+		}
+	}
+	if err := hubs[0].BroadcastNode(bg(t), "test.note", json.RawMessage(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 2} {
+		if s := next(i); s != `{"n":1}` {
+			t.Fatalf("replica %d got %s", i, s)
+		}
+	}
+	// The sender's own would have come in before this one (one Redis, in order).
+	if err := hubs[1].BroadcastNode(bg(t), "test.note", json.RawMessage(`{"n":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if s := next(0); s != `{"n":2}` {
+		t.Fatalf("the sender got %s, want only the other's message", s)
+	}
+	if s := next(2); s != `{"n":2}` {
+		t.Fatalf("replica 2 got %s", s)
+	}
+}

@@ -29,8 +29,10 @@
 // for its writer (and any short-lived ping or close goroutine) before it ends, and
 // [Hub.Shutdown] waits for every connection goroutine. The hub's background goroutines
 // (heartbeats, presence refresh and sweep, presence recording, re-validation of the
-// sockets' credentials) are started by [New] and awaited by Shutdown, which also closes
-// the Bus and the Presence registry the hub was given.
+// sockets' credentials, and the one that runs the [Hub.HandleNode] handlers of other
+// replicas' node messages, from a bounded queue the bus never waits on) are started by
+// [New] and awaited by Shutdown, which also closes the Bus and the Presence registry
+// the hub was given.
 //
 // # Faults
 //

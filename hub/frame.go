@@ -19,6 +19,7 @@ const (
 	opClose        = "close"         // close the device's socket with Code and Reason
 	opCloseSession = "close_session" // close the sockets of Session (broadcast)
 	opCloseUser    = "close_user"    // close the session sockets of User (broadcast)
+	opNode         = "node"          // a node message Name with Data for the other replicas (broadcast)
 )
 
 type control struct {
@@ -29,6 +30,8 @@ type control struct {
 	Code    int    `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Node    string `json:"node,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Data    string `json:"data,omitempty"` // a node message's data, as given
 }
 
 // frame is a decoded bus frame: a message (typ, and the encoded envelope in body) or

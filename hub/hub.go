@@ -190,6 +190,9 @@ type Hub struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handler
 	typeNames  map[string]string // the keys of handlers, to decode types without allocating
+	// nodeHandlers handle the node messages of other replicas, by name (node.go).
+	nodeHandlers map[string]NodeHandlerFunc
+	nodeIn       chan nodeMessage
 
 	shards [shardCount]shard
 
@@ -240,6 +243,8 @@ func New(cfg Config) (*Hub, error) {
 		authFailures: ipbudget.New(cfg.FailedAuthRate, cfg.FailedAuthBurst, maxAuthFailureNetworks),
 		handlers:     make(map[string]handler),
 		typeNames:    map[string]string{TypePing: TypePing},
+		nodeHandlers: make(map[string]NodeHandlerFunc),
+		nodeIn:       make(chan nodeMessage, nodeQueue),
 		ctx:          ctx,
 		cancel:       cancel,
 		stopBG:       make(chan struct{}),
@@ -262,6 +267,7 @@ func New(cfg Config) (*Hub, error) {
 	h.goLoop("presence", h.presenceLoop)
 	h.goLoop("presence_flush", h.flushLoop)
 	h.goLoop("revalidate", h.revalidateLoop)
+	h.goLoop("node", h.nodeLoop)
 	return h, nil
 }
 

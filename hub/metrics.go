@@ -19,6 +19,7 @@ type metrics struct {
 	authThrottled     prometheus.Counter
 	panics            prometheus.Counter
 	loopRestarts      *prometheus.CounterVec
+	nodeDrops         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to hand a message to its device's queue (local) or to the bus (bus).",
 			Buckets: []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1},
 		}, []string{"path"}),
+		nodeDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "securecam_hub_node_messages_dropped_total",
+			Help: "Node messages from other replicas dropped because their queue was full.",
+		}),
 		busPublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "securecam_hub_bus_publish_errors_total",
 			Help: "Failed publishes to the bus.",
@@ -79,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.connections, m.messagesIn, m.messagesOut, m.disconnects, m.queueOverflows,
 		m.routeSeconds, m.busPublishErrors, m.admissionRefusals, m.authFailures, m.authThrottled, m.panics,
-		m.loopRestarts,
+		m.loopRestarts, m.nodeDrops,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

@@ -169,6 +169,8 @@ func (h *Hub) control(key string, m control) {
 		if m.Node != h.cfg.NodeID {
 			h.closeLocal(m, websocket.StatusCode(m.Code))
 		}
+	case opNode:
+		h.receiveNode(m)
 	}
 }
 

@@ -35,6 +35,8 @@ type socketRow struct {
 	notCamera string
 	action    access.Action
 	data      func(camera store.Device) any
+	// then is a message the sender also gets when allowed (after the ack).
+	then string
 }
 
 // socketMatrix has a row for every message type the hub hands to signaling
@@ -58,7 +60,10 @@ var socketMatrix = map[string]socketRow{
 	wire.TypeEventStart:      {notCamera: "sent by a camera about itself"},
 	wire.TypeEventEnd:        {notCamera: "sent by a camera about itself"},
 	wire.TypeTelemetry:       {notCamera: "sent by a camera about itself"},
-	wire.TypeArmingSet:       {notCamera: "the sender's own household (MayArm: its owner only)"},
+	// The camera's household: its owner's (access.Checker.Household).
+	wire.TypeArmingSet: {action: access.Arm, data: func(c store.Device) any {
+		return wire.ArmingRequest{Mode: store.ArmHome, HouseholdID: c.UserID}
+	}, then: wire.TypeArming},
 }
 
 // The people of the socket matrix, the owner last.
@@ -114,6 +119,9 @@ func socketRoleMatrix(t *testing.T, st store.Store) {
 			case access.Allows(p.role, row.action):
 				if ans.Type != "ack" {
 					t.Errorf("%s as %s: %s %s, want ack", typ, p.who, ans.Type, ans.Data)
+				}
+				if row.then != "" {
+					sock.expect(row.then)
 				}
 			case p.role == access.None:
 				if code := errorCode(t, ans); code != wire.CodeNotFound {

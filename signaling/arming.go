@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -35,20 +37,13 @@ type Actor struct {
 	DeviceID string
 }
 
-// MayArm is the one rule of who may change household's arming: today its owner only.
-func MayArm(actor Actor, household string) error {
-	if actor.UserID != household {
-		return wire.Errorf(wire.CodeForbidden, "only the household's owner may arm or disarm")
-	}
-	return nil
-}
-
 func (s *Service) attachArming(h *hub.Hub) {
 	h.Handle(wire.TypeArmingSet, s.handleArmingSet)
 }
 
 // SetArming changes household's mode by hand for actor, who must be allowed to
-// ([MayArm]), and tells every device of the household (an arming message). The change
+// (access.Checker.Household: its owner, or an operator or admin of one of its
+// cameras), and tells every device of the household (an arming message). The change
 // holds until the schedule's next switch. The caller writes the audit row.
 func (s *Service) SetArming(ctx context.Context, household string, actor Actor, req wire.ArmingRequest) (store.ArmingState, error) {
 	a, err := s.setArming(ctx, household, actor, req)
@@ -63,7 +58,7 @@ func (s *Service) setArming(ctx context.Context, household string, actor Actor, 
 	if err := req.Validate(); err != nil {
 		return store.ArmingState{}, err
 	}
-	if err := MayArm(actor, household); err != nil {
+	if _, err := s.access.Household(ctx, actor.UserID, household, access.Arm); err != nil {
 		return store.ArmingState{}, err
 	}
 	a, err := s.store.SetArmingMode(ctx, store.ArmingChange{UserID: household, Mode: req.Mode,
@@ -71,25 +66,65 @@ func (s *Service) setArming(ctx context.Context, household string, actor Actor, 
 	if err != nil {
 		return store.ArmingState{}, err
 	}
-	s.log.InfoContext(ctx, "arming changed", "user_id", household, "mode", a.Mode, "by_device_id", actor.DeviceID)
+	s.log.InfoContext(ctx, "arming changed", "user_id", household, "mode", a.Mode, "by_user_id", actor.UserID, "by_device_id", actor.DeviceID)
 	return a, nil
 }
 
-// AnnounceArming sends a as an arming message to every connected device of its
-// household. Best effort: a device connected nowhere reads GET /api/v1/arming.
+// AnnounceArming runs Config.OnArming and sends a as an arming message to every
+// connected device of its household, and to the devices (not cameras) of every user with an active share of
+// one of its cameras. Best effort: a device connected nowhere reads GET /api/v1/arming.
 func (s *Service) AnnounceArming(ctx context.Context, a store.ArmingState) {
+	if s.cfg.OnArming != nil {
+		s.cfg.OnArming(ctx, a)
+	}
 	data, _ := json.Marshal(wire.FromArming(a))
 	env := hub.Envelope{Type: wire.TypeArming, Data: data}
+	s.sendToUserDevices(ctx, a.UserID, env, true)
+	for _, u := range s.householdInvitees(ctx, a.UserID) {
+		s.sendToUserDevices(ctx, u, env, false)
+	}
+}
+
+// householdInvitees lists the users with an active share of one of owner's cameras,
+// each once.
+func (s *Service) householdInvitees(ctx context.Context, owner string) []string {
+	var users []string
 	p := store.Page{Limit: 200}
 	for {
-		devices, next, err := s.store.ListDevices(ctx, a.UserID, p)
+		shares, next, err := s.store.ListShares(ctx, store.ShareFilter{OwnerUserID: owner,
+			Statuses: []string{store.ShareActive}}, p)
 		if err != nil {
-			s.log.WarnContext(ctx, "arming: load the household's devices", "user_id", a.UserID, "err", err)
+			s.log.WarnContext(ctx, "arming: load the household's shares", "user_id", owner, "err", err)
+			return users
+		}
+		for _, sh := range shares {
+			if sh.UserID != nil && !slices.Contains(users, *sh.UserID) {
+				users = append(users, *sh.UserID)
+			}
+		}
+		if next == "" {
+			return users
+		}
+		p.Cursor = next
+	}
+}
+
+// sendToUserDevices sends env to every connected device of userID (its cameras too
+// when cameras is set).
+func (s *Service) sendToUserDevices(ctx context.Context, userID string, env hub.Envelope, cameras bool) {
+	p := store.Page{Limit: 200}
+	for {
+		devices, next, err := s.store.ListDevices(ctx, userID, p)
+		if err != nil {
+			s.log.WarnContext(ctx, "load the user's devices", "type", env.Type, "user_id", userID, "err", err)
 			return
 		}
 		for _, d := range devices {
+			if !cameras && d.Role == store.RoleCamera {
+				continue
+			}
 			if err := s.router.Send(ctx, d.ID, env); err != nil && !errors.Is(err, hub.ErrOffline) {
-				s.log.WarnContext(ctx, "send arming", "device_id", d.ID, "err", err)
+				s.log.WarnContext(ctx, "send", "type", env.Type, "device_id", d.ID, "err", err)
 			}
 		}
 		if next == "" {
@@ -114,8 +149,12 @@ func (s *Service) handleArmingSet(ctx context.Context, c *hub.Client, env hub.En
 	}
 	if err == nil {
 		var a store.ArmingState
-		if a, err = s.setArming(ctx, id.UserID, Actor{UserID: id.UserID, DeviceID: id.DeviceID}, req); err == nil {
-			s.auditArming(ctx, a, &id.DeviceID)
+		household := req.HouseholdID
+		if household == "" {
+			household = id.UserID
+		}
+		if a, err = s.setArming(ctx, household, Actor{UserID: id.UserID, DeviceID: id.DeviceID}, req); err == nil {
+			s.auditArming(ctx, a, &id.UserID, &id.DeviceID)
 			s.reply(c, env, wire.FromArming(a), nil)
 			s.AnnounceArming(ctx, a)
 			return
@@ -124,13 +163,18 @@ func (s *Service) handleArmingSet(ctx context.Context, c *hub.Client, env hub.En
 	s.reply(c, env, nil, err)
 }
 
-// auditArming records a change of a's mode, made by the device (nil: by the schedule
-// or a user session, which web audits itself).
-func (s *Service) auditArming(ctx context.Context, a store.ArmingState, device *string) {
-	meta, _ := json.Marshal(map[string]string{"mode": a.Mode, "source": a.Source})
+// auditArming records a change of a's mode in its household's audit log, made by the
+// user through the device (both nil: by the schedule; a change through a user session
+// web audits itself).
+func (s *Service) auditArming(ctx context.Context, a store.ArmingState, user, device *string) {
+	meta := map[string]string{"mode": a.Mode, "source": a.Source}
+	if user != nil {
+		meta["by_user_id"] = *user
+	}
+	raw, _ := json.Marshal(meta)
 	target := "arming"
 	row := store.AuditLog{OwnerUserID: &a.UserID, ActorDeviceID: device, Action: AuditArmingChanged,
-		TargetType: &target, TargetID: &a.UserID, Metadata: meta}
+		TargetType: &target, TargetID: &a.UserID, Metadata: raw}
 	if err := s.store.AddAuditLog(ctx, &row); err != nil {
 		s.log.ErrorContext(ctx, "audit log write failed", "action", AuditArmingChanged, "err", err)
 	}
@@ -162,7 +206,7 @@ func (s *Service) sweepArming(ctx context.Context) {
 			continue
 		}
 		s.log.InfoContext(ctx, "arming switched by schedule", "user_id", a.UserID, "mode", a.Mode)
-		s.auditArming(ctx, a, nil)
+		s.auditArming(ctx, a, nil, nil)
 		s.AnnounceArming(ctx, a)
 	}
 }

@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -59,9 +60,56 @@ func TestArmingSetFansOutToTheHousehold(t *testing.T) {
 		logs[0].ActorDeviceID == nil || *logs[0].ActorDeviceID != phone.ID {
 		t.Fatalf("audit rows %+v %v, want one arming.changed by the phone", logs, err)
 	}
-	// Only the household's owner may arm it.
-	if err := signaling.MayArm(signaling.Actor{UserID: other.user.ID}, acct.user.ID); err == nil {
-		t.Error("a stranger may arm the household")
+	// Another account may not arm it.
+	if code := errorCode(t, strange.request(wire.TypeArmingSet, "", wire.ArmingRequest{Mode: store.ArmAway, HouseholdID: acct.user.ID})); code != wire.CodeNotFound {
+		t.Errorf("arming.set by a stranger: %s, want not_found", code)
+	}
+}
+
+// An operator of a shared camera arms the owner's household with household_id: the
+// arming message names the household and reaches the owner's devices and the viewer
+// devices of everyone the household's cameras are shared with (not their cameras);
+// the owner's audit row names the operator.
+func TestArmingSetByAnOperatorOfASharedCamera(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	net := hub.NewMemoryBus()
+	a := startNode(t, st, nodeOptions{bus: net})
+	b := startNode(t, st, nodeOptions{bus: net.Peer()})
+	owner, op, vw := newAccount(t, st), newAccount(t, st), newAccount(t, st)
+	camera := owner.phone(t, store.RoleCamera, "android", "")
+	ownerPhone := owner.phone(t, store.RoleViewer, "ios", "")
+	opPhone := op.phone(t, store.RoleViewer, "android", "")
+	opCamera := op.phone(t, store.RoleCamera, "android", "") // the operator's own camera
+	vwPhone := vw.phone(t, store.RoleViewer, "web", "")
+	share(t, st, owner, camera, op, store.ShareOperator)
+	share(t, st, owner, camera, vw, store.ShareViewer)
+	cam, own, ops, opCam, vws := dial(t, a, camera), dial(t, b, ownerPhone), dial(t, a, opPhone), dial(t, b, opCamera), dial(t, b, vwPhone)
+
+	ans := ops.request(wire.TypeArmingSet, "", wire.ArmingRequest{Mode: store.ArmHome, HouseholdID: owner.user.ID})
+	if ans.Type != "ack" {
+		t.Fatalf("arming.set by the operator: %s %s", ans.Type, ans.Data)
+	}
+	if ack := decode[wire.Arming](t, ans); ack.HouseholdID != owner.user.ID || ack.Mode != store.ArmHome {
+		t.Fatalf("ack %s", ans.Data)
+	}
+	for _, p := range []*peer{cam, own, ops, vws} {
+		got := decode[wire.Arming](t, p.expect(wire.TypeArming))
+		if got.HouseholdID != owner.user.ID || got.Mode != store.ArmHome || got.ChangedBy.UserID == nil || *got.ChangedBy.UserID != op.user.ID {
+			t.Errorf("arming message %+v", got)
+		}
+	}
+	quiet(t, opCam)
+	if got, err := st.Arming(t.Context(), op.user.ID); err != nil || got.Mode != store.ArmAway {
+		t.Fatalf("the operator's own household: %+v %v", got, err)
+	}
+	logs, _, err := st.ListAuditLogs(t.Context(), owner.user.ID, store.Page{})
+	if err != nil || len(logs) != 1 || logs[0].Action != signaling.AuditArmingChanged ||
+		logs[0].ActorDeviceID == nil || *logs[0].ActorDeviceID != opPhone.ID || !strings.Contains(string(logs[0].Metadata), op.user.ID) {
+		t.Fatalf("the owner's audit rows %+v %v, want one arming.changed by the operator's phone", logs, err)
+	}
+	// A viewer of the camera may not.
+	if code := errorCode(t, vws.request(wire.TypeArmingSet, "", wire.ArmingRequest{Mode: store.ArmAway, HouseholdID: owner.user.ID})); code != wire.CodeForbidden {
+		t.Errorf("arming.set by a viewer: %s, want forbidden", code)
 	}
 }
 

@@ -58,7 +58,10 @@ type Config struct {
 	Waker Waker
 	// Alerter queues alert pushes for offline viewers. Nil: they are only logged.
 	Alerter Alerter
-	Logger  *slog.Logger
+	// OnArming runs on the replica that changed a household's mode (by hand or by its
+	// schedule), or its schedule, before the arming message goes out. Nil: nothing.
+	OnArming func(ctx context.Context, a store.ArmingState)
+	Logger   *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 

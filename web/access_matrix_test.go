@@ -21,7 +21,7 @@ import (
 func withSignaling(t *testing.T) envOpt {
 	return func(s *setup) {
 		svc := newSignaling(t, s, signaling.Config{})
-		s.deps.Commands, s.deps.Events, s.deps.Streams = svc, svc, svc
+		s.deps.Commands, s.deps.Events, s.deps.Streams, s.deps.Arming = svc, svc, svc, svc
 		withEvents(t, newDisk(t))(s)
 		s.deps.Events = svc
 	}
@@ -153,13 +153,21 @@ func get(path string) func(*fixture, *person) call {
 
 // restMatrix has a row for every operation of openapi.json (TestRoleMatrixCoversEveryOperation).
 var restMatrix = map[string]matrixRow{
-	"POST /api/v1/auth/sign-up":                {notCamera: "anyone: account creation"},
-	"POST /api/v1/auth/sign-in":                {notCamera: "anyone: account sign-in"},
-	"POST /api/v1/auth/sign-out":               {notCamera: "the caller's own session"},
-	"GET /api/v1/me":                           {notCamera: "the caller's own account"},
-	"GET /api/v1/arming":                       {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
-	"PUT /api/v1/arming":                       {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
-	"PUT /api/v1/arming/schedule":              {notCamera: "the caller's own household (signaling.MayArm: its owner only)"},
+	"POST /api/v1/auth/sign-up":  {notCamera: "anyone: account creation"},
+	"POST /api/v1/auth/sign-in":  {notCamera: "anyone: account sign-in"},
+	"POST /api/v1/auth/sign-out": {notCamera: "the caller's own session"},
+	"GET /api/v1/me":             {notCamera: "the caller's own account"},
+	// The camera's household: its owner's (access.Checker.Household).
+	"GET /api/v1/arming": {action: access.View, ok: http.StatusOK,
+		req: func(f *fixture, _ *person) call {
+			return call{method: "GET", path: "/api/v1/arming?household=" + f.people[asOwner].user.ID}
+		}},
+	"PUT /api/v1/arming": {action: access.Arm, ok: http.StatusOK,
+		req: func(f *fixture, _ *person) call {
+			return call{method: "PUT", path: "/api/v1/arming",
+				body: map[string]string{"mode": "home", "household_id": f.people[asOwner].user.ID}}
+		}},
+	"PUT /api/v1/arming/schedule":              {notCamera: "the caller's own household only (TestArmingScheduleAPI)"},
 	"GET /api/v1/webpush/public-key":           {notCamera: "the hub's own VAPID public key, the same for everyone"},
 	"GET /api/v1/notification-preferences":     {notCamera: "the caller's own account"},
 	"PUT /api/v1/notification-preferences":     {notCamera: "the caller's own account"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/signaling/access"
 	"github.com/securecam/securecam/signaling/wire"
 	"github.com/securecam/securecam/store"
 )
@@ -39,9 +40,36 @@ func actor(p *principal) signaling.Actor {
 	return a
 }
 
-// GET /arming: the caller's household.
+// household is the household a request names (?household=<owner's user id>, or the
+// body's household_id), the caller's own when it names none.
+func household(r *http.Request, body string) (string, error) {
+	q := r.URL.Query().Get("household")
+	if q != "" && !wire.ValidID(q) {
+		return "", wire.Errorf(wire.CodeBadRequest, "household is not a valid id")
+	}
+	if q != "" && body != "" && q != body {
+		return "", wire.Errorf(wire.CodeBadRequest, "household and household_id differ")
+	}
+	if q == "" {
+		q = body
+	}
+	if q == "" {
+		q = principalFrom(r.Context()).userID
+	}
+	return q, nil
+}
+
+// GET /arming[?household=]: the caller's household, or one whose camera is shared
+// with the caller (any role).
 func (s *Server) handleGetArming(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.store.Arming(r.Context(), principalFrom(r.Context()).userID)
+	h, err := household(r, "")
+	if err != nil {
+		return err
+	}
+	if _, err := s.access.Household(r.Context(), principalFrom(r.Context()).userID, h, access.View); err != nil {
+		return err
+	}
+	a, err := s.store.Arming(r.Context(), h)
 	if err != nil {
 		return fmt.Errorf("arming: %w", err)
 	}
@@ -49,8 +77,9 @@ func (s *Server) handleGetArming(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// PUT /arming {mode}: a manual change, held until the schedule's next switch. A
-// camera's device token may not arm.
+// PUT /arming[?household=] {mode, household_id}: a manual change, held until the
+// schedule's next switch, of the caller's household or (as an operator or admin of
+// one of its cameras) another's. A camera's device token may not arm.
 func (s *Server) handleSetArming(w http.ResponseWriter, r *http.Request) error {
 	if s.arming == nil {
 		return errNoArming
@@ -63,17 +92,22 @@ func (s *Server) handleSetArming(w http.ResponseWriter, r *http.Request) error {
 	if p.device != nil && p.device.Role == store.RoleCamera {
 		return errForbidden("a camera does not arm or disarm")
 	}
-	a, err := s.arming.SetArming(r.Context(), p.userID, actor(p), in)
+	h, err := household(r, in.HouseholdID)
 	if err != nil {
 		return err
 	}
-	s.audit(r, p.userID, signaling.AuditArmingChanged, "arming", p.userID, map[string]any{"mode": a.Mode, "source": a.Source})
+	a, err := s.arming.SetArming(r.Context(), h, actor(p), in)
+	if err != nil {
+		return err
+	}
+	s.audit(r, h, signaling.AuditArmingChanged, "arming", h, map[string]any{"mode": a.Mode, "source": a.Source, "by_user_id": p.userID})
 	writeJSON(w, http.StatusOK, wire.FromArming(a))
 	return nil
 }
 
 // PUT /arming/schedule {time_zone, rules}: replaces the weekly schedule (and the
-// account's time zone); the mode changes at the next switch.
+// account's time zone) of the caller's own household; the mode changes at the next
+// switch.
 func (s *Server) handleSetArmingSchedule(w http.ResponseWriter, r *http.Request) error {
 	if s.arming == nil {
 		return errNoArming
@@ -89,9 +123,6 @@ func (s *Server) handleSetArmingSchedule(w http.ResponseWriter, r *http.Request)
 	p := principalFrom(r.Context())
 	if p.device != nil && p.device.Role == store.RoleCamera {
 		return errForbidden("a camera does not arm or disarm")
-	}
-	if err := signaling.MayArm(actor(p), p.userID); err != nil {
-		return err
 	}
 	a, err := s.store.SetArmingSchedule(r.Context(), p.userID, in.TimeZone, rules, s.now())
 	if err != nil {

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"testing"
@@ -76,6 +77,59 @@ func TestArmingAPI(t *testing.T) {
 	actions := e.auditActions(h.tok)
 	if n := countOf(actions, signaling.AuditArmingChanged); n != 2 || !slices.Contains(actions, web.AuditArmingScheduleChanged) {
 		t.Fatalf("audit actions %v, want two %s and one %s", actions, signaling.AuditArmingChanged, web.AuditArmingScheduleChanged)
+	}
+}
+
+// An operator (or admin) of one of a household's cameras arms that household with
+// ?household= or household_id; a viewer of it only reads the mode; the owner's audit
+// log says who changed it.
+func TestArmingSharedHousehold(t *testing.T) {
+	e := newEnv(t, withArming(t))
+	h := e.household()
+	op, vw := e.newPerson(), e.newPerson()
+	e.share(h.tok, h.cam.Device.ID, op, store.ShareOperator)
+	e.share(h.tok, h.cam.Device.ID, vw, store.ShareViewer)
+
+	var a wire.Arming
+	e.do("PUT", "/api/v1/arming?household="+h.user.ID, map[string]string{"mode": "home"}, bearer(op.tok)).want(t, http.StatusOK, &a)
+	if a.HouseholdID != h.user.ID || a.Mode != store.ArmHome || a.ChangedBy.UserID == nil || *a.ChangedBy.UserID != op.user.ID {
+		t.Fatalf("the operator's change: %+v", a)
+	}
+	e.do("PUT", "/api/v1/arming", map[string]string{"mode": "disarmed", "household_id": h.user.ID}, bearer(op.viewer.DeviceToken)).
+		want(t, http.StatusOK, &a)
+	if a.Mode != store.ArmDisarmed || a.ChangedBy.DeviceID == nil || *a.ChangedBy.DeviceID != op.viewer.Device.ID {
+		t.Fatalf("the operator's device's change: %+v", a)
+	}
+	e.do("GET", "/api/v1/arming", nil, bearer(op.tok)).want(t, http.StatusOK, &a)
+	if a.HouseholdID != op.user.ID || a.Mode != store.ArmAway {
+		t.Fatalf("the operator's own household changed: %+v", a)
+	}
+	e.do("GET", "/api/v1/arming?household="+h.user.ID, nil, bearer(vw.tok)).want(t, http.StatusOK, &a)
+	if a.HouseholdID != h.user.ID || a.Mode != store.ArmDisarmed {
+		t.Fatalf("the viewer reads %+v", a)
+	}
+	e.do("PUT", "/api/v1/arming?household="+h.user.ID, map[string]string{"mode": "away"}, bearer(vw.tok)).
+		wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
+	e.do("PUT", "/api/v1/arming?household="+h.user.ID, map[string]string{"mode": "away", "household_id": op.user.ID}, bearer(op.tok)).
+		wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
+	e.do("GET", "/api/v1/arming?household=nope", nil, bearer(op.tok)).wantProblem(t, http.StatusBadRequest, wire.CodeBadRequest)
+
+	var l struct{ Items []wire.AuditLog }
+	e.do("GET", "/api/v1/audit-logs?limit=200", nil, bearer(h.tok)).want(t, http.StatusOK, &l)
+	var by []string
+	for _, row := range l.Items {
+		if row.Action == signaling.AuditArmingChanged {
+			var m struct {
+				ByUserID string `json:"by_user_id"`
+			}
+			if err := json.Unmarshal(row.Metadata, &m); err != nil {
+				t.Fatal(err)
+			}
+			by = append(by, m.ByUserID)
+		}
+	}
+	if !slices.Equal(by, []string{op.user.ID, op.user.ID}) {
+		t.Fatalf("the owner's arming audit rows were by %v, want the operator twice", by)
 	}
 }
 

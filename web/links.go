@@ -15,9 +15,7 @@ func (s *Server) linkRevoked(ctx context.Context, l store.DeviceLink) {
 	if s.onLinkRevoked != nil {
 		s.onLinkRevoked(ctx, l)
 	}
-	if s.media != nil {
-		s.media.CloseViewers(l.CameraDeviceID, l.ClientDeviceID)
-	}
+	s.closeViewers(ctx, l.CameraDeviceID, l.ClientDeviceID)
 }
 
 // POST /device-links {camera_device_id, client_device_id}: the client is the caller's,

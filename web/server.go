@@ -235,6 +235,9 @@ type Deps struct {
 	FreeSpace func() (int64, error)
 	// Media serves WHIP and WHEP (RelayMedia). Nil: those endpoints answer 503.
 	Media Media
+	// Nodes carries what other replicas must do (the hub): closing a revoked viewer's
+	// WHEP sessions where the camera's relay is. Nil: one replica, this one.
+	Nodes Nodes
 	// Publishers asks cameras to publish for a WHEP request (signaling.Service).
 	// Nil: WHEP of a camera that is not publishing answers 503.
 	Publishers PublishRequester
@@ -268,6 +271,7 @@ type Server struct {
 	arming        Arming
 	streams       Streams
 	media         Media
+	nodes         Nodes
 	publishers    PublishRequester
 	blobs         *blobs.Set
 	freeSpace     func() (int64, error)
@@ -337,6 +341,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 		arming:        deps.Arming,
 		streams:       deps.Streams,
 		media:         deps.Media,
+		nodes:         deps.Nodes,
 		publishers:    deps.Publishers,
 		blobs:         deps.Recordings,
 		freeSpace:     deps.FreeSpace,
@@ -410,6 +415,7 @@ func newServer(cfg Config, deps Deps, params password.Params) (*Server, error) {
 	if s.metrics, err = newMetrics(reg, s.freeSpace, s.reserve); err != nil {
 		return nil, err
 	}
+	s.handleNodes(deps.Nodes)
 	s.handler = s.routes(deps.WS, deps.App, gat)
 	return s, nil
 }

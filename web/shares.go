@@ -284,8 +284,8 @@ func (s *Server) handleDeleteShare(w http.ResponseWriter, r *http.Request) error
 		for _, l := range links {
 			s.linkRevoked(ctx, l)
 		}
-		if s.media != nil && sh.UserID != nil {
-			s.media.CloseViewers(sh.CameraDeviceID, userPrincipal(*sh.UserID))
+		if sh.UserID != nil {
+			s.closeViewers(ctx, sh.CameraDeviceID, userPrincipal(*sh.UserID))
 		}
 		s.audit(r, sh.OwnerUserID, action, "share", sh.ID, map[string]any{
 			"camera_device_id": sh.CameraDeviceID, "by_user_id": me, "revoked_links": len(links)})

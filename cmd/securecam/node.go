@@ -185,7 +185,7 @@ func (n *node) buildSignaling(ctx context.Context) error {
 	n.rec = newRecorders(n.cfg, n.store, n.events.recordings.Primary(), n.log.With("component", "record"))
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
-		OnEvent: n.rec.event,
+		OnEvent: n.rec.event, OnArming: n.rec.armingChanged,
 		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
 	if err != nil {
 		return err
@@ -297,6 +297,7 @@ func (n *node) buildWeb(cfg web.Config, deps web.Deps) error {
 	deps.Streams = n.svc
 	deps.OnLinkRevoked = n.svc.LinkRevoked
 	deps.Media = web.RelayMedia(n.relay)
+	deps.Nodes = n.hub
 	deps.OnPublished = n.rec.published
 	deps.OnRecordingMode = n.rec.modeChanged
 	deps.Publishers = n.svc

@@ -34,12 +34,13 @@ const (
 
 // recorders records the relayed publications of this replica on the server
 // (signaling/record), as each camera's recording_mode says, and asks cameras to
-// publish when a recording needs it: at event.start in events mode, while online in
-// continuous mode.
+// publish when a recording needs it: at event.start in events mode, while online and
+// armed in continuous mode. A continuous camera that is not armed (its household's
+// mode is not one of its arm_modes) records as in events mode.
 //
 // Concurrency: one goroutine per publication owns its feed and recorder (created
 // when the publication's row is recorded, closed when the publication ends); the
-// hooks (published, event, modeChanged, connected) only nudge it or ask the camera
+// hooks (published, event, modeChanged, armingChanged, connected) only nudge it or ask the camera
 // to publish, and are safe for concurrent use.
 type recorders struct {
 	rec     record.Config
@@ -150,9 +151,61 @@ func (m *recorders) modeChanged(ctx context.Context, cam store.Device) {
 		r.poke()
 		return
 	}
-	if cam.RecordingMode == store.RecordingModeContinuous {
+	if m.mode(ctx, cam) == store.RecordingModeContinuous {
 		m.ensurePublishing(ctx, cam.ID)
 	}
+}
+
+// armingChanged follows a change of a household's mode made on this replica: each of
+// its cameras' recordings here reads it at once; a continuous camera now armed that
+// publishes nowhere is asked to publish. (Recordings on other replicas read it within
+// recorderSync.)
+func (m *recorders) armingChanged(ctx context.Context, a store.ArmingState) {
+	p := store.Page{Limit: 200}
+	for {
+		devices, next, err := m.store.ListDevices(ctx, a.UserID, p)
+		if err != nil {
+			m.log.Warn("recording: load the household's cameras", "user_id", a.UserID, "err", err)
+			return
+		}
+		for _, d := range devices {
+			if d.Role != store.RoleCamera {
+				continue
+			}
+			if r := m.local(d.ID); r != nil {
+				r.poke()
+			} else if m.mode(ctx, d) == store.RecordingModeContinuous {
+				m.ensurePublishing(ctx, d.ID)
+			}
+		}
+		if next == "" {
+			return
+		}
+		p.Cursor = next
+	}
+}
+
+// mode is how cam records now: its recording_mode, but events for a continuous camera
+// that is not armed. When the store cannot tell, the camera counts as armed (a
+// security system errs on the side of recording).
+func (m *recorders) mode(ctx context.Context, cam store.Device) string {
+	if cam.RecordingMode != store.RecordingModeContinuous {
+		return cam.RecordingMode
+	}
+	settings, err := m.store.CameraSettings(ctx, []string{cam.ID})
+	if err != nil {
+		m.log.Warn("recording: camera settings unavailable: recording as armed", "camera_device_id", cam.ID, "err", err)
+		return cam.RecordingMode
+	}
+	a, err := m.store.Arming(ctx, cam.UserID)
+	if err != nil {
+		m.log.Warn("recording: arming unavailable: recording as armed", "camera_device_id", cam.ID, "err", err)
+		return cam.RecordingMode
+	}
+	if !settings[cam.ID].AlertsIn(a.Mode) {
+		return store.RecordingModeEvents
+	}
+	return cam.RecordingMode
 }
 
 // connected asks a camera in continuous mode that connected here to publish.
@@ -171,7 +224,7 @@ func (m *recorders) connected(c *hub.Client) {
 			m.log.Warn("recording: load a device that connected", "device_id", id, "err", err)
 			return
 		}
-		if d.Role == store.RoleCamera && d.RecordingMode == store.RecordingModeContinuous {
+		if d.Role == store.RoleCamera && m.mode(ctx, d) == store.RecordingModeContinuous {
 			m.ensurePublishing(ctx, id)
 		}
 	})
@@ -311,8 +364,8 @@ func (m *recorders) run(row store.StreamSession, r *recording) {
 	}
 }
 
-// syncer tells a recorder its camera's recording mode and events as the store has
-// them; it belongs to the publication's goroutine.
+// syncer tells a recorder its camera's recording mode (as recorders.mode says: arming
+// gates continuous) and events as the store has them; it belongs to the publication's goroutine.
 type syncer struct {
 	m      *recorders
 	rec    *record.Recorder
@@ -343,7 +396,7 @@ func (s *syncer) load() bool {
 		s.log.Warn("recording: load the camera's events", "err", err)
 		return false
 	}
-	s.want, s.now = d.RecordingMode, s.now[:0]
+	s.want, s.now = s.m.mode(ctx, d), s.now[:0]
 	if s.mode == "" {
 		s.mode = s.want
 	}

@@ -297,6 +297,90 @@ func TestServerRecordingContinuous(t *testing.T) {
 	}
 }
 
+// TestServerRecordingContinuousFollowsArming: a continuous camera records only while
+// armed. Set to continuous while its household is disarmed, it is not asked to
+// publish; arming the household asks it (relay.publish) and it is recorded;
+// disarming ends the file being written and nothing more is recorded, the camera
+// still publishing.
+func TestServerRecordingContinuousFollowsArming(t *testing.T) {
+	t.Parallel()
+	p := recordingHub(t, map[string]string{"SECURECAM_SEGMENT_SECONDS": "2"})
+	acct := newAccount(t, p)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	arm := func(mode string) {
+		t.Helper()
+		call(t, "PUT", p.URL+"/api/v1/arming", acct.token, []byte(`{"mode":"`+mode+`"}`),
+			"Content-Type", "application/json").decode(t, http.StatusOK, nil)
+	}
+	conn := dialDevice(t, p, acct.camera)
+	arm("disarmed")
+	call(t, "PATCH", p.URL+"/api/v1/devices/"+acct.camera.Device.ID, acct.token,
+		[]byte(`{"recording_mode":"continuous"}`), "Content-Type", "application/json").decode(t, http.StatusOK, nil)
+	// The PATCH asks at once when it asks: what came before this pong is all there is.
+	if ans, err := conn.Request(ctx, hub.Envelope{Type: "ping", ID: "p-1"}); err != nil || ans.Type != "pong" {
+		t.Fatalf("ping: %v %v", ans.Type, err)
+	}
+	for drained := false; !drained; {
+		select {
+		case env := <-conn.Messages():
+			if env.Type == wire.TypeRelayPublish {
+				t.Fatal("a continuous camera of a disarmed household was asked to publish")
+			}
+		default:
+			drained = true
+		}
+	}
+
+	arm("away")
+	askedToPublishSkipping(t, p, conn)
+	cam, whip := publish(ctx, t, p, acct)
+	waitFor(t, "a finished segment while armed", 2*time.Minute, func() bool {
+		return countStatus(serverRecordings(t, p, acct), "available") >= 1
+	})
+	arm("disarmed")
+	var recs []wire.Recording
+	waitFor(t, "the file being written to end once disarmed", time.Minute, func() bool {
+		recs = serverRecordings(t, p, acct)
+		return countStatus(recs, "pending") == 0
+	})
+	framesSent(t, cam, cam.Stats().FramesSent, 4*30)
+	if after := serverRecordings(t, p, acct); len(after) != len(recs) {
+		t.Fatalf("%d recordings after disarming, %d before", len(after), len(recs))
+	}
+	if err := whip.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// askedToPublishSkipping is askedToPublish past the camera's other messages (arming,
+// device, presence).
+func askedToPublishSkipping(t *testing.T, p *proc, conn *client.Conn) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case env, ok := <-conn.Messages():
+			if !ok {
+				t.Fatalf("connection ended waiting for relay.publish: %v", conn.Err())
+			}
+			if env.Type != wire.TypeRelayPublish {
+				continue
+			}
+			var msg wire.RelayPublish
+			if err := json.Unmarshal(env.Data, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if want := p.URL + "/api/v1/whip"; msg.WHIPURL != want {
+				t.Fatalf("relay.publish whip_url %q, want %q", msg.WHIPURL, want)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no relay.publish within 20 s")
+		}
+	}
+}
+
 // TestServerRecordingCrash: a hub killed (SIGKILL) while recording leaves its spool
 // file; started again on the same data directory, it stores what the file held before
 // it serves: the first listing shows the recording available, and it plays.

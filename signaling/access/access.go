@@ -17,6 +17,10 @@
 // A device acts for its user, and reaches a camera only over an active device link
 // (store.Linked); a camera device acts on itself (its events, clips, telemetry).
 //
+// A household (an account: its arming mode and schedule) is the owner's; a user's role
+// on another's household is the strongest role of the user's active shares of its
+// cameras ([Checker.Household]): an operator of one camera may arm the household.
+//
 // Refusals are signaling/wire errors: not_found when the user has no role on the
 // camera (a stranger learns nothing, not even that it exists), forbidden when the
 // role does not allow the action, not_linked when a device lacks the link.
@@ -129,6 +133,7 @@ type Store interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	ActiveShare(ctx context.Context, cameraDeviceID, userID string) (store.Share, error)
 	Linked(ctx context.Context, a, b string) (bool, error)
+	ListShares(ctx context.Context, f store.ShareFilter, p store.Page) ([]store.Share, string, error)
 }
 
 // Checker looks roles up and applies [Allows].
@@ -213,4 +218,41 @@ func (c *Checker) Device(ctx context.Context, userID, deviceID, cameraID string,
 		return Grant{}, deny(wire.CodeNotLinked, "the devices are not linked")
 	}
 	return g, nil
+}
+
+// Household answers "may userID do a on the household of owner" (arming: its mode;
+// the empty owner is userID's own). userID's role on it is [Owner] for its own, else
+// the strongest role of userID's active shares of the household's cameras. Refusals as
+// [Checker.User]: not_found without a share, forbidden when no share allows a.
+func (c *Checker) Household(ctx context.Context, userID, owner string, a Action) (Role, error) {
+	if owner == "" || owner == userID {
+		return Owner, nil
+	}
+	best := None
+	if wire.ValidID(owner) {
+		p := store.Page{Limit: 200}
+		for {
+			shares, next, err := c.store.ListShares(ctx, store.ShareFilter{OwnerUserID: owner, UserID: userID,
+				Statuses: []string{store.ShareActive}}, p)
+			if err != nil {
+				return None, fmt.Errorf("access: household shares: %w", err)
+			}
+			for _, sh := range shares {
+				if r := Role(sh.Role); AtLeast(r, best) {
+					best = r
+				}
+			}
+			if next == "" {
+				break
+			}
+			p.Cursor = next
+		}
+	}
+	if best == None {
+		return None, deny(wire.CodeNotFound, "no such household")
+	}
+	if !Allows(best, a) {
+		return None, deny(wire.CodeForbidden, "your role in this household (%s) does not allow %s", best, a)
+	}
+	return best, nil
 }

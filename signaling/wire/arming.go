@@ -43,20 +43,21 @@ type ArmingRule struct {
 }
 
 // Arming is the arming object (GET /api/v1/arming) and the data of the arming message
-// and of the ack of arming.set.
+// and of the ack of arming.set. HouseholdID is the household's owner (a user id).
 type Arming struct {
-	Mode       string        `json:"mode"`
-	Source     string        `json:"source"`
-	ChangedBy  ArmingActor   `json:"changed_by"`
-	ChangedAt  *time.Time    `json:"changed_at"`
-	TimeZone   string        `json:"time_zone"`
-	Schedule   []ArmingRule  `json:"schedule"`
-	NextSwitch *ArmingSwitch `json:"next_switch"`
+	HouseholdID string        `json:"household_id"`
+	Mode        string        `json:"mode"`
+	Source      string        `json:"source"`
+	ChangedBy   ArmingActor   `json:"changed_by"`
+	ChangedAt   *time.Time    `json:"changed_at"`
+	TimeZone    string        `json:"time_zone"`
+	Schedule    []ArmingRule  `json:"schedule"`
+	NextSwitch  *ArmingSwitch `json:"next_switch"`
 }
 
 // FromArming converts the store's arming.
 func FromArming(a store.ArmingState) Arming {
-	out := Arming{Mode: a.Mode, Source: a.Source, ChangedBy: ArmingActor{UserID: a.ChangedByUserID, DeviceID: a.ChangedByDeviceID},
+	out := Arming{HouseholdID: a.UserID, Mode: a.Mode, Source: a.Source, ChangedBy: ArmingActor{UserID: a.ChangedByUserID, DeviceID: a.ChangedByDeviceID},
 		TimeZone: a.TimeZone, Schedule: make([]ArmingRule, len(a.Schedule))}
 	if !a.ChangedAt.IsZero() {
 		t := a.ChangedAt
@@ -76,14 +77,20 @@ func FromArming(a store.ArmingState) Arming {
 }
 
 // ArmingRequest is the data of arming.set and the body of PUT /api/v1/arming.
+// HouseholdID names the household to arm (its owner's user id); empty is the
+// sender's own.
 type ArmingRequest struct {
-	Mode string `json:"mode"`
+	Mode        string `json:"mode"`
+	HouseholdID string `json:"household_id,omitempty"`
 }
 
-// Validate checks the mode.
+// Validate checks the mode and the household id.
 func (r ArmingRequest) Validate() error {
 	if !store.ValidArmMode(r.Mode) {
 		return Errorf(CodeBadRequest, "mode must be disarmed, home or away")
+	}
+	if r.HouseholdID != "" && !ValidID(r.HouseholdID) {
+		return Errorf(CodeBadRequest, "household_id is not a valid id")
 	}
 	return nil
 }

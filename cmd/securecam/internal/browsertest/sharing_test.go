@@ -47,8 +47,9 @@ func (tb *tab) signInAs(email, password string) {
 // to a camera as viewer on the Sharing page; the mailed link, opened signed out,
 // asks to sign in and then accepts; the invitee sees the camera marked with its
 // owner and role (Devices, "Shared with me"), watches it live from their own
-// browser; the owner changes the role in place, then revokes the share, and the
-// invitee's video stops, the page saying so.
+// browser; the owner changes the role in place to operator, the invitee arms the
+// owner's household from the "Shared with me" card (the owner's control follows),
+// then the owner revokes the share, and the invitee's video stops, the page saying so.
 func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 	b := startBrowser(t)
 	h := startHub(t, nil)
@@ -123,6 +124,28 @@ func TestSharingInviteAcceptWatchRevoke(t *testing.T) {
 	waitFor[bool](owner, "the role change announced", `
 		document.querySelector('#announcer').textContent === '`+guestEmail+` is now operator of Porch.' &&
 		document.querySelector('#share-list .share select.role').value === 'operator'`, pageTimeout)
+
+	// The operator arms the owner's household from the card; the owner's control follows,
+	// the guest's own household does not change.
+	guest.do("open Shared with me as operator", pageTimeout, chromedp.Navigate(h.URL+"/sharing"))
+	waitFor[bool](guest, "the arm control of the owner's home on the card", `(() => {
+		const g = document.querySelector('#received-list .received .household-arming');
+		return !!g && g.getAttribute('aria-label') === "Arming of Owner's home" && g.dataset.mode === 'away' &&
+			document.querySelector('#received-list .received .role').textContent === 'operator';
+	})()`, pageTimeout)
+	guest.do("arm the owner's home: Home", pageTimeout,
+		chromedp.Click(`//div[@aria-label="Arming of Owner's home"]/button[normalize-space()="Home"]`))
+	waitFor[bool](guest, "the owner's home armed, announced", `
+		document.querySelector('#received-list .household-arming').dataset.mode === 'home' &&
+		document.querySelector('#announcer').textContent === "Owner's home is now home." &&
+		document.querySelector('.arming[aria-label=Arming]').dataset.mode === 'away'`, pageTimeout)
+	waitFor[bool](owner, "the owner's control to follow the guest's change", `
+		document.querySelector('.arming[aria-label=Arming]')?.dataset.mode === 'home'`, pageTimeout)
+	guest.screenshot("shared-arming")
+	guest.do("watch again from the card", pageTimeout, chromedp.Click(`//button[@aria-label="Watch Porch"]`))
+	waitFor[videoState](guest, "the shared camera's video to play again", playing(
+		`figure.live.single[data-phase=live] video[aria-label="Live view of Porch"]`), liveTimeout)
+
 	owner.do("revoke the share", pageTimeout,
 		chromedp.Click(`//button[@aria-label="Revoke share of Porch to `+guestEmail+`"]`),
 	)

@@ -108,8 +108,9 @@ export const api = {
     return res.json();
   },
 
-  getArming: () => request('GET', 'arming'),
-  setArming: (mode) => request('PUT', 'arming', { mode }),
+  // household: another's (its owner's user id) whose camera is shared with this user; omitted: this user's own.
+  getArming: (household) => request('GET', household ? `arming?household=${encodeURIComponent(household)}` : 'arming'),
+  setArming: (mode, household) => request('PUT', 'arming', household ? { mode, household_id: household } : { mode }),
   setArmingSchedule: (timeZone, rules) => request('PUT', 'arming/schedule', { time_zone: timeZone, rules }),
   getNotificationPrefs: () => request('GET', 'notification-preferences'),
   setQuietHours: (quietHours) => request('PUT', 'notification-preferences', { quiet_hours: quietHours }),

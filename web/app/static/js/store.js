@@ -18,6 +18,7 @@ let state = {
   eventsFilter: NO_FILTER,
   unread: [],
   arming: null, // GET /api/v1/arming, kept current by arming messages
+  sharedArming: {}, // household (owner's user id) → its arming, for the households whose cameras are shared with this user
   announcement: '',
 };
 const listeners = new Set();
@@ -58,7 +59,7 @@ export function signedIn(user) {
 }
 
 export function signedOut() {
-  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, eventsFilter: NO_FILTER, unread: [], arming: null });
+  setState({ user: null, authChecked: true, devices: [], links: [], telemetry: {}, events: [], eventsCursor: null, eventsFilter: NO_FILTER, unread: [], arming: null, sharedArming: {} });
 }
 
 export function rememberedEmail() {
@@ -202,6 +203,11 @@ export function connectState(socket) {
         refreshArming().catch(warn('arming'));
         break;
       case 'arming':
+        if (d.household_id && state.user && d.household_id !== state.user.id) {
+          // another's household, whose camera is shared with this user
+          setState((st) => ({ sharedArming: { ...st.sharedArming, [d.household_id]: d } }));
+          break;
+        }
         setState({ arming: d });
         announce(`Now ${d.mode}${d.source === 'schedule' ? ' (schedule)' : ''}.`);
         break;

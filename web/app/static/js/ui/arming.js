@@ -44,6 +44,33 @@ export function ArmControl() {
     </div>`;
 }
 
+// HouseholdArm arms and disarms another's household (household: its owner's user id), for an
+// operator or admin of one of its cameras; owner names it.
+export function HouseholdArm({ household, owner }) {
+  const { sharedArming } = useAppState();
+  const arming = sharedArming[household];
+  const [set, { busy, error }] = useAction(async (mode) => {
+    const a = await api.setArming(mode, household);
+    setState((st) => ({ sharedArming: { ...st.sharedArming, [household]: a } }));
+    announce(`${owner}'s home is now ${mode}.`);
+  });
+  useEffect(() => {
+    api
+      .getArming(household)
+      .then((a) => setState((st) => ({ sharedArming: { ...st.sharedArming, [household]: a } })))
+      .catch((err) => console.warn('arming', err));
+  }, [household]);
+  return html`
+    <div class="arming household-arming" role="group" aria-label=${`Arming of ${owner}'s home`} data-mode=${arming?.mode || ''}>
+      ${MODES.map(
+        ([mode, label]) =>
+          html`<button type="button" class=${arming?.mode === mode ? 'primary' : ''} aria-pressed=${arming?.mode === mode}
+            disabled=${busy || !arming} onClick=${() => set(mode)}>${label}</button>`,
+      )}
+      <${ErrorText} error=${error} />
+    </div>`;
+}
+
 // SettingsPage edits the weekly arming schedule and this user's quiet hours.
 export function SettingsPage() {
   return html`

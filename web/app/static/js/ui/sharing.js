@@ -6,6 +6,7 @@
 import { html, useEffect, useState } from '../../vendor/htm-preact.js';
 import { api } from '../api.js';
 import { announce, deviceName, refreshDevices, useAppState } from '../store.js';
+import { HouseholdArm } from './arming.js';
 import { ErrorText, Link, Time, navigate, useAction } from './common.js';
 
 const ROLES = {
@@ -135,6 +136,7 @@ function ReceivedItem({ share: sh, onChange }) {
     <li class="card received" data-share-id=${sh.id}>
       <h3>${name}</h3>
       <p>Shared by <strong>${owner}</strong> · you are <span class="role">${sh.role}</span></p>
+      ${(sh.role === 'operator' || sh.role === 'admin') && html`<${HouseholdArm} household=${sh.owner_user_id} owner=${owner} />`}
       <${ErrorText} error=${error} />
       <div class="actions">
         <button type="button" class="primary watch" aria-label=${`Watch ${name}`} onClick=${() => navigate(`/live/${sh.camera_device_id}`)}>Watch</button>
