@@ -121,7 +121,8 @@ type StreamStore interface {
 	ExpireStreamSessions(ctx context.Context, deadlines []StreamDeadline, at time.Time) ([]StreamSession, error)
 	// EndOrphanStreamSessions closes, with reason, the open sessions last changed at
 	// or before before of which a party is recorded offline or deleted (the camera
-	// of a waking session is offline by design and does not count): their replica
+	// of a waking session is offline by design, and the camera of a MediaRelay
+	// session is no party of its signaling: neither counts offline): their replica
 	// went away without telling. Sessions with a party marked away are left to
 	// EndAbandonedStreamSessions. Live ones end, the others fail. Like
 	// ExpireStreamSessions, each is returned by exactly one caller.

@@ -385,9 +385,10 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 		noErr(t, "SetDevicePresence", s.SetDevicePresence(ctx, d.ID, status, now))
 		return d
 	}
+	provider := store.MediaP2P
 	session := func(cam, viewer store.Device, status string, changed time.Time) store.StreamSession {
 		ss := store.StreamSession{OwnerUserID: u.ID, CameraDeviceID: cam.ID, RequesterDeviceID: viewer.ID,
-			Status: status, CreatedAt: changed}
+			Status: status, CreatedAt: changed, MediaProvider: provider}
 		noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
 		return ss
 	}
@@ -402,6 +403,10 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 		session(camOff, viewOff, store.StreamEnded, old), // already over
 		session(camOn, viewOn, store.StreamRequested, now.Add(-5*time.Second)),
 	}
+	provider = store.MediaRelay
+	keep = append(keep, session(camOff, viewOn, store.StreamLive, old)) // a relayed session's camera is no party
+	relayedOrphan := session(camOn, viewOff, store.StreamLive, old)
+	provider = store.MediaP2P
 	liveOrphan := session(camOn, viewOff, store.StreamLive, old)
 	acceptedOrphan := session(camOff, viewOn, store.StreamAccepted, old)
 	gone := dev(store.RoleViewer, true)
@@ -412,13 +417,13 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 
 	got, err := s.EndOrphanStreamSessions(ctx, before, "disconnected", now)
 	noErr(t, "EndOrphanStreamSessions", err)
-	want := []string{liveOrphan.ID, acceptedOrphan.ID, goneOrphan.ID}
+	want := []string{liveOrphan.ID, acceptedOrphan.ID, goneOrphan.ID, relayedOrphan.ID}
 	if !slices.Equal(sorted(streamIDs(got)), sorted(want)) {
 		t.Fatalf("orphans %v, want %v", streamIDs(got), want)
 	}
 	for _, ss := range got {
 		status := store.StreamFailed
-		if ss.ID == liveOrphan.ID {
+		if ss.ID == liveOrphan.ID || ss.ID == relayedOrphan.ID {
 			status = store.StreamEnded
 		}
 		if ss.Status != status || ss.Reason == nil || *ss.Reason != "disconnected" || ss.EndedAt == nil {

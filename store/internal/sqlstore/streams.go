@@ -325,7 +325,8 @@ func (s *Store) EndOrphanStreamSessions(ctx context.Context, before time.Time, r
 				AND (d.deleted_at IS NOT NULL OR COALESCE(d.status, 'offline') <> 'online'))
 			OR EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.camera_device_id
 				AND (d.deleted_at IS NOT NULL
-				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'))))
+				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'
+				         AND stream_sessions.media_provider <> 'relay'))))
 		  AND camera_away_at IS NULL AND requester_away_at IS NULL
 		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
 	return ss, s.mapErr("end orphan stream sessions", err)
