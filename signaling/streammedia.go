@@ -170,16 +170,16 @@ func (s *Service) relayOffer(ctx context.Context, dev string, d wire.SessionDesc
 		return wire.Errorf(wire.CodeUnavailable, "the relay could not answer: %v", err)
 	}
 	s.setLeg(sess.ID, leg)
-	if err := s.router.Send(ctx, dev, hub.Envelope{Type: wire.TypeAnswer, Session: sess.ID, From: sess.CameraDeviceID,
-		Data: marshal(wire.SessionDescription{SDP: answer})}); err != nil {
-		s.closeLeg(sess.ID)
-		return fmt.Errorf("send the relay's answer: %w", err)
-	}
 	if sess.Status == store.StreamAccepted {
 		_, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			s.log.Warn("stream session to connecting", "session_id", sess.ID, "err", err)
 		}
+	}
+	if err := s.router.Send(ctx, dev, hub.Envelope{Type: wire.TypeAnswer, Session: sess.ID, From: sess.CameraDeviceID,
+		Data: marshal(wire.SessionDescription{SDP: answer})}); err != nil {
+		s.closeLeg(sess.ID)
+		return fmt.Errorf("send the relay's answer: %w", err)
 	}
 	s.background(func(bg context.Context) {
 		select {
