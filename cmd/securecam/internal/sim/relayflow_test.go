@@ -198,9 +198,12 @@ func TestRelayModeSocketAndWHEPViewers(t *testing.T) {
 		})
 	}
 	for i, ch := range socketViews {
-		checkPicture(t, fmt.Sprintf("socket viewer %d", i), <-ch)
+		v := <-ch
+		checkPicture(t, fmt.Sprintf("socket viewer %d", i), v)
+		t.Logf("socket viewer %d: first frame after %v", i, v.res.FirstFrame.Round(time.Millisecond))
 	}
 	wg.Wait()
+	t.Logf("whep viewers done")
 	for i, st := range whep {
 		if st.Frames < 1 || st.Keyframes == 0 {
 			t.Errorf("whep viewer %d got %+v, want whole frames", i, st)
