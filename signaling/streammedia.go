@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/securecam/securecam/hub"
@@ -50,29 +52,35 @@ const ReasonRelayEnded = "relay_ended"
 const ReasonBusy = "busy"
 
 // liveProvider is the media provider of a new session of camera: relay when its
-// live mode says so (auto: when a viewer already watches it peer to peer) and this
-// replica has a relay.
+// live mode says so (auto: when a viewer already watches it peer to peer), this
+// replica has a relay and the camera does not publish on another replica's.
 func (s *Service) liveProvider(ctx context.Context, camera store.Device) string {
-	if s.cfg.Relay == nil || s.cfg.WHIPURL == "" {
+	if s.cfg.Relay == nil || s.cfg.WHIPURL == "" || camera.LiveMode == store.LiveModeP2P {
 		return store.MediaP2P
 	}
-	switch camera.LiveMode {
-	case store.LiveModeRelay:
-		return store.MediaRelay
-	case store.LiveModeP2P:
-		return store.MediaP2P
-	}
-	open, err := s.store.OpenStreamSessions(ctx, camera.ID)
-	if err != nil {
-		s.log.Warn("live mode auto: load open sessions; peer to peer", "camera_device_id", camera.ID, "err", err)
-		return store.MediaP2P
-	}
-	for _, o := range open {
-		if o.CameraDeviceID == camera.ID && o.MediaProvider == store.MediaP2P {
-			return store.MediaRelay
+	if camera.LiveMode != store.LiveModeRelay {
+		open, err := s.store.OpenStreamSessions(ctx, camera.ID)
+		if err != nil {
+			s.log.Warn("live mode auto: load open sessions; peer to peer", "camera_device_id", camera.ID, "err", err)
+			return store.MediaP2P
+		}
+		if !slices.ContainsFunc(open, func(o store.StreamSession) bool {
+			return o.CameraDeviceID == camera.ID && o.MediaProvider == store.MediaP2P
+		}) {
+			return store.MediaP2P
 		}
 	}
-	return store.MediaP2P
+	// The relay leg lives here: a publication on another replica cannot feed it.
+	pub, err := s.store.OpenMediaSession(ctx, camera.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		s.log.Warn("live mode: find the camera's publication; peer to peer", "camera_device_id", camera.ID, "err", err)
+		return store.MediaP2P
+	case pub.PublishEndpoint != nil && !strings.HasPrefix(*pub.PublishEndpoint, s.cfg.WHIPURL+"/"):
+		return store.MediaP2P
+	}
+	return store.MediaRelay
 }
 
 // startRelayed asks the camera to publish (unless it does here already) and waits,

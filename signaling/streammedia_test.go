@@ -176,3 +176,29 @@ func TestRelayedFallbackBusy(t *testing.T) {
 	}
 	quiet(t, cam)
 }
+
+// TestRelayedElsewhereIsP2P: a camera publishing on another replica's relay serves a
+// new viewer here peer to peer, whatever its live mode: the relay leg would live
+// here.
+func TestRelayedElsewhereIsP2P(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, nil)
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	id := "0190b6a0-0000-7000-8000-0000000000c1"
+	pub, sub := "http://other.example/api/v1/whip/"+id, "http://other.example/api/v1/whep/"+f.camera.ID
+	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
+		t.Fatal(err)
+	}
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	if env := cam.expect("stream.requested"); env.Session != sid {
+		t.Fatalf("stream.requested for %q, want %q", env.Session, sid)
+	}
+	if s := wantSession(t, st, sid, store.StreamRequested, ""); s.MediaProvider != store.MediaP2P {
+		t.Errorf("provider %q, want p2p", s.MediaProvider)
+	}
+}
