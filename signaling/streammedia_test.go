@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
@@ -142,6 +143,19 @@ func TestRelayedSession(t *testing.T) {
 	}
 	mustAck(t, view, "stream.connected", sid, struct{}{})
 	wantSession(t, st, sid, store.StreamLive, "")
+
+	// The camera's socket closing does not end the session: its publication counts.
+	cam.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for online, err := n.hub.Online(t.Context(), f.camera.ID); online || err != nil; online, err = n.hub.Online(t.Context(), f.camera.ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("camera still online after 10 s (%v)", err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the hub
+	}
+	n.svc.OnDisconnect(t.Context(), hub.Identity{UserID: f.acct.user.ID, DeviceID: f.camera.ID}, true)
+	wantSession(t, st, sid, store.StreamLive, "")
+	cam = dial(t, n, f.camera)
 
 	r.leg(t, 0).Close() // the camera stopped publishing
 	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
