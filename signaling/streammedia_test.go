@@ -216,3 +216,20 @@ func TestRelayedElsewhereIsP2P(t *testing.T) {
 		t.Errorf("provider %q, want p2p", s.MediaProvider)
 	}
 }
+
+// TestRelayedOfflineCameraIsP2P: a camera in live mode relay that is offline gets
+// the session peer to peer at once: here, with no push token, it fails with
+// camera_offline as any p2p request would.
+func TestRelayedOfflineCameraIsP2P(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, nil)
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	view := dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	wantEnded(t, view, sid, signaling.ReasonCameraOffline)
+	if s := wantSession(t, st, sid, store.StreamFailed, signaling.ReasonCameraOffline); s.MediaProvider != store.MediaP2P {
+		t.Errorf("provider %q, want p2p", s.MediaProvider)
+	}
+}
