@@ -78,6 +78,12 @@ type Config struct {
 
 	// Streams configures live view.
 	Streams StreamConfig
+	// Relay is this replica's media relay, for the sessions that a camera's live mode
+	// relays (the socket relay flow). Nil: every session is peer to peer.
+	Relay Relay
+	// WHIPURL is this replica's WHIP endpoint, sent to cameras in relay.publish for
+	// relayed sessions. Empty: every session is peer to peer.
+	WHIPURL string
 	// Events configures motion events and camera_offline.
 	Events EventConfig
 	// OnEvent, if set, is called after an event was raised (active) and after it
@@ -97,7 +103,11 @@ type Service struct {
 	mu     sync.Mutex
 	closed bool
 	timers map[string]*time.Timer // re-dispatch timer by command id
-	wg     sync.WaitGroup         // running timer callbacks
+	wg     sync.WaitGroup         // running timer callbacks and background work
+	legs   map[string]RelayLeg    // relayed sessions' viewer legs held here, by session id
+	// bg is the context of the background work (streammedia.go), cancelled by Close.
+	bg     context.Context
+	stopBg context.CancelFunc
 
 	relays *relayCache // sessions that candidates are relayed in
 	access *access.Checker
@@ -135,9 +145,11 @@ func New(cfg Config) (*Service, error) {
 		store:  cfg.Store,
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
+		legs:   make(map[string]RelayLeg),
 		relays: newRelayCache(),
 		access: access.New(cfg.Store),
 	}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.initCommandBatches()
 	return s, nil
 }
@@ -190,7 +202,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops the re-dispatch timers and waits for any that is running.
+// Close stops the re-dispatch timers and the background work, closes the relay legs
+// held here and waits for what is running.
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -200,7 +213,13 @@ func (s *Service) Close() {
 		}
 		delete(s.timers, id)
 	}
+	legs := s.legs
+	s.legs = make(map[string]RelayLeg)
 	s.mu.Unlock()
+	s.stopBg()
+	for _, leg := range legs {
+		leg.Close()
+	}
 	s.wg.Wait()
 }
 

@@ -38,6 +38,8 @@ func (s *Service) streamsDisconnected(ctx context.Context, id hub.Identity, clea
 		switch {
 		case sess.Status == store.StreamWaking && sess.CameraDeviceID == id.DeviceID:
 			// it was never connected for this session
+		case sess.MediaProvider == store.MediaRelay && sess.CameraDeviceID == id.DeviceID:
+			// the relay serves the viewer: the camera's publication, not its socket, counts
 		case sess.Status == store.StreamLive && !clean:
 			if s.markAway(ctx, sess, id.DeviceID, true) {
 				away = append(away, sess)
@@ -149,17 +151,19 @@ func (s *Service) finish(ctx context.Context, sess store.StreamSession, reason, 
 	return cur
 }
 
-// ended logs a closed session and tells its parties but skip.
+// ended logs a closed session, closes its relay leg and tells its parties but skip.
 func (s *Service) ended(ctx context.Context, sess store.StreamSession, skip string) {
 	reason := ""
 	if sess.Reason != nil {
 		reason = *sess.Reason
 	}
 	s.relays.forget(sess.ID)
+	s.closeLeg(sess.ID)
 	s.log.Info("stream session closed", "session_id", sess.ID, "status", sess.Status, "reason", reason)
 	env := hub.Envelope{Type: wire.TypeStreamEnded, Session: sess.ID, Data: marshal(wire.StreamReason{Reason: reason})}
 	for _, dev := range []string{sess.RequesterDeviceID, sess.CameraDeviceID} {
-		if dev != skip {
+		// The camera of a relayed session never knew it.
+		if dev != skip && (dev != sess.CameraDeviceID || sess.MediaProvider != store.MediaRelay) {
 			s.notify(ctx, dev, env)
 		}
 	}

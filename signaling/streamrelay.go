@@ -44,6 +44,9 @@ func (s *Service) webrtcDescription(sender string) sessionHandler {
 		if err := in(sess, negotiating, env.Type); err != nil {
 			return nil, err
 		}
+		if sess.MediaProvider == store.MediaRelay {
+			return nil, s.relayOffer(ctx, dev, d, sess)
+		}
 		if err := s.relay(ctx, sess, dev, env.Type, d); err != nil {
 			return nil, err
 		}
@@ -81,6 +84,9 @@ func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envel
 	}
 	if err := in(sess, negotiating, env.Type); err != nil {
 		return nil, err
+	}
+	if sess.MediaProvider == store.MediaRelay {
+		return nil, s.relayCandidate(dev, cand, sess)
 	}
 	return nil, s.relay(ctx, sess, dev, env.Type, cand)
 }

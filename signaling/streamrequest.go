@@ -82,7 +82,7 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 		CameraDeviceID:    req.CameraDeviceID,
 		RequesterDeviceID: req.RequesterDeviceID,
 		Status:            store.StreamRequested,
-		MediaProvider:     store.MediaP2P,
+		MediaProvider:     s.liveProvider(ctx, camera),
 		CreatedAt:         s.cfg.Now().UTC(),
 	}
 	limit := s.cfg.Streams.MaxViewersPerCamera
@@ -94,13 +94,17 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 		return store.StreamSession{}, store.Device{}, err
 	}
 	s.log.Info("stream session requested", "session_id", sess.ID, "camera_device_id", sess.CameraDeviceID,
-		"requester_device_id", sess.RequesterDeviceID)
+		"requester_device_id", sess.RequesterDeviceID, "media_provider", sess.MediaProvider)
 	return sess, camera, nil
 }
 
 // startStream hands a new session to its camera, or wakes the camera, or fails the
-// session when the camera cannot be reached. It returns the session as it is then.
+// session when the camera cannot be reached; a relayed session goes to the relay
+// (startRelayed). It returns the session as it is then.
 func (s *Service) startStream(ctx context.Context, sess store.StreamSession, camera store.Device) store.StreamSession {
+	if sess.MediaProvider == store.MediaRelay {
+		return s.startRelayed(ctx, sess, camera)
+	}
 	err := s.router.Send(ctx, sess.CameraDeviceID, s.requestedEnvelope(sess))
 	switch {
 	case err == nil:

@@ -55,6 +55,10 @@ type StreamConfig struct {
 	// offline (its replica died without telling) ends with disconnected. It must
 	// exceed the hub's presence recording delay. Default 30 s.
 	OrphanAfter time.Duration
+	// PublishWait: a camera asked to publish for a relayed session (relay.publish) must
+	// publish media to the relay within it, else the session goes peer to peer (a
+	// camera that does not know relay.publish). Default 15 s.
+	PublishWait time.Duration
 	// ResumeGrace: a live session whose party's socket went away (a hub restart, a
 	// drain, a network change) is kept this long for the party to come back and send
 	// stream.resume; then it ends with disconnected. Media flows peer to peer
@@ -80,6 +84,7 @@ func (c *StreamConfig) setDefaults() {
 	def(&c.ConnectTimeout, 30*time.Second)
 	def(&c.OrphanAfter, 30*time.Second)
 	def(&c.ResumeGrace, 30*time.Second)
+	def(&c.PublishWait, 15*time.Second)
 }
 
 // Where a session may be for each message of its parties.

@@ -135,7 +135,18 @@ type Device struct {
 	// RecordingMode is what the hub records of a camera's relayed stream
 	// (RecordingMode*; RecordingModeEvents unless set).
 	RecordingMode string
+	// LiveMode is how the socket flow's viewers watch a camera (LiveMode*;
+	// LiveModeAuto unless set).
+	LiveMode string
 }
+
+// Live modes of a camera (devices.live_mode): peer to peer only, always through the
+// hub's relay, or peer to peer for the first viewer and the relay for the others.
+const (
+	LiveModeP2P   = "p2p"
+	LiveModeRelay = "relay"
+	LiveModeAuto  = "auto"
+)
 
 // Recording modes of a camera (devices.recording_mode).
 const (
@@ -150,6 +161,7 @@ type DeviceUpdate struct {
 	PushToken     *string
 	AppVersion    *string
 	RecordingMode *string
+	LiveMode      *string
 }
 
 // DeviceLink is a row of device_links: a viewer (client) allowed to reach a camera.

@@ -84,8 +84,10 @@ type StreamDeadline struct {
 // StreamStore is the persistence of live-view sessions.
 type StreamStore interface {
 	// CreateStreamSession inserts s, with status requested when s.Status is empty and
-	// media provider MediaP2P when s.MediaProvider is empty. When maxOpen > 0 and the
-	// camera already has maxOpen open sessions it inserts nothing and returns
+	// media provider MediaP2P when s.MediaProvider is empty. When s is a MediaP2P
+	// session, maxOpen > 0 and the camera already has maxOpen open MediaP2P sessions
+	// (the streams it uploads itself; relayed viewers do not count) it inserts
+	// nothing and returns
 	// ErrLimitReached (concurrent creations for one camera are serialised, so the limit
 	// holds). ErrNotFound unless both devices exist and belong to s.OwnerUserID, or
 	// the camera is shared with s.OwnerUserID by an active share (the session's owner
@@ -100,6 +102,13 @@ type StreamStore interface {
 	// session as it is now: after the change, or with ErrConflict the unchanged
 	// session when its status is not in from. ErrNotFound if it does not exist.
 	TransitionStream(ctx context.Context, id string, from []string, to, reason string, at time.Time) (StreamSession, error)
+	// SwitchStreamProvider moves the open session id (not a media session) from
+	// media provider from to to (compare and set), setting updated_at; a switch to
+	// MediaP2P with maxOpen > 0 is refused with ErrLimitReached when the camera
+	// already has maxOpen open MediaP2P sessions. It returns the session as it is
+	// now: with ErrConflict unchanged when it is closed or its provider is not from.
+	// ErrNotFound if it does not exist.
+	SwitchStreamProvider(ctx context.Context, id, from, to string, maxOpen int, at time.Time) (StreamSession, error)
 	// OpenStreamSessions lists the open sessions in which deviceID is the camera or
 	// the requester, oldest first.
 	OpenStreamSessions(ctx context.Context, deviceID string) ([]StreamSession, error)
@@ -112,7 +121,8 @@ type StreamStore interface {
 	ExpireStreamSessions(ctx context.Context, deadlines []StreamDeadline, at time.Time) ([]StreamSession, error)
 	// EndOrphanStreamSessions closes, with reason, the open sessions last changed at
 	// or before before of which a party is recorded offline or deleted (the camera
-	// of a waking session is offline by design and does not count): their replica
+	// of a waking session is offline by design, and the camera of a MediaRelay
+	// session is no party of its signaling: neither counts offline): their replica
 	// went away without telling. Sessions with a party marked away are left to
 	// EndAbandonedStreamSessions. Live ones end, the others fail. Like
 	// ExpireStreamSessions, each is returned by exactly one caller.

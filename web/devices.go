@@ -141,7 +141,7 @@ func (s *Server) livePresence(ctx context.Context, devices []store.Device) {
 	}
 }
 
-// PATCH /devices/{id} {name?, push_token?, app_version?, recording_mode?, arm_modes?,
+// PATCH /devices/{id} {name?, push_token?, app_version?, recording_mode?, live_mode?, arm_modes?,
 // event_cooldown_seconds?, muted_until?}; a device token may change only its own
 // push_token and app_version. The last four are a camera's settings.
 func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
@@ -160,7 +160,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if p.device.ID != id {
 			return errForbidden("a device token may only change its own device")
 		}
-		if in.Name != nil || in.RecordingMode != nil || !in.cameraAlertsUpdate.empty() {
+		if in.Name != nil || in.RecordingMode != nil || in.LiveMode != nil || !in.cameraAlertsUpdate.empty() {
 			return errForbidden("a device token may only change push_token and app_version")
 		}
 		cur = *p.device
@@ -183,6 +183,9 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		if in.RecordingMode != nil && !owned.IsCamera {
 			return errBadRequest("recording_mode is a camera's setting; this device is a viewer")
 		}
+		if in.LiveMode != nil && !owned.IsCamera {
+			return errBadRequest("live_mode is a camera's setting; this device is a viewer")
+		}
 		cur = owned
 	}
 	if err := in.check(); err != nil {
@@ -198,7 +201,8 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 	}
-	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion, RecordingMode: in.RecordingMode}
+	u := store.DeviceUpdate{Name: in.Name, PushToken: in.PushToken, AppVersion: in.AppVersion, RecordingMode: in.RecordingMode,
+		LiveMode: in.LiveMode}
 	var d store.Device
 	if u == (store.DeviceUpdate{}) {
 		d, err = s.store.Device(ctx, id)
@@ -208,7 +212,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("update device: %w", err)
 	}
-	if u.Name != nil || u.RecordingMode != nil {
+	if u.Name != nil || u.RecordingMode != nil || u.LiveMode != nil {
 		s.announceDevice(ctx, d.UserID, wire.DeviceUpdated, d)
 	}
 	if u.RecordingMode != nil && s.onMode != nil {

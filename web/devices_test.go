@@ -38,6 +38,9 @@ func TestDevices(t *testing.T) {
 	if d.RecordingMode != "events" {
 		t.Errorf("a new camera's recording_mode %q, want events", d.RecordingMode)
 	}
+	if d.LiveMode != "auto" {
+		t.Errorf("a new camera's live_mode %q, want auto", d.LiveMode)
+	}
 	if len(cam.DeviceToken) != 43 {
 		t.Fatalf("device token %q", cam.DeviceToken)
 	}
@@ -108,6 +111,18 @@ func TestDevices(t *testing.T) {
 		}
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"recording_mode": "always"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
 		e.do("PATCH", "/api/v1/devices/"+viewer.Device.ID, map[string]any{"recording_mode": "off"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
+
+		// A camera's live mode: GET returns what PATCH set.
+		for _, mode := range []string{"relay", "p2p", "auto"} {
+			e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"live_mode": mode}, auth).want(t, http.StatusOK, &got)
+			var again wire.Device
+			e.do("GET", "/api/v1/devices/"+d.ID, nil, auth).want(t, http.StatusOK, &again)
+			if got.LiveMode != mode || again.LiveMode != mode || got.RecordingMode != "events" {
+				t.Fatalf("live_mode %s: PATCH %+v, GET %+v", mode, got, again)
+			}
+		}
+		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"live_mode": "sfu"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
+		e.do("PATCH", "/api/v1/devices/"+viewer.Device.ID, map[string]any{"live_mode": "relay"}, auth).wantProblem(t, http.StatusBadRequest, "bad_request")
 	})
 
 	t.Run("device token", func(t *testing.T) {
@@ -120,6 +135,7 @@ func TestDevices(t *testing.T) {
 		}
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"name": "renamed"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
 		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"recording_mode": "off"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
+		e.do("PATCH", "/api/v1/devices/"+d.ID, map[string]any{"live_mode": "relay"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
 		e.do("PATCH", "/api/v1/devices/"+viewer.Device.ID, map[string]any{"push_token": "x"}, dt).wantProblem(t, http.StatusForbidden, "forbidden")
 		for _, c := range []struct{ method, path string }{
 			{"GET", "/api/v1/me"},

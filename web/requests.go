@@ -135,17 +135,21 @@ type updateDeviceRequest struct {
 	PushToken     *string `json:"push_token"`
 	AppVersion    *string `json:"app_version"`
 	RecordingMode *string `json:"recording_mode"`
+	LiveMode      *string `json:"live_mode"`
 	cameraAlertsUpdate
 }
 
 // recordingModes are the values of a camera's recording_mode.
 var recordingModes = map[string]bool{store.RecordingModeOff: true, store.RecordingModeEvents: true, store.RecordingModeContinuous: true}
 
+// liveModes are the values of a camera's live_mode.
+var liveModes = map[string]bool{store.LiveModeP2P: true, store.LiveModeRelay: true, store.LiveModeAuto: true}
+
 // onlyMutes reports whether the request changes nothing but the caller's mute of the
 // camera.
 func (in *updateDeviceRequest) onlyMutes() bool {
 	return in.MutedUntil != nil && in.Name == nil && in.PushToken == nil && in.AppVersion == nil &&
-		in.RecordingMode == nil && in.ArmModes == nil && in.EventCooldownSeconds == nil
+		in.RecordingMode == nil && in.LiveMode == nil && in.ArmModes == nil && in.EventCooldownSeconds == nil
 }
 
 func (in *updateDeviceRequest) check() error {
@@ -168,6 +172,9 @@ func (in *updateDeviceRequest) check() error {
 	}
 	if in.RecordingMode != nil && !recordingModes[*in.RecordingMode] {
 		return errBadRequest("recording_mode must be off, events or continuous")
+	}
+	if in.LiveMode != nil && !liveModes[*in.LiveMode] {
+		return errBadRequest("live_mode must be p2p, relay or auto")
 	}
 	return nil
 }

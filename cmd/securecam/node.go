@@ -183,18 +183,29 @@ func (n *node) buildSignaling(ctx context.Context) error {
 		return err
 	}
 	n.rec = newRecorders(n.cfg, n.store, n.events.recordings.Primary(), n.log.With("component", "record"))
+	if err := n.buildRelay(ctx); err != nil {
+		return err
+	}
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
-		OnEvent: n.rec.event, OnArming: n.rec.armingChanged,
+		OnEvent: n.rec.event, OnArming: n.rec.armingChanged, Relay: socketRelay{n.relay}, WHIPURL: n.cfg.NodeURL + "/api/v1/whip",
 		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
 	if err != nil {
 		return err
 	}
-	n.closers = append(n.closers, n.svc.Close)
-	if err := n.buildRelay(ctx); err != nil {
-		return err
-	}
+	n.closers = append(n.closers, n.svc.Close) // before the relay: the legs it holds close first
 	return n.buildRecorders(ctx)
+}
+
+// socketRelay is the relay as signaling's socket relay flow uses it.
+type socketRelay struct{ *relay.Relay }
+
+func (r socketRelay) Subscribe(ctx context.Context, camera, principal, offer string) (signaling.RelayLeg, string, error) {
+	s, answer, err := r.Relay.Subscribe(ctx, camera, principal, offer)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, answer, nil
 }
 
 // buildRecorders finishes the recordings a previous run left in the spool directory,

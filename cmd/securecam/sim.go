@@ -27,8 +27,12 @@ first one. Both sign in (or take a user session token), register their device or
 the one of the same name, and the viewer links itself to the camera. See
 docs/live-view.md.
 
+With -device-token (the camera's device token, shown once when it was registered)
+the camera also publishes to the hub's relay when asked (relay.publish), for relayed
+viewers (docs/live-view.md#live-mode).
+
 Flags may also come from SECURECAM_SIM_HUB, SECURECAM_SIM_EMAIL,
-SECURECAM_SIM_PASSWORD and SECURECAM_SIM_TOKEN.
+SECURECAM_SIM_PASSWORD, SECURECAM_SIM_TOKEN and SECURECAM_SIM_DEVICE_TOKEN.
 
 flags:
 `
@@ -58,6 +62,7 @@ func simCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&login.Password, "password", env("SECURECAM_SIM_PASSWORD", ""), "account password")
 	fs.StringVar(&login.Token, "token", env("SECURECAM_SIM_TOKEN", ""), "a user session token instead of e-mail and password")
 	fs.BoolVar(&login.SignUp, "signup", false, "create the account when sign-in finds none")
+	deviceToken := fs.String("device-token", env("SECURECAM_SIM_DEVICE_TOKEN", ""), "camera: its device token, to publish to the hub's relay when asked")
 	name := fs.String("name", "sim-"+role, "device name (registered once, then reused)")
 	relay := fs.Bool("relay", false, "send media through the hub's TURN server only")
 	verbose := fs.Bool("v", false, "debug logs, pion's included")
@@ -88,7 +93,7 @@ func simCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	var err error
 	if role == store.RoleCamera {
-		err = simCamera(ctx, login, *name, m, logger)
+		err = simCamera(ctx, login, *name, *deviceToken, m, logger)
 	} else {
 		err = simViewer(ctx, login, *name, *camera, *watch, m, stdout, logger)
 	}
@@ -123,14 +128,18 @@ func simDevice(ctx context.Context, login sim.Login, name, role string, logger *
 	return c, d, conn, nil
 }
 
-func simCamera(ctx context.Context, login sim.Login, name string, m sim.Media, logger *slog.Logger) error {
-	_, _, conn, err := simDevice(ctx, login, name, store.RoleCamera, logger)
+func simCamera(ctx context.Context, login sim.Login, name, deviceToken string, m sim.Media, logger *slog.Logger) error {
+	c, _, conn, err := simDevice(ctx, login, name, store.RoleCamera, logger)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	cfg := sim.CameraConfig{Media: m}
+	if deviceToken != "" {
+		cfg.Publisher = c.WithToken(deviceToken)
+	}
 	logger.Info("waiting for live-view requests and commands; Ctrl-C stops")
-	return sim.RunCamera(ctx, conn, sim.CameraConfig{Media: m})
+	return sim.RunCamera(ctx, conn, cfg)
 }
 
 func simViewer(ctx context.Context, login sim.Login, name, camera string, watch time.Duration, m sim.Media, stdout io.Writer, logger *slog.Logger) error {

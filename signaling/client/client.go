@@ -151,6 +151,8 @@ type DeviceUpdate struct {
 	Name       *string `json:"name,omitempty"`
 	PushToken  *string `json:"push_token,omitempty"`
 	AppVersion *string `json:"app_version,omitempty"`
+	// LiveMode is a camera's live mode: p2p, relay or auto.
+	LiveMode *string `json:"live_mode,omitempty"`
 }
 
 // Ticket is a single-use socket ticket.

@@ -38,6 +38,13 @@ func (c *Client) WHIP() *MediaSession {
 	return &MediaSession{c: c, endpoint: c.base.String() + "/api/v1/whip"}
 }
 
+// WHIPTo returns a publishing session for the client's camera at endpoint, an
+// absolute WHIP URL: the one the hub's relay.publish names (another replica's,
+// in a cluster). The client's token goes to it: take it from the hub only.
+func (c *Client) WHIPTo(endpoint string) *MediaSession {
+	return &MediaSession{c: c, endpoint: endpoint}
+}
+
 // WHEP returns a playing session of cameraDeviceID.
 func (c *Client) WHEP(cameraDeviceID string) *MediaSession {
 	return &MediaSession{c: c, endpoint: c.base.String() + "/api/v1/whep/" + url.PathEscape(cameraDeviceID)}

@@ -605,6 +605,21 @@ func newID() string {
 // credentials when the restart cannot be made.
 var ErrICERestart = errors.New("relay: ice restart failed")
 
+// AddCandidate applies one candidate of the session's peer, as the socket flow
+// carries it (webrtc.candidate): "" ends gathering.
+func (s *Session) AddCandidate(candidate string, sdpMid *string, sdpMLineIndex *uint16) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrNoSession
+	}
+	err := s.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: candidate, SDPMid: sdpMid, SDPMLineIndex: sdpMLineIndex})
+	if err != nil {
+		return fmt.Errorf("%w: candidate: %w", ErrBadSDP, err)
+	}
+	return nil
+}
+
 // Trickle applies a trickle-ICE fragment (RFC 8840) from the session's peer.
 // A fragment with the current ICE credentials (or none) adds its candidates
 // and returns "". One with new credentials is an ICE restart: the relay

@@ -47,6 +47,9 @@ type Device struct {
 	// RecordingMode is what the hub records of a camera's relayed stream (cameras
 	// only).
 	RecordingMode string `json:"recording_mode,omitempty"`
+	// LiveMode is how the socket flow's viewers watch a camera: p2p, relay or auto
+	// (cameras only).
+	LiveMode string `json:"live_mode,omitempty"`
 	// A camera's alert settings, in the REST API's device objects (not in device
 	// messages): the arming modes it alerts in, its event cooldown in seconds, and until
 	// when the caller muted it (null: not muted).
@@ -63,7 +66,7 @@ func FromDevice(d store.Device) Device {
 		AppVersion: d.AppVersion, PushToken: d.PushToken, Status: d.Status, IsCamera: d.IsCamera,
 		LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	if d.IsCamera {
-		out.RecordingMode = d.RecordingMode
+		out.RecordingMode, out.LiveMode = d.RecordingMode, d.LiveMode
 	}
 	return out
 }

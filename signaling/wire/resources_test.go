@@ -38,7 +38,7 @@ func TestResourcesCarryEveryColumn(t *testing.T) {
 		{store.User{}, func(r any) any { return wire.FromUser(r.(store.User)) },
 			"id email name email_verified image created_at updated_at"},
 		{store.Device{}, func(r any) any { return wire.FromDevice(r.(store.Device)) },
-			"id user_id name role platform app_version push_token status is_camera last_seen_at created_at updated_at recording_mode"},
+			"id user_id name role platform app_version push_token status is_camera last_seen_at created_at updated_at recording_mode live_mode"},
 		{store.DeviceLink{}, func(r any) any { return wire.FromDeviceLink(r.(store.DeviceLink)) },
 			"id owner_user_id camera_device_id client_device_id status created_at updated_at"},
 		{store.Command{}, func(r any) any { return wire.FromCommand(r.(store.Command)) },

@@ -23,6 +23,9 @@ func testDevices(t *testing.T, s store.Store) {
 	if d.RecordingMode != store.RecordingModeEvents {
 		t.Errorf("created device: RecordingMode=%q, want events by default", d.RecordingMode)
 	}
+	if d.LiveMode != store.LiveModeAuto {
+		t.Errorf("created device: LiveMode=%q, want auto by default", d.LiveMode)
+	}
 
 	got, err := s.Device(ctx, d.ID)
 	noErr(t, "Device", err)
@@ -103,6 +106,15 @@ func testDevices(t *testing.T, s store.Store) {
 	}
 	if _, err := s.UpdateDevice(ctx, d.ID, store.DeviceUpdate{RecordingMode: strp("always")}); err == nil {
 		t.Error("UpdateDevice accepted recording mode \"always\"")
+	}
+	up, err = s.UpdateDevice(ctx, d.ID, store.DeviceUpdate{LiveMode: strp(store.LiveModeRelay)})
+	noErr(t, "UpdateDevice live mode", err)
+	if got, err = s.Device(ctx, d.ID); err != nil || up.LiveMode != store.LiveModeRelay ||
+		got.LiveMode != store.LiveModeRelay || got.RecordingMode != store.RecordingModeContinuous {
+		t.Errorf("after setting the live mode: UpdateDevice = %+v, Device = %+v, %v", up, got, err)
+	}
+	if _, err := s.UpdateDevice(ctx, d.ID, store.DeviceUpdate{LiveMode: strp("sfu")}); err == nil {
+		t.Error("UpdateDevice accepted live mode \"sfu\"")
 	}
 	wantErr(t, "UpdateDevice missing", second(s.UpdateDevice(ctx, missing, store.DeviceUpdate{Name: &name})), store.ErrNotFound)
 

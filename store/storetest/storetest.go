@@ -78,6 +78,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"WakingStreamSessions", testWakingStreamSessions},
 		{"AbandonedStreamSessions", testAbandonedStreamSessions},
 		{"MediaSessions", testMediaSessions},
+		{"StreamProvider", testStreamProvider},
 		{"MarkStreamPartiesAway", testMarkStreamPartiesAway},
 		{"Arming", testArming},
 		{"ArmingDST", testArmingDST},

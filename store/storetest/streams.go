@@ -228,6 +228,57 @@ func testStreamLimit(t *testing.T, s store.Store) {
 	}
 }
 
+// testStreamProvider: relayed sessions do not count against the camera's limit of
+// uploads, and SwitchStreamProvider moves an open session between providers (a
+// switch to p2p under that limit).
+func testStreamProvider(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	mk := func(provider string, limit int) (store.StreamSession, error) {
+		ss := store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID, MediaProvider: provider}
+		return ss, s.CreateStreamSession(ctx, &ss, limit)
+	}
+	p2p, err := mk(store.MediaP2P, 1)
+	noErr(t, "p2p", err)
+	relayed, err := mk(store.MediaRelay, 1)
+	noErr(t, "relayed beside a full p2p limit", err)
+	if relayed.MediaProvider != store.MediaRelay {
+		t.Fatalf("created relayed session: provider %q", relayed.MediaProvider)
+	}
+	wantErr(t, "second p2p", second(mk(store.MediaP2P, 1)), store.ErrLimitReached)
+
+	// Back to p2p: refused while the camera uploads its maximum, allowed after.
+	at := time.Now()
+	cur, err := s.SwitchStreamProvider(ctx, relayed.ID, store.MediaRelay, store.MediaP2P, 1, at)
+	wantErr(t, "switch to p2p over the limit", err, store.ErrLimitReached)
+	if cur.MediaProvider != store.MediaRelay {
+		t.Errorf("refused switch left provider %q", cur.MediaProvider)
+	}
+	wantErr(t, "switch from the wrong provider", second(s.SwitchStreamProvider(ctx, relayed.ID, store.MediaP2P, store.MediaRelay, 0, at)), store.ErrConflict)
+	_, err = s.TransitionStream(ctx, p2p.ID, store.OpenStreamStatuses, store.StreamFailed, "timeout", at)
+	noErr(t, "close p2p", err)
+	cur, err = s.SwitchStreamProvider(ctx, relayed.ID, store.MediaRelay, store.MediaP2P, 1, at)
+	noErr(t, "switch to p2p", err)
+	got, err := s.StreamSession(ctx, relayed.ID)
+	noErr(t, "StreamSession", err)
+	if cur.MediaProvider != store.MediaP2P || got.MediaProvider != store.MediaP2P || got.Status != store.StreamRequested {
+		t.Errorf("after the switch: returned %+v, stored %+v", cur, got)
+	}
+	// Now it counts.
+	wantErr(t, "p2p after the switch", second(mk(store.MediaP2P, 1)), store.ErrLimitReached)
+
+	// A closed session, a media session and a missing one are not switched.
+	_, err = s.TransitionStream(ctx, relayed.ID, store.OpenStreamStatuses, store.StreamFailed, "timeout", at)
+	noErr(t, "close", err)
+	wantErr(t, "switch closed", second(s.SwitchStreamProvider(ctx, relayed.ID, store.MediaP2P, store.MediaRelay, 0, at)), store.ErrConflict)
+	id := "0190b6a0-0000-7000-8000-0000000000aa"
+	media := store.StreamSession{ID: id, OwnerUserID: f.user.ID, CameraDeviceID: f.cam.ID, RequesterDeviceID: f.cam.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id}
+	noErr(t, "media session", s.CreateStreamSession(ctx, &media, 0))
+	wantErr(t, "switch a media session", second(s.SwitchStreamProvider(ctx, media.ID, store.MediaRelay, store.MediaP2P, 0, at)), store.ErrConflict)
+	wantErr(t, "switch missing", second(s.SwitchStreamProvider(ctx, "0190b6a0-0000-7000-8000-0000000000ab", store.MediaRelay, store.MediaP2P, 0, at)), store.ErrNotFound)
+}
+
 func testOpenStreamSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f := mkFixture(t, s)
@@ -334,9 +385,10 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 		noErr(t, "SetDevicePresence", s.SetDevicePresence(ctx, d.ID, status, now))
 		return d
 	}
+	provider := store.MediaP2P
 	session := func(cam, viewer store.Device, status string, changed time.Time) store.StreamSession {
 		ss := store.StreamSession{OwnerUserID: u.ID, CameraDeviceID: cam.ID, RequesterDeviceID: viewer.ID,
-			Status: status, CreatedAt: changed}
+			Status: status, CreatedAt: changed, MediaProvider: provider}
 		noErr(t, "CreateStreamSession", s.CreateStreamSession(ctx, &ss, 0))
 		return ss
 	}
@@ -351,6 +403,10 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 		session(camOff, viewOff, store.StreamEnded, old), // already over
 		session(camOn, viewOn, store.StreamRequested, now.Add(-5*time.Second)),
 	}
+	provider = store.MediaRelay
+	keep = append(keep, session(camOff, viewOn, store.StreamLive, old)) // a relayed session's camera is no party
+	relayedOrphan := session(camOn, viewOff, store.StreamLive, old)
+	provider = store.MediaP2P
 	liveOrphan := session(camOn, viewOff, store.StreamLive, old)
 	acceptedOrphan := session(camOff, viewOn, store.StreamAccepted, old)
 	gone := dev(store.RoleViewer, true)
@@ -361,13 +417,13 @@ func testOrphanStreamSessions(t *testing.T, s store.Store) {
 
 	got, err := s.EndOrphanStreamSessions(ctx, before, "disconnected", now)
 	noErr(t, "EndOrphanStreamSessions", err)
-	want := []string{liveOrphan.ID, acceptedOrphan.ID, goneOrphan.ID}
+	want := []string{liveOrphan.ID, acceptedOrphan.ID, goneOrphan.ID, relayedOrphan.ID}
 	if !slices.Equal(sorted(streamIDs(got)), sorted(want)) {
 		t.Fatalf("orphans %v, want %v", streamIDs(got), want)
 	}
 	for _, ss := range got {
 		status := store.StreamFailed
-		if ss.ID == liveOrphan.ID {
+		if ss.ID == liveOrphan.ID || ss.ID == relayedOrphan.ID {
 			status = store.StreamEnded
 		}
 		if ss.Status != status || ss.Reason == nil || *ss.Reason != "disconnected" || ss.EndedAt == nil {

@@ -10,13 +10,13 @@ import (
 
 const deviceCols = `id, user_id, COALESCE(name, ''), COALESCE(role, ''), COALESCE(platform, ''),
 	app_version, push_token, COALESCE(status, 'offline'), COALESCE(is_camera, false), last_seen_at,
-	created_at, updated_at, recording_mode`
+	created_at, updated_at, recording_mode, live_mode`
 
 func scanDevice(r Row) (store.Device, error) {
 	var d store.Device
 	err := r.Scan(&d.ID, &d.UserID, &d.Name, &d.Role, &d.Platform, &d.AppVersion, &d.PushToken,
 		&d.Status, &d.IsCamera, nullTimeDst{&d.LastSeenAt}, timeDst{&d.CreatedAt}, timeDst{&d.UpdatedAt},
-		&d.RecordingMode)
+		&d.RecordingMode, &d.LiveMode)
 	return d, err
 }
 
@@ -61,6 +61,9 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device, tokenHash str
 	if n.RecordingMode == "" {
 		n.RecordingMode = store.RecordingModeEvents
 	}
+	if n.LiveMode == "" {
+		n.LiveMode = store.LiveModeAuto
+	}
 	if n.PushToken != nil && *n.PushToken == "" {
 		n.PushToken = nil
 	}
@@ -78,10 +81,10 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device, tokenHash str
 		}
 		_, err := q.Exec(ctx, `INSERT INTO devices
 			(id, user_id, name, role, platform, app_version, push_token, status, is_camera,
-			 last_seen_at, token_hash, created_at, updated_at, recording_mode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)`,
+			 last_seen_at, token_hash, created_at, updated_at, recording_mode, live_mode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)`,
 			n.ID, n.UserID, n.Name, n.Role, n.Platform, n.AppVersion, n.PushToken, n.Status, n.IsCamera,
-			s.nt(n.LastSeenAt), nullIfEmpty(tokenHash), s.t(n.CreatedAt), n.RecordingMode)
+			s.nt(n.LastSeenAt), nullIfEmpty(tokenHash), s.t(n.CreatedAt), n.RecordingMode, n.LiveMode)
 		return err
 	})
 	if err != nil {
@@ -163,10 +166,14 @@ func (s *Store) UpdateDevice(ctx context.Context, id string, u store.DeviceUpdat
 		if u.RecordingMode != nil {
 			cur.RecordingMode = *u.RecordingMode
 		}
+		if u.LiveMode != nil {
+			cur.LiveMode = *u.LiveMode
+		}
 		d, err = scanDevice(q.QueryRow(ctx, `UPDATE devices
-			SET name = $2, app_version = $3, push_token = $4, updated_at = $5, recording_mode = $6
+			SET name = $2, app_version = $3, push_token = $4, updated_at = $5, recording_mode = $6,
+			    live_mode = $7
 			WHERE id = $1 RETURNING `+deviceCols,
-			id, cur.Name, cur.AppVersion, cur.PushToken, s.t(at), cur.RecordingMode))
+			id, cur.Name, cur.AppVersion, cur.PushToken, s.t(at), cur.RecordingMode, cur.LiveMode))
 		return err
 	})
 	return d, s.mapErr(op, err)

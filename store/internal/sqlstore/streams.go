@@ -97,17 +97,12 @@ func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession
 	}
 
 	err = s.db.InTx(ctx, func(q Querier) error {
-		if maxOpen > 0 {
+		if maxOpen > 0 && n.MediaProvider == store.MediaP2P {
 			if err := s.lockKey(ctx, q, "stream_camera:"+camera); err != nil {
 				return err
 			}
-			var open int
-			if err := q.QueryRow(ctx, `SELECT count(*) FROM stream_sessions
-				WHERE camera_device_id = $1 AND `+p2pStreams+` AND `+openStreams, camera).Scan(&open); err != nil {
+			if err := s.checkUploads(ctx, q, camera, maxOpen); err != nil {
 				return err
-			}
-			if open >= maxOpen {
-				return store.ErrLimitReached
 			}
 		}
 		var got string
@@ -208,6 +203,63 @@ func (s *Store) TransitionStream(ctx context.Context, id string, from []string, 
 	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
 }
 
+// checkUploads returns store.ErrLimitReached when camera already has maxOpen open
+// peer-to-peer sessions (the streams it uploads itself). Run it in a transaction
+// holding the camera's lock.
+func (s *Store) checkUploads(ctx context.Context, q Querier, camera string, maxOpen int) error {
+	var open int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM stream_sessions
+		WHERE camera_device_id = $1 AND media_provider = 'p2p' AND `+p2pStreams+` AND `+openStreams, camera).Scan(&open); err != nil {
+		return err
+	}
+	if open >= maxOpen {
+		return store.ErrLimitReached
+	}
+	return nil
+}
+
+// SwitchStreamProvider implements store.Store.
+func (s *Store) SwitchStreamProvider(ctx context.Context, id, from, to string, maxOpen int, at time.Time) (store.StreamSession, error) {
+	const op = "switch stream provider"
+	id, ok := canonID(id)
+	if !ok {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	var ss store.StreamSession
+	err := s.db.InTx(ctx, func(q Querier) error {
+		cur, err := scanStream(q.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions WHERE id = $1`, id))
+		if err != nil {
+			return err
+		}
+		ss = cur
+		if !cur.Open() || cur.MediaProvider != from || cur.MediaSessionID != nil {
+			return store.ErrConflict
+		}
+		if to == store.MediaP2P && maxOpen > 0 {
+			if err := s.lockKey(ctx, q, "stream_camera:"+cur.CameraDeviceID); err != nil {
+				return err
+			}
+			if err := s.checkUploads(ctx, q, cur.CameraDeviceID, maxOpen); err != nil {
+				return err
+			}
+		}
+		ss, err = scanStream(q.QueryRow(ctx, `UPDATE stream_sessions SET media_provider = $2, updated_at = $3
+			WHERE id = $1 AND media_provider = $4 AND `+openStreams+` RETURNING `+streamCols,
+			id, to, s.t(stamp(at)), from))
+		if errors.Is(err, ErrNoRows) {
+			return store.ErrConflict // closed or switched since the read
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLimitReached):
+		return ss, fmt.Errorf("%s: %w", op, err)
+	case err != nil:
+		return store.StreamSession{}, s.mapErr(op, err)
+	}
+	return ss, nil
+}
+
 // OpenStreamSessions implements store.Store.
 func (s *Store) OpenStreamSessions(ctx context.Context, deviceID string) ([]store.StreamSession, error) {
 	dev, ok := canonID(deviceID)
@@ -273,7 +325,8 @@ func (s *Store) EndOrphanStreamSessions(ctx context.Context, before time.Time, r
 				AND (d.deleted_at IS NOT NULL OR COALESCE(d.status, 'offline') <> 'online'))
 			OR EXISTS (SELECT 1 FROM devices d WHERE d.id = stream_sessions.camera_device_id
 				AND (d.deleted_at IS NOT NULL
-				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'))))
+				     OR (COALESCE(d.status, 'offline') <> 'online' AND stream_sessions.status <> 'waking'
+				         AND stream_sessions.media_provider <> 'relay'))))
 		  AND camera_away_at IS NULL AND requester_away_at IS NULL
 		RETURNING `+streamCols, []any{reason, s.t(at), s.t(before)}, scanStream)
 	return ss, s.mapErr("end orphan stream sessions", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -23,6 +24,11 @@ type CameraConfig struct {
 	IVF []byte
 	// MaxSessions is how many viewers it serves at once; more are declined. Default 8.
 	MaxSessions int
+	// Publisher is a client with the camera's device token: with it the camera
+	// answers relay.publish by publishing to the relay by WHIP (one upload for the
+	// hub's relayed viewers). Nil: relay.publish is ignored, like an app that does
+	// not know it, and the hub falls back to peer to peer.
+	Publisher *client.Client
 }
 
 // Commands the simulated camera carries out (in pretence: it has no torch or siren);
@@ -47,6 +53,12 @@ type camera struct {
 	// wait for them (counted in resuming) to RunCamera's.
 	resumes  chan resumed
 	resuming sync.WaitGroup
+
+	// pub is the publication to the relay (relay.publish), nil when none;
+	// pubFailed carries the failure of its peer connection to RunCamera's goroutine.
+	pub       *media.Camera
+	whip      *client.MediaSession
+	pubFailed chan *media.Camera
 }
 
 // RunCamera serves live-view requests and commands on sock until ctx ends (then it
@@ -60,7 +72,7 @@ func RunCamera(ctx context.Context, sock *client.Socket, cfg CameraConfig) error
 		cfg.MaxSessions = 8
 	}
 	c := &camera{conn: sock, cfg: cfg, log: cfg.logger(), sessions: map[string]*media.Camera{},
-		failed: make(chan string, 64), resumes: make(chan resumed)}
+		failed: make(chan string, 64), resumes: make(chan resumed), pubFailed: make(chan *media.Camera, 1)}
 	defer c.closeAll()
 	rctx, stopResumes := context.WithCancel(ctx)
 	defer func() {
@@ -71,6 +83,11 @@ func RunCamera(ctx context.Context, sock *client.Socket, cfg CameraConfig) error
 		select {
 		case <-ctx.Done():
 			return nil
+		case pub := <-c.pubFailed:
+			if pub == c.pub {
+				c.log.Info("relay: publication failed")
+				c.unpublish(ctx)
+			}
 		case id := <-c.failed:
 			if c.sessions[id] != nil {
 				c.log.Info("live view: peer connection failed", "session_id", id)
@@ -125,6 +142,8 @@ func (c *camera) handle(ctx context.Context, env hub.Envelope) {
 		c.drop(env.Session)
 	case wire.TypeCommand:
 		c.command(ctx, env)
+	case wire.TypeRelayPublish:
+		c.publish(ctx, env)
 	case hub.TypeError:
 		e, _ := client.Data[hub.ErrorData](env)
 		c.log.Warn("hub error", "code", e.Code, "message", e.Message)
@@ -194,6 +213,65 @@ func (c *camera) command(ctx context.Context, env hub.Envelope) {
 	}
 }
 
+// publishTimeout bounds publishing to the relay (the WHIP request and its answer).
+const publishTimeout = 15 * time.Second
+
+// publish answers relay.publish: it publishes the clip to the relay by WHIP,
+// unless it does already or has no Publisher.
+func (c *camera) publish(ctx context.Context, env hub.Envelope) {
+	p, err := client.Data[wire.RelayPublish](env)
+	if err != nil || c.cfg.Publisher == nil || c.pub != nil {
+		return
+	}
+	whip := c.cfg.Publisher.WHIPTo(p.WHIPURL)
+	var pub *media.Camera
+	pub, err = media.NewCamera(media.CameraConfig{
+		Config: c.cfg.config(whip, nil, func(st webrtc.PeerConnectionState) {
+			if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+				select {
+				case c.pubFailed <- pub:
+				default: // one report is enough
+				}
+			}
+		}),
+		IVF: c.cfg.IVF,
+	})
+	if err != nil {
+		c.log.Error("relay: new peer", "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := pub.Offer(pctx); err != nil {
+		c.log.Warn("relay: publish by whip", "whip_url", p.WHIPURL, "err", err)
+		_ = pub.Close()
+		return
+	}
+	if err := pub.HandleAnswer(whip.Answer()); err != nil {
+		c.log.Warn("relay: the relay's answer", "err", err)
+		_ = pub.Close()
+		_ = whip.Delete(pctx)
+		return
+	}
+	c.pub, c.whip = pub, whip
+	c.log.Info("relay: publishing", "session", whip.Location())
+}
+
+// unpublish ends the publication to the relay, if any.
+func (c *camera) unpublish(ctx context.Context) {
+	if c.pub == nil {
+		return
+	}
+	pub, whip := c.pub, c.whip
+	c.pub, c.whip = nil, nil
+	_ = pub.Close()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := whip.Delete(dctx); err != nil {
+		c.log.Debug("relay: end the publication", "err", err)
+	}
+}
+
 // end ends a session: stream.end to the hub, and its peer closed.
 func (c *camera) end(ctx context.Context, id, reason string) {
 	c.send(ctx, wire.TypeStreamEnd, id, wire.StreamReason{Reason: reason})
@@ -210,6 +288,7 @@ func (c *camera) drop(id string) {
 }
 
 func (c *camera) closeAll() {
+	c.unpublish(context.Background())
 	var wg sync.WaitGroup
 	for id, cam := range c.sessions {
 		delete(c.sessions, id)

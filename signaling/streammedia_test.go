@@ -1,0 +1,235 @@
+package signaling_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling"
+	"github.com/securecam/securecam/store"
+	"github.com/securecam/securecam/store/storetest"
+)
+
+// fakeRelay is a media relay whose publications the test makes (publish) and whose
+// legs it ends (fakeLeg.Close).
+type fakeRelay struct {
+	mu         sync.Mutex
+	publishing map[string]bool
+	legs       []*fakeLeg
+}
+
+const relayAnswer = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=relay\r\nt=0 0\r\n"
+
+func (r *fakeRelay) publish(camera string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.publishing[camera] = true
+}
+
+func (r *fakeRelay) Publishing(camera string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.publishing[camera]
+}
+
+func (r *fakeRelay) WaitReady(_ context.Context, camera string) error {
+	if !r.Publishing(camera) {
+		return errors.New("not publishing")
+	}
+	return nil
+}
+
+func (r *fakeRelay) Subscribe(_ context.Context, camera, _, _ string) (signaling.RelayLeg, string, error) {
+	if !r.Publishing(camera) {
+		return nil, "", errors.New("not publishing")
+	}
+	leg := &fakeLeg{done: make(chan struct{})}
+	r.mu.Lock()
+	r.legs = append(r.legs, leg)
+	r.mu.Unlock()
+	return leg, relayAnswer, nil
+}
+
+func (r *fakeRelay) leg(t *testing.T, i int) *fakeLeg {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.legs) <= i {
+		t.Fatalf("%d legs, want leg %d", len(r.legs), i)
+	}
+	return r.legs[i]
+}
+
+type fakeLeg struct {
+	mu    sync.Mutex
+	cands []string
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *fakeLeg) AddCandidate(c string, _ *string, _ *uint16) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cands = append(l.cands, c)
+	return nil
+}
+
+func (l *fakeLeg) Done() <-chan struct{} { return l.done }
+func (l *fakeLeg) Close()                { l.once.Do(func() { close(l.done) }) }
+
+func (l *fakeLeg) candidates() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.cands...)
+}
+
+func relayNode(t *testing.T, st store.Store, r *fakeRelay, tune func(*signaling.StreamConfig)) *node {
+	return startNode(t, st, nodeOptions{config: func(c *signaling.Config) {
+		c.Relay, c.WHIPURL = r, "http://hub.example/api/v1/whip"
+		if tune != nil {
+			tune(&c.Streams)
+		}
+	}})
+}
+
+func setLiveMode(t *testing.T, st store.Store, camera store.Device, mode string) {
+	t.Helper()
+	if _, err := st.UpdateDevice(context.Background(), camera.ID, store.DeviceUpdate{LiveMode: &mode}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRelayedSession: a camera in live mode relay is asked to publish; once it does
+// the viewer gets stream.ready and the hub answers its offer, from the camera, with a
+// relay leg that gets its candidates. The camera takes no part; the leg ending
+// ends the session with relay_ended, told to the viewer only.
+func TestRelayedSession(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, nil)
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+
+	sid := requestStream(t, view, f.camera).SessionID
+	pub := cam.expect("relay.publish")
+	if got := decode[map[string]string](t, pub)["whip_url"]; got != "http://hub.example/api/v1/whip" {
+		t.Errorf("relay.publish whip_url %q", got)
+	}
+	wantSession(t, st, sid, store.StreamRequested, "")
+	r.publish(f.camera.ID)
+	if env := view.expect("stream.ready"); env.Session != sid || env.From != f.camera.ID {
+		t.Fatalf("stream.ready session %q from %q", env.Session, env.From)
+	}
+
+	view.send("webrtc.offer", "", sid, sdpMsg{testSDP}) // the answer may come before an ack
+	ans := view.expect("webrtc.answer")
+	if ans.Session != sid || ans.From != f.camera.ID || decode[sdpMsg](t, ans).SDP != relayAnswer {
+		t.Fatalf("webrtc.answer session %q from %q: %s", ans.Session, ans.From, ans.Data)
+	}
+	if s := wantSession(t, st, sid, store.StreamConnecting, ""); s.MediaProvider != store.MediaRelay {
+		t.Errorf("media_provider %q, want relay", s.MediaProvider)
+	}
+	cand := "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
+	mustAck(t, view, "webrtc.candidate", sid, map[string]string{"candidate": cand})
+	if got := r.leg(t, 0).candidates(); len(got) != 1 || got[0] != cand {
+		t.Errorf("leg candidates %q, want the viewer's", got)
+	}
+	if code := errorCode(t, cam.request("webrtc.answer", sid, sdpMsg{testSDP})); code != "forbidden" {
+		t.Errorf("the camera's answer in a relayed session: %s, want forbidden", code)
+	}
+	mustAck(t, view, "stream.connected", sid, struct{}{})
+	wantSession(t, st, sid, store.StreamLive, "")
+
+	// The camera's socket closing does not end the session: its publication counts.
+	cam.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for online, err := n.hub.Online(t.Context(), f.camera.ID); online || err != nil; online, err = n.hub.Online(t.Context(), f.camera.ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("camera still online after 10 s (%v)", err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the hub
+	}
+	n.svc.OnDisconnect(t.Context(), hub.Identity{UserID: f.acct.user.ID, DeviceID: f.camera.ID}, true)
+	wantSession(t, st, sid, store.StreamLive, "")
+	cam = dial(t, n, f.camera)
+
+	r.leg(t, 0).Close() // the camera stopped publishing
+	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
+	wantSession(t, st, sid, store.StreamEnded, signaling.ReasonRelayEnded)
+	quiet(t, cam) // no stream.ended for the camera: it never knew the session
+}
+
+// TestRelayedFallbackBusy: in live mode auto, a second viewer is relayed while the
+// first watches peer to peer; relayed sessions do not count against the camera's
+// limit of p2p uploads, but a camera that does not publish gets the session peer to
+// peer, which over that limit fails with busy.
+func TestRelayedFallbackBusy(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, func(c *signaling.StreamConfig) {
+		c.MaxViewersPerCamera, c.PublishWait = 1, 200*time.Millisecond
+	})
+	f := newFamily(t, st)
+	other := f.acct.device(t, store.RoleViewer)
+	f.acct.link(t, f.camera, other)
+	cam, view, view2 := dial(t, n, f.camera), dial(t, n, f.viewer), dial(t, n, other)
+
+	first := liveSession(t, cam, view, f.camera)
+	if s := wantSession(t, st, first, store.StreamLive, ""); s.MediaProvider != store.MediaP2P {
+		t.Fatalf("first viewer's provider %q, want p2p", s.MediaProvider)
+	}
+	sid := requestStream(t, view2, f.camera).SessionID // not busy: relayed
+	cam.expect("relay.publish")
+	wantEnded(t, view2, sid, signaling.ReasonBusy) // no publication: p2p, over the limit
+	if s := wantSession(t, st, sid, store.StreamFailed, signaling.ReasonBusy); s.MediaProvider != store.MediaRelay {
+		t.Errorf("refused fallback left provider %q", s.MediaProvider)
+	}
+	quiet(t, cam)
+}
+
+// TestRelayedElsewhereIsP2P: a camera publishing on another replica's relay serves a
+// new viewer here peer to peer, whatever its live mode: the relay leg would live
+// here.
+func TestRelayedElsewhereIsP2P(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, nil)
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	id := "0190b6a0-0000-7000-8000-0000000000c1"
+	pub, sub := "http://other.example/api/v1/whip/"+id, "http://other.example/api/v1/whep/"+f.camera.ID
+	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
+		t.Fatal(err)
+	}
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	if env := cam.expect("stream.requested"); env.Session != sid {
+		t.Fatalf("stream.requested for %q, want %q", env.Session, sid)
+	}
+	if s := wantSession(t, st, sid, store.StreamRequested, ""); s.MediaProvider != store.MediaP2P {
+		t.Errorf("provider %q, want p2p", s.MediaProvider)
+	}
+}
+
+// TestRelayedOfflineCameraIsP2P: a camera in live mode relay that is offline gets
+// the session peer to peer at once: here, with no push token, it fails with
+// camera_offline as any p2p request would.
+func TestRelayedOfflineCameraIsP2P(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, nil)
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	view := dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	wantEnded(t, view, sid, signaling.ReasonCameraOffline)
+	if s := wantSession(t, st, sid, store.StreamFailed, signaling.ReasonCameraOffline); s.MediaProvider != store.MediaP2P {
+		t.Errorf("provider %q, want p2p", s.MediaProvider)
+	}
+}
