@@ -30,6 +30,23 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// relayReplicas starts two replicas, r1 and r2, on a database and Redis of the test's
+// own, each knowing its own address (SECURECAM_NODE_URL) for the relay's redirects.
+func relayReplicas(t *testing.T) (r1, r2 *proc) {
+	t.Helper()
+	pg := storetest.PostgresURL(t)
+	redisURL, _, _ := bustest.StartRedis(t)
+	replica := func(node string) *proc {
+		addr := freeAddr(t)
+		return startProc(t, map[string]string{
+			"SECURECAM_DATABASE_URL": pg, "SECURECAM_REDIS_URL": redisURL,
+			"SECURECAM_NODE_ID": node, "SECURECAM_DATA_DIR": t.TempDir(),
+			"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr,
+		})
+	}
+	return replica("r1"), replica("r2")
+}
+
 // hostSettingEngine: host candidates of the machine's interfaces (the relay in a
 // replica gathers those too), UDP over IPv4, no mDNS.
 func hostSettingEngine() *webrtc.SettingEngine {
@@ -45,33 +62,12 @@ func hostSettingEngine() *webrtc.SettingEngine {
 // replica is redirected the same way.
 func TestRelayAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	pg := storetest.PostgresURL(t)
-	redisURL, _, _ := bustest.StartRedis(t)
-	replica := func(node string) *proc {
-		addr := freeAddr(t)
-		return startProc(t, map[string]string{
-			"SECURECAM_DATABASE_URL": pg, "SECURECAM_REDIS_URL": redisURL,
-			"SECURECAM_NODE_ID": node, "SECURECAM_DATA_DIR": t.TempDir(),
-			"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr,
-		})
-	}
-	r1, r2 := replica("r1"), replica("r2")
+	r1, r2 := relayReplicas(t)
 	acct := newAccount(t, r1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
-	whip := r1.client(acct.camera.DeviceToken).WHIP()
-	cam, err := media.NewCamera(media.CameraConfig{Config: media.Config{Signaler: whip, SettingEngine: hostSettingEngine()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cam.Close() })
-	if err := cam.Offer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.HandleAnswer(whip.Answer()); err != nil {
-		t.Fatal(err)
-	}
+	_, whip := publish(ctx, t, r1, acct)
 	if !strings.HasPrefix(whip.Location(), r1.URL+"/api/v1/whip/") {
 		t.Fatalf("WHIP session %q, want one on r1 %s", whip.Location(), r1.URL)
 	}

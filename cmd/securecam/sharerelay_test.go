@@ -11,11 +11,9 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/client/media"
 	"github.com/securecam/securecam/store"
-	"github.com/securecam/securecam/store/storetest"
 	"github.com/securecam/securecam/web"
 )
 
@@ -81,33 +79,12 @@ func probeCandidate() webrtc.ICECandidateInit {
 // bus), which closes both at once; the owner's own viewer keeps watching.
 func TestShareRevokedOnOneReplicaClosesWHEPOnAnother(t *testing.T) {
 	t.Parallel()
-	pg := storetest.PostgresURL(t)
-	redisURL, _, _ := bustest.StartRedis(t)
-	replica := func(node string) *proc {
-		addr := freeAddr(t)
-		return startProc(t, map[string]string{
-			"SECURECAM_DATABASE_URL": pg, "SECURECAM_REDIS_URL": redisURL,
-			"SECURECAM_NODE_ID": node, "SECURECAM_DATA_DIR": t.TempDir(),
-			"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr,
-		})
-	}
-	r1, r2 := replica("r1"), replica("r2")
+	r1, r2 := relayReplicas(t)
 	owner := newAccount(t, r1)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	whip := r1.client(owner.camera.DeviceToken).WHIP()
-	cam, err := media.NewCamera(media.CameraConfig{Config: media.Config{Signaler: whip, SettingEngine: hostSettingEngine()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cam.Close() })
-	if err := cam.Offer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.HandleAnswer(whip.Answer()); err != nil {
-		t.Fatal(err)
-	}
+	publish(ctx, t, r1, owner)
 
 	t.Log("the owner shares the camera; the invitee accepts and links a viewer")
 	email := fmt.Sprintf("invitee-%d@example.com", time.Now().UnixNano())
