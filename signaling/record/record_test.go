@@ -452,6 +452,24 @@ func TestRecordOff(t *testing.T) {
 	near(t, "duration", f.clip(t, recs[0]), frameAt(2*fps-1), 100*time.Millisecond)
 }
 
+// A file that ends after its first frame holds nothing to play (its Duration would be 0,
+// which players read as unknown): it leaves no row and no file behind.
+func TestRecordOneFrameLeavesNothing(t *testing.T) {
+	f := newFixture(t, storetest.NewSQLite(t), storages()["disk"](t))
+	r := record.New(f.config(), f.stream(store.RecordingModeContinuous, false))
+	cam := newCamera(t, false)
+	cam.send(r, 1)
+	r.SetMode(store.RecordingModeOff)
+	cam.send(r, fps)
+	closeRecorder(t, r)
+	if recs := f.recordings(t); len(recs) != 0 {
+		t.Fatalf("recordings %+v, want none", recs)
+	}
+	if left, _ := os.ReadDir(f.spool); len(left) != 0 {
+		t.Errorf("spool files left: %v", left)
+	}
+}
+
 // A lost packet costs the frames up to the next keyframe, never a broken file.
 func TestRecordPacketLoss(t *testing.T) {
 	f := newFixture(t, storetest.NewSQLite(t), storages()["disk"](t))

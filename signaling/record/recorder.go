@@ -43,6 +43,7 @@ type Rows interface {
 	CreateRecording(ctx context.Context, r *store.Recording) error
 	Recording(ctx context.Context, id string) (store.Recording, error)
 	FinishRecordingUpload(ctx context.Context, id string, u store.RecordingUpload) (store.Recording, error)
+	DeleteRecording(ctx context.Context, id string) (store.Recording, error)
 	SetEventVideoURL(ctx context.Context, id, url string) error
 }
 
@@ -505,6 +506,16 @@ func (r *Recorder) upload(c *file, finishErr error) {
 	}
 	if finishErr != nil {
 		fail("writing the file failed", finishErr)
+		return
+	}
+	if c.webm.duration() <= 0 {
+		// One frame or none (the mode changed or the stream ended just after the file
+		// began): nothing to play, and its Duration would read 0. The row goes with it.
+		if _, err := r.cfg.Rows.DeleteRecording(context.WithoutCancel(ctx), c.rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			fail("dropping an empty recording failed", err)
+			return
+		}
+		log.Info("recording dropped: it holds less than two frames")
 		return
 	}
 	size, err := c.f.Seek(0, io.SeekEnd)
