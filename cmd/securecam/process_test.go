@@ -102,8 +102,16 @@ func dialDevice(t *testing.T, p *proc, d client.CreatedDevice) *client.Conn {
 	return conn
 }
 
-// next returns the next message of type typ on conn, skipping presence messages.
+// next returns the next message of type typ on conn, skipping presence messages; any
+// other message fails the test.
 func next(t *testing.T, conn *client.Conn, typ string) hub.Envelope {
+	t.Helper()
+	return nextPast(t, conn, typ, func(other string) bool { return other == "presence" })
+}
+
+// nextPast returns the next message of type typ on conn, skipping the messages whose
+// type skip accepts; any other message fails the test.
+func nextPast(t *testing.T, conn *client.Conn, typ string, skip func(string) bool) hub.Envelope {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -115,7 +123,7 @@ func next(t *testing.T, conn *client.Conn, typ string) hub.Envelope {
 			if env.Type == typ {
 				return env
 			}
-			if env.Type != "presence" {
+			if !skip(env.Type) {
 				t.Fatalf("want %s, got %s %s", typ, env.Type, env.Data)
 			}
 		case <-timeout:

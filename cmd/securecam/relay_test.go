@@ -47,6 +47,30 @@ func relayReplicas(t *testing.T) (r1, r2 *proc) {
 	return replica("r1"), replica("r2")
 }
 
+// watchWHEP plays camera by WHEP through p with token until the first frame, and
+// returns the session.
+func watchWHEP(ctx context.Context, t *testing.T, p *proc, token, camera string) *client.MediaSession {
+	t.Helper()
+	whep := p.client(token).WHEP(camera)
+	v, err := media.NewViewer(media.ViewerConfig{Config: media.Config{Signaler: whep, SettingEngine: hostSettingEngine()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	if err := v.Offer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.HandleAnswer(whep.Answer()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.FirstFrame():
+	case <-ctx.Done():
+		t.Fatalf("no frame through WHEP: %+v", v.Stats())
+	}
+	return whep
+}
+
 // hostSettingEngine: host candidates of the machine's interfaces (the relay in a
 // replica gathers those too), UDP over IPv4, no mDNS.
 func hostSettingEngine() *webrtc.SettingEngine {
@@ -95,25 +119,9 @@ func TestRelayAcrossReplicas(t *testing.T) {
 	}
 
 	t.Log("a viewer asking r2 follows the redirect and watches the camera")
-	whep := r2.client(acct.viewer.DeviceToken).WHEP(acct.camera.Device.ID)
-	v, err := media.NewViewer(media.ViewerConfig{Config: media.Config{Signaler: whep, SettingEngine: hostSettingEngine()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	if err := v.Offer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.HandleAnswer(whep.Answer()); err != nil {
-		t.Fatal(err)
-	}
+	whep := watchWHEP(ctx, t, r2, acct.viewer.DeviceToken, acct.camera.Device.ID)
 	if !strings.HasPrefix(whep.Location(), r1.URL+"/api/v1/whep/") {
 		t.Fatalf("WHEP session %q, want one on r1", whep.Location())
-	}
-	select {
-	case <-v.FirstFrame():
-	case <-ctx.Done():
-		t.Fatalf("no frame through the relay on r1: %+v", v.Stats())
 	}
 
 	t.Log("the camera ends its publication; its stream session ends")

@@ -2,68 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/child/childtest"
 	"github.com/securecam/securecam/signaling/client"
-	"github.com/securecam/securecam/signaling/client/media"
 	"github.com/securecam/securecam/store"
-	"github.com/securecam/securecam/web"
 )
-
-// mailedToken waits for the mail p logged to address (the log mailer) and returns the
-// token of its link.
-func mailedToken(t *testing.T, p *proc, address string) string {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, line := range strings.Split(p.Tail(), "\n") {
-			var rec struct{ Msg, To, Body string }
-			if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != web.LogMailerNotice || rec.To != address {
-				continue
-			}
-			for _, f := range strings.Fields(rec.Body) {
-				if u, err := url.Parse(f); err == nil && u.Query().Get("token") != "" {
-					return u.Query().Get("token")
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s mailed nothing to %s within 30 s", p.URL, address)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the log for the mail
-	}
-}
-
-// watchWHEP plays camera by WHEP through p with token until the first frame, and
-// returns the session.
-func watchWHEP(ctx context.Context, t *testing.T, p *proc, token, camera string) *client.MediaSession {
-	t.Helper()
-	whep := p.client(token).WHEP(camera)
-	v, err := media.NewViewer(media.ViewerConfig{Config: media.Config{Signaler: whep, SettingEngine: hostSettingEngine()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	if err := v.Offer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.HandleAnswer(whep.Answer()); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-v.FirstFrame():
-	case <-ctx.Done():
-		t.Fatalf("no frame through WHEP: %+v", v.Stats())
-	}
-	return whep
-}
 
 // probeCandidate is a remote candidate a WHEP session accepts while it exists: a
 // PATCH with it answers 204 from a live session, 404 not_found from a closed one.
@@ -101,7 +50,7 @@ func TestShareRevokedOnOneReplicaClosesWHEPOnAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := invitee.AcceptShare(ctx, mailedToken(t, r1, email)); err != nil {
+	if _, err := invitee.AcceptShare(ctx, childtest.MailedToken(t, r1.Process, email)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := invitee.CreateLink(ctx, owner.camera.Device.ID, tablet.Device.ID); err != nil {

@@ -2,11 +2,8 @@ package sim_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,32 +15,7 @@ import (
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
-	"github.com/securecam/securecam/web"
 )
-
-// mailedToken waits for the mail the hub p logged to address (the log mailer) and
-// returns the token of its link.
-func mailedToken(t *testing.T, p *child.Process, address string) string {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, line := range strings.Split(p.Tail(), "\n") {
-			var rec struct{ Msg, To, Body string }
-			if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != web.LogMailerNotice || rec.To != address {
-				continue
-			}
-			for _, f := range strings.Fields(rec.Body) {
-				if u, err := url.Parse(f); err == nil && u.Query().Get("token") != "" {
-					return u.Query().Get("token")
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the hub mailed nothing to %s within 30 s", address)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the log for the mail
-	}
-}
 
 // A share revoked through one replica ends, at once, the invitee's live view that
 // another replica carries: the invitee's viewer gets stream.ended (link_revoked), the
@@ -74,7 +46,7 @@ func TestShareRevokedOnOneReplicaEndsLiveViewOnAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := invitee.AcceptShare(ctx, mailedToken(t, a, email)); err != nil {
+	if _, err := invitee.AcceptShare(ctx, childtest.MailedToken(t, a, email)); err != nil {
 		t.Fatal(err)
 	}
 	if err := sim.EnsureLink(ctx, invitee, owner.camera.ID, tablet.ID); err != nil {

@@ -7,10 +7,12 @@
 package childtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +20,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/securecam/securecam/cmd/securecam/internal/child"
+	"github.com/securecam/securecam/web"
 )
 
 // pkg is the securecam command's package.
@@ -150,4 +154,28 @@ func Metric(t testing.TB, p *child.Process, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// MailedToken waits (up to 30 s) for the mail p logged to address with the log mailer
+// (no SMTP configured) and returns the token of the link in it.
+func MailedToken(t testing.TB, p *child.Process, address string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, line := range strings.Split(p.Tail(), "\n") {
+			var rec struct{ Msg, To, Body string }
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != web.LogMailerNotice || rec.To != address {
+				continue
+			}
+			for _, f := range strings.Fields(rec.Body) {
+				if u, err := url.Parse(f); err == nil && u.Query().Get("token") != "" {
+					return u.Query().Get("token")
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s mailed nothing to %s within 30 s", p.URL, address)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log for the mail
+	}
 }
