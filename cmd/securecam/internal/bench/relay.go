@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,6 @@ const (
 	relayFPS          = 30
 	relayFramePackets = 4
 	relayPayload      = 1042
-	clockTicks        = 100 // USER_HZ of /proc/<pid>/stat
 )
 
 var relayColumns = []column{
@@ -130,7 +131,7 @@ func (r *runner) relayRun(ctx context.Context, target string, n int) (Result, er
 	}
 
 	r.progressf("relay %s: %d viewers receiving, measuring %s", target, n, r.cfg.Duration)
-	cpu0, err := cpuTicks(s.pid)
+	cpu0, err := cpuTime(s.pid)
 	if err != nil {
 		return res, err
 	}
@@ -141,7 +142,7 @@ func (r *runner) relayRun(ctx context.Context, target string, n int) (Result, er
 		return res, ctx.Err()
 	}
 	sp.to = time.Since(epoch)
-	cpu1, err := cpuTicks(s.pid)
+	cpu1, err := cpuTime(s.pid)
 	if err != nil {
 		return res, err
 	}
@@ -171,7 +172,7 @@ func (r *runner) relayRun(ctx context.Context, target string, n int) (Result, er
 		return res, err
 	}
 	if res.Received > 0 {
-		res.CPUPerPacketMicros = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(res.Received)
+		res.CPUPerPacketMicros = float64((cpu1 - cpu0).Microseconds()) / float64(res.Received)
 	}
 	res.RSSBeforeBytes, res.RSSAfterBytes = rssBefore, rssAfter
 	res.RSSPerConnBytes = float64(rssAfter-rssBefore) / float64(n)
@@ -454,25 +455,33 @@ func (v *relayViewer) completions(sp span) []completion {
 
 func (v *relayViewer) close() { _ = v.pc.Close() }
 
-// cpuTicks returns the user and system CPU time of process pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// cpuTime returns the CPU time the threads of process pid have run, in nanoseconds
+// (the first field of each /proc/<pid>/task/<tid>/schedstat). /proc/<pid>/stat counts
+// in clock ticks (10 ms), too coarse for a short measurement of a light load.
+func cpuTime(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, fmt.Errorf("cpu time: %w", err)
 	}
-	// The command name (field 2) may hold spaces: fields count from its closing ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("cpu time: malformed /proc stat")
+	var sum time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "schedstat"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread ended
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cpu time: %w", err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, errors.New("cpu time: empty schedstat")
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time: %w", err)
+		}
+		sum += time.Duration(ns)
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("cpu time: short /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("cpu time: %w", err)
-	}
-	return utime + stime, nil
+	return sum, nil
 }
