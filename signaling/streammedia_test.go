@@ -18,6 +18,7 @@ import (
 type fakeRelay struct {
 	mu         sync.Mutex
 	publishing map[string]bool
+	refuse     bool // Subscribe fails
 	legs       []*fakeLeg
 }
 
@@ -45,6 +46,12 @@ func (r *fakeRelay) WaitReady(_ context.Context, camera string) error {
 func (r *fakeRelay) Subscribe(_ context.Context, camera, _, _ string) (signaling.RelayLeg, string, error) {
 	if !r.Publishing(camera) {
 		return nil, "", errors.New("not publishing")
+	}
+	r.mu.Lock()
+	refuse := r.refuse
+	r.mu.Unlock()
+	if refuse {
+		return nil, "", errors.New("refused")
 	}
 	leg := &fakeLeg{done: make(chan struct{})}
 	r.mu.Lock()
@@ -208,7 +215,8 @@ func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay) (a, b *node)
 // watched by a viewer of replica b through a's relay: b keeps the session, a serves
 // its leg (the answer, the viewer's candidates) by node messages; the camera is
 // not asked to publish again nor for a peer-to-peer stream. The viewer's end closes
-// the leg on a; the leg ending on a ends the next session with relay_ended.
+// the leg on a; the leg ending on a ends the next session with relay_ended; a's relay
+// refusing a leg is the offer's unavailable.
 func TestRelayedElsewhereServedThere(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
@@ -262,12 +270,48 @@ func TestRelayedElsewhereServedThere(t *testing.T) {
 	ra.leg(t, 1).Close() // the camera stopped publishing
 	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
 	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonRelayEnded)
+
+	// a's relay failing to answer is the offer's error, as a local leg's.
+	ra.mu.Lock()
+	ra.refuse = true
+	ra.mu.Unlock()
+	sid = requestStream(t, view, f.camera).SessionID
+	view.expect("stream.ready")
+	if code := errorCode(t, view.request("webrtc.offer", sid, sdpMsg{testSDP})); code != "unavailable" {
+		t.Errorf("offer refused by a's relay: %s, want unavailable", code)
+	}
 	rb.mu.Lock()
 	if len(rb.legs) != 0 {
 		t.Errorf("%d legs on b's relay, want none", len(rb.legs))
 	}
 	rb.mu.Unlock()
 	quiet(t, cam) // neither relay.publish nor stream.requested
+}
+
+// TestRelayedElsewhereGone: a publication recorded on another replica that no
+// replica holds (its replica died) is waited for PublishWait, then the session
+// falls back to p2p as for a camera that does not publish.
+func TestRelayedElsewhereGone(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, func(c *signaling.StreamConfig) { c.PublishWait = 300 * time.Millisecond })
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	id := "0190b6a0-0000-7000-8000-0000000000c2"
+	pub, sub := "http://other.example/api/v1/whip/"+id, "http://other.example/api/v1/whep/"+f.camera.ID
+	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
+		t.Fatal(err)
+	}
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	if env := cam.expect("stream.requested"); env.Session != sid { // no relay.publish first
+		t.Fatalf("stream.requested for %q, want %q", env.Session, sid)
+	}
+	if s := wantSession(t, st, sid, store.StreamRequested, ""); s.MediaProvider != store.MediaP2P {
+		t.Errorf("provider %q, want p2p", s.MediaProvider)
+	}
 }
 
 // eventually waits until cond holds, for 10 s at most.
