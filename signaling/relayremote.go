@@ -57,8 +57,8 @@ type relayNodeMsg struct {
 	Error     string          `json:"error,omitempty"`
 }
 
-// Nodes sends and receives node messages: the hub.
-type Nodes interface {
+// nodeBus sends and receives node messages: the hub.
+type nodeBus interface {
 	HandleNode(name string, fn hub.NodeHandlerFunc)
 	BroadcastNode(ctx context.Context, name string, data json.RawMessage) error
 }
@@ -75,7 +75,7 @@ func newRemote() remote {
 }
 
 // attachRemote registers the node messages of the relay legs across replicas.
-func (s *Service) attachRemote(n Nodes) {
+func (s *Service) attachRemote(n nodeBus) {
 	s.nodes = n
 	handle := func(name string, fn func(relayNodeMsg)) {
 		n.HandleNode(name, func(_ context.Context, data []byte) {

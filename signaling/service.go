@@ -106,7 +106,7 @@ type Service struct {
 	wg     sync.WaitGroup         // running timer callbacks and background work
 	legs   map[string]RelayLeg    // relayed sessions' viewer legs held here, by session id
 	remote remote                 // relay legs across replicas (relayremote.go)
-	nodes  Nodes                  // the hub, for node messages
+	nodes  nodeBus                // the hub, for node messages
 	// bg is the context of the background work (streammedia.go), cancelled by Close.
 	bg     context.Context
 	stopBg context.CancelFunc
