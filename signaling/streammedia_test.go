@@ -216,7 +216,8 @@ func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay) (a, b *node)
 // its leg (the answer, the viewer's candidates) by node messages; the camera is
 // not asked to publish again nor for a peer-to-peer stream. The viewer's end closes
 // the leg on a; the leg ending on a ends the next session with relay_ended; a's relay
-// refusing a leg is the offer's unavailable.
+// refusing a leg is the offer's unavailable; a's service closing ends the sessions
+// of the legs it served.
 func TestRelayedElsewhereServedThere(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
@@ -280,6 +281,14 @@ func TestRelayedElsewhereServedThere(t *testing.T) {
 	if code := errorCode(t, view.request("webrtc.offer", sid, sdpMsg{testSDP})); code != "unavailable" {
 		t.Errorf("offer refused by a's relay: %s, want unavailable", code)
 	}
+
+	// a shutting down ends the legs it serves, and tells b.
+	ra.mu.Lock()
+	ra.refuse = false
+	ra.mu.Unlock()
+	sid = watch()
+	a.svc.Close()
+	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
 	rb.mu.Lock()
 	if len(rb.legs) != 0 {
 		t.Errorf("%d legs on b's relay, want none", len(rb.legs))
