@@ -105,6 +105,8 @@ type Service struct {
 	timers map[string]*time.Timer // re-dispatch timer by command id
 	wg     sync.WaitGroup         // running timer callbacks and background work
 	legs   map[string]RelayLeg    // relayed sessions' viewer legs held here, by session id
+	remote remote                 // relay legs across replicas (relayremote.go)
+	nodes  nodeBus                // the hub, for node messages
 	// bg is the context of the background work (streammedia.go), cancelled by Close.
 	bg     context.Context
 	stopBg context.CancelFunc
@@ -146,6 +148,7 @@ func New(cfg Config) (*Service, error) {
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
 		legs:   make(map[string]RelayLeg),
+		remote: newRemote(),
 		relays: newRelayCache(),
 		access: access.New(cfg.Store),
 	}
@@ -164,6 +167,7 @@ func (s *Service) Attach(h *hub.Hub) {
 	s.attachStreams(h)
 	s.attachEvents(h)
 	s.attachArming(h)
+	s.attachRemote(h)
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
@@ -203,7 +207,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Close stops the re-dispatch timers and the background work, closes the relay legs
-// held here and waits for what is running.
+// held here (telling the replicas of their sessions) and waits for what is running.
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -215,10 +219,18 @@ func (s *Service) Close() {
 	}
 	legs := s.legs
 	s.legs = make(map[string]RelayLeg)
+	served := s.remote.served
+	s.remote.served = make(map[string]RelayLeg)
 	s.mu.Unlock()
 	s.stopBg()
 	for _, leg := range legs {
 		leg.Close()
+	}
+	for ref, leg := range served {
+		leg.Close()
+		if err := s.broadcast(nodeRelayLegDone, relayNodeMsg{Ref: ref}); err != nil {
+			s.log.Debug("tell the end of a relay leg", "ref", ref, "err", err)
+		}
 	}
 	s.wg.Wait()
 }
