@@ -3,6 +3,8 @@ package signaling
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,13 @@ func (b *batcher[In, Out]) queued() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.queue)
+}
+
+// inFlightNow reports how many batches b is writing.
+func (b *batcher[In, Out]) inFlightNow() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
 }
 
 // waitFor waits up to 20 s for cond.
@@ -67,7 +76,7 @@ func TestBatcherGroupsWhatArrivesDuringAWrite(t *testing.T) {
 	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != n-1 {
 		t.Fatalf("batch sizes %v, want [1 %d]", sizes, n-1)
 	}
-	if b.busy || b.queued() != 0 {
+	if b.inFlightNow() != 0 || b.queued() != 0 {
 		t.Fatal("the batcher is not idle after the last batch")
 	}
 }
@@ -101,5 +110,158 @@ func TestBatcherOutlivesTheLeadersContext(t *testing.T) {
 	}}
 	if _, err := b.do(ctx, 1); err != nil {
 		t.Fatalf("batch of a cancelled caller: %v", err)
+	}
+}
+
+// gatedRun is a batch writer that holds every batch until release is closed, and
+// records what it wrote: batches, how many were written at once at most, and which
+// inputs were committed (their batch returned).
+type gatedRun struct {
+	release chan struct{}
+	fail    int // a batch carrying this input fails; -1: none does
+
+	mu        sync.Mutex
+	writing   int
+	most      int
+	batches   [][]int
+	committed map[int]bool
+}
+
+func newGatedRun() *gatedRun {
+	return &gatedRun{release: make(chan struct{}), fail: -1, committed: map[int]bool{}}
+}
+
+var errPoison = errors.New("poisoned batch")
+
+func (g *gatedRun) run(_ context.Context, ins []int) ([]int, error) {
+	g.mu.Lock()
+	g.writing++
+	g.most = max(g.most, g.writing)
+	g.batches = append(g.batches, slices.Clone(ins))
+	g.mu.Unlock()
+	<-g.release
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writing--
+	if slices.Contains(ins, g.fail) {
+		return nil, errPoison
+	}
+	for _, in := range ins {
+		g.committed[in] = true
+	}
+	return slices.Clone(ins), nil
+}
+
+func (g *gatedRun) started() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.batches)
+}
+
+// queuedIns lists the inputs waiting in b's queue, in order.
+func (b *batcher[In, Out]) queuedIns() []In {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ins := make([]In, len(b.queue))
+	for i, c := range b.queue {
+		ins[i] = c.in
+	}
+	return ins
+}
+
+// With room for inFlight batches, requests are written at once, alone; past it they
+// queue, and each batch that finishes takes the next part of the queue, in arrival
+// order, up to maxBatch. Never more than inFlight batches are written at once, and no
+// caller is answered before its own batch committed.
+func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
+	const inFlight, queued = 3, 2*maxBatch + 88
+	g := newGatedRun()
+	b := &batcher[int, int]{run: g.run, inFlight: inFlight}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var early []int // callers answered before their batch committed
+	call := func(in int) {
+		out, err := b.do(t.Context(), in)
+		mu.Lock()
+		defer mu.Unlock()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if err != nil || out != in {
+			t.Errorf("caller %d got %d, %v", in, out, err)
+		}
+		if !g.committed[in] {
+			early = append(early, in)
+		}
+	}
+	for i := range inFlight {
+		wg.Go(func() { call(i) })
+		waitFor(t, "a batch to start at once", func() bool { return g.started() == i+1 })
+	}
+	for i := range queued {
+		wg.Go(func() { call(inFlight + i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == queued })
+	order := b.queuedIns()
+	close(g.release)
+	wg.Wait()
+
+	if len(early) > 0 {
+		t.Errorf("callers %v were answered before their batch committed", early)
+	}
+	if g.most > inFlight {
+		t.Errorf("%d batches were written at once, want at most %d", g.most, inFlight)
+	}
+	for i, batch := range g.batches[:inFlight] {
+		if len(batch) != 1 {
+			t.Errorf("batch %d carries %v, want one request written at once", i, batch)
+		}
+	}
+	// The rest are consecutive parts of the queue, each at most maxBatch.
+	rest := slices.Clone(g.batches[inFlight:])
+	pos := make(map[int]int, len(order))
+	for i, in := range order {
+		pos[in] = i
+	}
+	slices.SortFunc(rest, func(a, b []int) int { return pos[a[0]] - pos[b[0]] })
+	var got []int
+	for _, batch := range rest {
+		if len(batch) > maxBatch {
+			t.Errorf("a batch of %d, want at most %d", len(batch), maxBatch)
+		}
+		got = append(got, batch...)
+	}
+	if !slices.Equal(got, order) {
+		t.Errorf("the queued requests were written as %v, want in arrival order %v", got, order)
+	}
+	if b.inFlightNow() != 0 || b.queued() != 0 {
+		t.Fatal("the batcher is not idle after the last batch")
+	}
+}
+
+// A batch that fails fails its own callers, with an error that says so and wraps the
+// store's, and no one else: the batches beside it and after it commit.
+func TestPipelinedBatchFailureStaysInItsBatch(t *testing.T) {
+	g := newGatedRun()
+	g.fail = 0
+	b := &batcher[int, int]{run: g.run, inFlight: 2}
+	errs := make([]error, 6)
+	var wg sync.WaitGroup
+	for i := range 2 { // 0 (poisoned) and 1, each in a batch of its own
+		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
+		waitFor(t, "a batch to start", func() bool { return g.started() == i+1 })
+	}
+	for i := 2; i < len(errs); i++ {
+		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == len(errs)-2 })
+	close(g.release)
+	wg.Wait()
+	if err := errs[0]; !errors.Is(err, errPoison) || !strings.Contains(err.Error(), "group commit of 1") {
+		t.Errorf("the failed batch's caller got %v, want the group commit's error wrapping the store's", err)
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("caller %d, not in the failed batch, got %v", i+1, err)
+		}
 	}
 }
