@@ -113,12 +113,13 @@ func TestBatcherOutlivesTheLeadersContext(t *testing.T) {
 	}
 }
 
-// gatedRun is a batch writer that holds every batch until release is closed, and
-// records what it wrote: batches, how many were written at once at most, and which
-// inputs were committed (their batch returned).
+// gatedRun is a batch writer that holds each batch until it takes a token from
+// release (or release is closed), and records what it wrote: batches, how many were
+// written at once at most, and which inputs were committed (their batch returned). A
+// batch carrying the input fail waits for releaseFail instead, and fails.
 type gatedRun struct {
-	release chan struct{}
-	fail    int // a batch carrying this input fails; -1: none does
+	release, releaseFail chan struct{}
+	fail                 int // -1: no batch fails
 
 	mu        sync.Mutex
 	writing   int
@@ -128,7 +129,7 @@ type gatedRun struct {
 }
 
 func newGatedRun() *gatedRun {
-	return &gatedRun{release: make(chan struct{}), fail: -1, committed: map[int]bool{}}
+	return &gatedRun{release: make(chan struct{}), releaseFail: make(chan struct{}), fail: -1, committed: map[int]bool{}}
 }
 
 var errPoison = errors.New("poisoned batch")
@@ -139,11 +140,16 @@ func (g *gatedRun) run(_ context.Context, ins []int) ([]int, error) {
 	g.most = max(g.most, g.writing)
 	g.batches = append(g.batches, slices.Clone(ins))
 	g.mu.Unlock()
-	<-g.release
+	poisoned := slices.Contains(ins, g.fail)
+	if poisoned {
+		<-g.releaseFail
+	} else {
+		<-g.release
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.writing--
-	if slices.Contains(ins, g.fail) {
+	if poisoned {
 		return nil, errPoison
 	}
 	for _, in := range ins {
@@ -202,6 +208,18 @@ func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
 	}
 	waitFor(t, "the callers to queue", func() bool { return b.queued() == queued })
 	order := b.queuedIns()
+	// One batch finishes at a time: the next batch to start is the next part of the
+	// queue.
+	for k, from := 0, 0; from < queued; k, from = k+1, from+maxBatch {
+		g.release <- struct{}{}
+		waitFor(t, "the next batch to start", func() bool { return g.started() == inFlight+k+1 })
+		g.mu.Lock()
+		got := g.batches[inFlight+k]
+		g.mu.Unlock()
+		if want := order[from:min(from+maxBatch, queued)]; !slices.Equal(got, want) {
+			t.Errorf("batch %d wrote %v, want the next part of the queue in arrival order %v", inFlight+k, got, want)
+		}
+	}
 	close(g.release)
 	wg.Wait()
 
@@ -215,23 +233,6 @@ func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
 		if len(batch) != 1 {
 			t.Errorf("batch %d carries %v, want one request written at once", i, batch)
 		}
-	}
-	// The rest are consecutive parts of the queue, each at most maxBatch.
-	rest := slices.Clone(g.batches[inFlight:])
-	pos := make(map[int]int, len(order))
-	for i, in := range order {
-		pos[in] = i
-	}
-	slices.SortFunc(rest, func(a, b []int) int { return pos[a[0]] - pos[b[0]] })
-	var got []int
-	for _, batch := range rest {
-		if len(batch) > maxBatch {
-			t.Errorf("a batch of %d, want at most %d", len(batch), maxBatch)
-		}
-		got = append(got, batch...)
-	}
-	if !slices.Equal(got, order) {
-		t.Errorf("the queued requests were written as %v, want in arrival order %v", got, order)
 	}
 	if b.inFlightNow() != 0 || b.queued() != 0 {
 		t.Fatal("the batcher is not idle after the last batch")
@@ -254,6 +255,8 @@ func TestPipelinedBatchFailureStaysInItsBatch(t *testing.T) {
 		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
 	}
 	waitFor(t, "the callers to queue", func() bool { return b.queued() == len(errs)-2 })
+	close(g.releaseFail) // the poisoned batch fails first, while the others wait
+	waitFor(t, "the failed batch to hand its slot on", func() bool { return g.started() == 3 })
 	close(g.release)
 	wg.Wait()
 	if err := errs[0]; !errors.Is(err, errPoison) || !strings.Contains(err.Error(), "group commit of 1") {
