@@ -75,6 +75,11 @@ type Config struct {
 	// SweepInterval: how often expired commands are marked expired, and stream
 	// sessions past a timeout closed. Default 1 s.
 	SweepInterval time.Duration
+	// CommandBatches bounds the group commits of a kind (command.send inserts,
+	// dispatch marks, command.result answers) written at once, each on a store
+	// connection of its own, while the next batch of that kind gathers. Default 1,
+	// what SQLite's one writer takes; the hub on PostgreSQL sets more (cmd/securecam).
+	CommandBatches int
 
 	// Streams configures live view.
 	Streams StreamConfig
@@ -139,6 +144,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
+	}
+	if cfg.CommandBatches <= 0 {
+		cfg.CommandBatches = 1
 	}
 	cfg.Streams.setDefaults()
 	cfg.Events.setDefaults()
