@@ -32,6 +32,14 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	return &proc{Process: childtest.Start(t, env), t: t}
 }
 
+// startProcAt starts a hub on a free loopback address with the environment env(addr)
+// gives (see childtest.StartAt), and returns it with that environment.
+func startProcAt(t *testing.T, env func(addr string) map[string]string) (*proc, map[string]string) {
+	t.Helper()
+	p, e := childtest.StartAt(t, env)
+	return &proc{Process: p, t: t}, e
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (p *proc) stop() {
 	p.t.Helper()

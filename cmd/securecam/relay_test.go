@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,19 +18,6 @@ import (
 	"github.com/securecam/securecam/store/storetest"
 )
 
-// freeAddr returns a loopback address with a port free at the moment, for a replica
-// that must know its own address (SECURECAM_NODE_URL) before it listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 // relayReplicas starts two replicas, r1 and r2, on a database and Redis of the test's
 // own, each knowing its own address (SECURECAM_NODE_URL) for the relay's redirects.
 func relayReplicas(t *testing.T) (r1, r2 *proc) {
@@ -39,12 +25,15 @@ func relayReplicas(t *testing.T) (r1, r2 *proc) {
 	pg := storetest.PostgresURL(t)
 	redisURL, _, _ := bustest.StartRedis(t)
 	replica := func(node string) *proc {
-		addr := freeAddr(t)
-		return startProc(t, map[string]string{
-			"SECURECAM_DATABASE_URL": pg, "SECURECAM_REDIS_URL": redisURL,
-			"SECURECAM_NODE_ID": node, "SECURECAM_DATA_DIR": t.TempDir(),
-			"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr,
+		dir := t.TempDir()
+		p, _ := startProcAt(t, func(addr string) map[string]string {
+			return map[string]string{
+				"SECURECAM_DATABASE_URL": pg, "SECURECAM_REDIS_URL": redisURL,
+				"SECURECAM_NODE_ID": node, "SECURECAM_DATA_DIR": dir,
+				"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr,
+			}
 		})
+		return p
 	}
 	return replica("r1"), replica("r2")
 }

@@ -27,26 +27,29 @@ import (
 // child process), recorded as the camera's recording_mode says; every file is played
 // back through the hub and checked with ffprobe and ffmpeg.
 
-// recordingEnv is the settings of an embedded hub that knows its own address (the
+// recordingEnv gives the settings of an embedded hub that knows its own address (the
 // WHIP URL of relay.publish), with its own data directory, and extra ones.
-func recordingEnv(t *testing.T, extra map[string]string) map[string]string {
+func recordingEnv(t *testing.T, extra map[string]string) func(addr string) map[string]string {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: the recording tests need it (apt-get install ffmpeg): %v", tool, err)
 		}
 	}
-	addr := freeAddr(t)
-	env := map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_PUBLIC_URL": "http://" + addr,
-		"SECURECAM_DATA_DIR": t.TempDir()}
-	maps.Copy(env, extra)
-	return env
+	dir := t.TempDir()
+	return func(addr string) map[string]string {
+		env := map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_PUBLIC_URL": "http://" + addr,
+			"SECURECAM_DATA_DIR": dir}
+		maps.Copy(env, extra)
+		return env
+	}
 }
 
 // recordingHub starts a hub with recordingEnv.
 func recordingHub(t *testing.T, extra map[string]string) *proc {
 	t.Helper()
-	return startProc(t, recordingEnv(t, extra))
+	p, _ := startProcAt(t, recordingEnv(t, extra))
+	return p
 }
 
 // askedToPublish waits for relay.publish on the camera's socket (past presence
@@ -371,8 +374,7 @@ func askedToPublishSkipping(t *testing.T, p *proc, conn *client.Conn) {
 // it serves: the first listing shows the recording available, and it plays.
 func TestServerRecordingCrash(t *testing.T) {
 	t.Parallel()
-	env := recordingEnv(t, nil)
-	p := startProc(t, env)
+	p, env := startProcAt(t, recordingEnv(t, nil))
 	acct := newAccount(t, p)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

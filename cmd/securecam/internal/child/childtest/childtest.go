@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -102,6 +103,40 @@ func buildBinary() (dir, bin string, err error) {
 // printed if the test failed.
 func Start(t testing.TB, env map[string]string) *child.Process {
 	t.Helper()
+	p, err := start(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// StartAt is Start on a free loopback address picked before the child starts, for
+// settings that name it (SECURECAM_NODE_URL, SECURECAM_PUBLIC_URL): env(addr) gives the
+// environment, SECURECAM_HTTP_ADDR included. Another process may take the address
+// between the pick and the child's bind; then StartAt tries again with another one.
+// It returns the environment the child got.
+func StartAt(t testing.TB, env func(addr string) map[string]string) (*child.Process, map[string]string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		e := env(addr)
+		p, err := start(t, e)
+		if err == nil {
+			return p, e
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("%s was taken before the child listened; another address", addr)
+	}
+}
+
+func start(t testing.TB, env map[string]string) (*child.Process, error) {
 	bin := Binary(t)
 	if _, ok := env["SECURECAM_DATA_DIR"]; !ok {
 		env = maps.Clone(env)
@@ -112,7 +147,7 @@ func Start(t testing.TB, env map[string]string) *child.Process {
 	}
 	p, err := child.Start(t.Context(), child.Config{Binary: bin, Env: env})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		p.Kill()
@@ -120,7 +155,7 @@ func Start(t testing.TB, env map[string]string) *child.Process {
 			t.Logf("log of the securecam at %s:\n%s", p.URL, p.Tail())
 		}
 	})
-	return p
+	return p, nil
 }
 
 // Stop stops p with SIGTERM and fails the test unless it exits cleanly in time
