@@ -647,11 +647,13 @@ func (r *runner) cluster(ctx context.Context) ([]Result, error) {
 		}
 	}
 	compare(out[1], out[0])
-	rows := append(out[0], out[1]...)
 	if len(out) > 2 {
 		compare(out[2], out[0])
 		compareCentrifugo(out[1], out[2])
-		rows = append(rows, out[2]...)
+	}
+	var rows []Result
+	for _, o := range out {
+		rows = append(rows, o...)
 	}
 	writeTable(r.cfg.Out, r.routeTitle(fmt.Sprintf("cluster: %d pairs, viewers on replica A, cameras on replica B (PostgreSQL, Redis)", r.cfg.Pairs)),
 		clusterColumns, rows)
