@@ -185,7 +185,9 @@ func (c *Client) write(b []byte, more bool) error {
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		if c.out != nil {
-			c.out.corked.Store(false) // the writer stops: keep nothing back from others
+			// The writer stops here: send what it kept back, with any close frame
+			// written meanwhile (a close without drain makes this write fail).
+			_ = c.out.uncork(c.hub.cfg.WriteTimeout)
 		}
 		return fmt.Errorf("write: %w", err)
 	}

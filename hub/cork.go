@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxCorked bounds the bytes a corked connection keeps back; beyond it they go out.
@@ -38,4 +39,22 @@ func (c *corkedConn) Write(p []byte) (int, error) {
 	c.pending = nil
 	n, err := c.Conn.Write(buf)
 	return max(0, n-(len(buf)-len(p))), err
+}
+
+// uncork stops keeping bytes back and sends those kept, within timeout. The writer
+// calls it when a write failed: the batch ends there, and what others wrote meanwhile
+// (a close frame the failure followed) must still go out.
+func (c *corkedConn) uncork(timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked.Store(false)
+	if len(c.pending) == 0 {
+		return nil
+	}
+	buf := c.pending
+	c.pending = nil
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	defer func() { _ = c.Conn.SetWriteDeadline(time.Time{}) }()
+	_, err := c.Conn.Write(buf)
+	return err
 }

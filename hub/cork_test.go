@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // countingConn records the writes that reach the network.
@@ -13,6 +14,8 @@ type countingConn struct {
 	mu     sync.Mutex
 	writes [][]byte
 }
+
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -69,4 +72,25 @@ func total(bs [][]byte) (n int) {
 		n += len(b)
 	}
 	return n
+}
+
+// TestUncorkSendsWhatWasKeptBack: when the writer stops in the middle of a batch (a
+// failed write), what was kept back — e.g. a close frame another goroutine wrote —
+// still goes out.
+func TestUncorkSendsWhatWasKeptBack(t *testing.T) {
+	under := &countingConn{}
+	c := &corkedConn{Conn: under}
+	c.corked.Store(true)
+	if _, err := c.Write([]byte("close frame")); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := c.uncork(time.Second); err != nil {
+		t.Fatalf("uncork: %v", err)
+	}
+	if len(under.writes) != 1 || string(under.writes[0]) != "close frame" {
+		t.Fatalf("network writes %q, want the kept-back bytes", under.writes)
+	}
+	if c.corked.Load() {
+		t.Fatal("still corked after uncork")
+	}
 }
