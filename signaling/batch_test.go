@@ -3,6 +3,8 @@ package signaling
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,13 @@ func (b *batcher[In, Out]) queued() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.queue)
+}
+
+// inFlightNow reports how many batches b is writing.
+func (b *batcher[In, Out]) inFlightNow() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
 }
 
 // waitFor waits up to 20 s for cond.
@@ -67,7 +76,7 @@ func TestBatcherGroupsWhatArrivesDuringAWrite(t *testing.T) {
 	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != n-1 {
 		t.Fatalf("batch sizes %v, want [1 %d]", sizes, n-1)
 	}
-	if b.busy || b.queued() != 0 {
+	if b.inFlightNow() != 0 || b.queued() != 0 {
 		t.Fatal("the batcher is not idle after the last batch")
 	}
 }
@@ -101,5 +110,161 @@ func TestBatcherOutlivesTheLeadersContext(t *testing.T) {
 	}}
 	if _, err := b.do(ctx, 1); err != nil {
 		t.Fatalf("batch of a cancelled caller: %v", err)
+	}
+}
+
+// gatedRun is a batch writer that holds each batch until it takes a token from
+// release (or release is closed), and records what it wrote: batches, how many were
+// written at once at most, and which inputs were committed (their batch returned). A
+// batch carrying the input fail waits for releaseFail instead, and fails.
+type gatedRun struct {
+	release, releaseFail chan struct{}
+	fail                 int // -1: no batch fails
+
+	mu        sync.Mutex
+	writing   int
+	most      int
+	batches   [][]int
+	committed map[int]bool
+}
+
+func newGatedRun() *gatedRun {
+	return &gatedRun{release: make(chan struct{}), releaseFail: make(chan struct{}), fail: -1, committed: map[int]bool{}}
+}
+
+var errPoison = errors.New("poisoned batch")
+
+func (g *gatedRun) run(_ context.Context, ins []int) ([]int, error) {
+	g.mu.Lock()
+	g.writing++
+	g.most = max(g.most, g.writing)
+	g.batches = append(g.batches, slices.Clone(ins))
+	g.mu.Unlock()
+	poisoned := slices.Contains(ins, g.fail)
+	if poisoned {
+		<-g.releaseFail
+	} else {
+		<-g.release
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writing--
+	if poisoned {
+		return nil, errPoison
+	}
+	for _, in := range ins {
+		g.committed[in] = true
+	}
+	return slices.Clone(ins), nil
+}
+
+func (g *gatedRun) started() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.batches)
+}
+
+// queuedIns lists the inputs waiting in b's queue, in order.
+func (b *batcher[In, Out]) queuedIns() []In {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ins := make([]In, len(b.queue))
+	for i, c := range b.queue {
+		ins[i] = c.in
+	}
+	return ins
+}
+
+// With room for inFlight batches, requests are written at once, alone; past it they
+// queue, and each batch that finishes takes the next part of the queue, in arrival
+// order, up to maxBatch. Never more than inFlight batches are written at once, and no
+// caller is answered before its own batch committed.
+func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
+	const inFlight, queued = 3, 2*maxBatch + 88
+	g := newGatedRun()
+	b := &batcher[int, int]{run: g.run, inFlight: inFlight}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var early []int // callers answered before their batch committed
+	call := func(in int) {
+		out, err := b.do(t.Context(), in)
+		mu.Lock()
+		defer mu.Unlock()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if err != nil || out != in {
+			t.Errorf("caller %d got %d, %v", in, out, err)
+		}
+		if !g.committed[in] {
+			early = append(early, in)
+		}
+	}
+	for i := range inFlight {
+		wg.Go(func() { call(i) })
+		waitFor(t, "a batch to start at once", func() bool { return g.started() == i+1 })
+	}
+	for i := range queued {
+		wg.Go(func() { call(inFlight + i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == queued })
+	order := b.queuedIns()
+	// One batch finishes at a time: the next batch to start is the next part of the
+	// queue.
+	for k, from := 0, 0; from < queued; k, from = k+1, from+maxBatch {
+		g.release <- struct{}{}
+		waitFor(t, "the next batch to start", func() bool { return g.started() == inFlight+k+1 })
+		g.mu.Lock()
+		got := g.batches[inFlight+k]
+		g.mu.Unlock()
+		if want := order[from:min(from+maxBatch, queued)]; !slices.Equal(got, want) {
+			t.Errorf("batch %d wrote %v, want the next part of the queue in arrival order %v", inFlight+k, got, want)
+		}
+	}
+	close(g.release)
+	wg.Wait()
+
+	if len(early) > 0 {
+		t.Errorf("callers %v were answered before their batch committed", early)
+	}
+	if g.most > inFlight {
+		t.Errorf("%d batches were written at once, want at most %d", g.most, inFlight)
+	}
+	for i, batch := range g.batches[:inFlight] {
+		if len(batch) != 1 {
+			t.Errorf("batch %d carries %v, want one request written at once", i, batch)
+		}
+	}
+	if b.inFlightNow() != 0 || b.queued() != 0 {
+		t.Fatal("the batcher is not idle after the last batch")
+	}
+}
+
+// A batch that fails fails its own callers, with an error that says so and wraps the
+// store's, and no one else: the batches beside it and after it commit.
+func TestPipelinedBatchFailureStaysInItsBatch(t *testing.T) {
+	g := newGatedRun()
+	g.fail = 0
+	b := &batcher[int, int]{run: g.run, inFlight: 2}
+	errs := make([]error, 6)
+	var wg sync.WaitGroup
+	for i := range 2 { // 0 (poisoned) and 1, each in a batch of its own
+		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
+		waitFor(t, "a batch to start", func() bool { return g.started() == i+1 })
+	}
+	for i := 2; i < len(errs); i++ {
+		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == len(errs)-2 })
+	close(g.releaseFail) // the poisoned batch fails first, while the others wait
+	waitFor(t, "the failed batch to hand its slot on", func() bool { return g.started() == 3 })
+	close(g.release)
+	wg.Wait()
+	if err := errs[0]; !errors.Is(err, errPoison) || !strings.Contains(err.Error(), "group commit of 1") {
+		t.Errorf("the failed batch's caller got %v, want the group commit's error wrapping the store's", err)
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("caller %d, not in the failed batch, got %v", i+1, err)
+		}
 	}
 }

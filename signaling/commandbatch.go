@@ -11,15 +11,16 @@ import (
 )
 
 // The writes of a command's round trip go through group commits: the command.send
-// requests (and command.result answers) that arrive while the previous batch is being
-// written are written together, in one statement and one commit, and each sender is
-// answered after that commit. What a batch leaves out (a device missing, not linked,
+// requests (and command.result answers) that arrive while Config.CommandBatches
+// batches of their kind are being written are written together, in one statement and
+// one commit, and each sender is answered after that commit. What a batch leaves out (a device missing, not linked,
 // a repeated request, an answer that is a repeat or comes too late) takes the
 // one-at-a-time path, which tells the sender why.
 
 func (s *Service) initCommandBatches() {
-	s.creates = &batcher[*store.Command, bool]{run: s.store.CreateLinkedCommands}
-	s.marks = &batcher[string, store.Command]{run: func(ctx context.Context, ids []string) ([]store.Command, error) {
+	n := s.cfg.CommandBatches
+	s.creates = &batcher[*store.Command, bool]{inFlight: n, run: s.store.CreateLinkedCommands}
+	s.marks = &batcher[string, store.Command]{inFlight: n, run: func(ctx context.Context, ids []string) ([]store.Command, error) {
 		m, err := s.store.MarkCommandsDispatched(ctx, ids, s.cfg.Now().UTC())
 		if err != nil {
 			return nil, err
@@ -30,7 +31,7 @@ func (s *Service) initCommandBatches() {
 		}
 		return out, nil
 	}}
-	s.completes = &batcher[store.CommandCompletion, store.Command]{run: func(ctx context.Context, cs []store.CommandCompletion) ([]store.Command, error) {
+	s.completes = &batcher[store.CommandCompletion, store.Command]{inFlight: n, run: func(ctx context.Context, cs []store.CommandCompletion) ([]store.Command, error) {
 		// Each command at most once: a second answer in the batch takes the slow path.
 		first := make(map[string]int, len(cs))
 		batch := make([]store.CommandCompletion, 0, len(cs))

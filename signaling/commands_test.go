@@ -374,3 +374,79 @@ func (w *recordingWaker) calls() []string {
 	defer w.mu.Unlock()
 	return append([]string(nil), w.got...)
 }
+
+// On PostgreSQL with several batches of a kind written at once, commands that several
+// sockets send in a row keep their guarantees: each is stored once and acked with its
+// id, a request repeated while the first is in progress returns the first command,
+// a ping sent after them is answered after all of them, and every answer is recorded.
+func TestPipelinedBatchesOnPostgres(t *testing.T) {
+	st := storetest.NewPostgres(t)
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.CommandBatches = 4 }})
+	const families, distinct = 4, 30
+	type pair struct {
+		f         family
+		cam, view *peer
+	}
+	pairs := make([]pair, families)
+	for i := range pairs {
+		f := newFamily(t, st)
+		pairs[i] = pair{f: f, cam: dial(t, n, f.camera), view: dial(t, n, f.viewer)}
+	}
+	for j := range distinct {
+		for _, p := range pairs {
+			p.view.send("command.send", fmt.Sprintf("pg-%d", j), "", map[string]any{"target_device_id": p.f.camera.ID, "command_type": "snapshot"})
+		}
+	}
+	for _, p := range pairs {
+		p.view.send("command.send", "pg-0", "", map[string]any{"target_device_id": p.f.camera.ID, "command_type": "snapshot"})
+		p.view.send("ping", "after", "", nil)
+	}
+	// answersUntilPong collects a peer's acks by ref until the pong of "after".
+	answersUntilPong := func(p *peer) map[string][]string {
+		ids := map[string][]string{}
+		for {
+			env := p.next()
+			switch {
+			case env.Type == "pong" && env.Ref == "after":
+				return ids
+			case env.Type == "ack":
+				ids[env.Ref] = append(ids[env.Ref], decode[wire.CommandStatus](t, env).CommandID)
+			case env.Type != "command.status" && env.Type != "command":
+				t.Fatalf("got %s ref %q %s, want an ack or the pong", env.Type, env.Ref, env.Data)
+			}
+		}
+	}
+	for i, p := range pairs {
+		ids := answersUntilPong(p.view)
+		if len(ids) != distinct {
+			t.Fatalf("family %d: acks for %d requests before the pong, want %d", i, len(ids), distinct)
+		}
+		if r := ids["pg-0"]; len(r) != 2 || r[0] != r[1] {
+			t.Errorf("family %d: the repeated request's acks name commands %v, want the first command twice", i, r)
+		}
+	}
+	for i, p := range pairs {
+		for range distinct {
+			cmd := decode[wire.CommandMessage](t, p.cam.expect("command"))
+			p.cam.send("command.result", "res-"+cmd.CommandID, "", map[string]any{"command_id": cmd.CommandID, "status": "acknowledged"})
+		}
+		p.cam.send("ping", "after", "", nil)
+		if acks := answersUntilPong(p.cam); len(acks) != distinct {
+			t.Fatalf("family %d: %d answers acked before the pong, want %d", i, len(acks), distinct)
+		}
+	}
+	for i, p := range pairs {
+		items, _, err := st.ListCommands(t.Context(), p.f.acct.user.ID, store.CommandFilter{}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != distinct {
+			t.Errorf("family %d: %d commands stored, want %d", i, len(items), distinct)
+		}
+		for _, c := range items {
+			if c.Status != store.CommandAcknowledged {
+				t.Errorf("family %d: command %s is %s after its answer was acked, want acknowledged", i, c.ID, c.Status)
+			}
+		}
+	}
+}

@@ -75,6 +75,11 @@ type Config struct {
 	// SweepInterval: how often expired commands are marked expired, and stream
 	// sessions past a timeout closed. Default 1 s.
 	SweepInterval time.Duration
+	// CommandBatches bounds the group commits of a kind (command.send inserts,
+	// dispatch marks, command.result answers) written at once, each on a store
+	// connection of its own, while the next batch of that kind gathers. Default 1,
+	// what SQLite's one writer takes; the hub on PostgreSQL sets more (cmd/securecam).
+	CommandBatches int
 
 	// Streams configures live view.
 	Streams StreamConfig
@@ -105,6 +110,8 @@ type Service struct {
 	timers map[string]*time.Timer // re-dispatch timer by command id
 	wg     sync.WaitGroup         // running timer callbacks and background work
 	legs   map[string]RelayLeg    // relayed sessions' viewer legs held here, by session id
+	remote remote                 // relay legs across replicas (relayremote.go)
+	nodes  nodeBus                // the hub, for node messages
 	// bg is the context of the background work (streammedia.go), cancelled by Close.
 	bg     context.Context
 	stopBg context.CancelFunc
@@ -138,6 +145,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
 	}
+	if cfg.CommandBatches <= 0 {
+		cfg.CommandBatches = 1
+	}
 	cfg.Streams.setDefaults()
 	cfg.Events.setDefaults()
 	s := &Service{
@@ -146,6 +156,7 @@ func New(cfg Config) (*Service, error) {
 		log:    cfg.Logger,
 		timers: make(map[string]*time.Timer),
 		legs:   make(map[string]RelayLeg),
+		remote: newRemote(),
 		relays: newRelayCache(),
 		access: access.New(cfg.Store),
 	}
@@ -164,6 +175,7 @@ func (s *Service) Attach(h *hub.Hub) {
 	s.attachStreams(h)
 	s.attachEvents(h)
 	s.attachArming(h)
+	s.attachRemote(h)
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that
@@ -203,7 +215,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Close stops the re-dispatch timers and the background work, closes the relay legs
-// held here and waits for what is running.
+// held here (telling the replicas of their sessions) and waits for what is running.
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -215,10 +227,18 @@ func (s *Service) Close() {
 	}
 	legs := s.legs
 	s.legs = make(map[string]RelayLeg)
+	served := s.remote.served
+	s.remote.served = make(map[string]RelayLeg)
 	s.mu.Unlock()
 	s.stopBg()
 	for _, leg := range legs {
 		leg.Close()
+	}
+	for ref, leg := range served {
+		leg.Close()
+		if err := s.broadcast(nodeRelayLegDone, relayNodeMsg{Ref: ref}); err != nil {
+			s.log.Debug("tell the end of a relay leg", "ref", ref, "err", err)
+		}
 	}
 	s.wg.Wait()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/securecam/securecam/hub"
@@ -52,8 +51,8 @@ const ReasonRelayEnded = "relay_ended"
 const ReasonBusy = "busy"
 
 // liveProvider is the media provider of a new session of camera: relay when its
-// live mode says so (auto: when a viewer already watches it peer to peer), this
-// replica has a relay and the camera does not publish on another replica's.
+// live mode says so (auto: when a viewer already watches it peer to peer) and this
+// replica has a relay.
 func (s *Service) liveProvider(ctx context.Context, camera store.Device) string {
 	if s.cfg.Relay == nil || s.cfg.WHIPURL == "" || camera.LiveMode == store.LiveModeP2P {
 		return store.MediaP2P
@@ -70,43 +69,51 @@ func (s *Service) liveProvider(ctx context.Context, camera store.Device) string 
 			return store.MediaP2P
 		}
 	}
-	// The relay leg lives here: a publication on another replica cannot feed it.
-	pub, err := s.store.OpenMediaSession(ctx, camera.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		s.log.Warn("live mode: find the camera's publication; peer to peer", "camera_device_id", camera.ID, "err", err)
-		return store.MediaP2P
-	case pub.PublishEndpoint != nil && !strings.HasPrefix(*pub.PublishEndpoint, s.cfg.WHIPURL+"/"):
-		return store.MediaP2P
-	}
 	return store.MediaRelay
 }
 
-// startRelayed asks the camera to publish (unless it does here already) and waits,
-// in the background, for its media: then the viewer gets stream.ready. A camera
-// that is offline, or does not publish in time, gets the session peer to peer.
+// startRelayed starts a relayed session: once the camera's publication carries
+// media (waited for in the background), the viewer gets stream.ready. A camera that
+// publishes neither here nor on another replica is asked to publish here; one that
+// is offline is woken by push (the session waking), and one that does not publish in
+// time gets the session peer to peer.
 func (s *Service) startRelayed(ctx context.Context, sess store.StreamSession, camera store.Device) store.StreamSession {
-	if !s.cfg.Relay.Publishing(sess.CameraDeviceID) {
-		err := s.router.Send(ctx, sess.CameraDeviceID, hub.Envelope{Type: wire.TypeRelayPublish,
-			Data: marshal(wire.RelayPublish{WHIPURL: s.cfg.WHIPURL})})
+	return s.serveRelayed(ctx, sess, camera, func(env hub.Envelope) error {
+		return s.router.Send(ctx, sess.CameraDeviceID, env)
+	})
+}
+
+// serveRelayed is startRelayed with send to reach the camera.
+func (s *Service) serveRelayed(ctx context.Context, sess store.StreamSession, camera store.Device, send func(hub.Envelope) error) store.StreamSession {
+	if s.cfg.Relay == nil || s.cfg.WHIPURL == "" {
+		return s.fallBack(ctx, sess, camera) // a replica without a relay (woken camera's)
+	}
+	wait := s.waitPublished
+	switch {
+	case s.cfg.Relay.Publishing(sess.CameraDeviceID):
+	case s.publishingElsewhere(ctx, sess.CameraDeviceID):
+		// The leg is served there (subscribeElsewhere): no second publication.
+		wait = s.waitPublishedElsewhere
+	default:
+		err := send(hub.Envelope{Type: wire.TypeRelayPublish, Data: marshal(wire.RelayPublish{WHIPURL: s.cfg.WHIPURL})})
+		if errors.Is(err, hub.ErrOffline) {
+			return s.wakeCamera(ctx, sess, camera)
+		}
 		if err != nil {
-			if !errors.Is(err, hub.ErrOffline) {
-				s.log.Warn("send relay.publish", "session_id", sess.ID, "err", err)
-			}
-			return s.fallBack(ctx, sess, camera) // woken by push as a p2p request
+			s.log.Warn("send relay.publish", "session_id", sess.ID, "err", err)
+			return s.fallBack(ctx, sess, camera)
 		}
 	}
 	s.background(func(bg context.Context) {
 		wctx, cancel := context.WithTimeout(bg, s.cfg.Streams.PublishWait)
-		err := s.waitPublished(wctx, sess.CameraDeviceID)
+		err := wait(wctx, sess.CameraDeviceID)
 		cancel()
 		if bg.Err() != nil {
 			return
 		}
 		if err != nil {
 			s.log.Info("relayed session: the camera did not publish in time; peer to peer", "session_id", sess.ID,
-				"camera_device_id", sess.CameraDeviceID)
+				"camera_device_id", sess.CameraDeviceID, "err", err)
 			s.fallBack(bg, sess, camera)
 			return
 		}
@@ -172,7 +179,11 @@ func (s *Service) relayOffer(ctx context.Context, dev string, d wire.SessionDesc
 	if dev != sess.RequesterDeviceID {
 		return wire.Errorf(wire.CodeForbidden, "the hub answers in a relayed session")
 	}
-	leg, answer, err := s.cfg.Relay.Subscribe(ctx, sess.CameraDeviceID, dev, d.SDP)
+	subscribe := s.subscribeElsewhere // the replica of the publication serves the leg
+	if s.holds(sess.CameraDeviceID) {
+		subscribe = s.cfg.Relay.Subscribe
+	}
+	leg, answer, err := subscribe(ctx, sess.CameraDeviceID, dev, d.SDP)
 	if err != nil {
 		s.log.Info("relayed session: subscribe", "session_id", sess.ID, "err", err)
 		return wire.Errorf(wire.CodeUnavailable, "the relay could not answer: %v", err)

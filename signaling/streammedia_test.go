@@ -18,6 +18,7 @@ import (
 type fakeRelay struct {
 	mu         sync.Mutex
 	publishing map[string]bool
+	refuse     bool // Subscribe fails
 	legs       []*fakeLeg
 }
 
@@ -45,6 +46,12 @@ func (r *fakeRelay) WaitReady(_ context.Context, camera string) error {
 func (r *fakeRelay) Subscribe(_ context.Context, camera, _, _ string) (signaling.RelayLeg, string, error) {
 	if !r.Publishing(camera) {
 		return nil, "", errors.New("not publishing")
+	}
+	r.mu.Lock()
+	refuse := r.refuse
+	r.mu.Unlock()
+	if refuse {
+		return nil, "", errors.New("refused")
 	}
 	leg := &fakeLeg{done: make(chan struct{})}
 	r.mu.Lock()
@@ -191,16 +198,115 @@ func TestRelayedFallbackBusy(t *testing.T) {
 	quiet(t, cam)
 }
 
-// TestRelayedElsewhereIsP2P: a camera publishing on another replica's relay serves a
-// new viewer here peer to peer, whatever its live mode: the relay leg would live
-// here.
-func TestRelayedElsewhereIsP2P(t *testing.T) {
+// relayReplicas starts two replicas on st and a shared bus, each with its relay and
+// its own WHIP URL (http://a.example, http://b.example).
+func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay) (a, b *node) {
+	t.Helper()
+	net := hub.NewMemoryBus()
+	on := func(bus hub.Bus, r *fakeRelay, host string) *node {
+		return startNode(t, st, nodeOptions{bus: bus, config: func(c *signaling.Config) {
+			c.Relay, c.WHIPURL = r, "http://"+host+"/api/v1/whip"
+		}})
+	}
+	return on(net, ra, "a.example"), on(net.Peer(), rb, "b.example")
+}
+
+// TestRelayedElsewhereServedThere: a camera publishing on replica a's relay is
+// watched by a viewer of replica b through a's relay: b keeps the session, a serves
+// its leg (the answer, the viewer's candidates) by node messages; the camera is
+// not asked to publish again nor for a peer-to-peer stream. The viewer's end closes
+// the leg on a; the leg ending on a ends the next session with relay_ended; a's relay
+// refusing a leg is the offer's unavailable; a's service closing ends the sessions
+// of the legs it served.
+func TestRelayedElsewhereServedThere(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	r := &fakeRelay{publishing: map[string]bool{}}
-	n := relayNode(t, st, r, nil)
+	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
+	a, b := relayReplicas(t, st, ra, rb)
 	f := newFamily(t, st)
 	setLiveMode(t, st, f.camera, store.LiveModeRelay)
 	id := "0190b6a0-0000-7000-8000-0000000000c1"
+	pub, sub := "http://a.example/api/v1/whip/"+id, "http://a.example/api/v1/whep/"+f.camera.ID
+	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
+		t.Fatal(err)
+	}
+	ra.publish(f.camera.ID)
+	cam, view := dial(t, a, f.camera), dial(t, b, f.viewer)
+
+	watch := func() string {
+		t.Helper()
+		sid := requestStream(t, view, f.camera).SessionID
+		if env := view.expect("stream.ready"); env.Session != sid || env.From != f.camera.ID {
+			t.Fatalf("stream.ready session %q from %q", env.Session, env.From)
+		}
+		view.send("webrtc.offer", "", sid, sdpMsg{testSDP})
+		ans := view.expect("webrtc.answer")
+		if ans.Session != sid || ans.From != f.camera.ID || decode[sdpMsg](t, ans).SDP != relayAnswer {
+			t.Fatalf("webrtc.answer session %q from %q: %s", ans.Session, ans.From, ans.Data)
+		}
+		if s := wantSession(t, st, sid, store.StreamConnecting, ""); s.MediaProvider != store.MediaRelay {
+			t.Errorf("media_provider %q, want relay", s.MediaProvider)
+		}
+		return sid
+	}
+	sid := watch()
+	cand := "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
+	mustAck(t, view, "webrtc.candidate", sid, map[string]string{"candidate": cand})
+	leg := ra.leg(t, 0)
+	eventually(t, "the viewer's candidate on a's leg", func() bool {
+		got := leg.candidates()
+		return len(got) == 1 && got[0] == cand
+	})
+	mustAck(t, view, "stream.connected", sid, struct{}{})
+	wantSession(t, st, sid, store.StreamLive, "")
+	mustAck(t, view, "stream.end", sid, struct{}{})
+	select {
+	case <-leg.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the viewer's end did not close its leg on a")
+	}
+
+	sid = watch()
+	ra.leg(t, 1).Close() // the camera stopped publishing
+	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
+	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonRelayEnded)
+
+	// a's relay failing to answer is the offer's error, as a local leg's.
+	ra.mu.Lock()
+	ra.refuse = true
+	ra.mu.Unlock()
+	sid = requestStream(t, view, f.camera).SessionID
+	view.expect("stream.ready")
+	if code := errorCode(t, view.request("webrtc.offer", sid, sdpMsg{testSDP})); code != "unavailable" {
+		t.Errorf("offer refused by a's relay: %s, want unavailable", code)
+	}
+
+	// a shutting down ends the legs it serves, and tells b.
+	ra.mu.Lock()
+	ra.refuse = false
+	ra.mu.Unlock()
+	sid = watch()
+	a.svc.Close()
+	wantEnded(t, view, sid, signaling.ReasonRelayEnded)
+	rb.mu.Lock()
+	if len(rb.legs) != 0 {
+		t.Errorf("%d legs on b's relay, want none", len(rb.legs))
+	}
+	rb.mu.Unlock()
+	quiet(t, cam) // neither relay.publish nor stream.requested
+}
+
+// TestRelayedElsewhereGone: a publication recorded on another replica that no
+// replica holds (its replica died) is waited for PublishWait, then the session
+// falls back to p2p as for a camera that does not publish.
+func TestRelayedElsewhereGone(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	r := &fakeRelay{publishing: map[string]bool{}}
+	n := relayNode(t, st, r, func(c *signaling.StreamConfig) { c.PublishWait = 300 * time.Millisecond })
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	id := "0190b6a0-0000-7000-8000-0000000000c2"
 	pub, sub := "http://other.example/api/v1/whip/"+id, "http://other.example/api/v1/whep/"+f.camera.ID
 	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
 		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
@@ -209,7 +315,7 @@ func TestRelayedElsewhereIsP2P(t *testing.T) {
 	}
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 	sid := requestStream(t, view, f.camera).SessionID
-	if env := cam.expect("stream.requested"); env.Session != sid {
+	if env := cam.expect("stream.requested"); env.Session != sid { // no relay.publish first
 		t.Fatalf("stream.requested for %q, want %q", env.Session, sid)
 	}
 	if s := wantSession(t, st, sid, store.StreamRequested, ""); s.MediaProvider != store.MediaP2P {
@@ -217,10 +323,72 @@ func TestRelayedElsewhereIsP2P(t *testing.T) {
 	}
 }
 
-// TestRelayedOfflineCameraIsP2P: a camera in live mode relay that is offline gets
-// the session peer to peer at once: here, with no push token, it fails with
-// camera_offline as any p2p request would.
-func TestRelayedOfflineCameraIsP2P(t *testing.T) {
+// eventually waits until cond holds, for 10 s at most.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a fake
+	}
+}
+
+// TestRelayedWokenCamera: an offline camera in live mode relay is woken by push;
+// when it connects (to another replica than the viewer's), it is asked to publish
+// there and the session stays relayed: the viewer gets stream.ready and its answer
+// from that replica's relay; the camera never gets stream.requested.
+func TestRelayedWokenCamera(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
+	waker := &recordingWaker{}
+	net := hub.NewMemoryBus()
+	on := func(bus hub.Bus, r *fakeRelay, host string) *node {
+		return startNode(t, st, nodeOptions{bus: bus, config: func(c *signaling.Config) {
+			c.Relay, c.WHIPURL, c.Waker = r, "http://"+host+"/api/v1/whip", waker
+		}})
+	}
+	a, b := on(net, ra, "a.example"), on(net.Peer(), rb, "b.example")
+	f := newFamily(t, st)
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	withPushToken(t, st, f.camera)
+	view := dial(t, b, f.viewer)
+
+	sid := requestStream(t, view, f.camera).SessionID
+	if msg := decode[streamStatusMsg](t, view.expect("stream.status")); msg.Status != store.StreamWaking {
+		t.Errorf("stream.status %q, want waking", msg.Status)
+	}
+	if s := wantSession(t, st, sid, store.StreamWaking, ""); s.MediaProvider != store.MediaRelay {
+		t.Errorf("waking session's provider %q, want relay", s.MediaProvider)
+	}
+	if got := waker.calls(); len(got) != 1 || got[0] != f.camera.ID+" stream_request" {
+		t.Errorf("wake-ups = %q, want one stream_request for the camera", got)
+	}
+
+	cam := dial(t, a, f.camera)
+	pub := cam.expect("relay.publish")
+	if got := decode[map[string]string](t, pub)["whip_url"]; got != "http://a.example/api/v1/whip" {
+		t.Errorf("relay.publish whip_url %q, want a's", got)
+	}
+	ra.publish(f.camera.ID)
+	if env := view.expect("stream.ready"); env.Session != sid {
+		t.Fatalf("stream.ready for %q", env.Session)
+	}
+	view.send("webrtc.offer", "", sid, sdpMsg{testSDP})
+	if ans := view.expect("webrtc.answer"); decode[sdpMsg](t, ans).SDP != relayAnswer {
+		t.Fatalf("webrtc.answer %s, want the relay's", ans.Data)
+	}
+	if s := wantSession(t, st, sid, store.StreamConnecting, ""); s.MediaProvider != store.MediaRelay {
+		t.Errorf("media_provider %q, want relay", s.MediaProvider)
+	}
+	ra.leg(t, 0)
+	quiet(t, cam)
+}
+
+// TestRelayedOfflineCamera: a camera in live mode relay that is offline with no
+// push token fails the session with camera_offline, as a p2p request would.
+func TestRelayedOfflineCamera(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	r := &fakeRelay{publishing: map[string]bool{}}
 	n := relayNode(t, st, r, nil)
@@ -229,7 +397,5 @@ func TestRelayedOfflineCameraIsP2P(t *testing.T) {
 	view := dial(t, n, f.viewer)
 	sid := requestStream(t, view, f.camera).SessionID
 	wantEnded(t, view, sid, signaling.ReasonCameraOffline)
-	if s := wantSession(t, st, sid, store.StreamFailed, signaling.ReasonCameraOffline); s.MediaProvider != store.MediaP2P {
-		t.Errorf("provider %q, want p2p", s.MediaProvider)
-	}
+	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonCameraOffline)
 }

@@ -114,6 +114,13 @@ func (s *Service) startStream(ctx context.Context, sess store.StreamSession, cam
 		s.log.Warn("send stream.requested", "session_id", sess.ID, "err", err)
 		return sess
 	}
+	return s.wakeCamera(ctx, sess, camera)
+}
+
+// wakeCamera wakes the offline camera of a requested session by push (the session
+// waking), or fails the session when the camera has no push token. When it connects,
+// deliverWaking hands it the session.
+func (s *Service) wakeCamera(ctx context.Context, sess store.StreamSession, camera store.Device) store.StreamSession {
 	if camera.PushToken == nil || *camera.PushToken == "" {
 		return s.finish(ctx, sess, ReasonCameraOffline, "")
 	}
@@ -143,7 +150,8 @@ func (s *Service) requestedEnvelope(sess store.StreamSession) hub.Envelope {
 		Data: marshal(wire.StreamRequested{RequesterDeviceID: sess.RequesterDeviceID, ICEServers: s.iceServers(sess.CameraDeviceID)})}
 }
 
-// deliverWaking moves a waking session back to requested and sends stream.requested.
+// deliverWaking moves a waking session back to requested and sends stream.requested,
+// or, for a relayed session, starts it as such (relay.publish to this replica).
 func (s *Service) deliverWaking(ctx context.Context, sess store.StreamSession, send func(hub.Envelope) error) store.StreamSession {
 	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamWaking}, store.StreamRequested, "", s.cfg.Now().UTC())
 	if err != nil {
@@ -151,6 +159,14 @@ func (s *Service) deliverWaking(ctx context.Context, sess store.StreamSession, s
 			s.log.Warn("stream session to requested", "session_id", sess.ID, "err", err)
 		}
 		return cur
+	}
+	if cur.MediaProvider == store.MediaRelay {
+		camera, err := s.store.Device(ctx, cur.CameraDeviceID)
+		if err != nil {
+			s.log.Warn("woken camera of a relayed session; left to the request timeout", "session_id", cur.ID, "err", err)
+			return cur
+		}
+		return s.serveRelayed(ctx, cur, camera, send)
 	}
 	if err := send(s.requestedEnvelope(cur)); err != nil {
 		s.log.Debug("send stream.requested after wake-up", "session_id", sess.ID, "err", err)

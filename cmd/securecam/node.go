@@ -118,6 +118,23 @@ func (n *node) close() {
 	n.closers = nil
 }
 
+// pgCommandBatches is how many group commits of each kind of command write the hub
+// on PostgreSQL writes at once; pgMaxConns makes room in the pool for them (three
+// kinds) beside everything else. pgx's default pool is the larger of 4 and the CPUs.
+const (
+	pgCommandBatches = 4
+	pgMaxConns       = 3*pgCommandBatches + 8
+)
+
+// commandBatches is signaling.Config.CommandBatches for the configured store: SQLite
+// has one writer, so one batch of a kind at a time.
+func commandBatches(cfg Config) int {
+	if cfg.DatabaseURL != "" {
+		return pgCommandBatches
+	}
+	return 1
+}
+
 // openStore opens (and migrates) the store; in embedded mode, the only replica, it
 // marks every device offline: nobody is connected yet.
 func (n *node) openStore(ctx context.Context) error {
@@ -189,7 +206,8 @@ func (n *node) buildSignaling(ctx context.Context) error {
 	n.svc, err = signaling.New(signaling.Config{Store: n.store, Logger: n.log.With("component", "signaling"),
 		Waker: n.events.queue, Alerter: n.events.queue, Events: signaling.EventConfig{CameraOfflineAfter: n.cfg.CameraOfflineAfter},
 		OnEvent: n.rec.event, OnArming: n.rec.armingChanged, Relay: socketRelay{n.relay}, WHIPURL: n.cfg.NodeURL + "/api/v1/whip",
-		Streams: signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace}})
+		Streams:        signaling.StreamConfig{ICE: iceServers, ResumeGrace: n.cfg.StreamResumeGrace},
+		CommandBatches: commandBatches(n.cfg)})
 	if err != nil {
 		return err
 	}
@@ -380,7 +398,7 @@ func (n *node) listen() error {
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (store.Store, error) {
 	log := logger.With("component", "store")
 	if cfg.DatabaseURL != "" {
-		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Logger: log})
+		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Logger: log, MaxConns: pgMaxConns})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL (SECURECAM_DATABASE_URL): %w", err)
 		}

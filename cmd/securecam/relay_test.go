@@ -11,9 +11,11 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/securecam/securecam/cmd/securecam/internal/sim"
 	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling/client"
 	"github.com/securecam/securecam/signaling/client/media"
+	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
 
@@ -154,4 +156,54 @@ func viewerOfferSDP(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return o.SDP
+}
+
+// TestSocketViewerAcrossReplicas: a camera in live mode relay publishing by WHIP on
+// r1 is watched by a socket viewer of r2: r1's relay serves the viewer's leg (r2
+// forwards the offer, the answer and the candidates over the bus), the viewer gets
+// whole frames, and the camera uploads one publication: no peer-to-peer session.
+func TestSocketViewerAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	r1, r2 := relayReplicas(t)
+	acct := newAccount(t, r1)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	mode := store.LiveModeRelay
+	if _, err := r1.client(acct.token).UpdateDevice(ctx, acct.camera.Device.ID, client.DeviceUpdate{LiveMode: &mode}); err != nil {
+		t.Fatal(err)
+	}
+	_, whip := publish(ctx, t, r1, acct)
+	if !strings.HasPrefix(whip.Location(), r1.URL+"/api/v1/whip/") {
+		t.Fatalf("WHIP session %q, want one on r1 %s", whip.Location(), r1.URL)
+	}
+
+	sock, err := r2.client(acct.viewer.DeviceToken).Connect(ctx, client.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sock.Close() })
+	res, err := sim.View(ctx, sock, sim.ViewerConfig{Media: sim.Media{SettingEngine: hostSettingEngine()},
+		CameraDeviceID: acct.camera.Device.ID})
+	if err != nil || res.FirstFrame <= 0 || res.Media.Keyframes == 0 {
+		t.Fatalf("socket viewer on r2: %v, %+v; want whole frames", err, res.Media)
+	}
+
+	streams, err := r2.client(acct.token).ListStreams(ctx, acct.camera.Device.ID, client.PageRequest{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var publications, relayed int
+	for _, s := range streams.Items {
+		switch {
+		case s.RequesterDeviceID == acct.camera.Device.ID && s.MediaProvider == store.MediaRelay:
+			publications++
+		case s.ID == res.SessionID && s.MediaProvider == store.MediaRelay && s.StartedAt != nil:
+			relayed++
+		default:
+			t.Errorf("session %+v: want only the publication and the relayed viewer", s)
+		}
+	}
+	if publications != 1 || relayed != 1 {
+		t.Errorf("%d publications and %d relayed viewer sessions, want 1 and 1", publications, relayed)
+	}
 }

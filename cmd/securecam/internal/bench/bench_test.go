@@ -40,10 +40,11 @@ func (w logWriter) Write(b []byte) (int, error) {
 // its results must be sane. Timing targets are the benchmark's business, not a test's.
 func TestEveryScenario(t *testing.T) {
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	bin := childtest.Binary(t) // before the deadline: building may take minutes on a loaded machine
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	results, err := bench.Run(ctx, bench.Config{
-		Binary:        childtest.Binary(t),
+		Binary:        bin,
 		PostgresURL:   envOr("SECURECAM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		RedisURL:      envOr("SECURECAM_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
 		Conns:         20,

@@ -1,4 +1,5 @@
-// Package childtest builds the securecam binary once per test process and runs it as
+// Package childtest builds the securecam binary once per test process (or takes the one
+// scripts/test.sh built, SECURECAM_TEST_BINARY) and runs it as
 // a child of a test (see package child), failing the test, with the child's log, when
 // it does not start or stop cleanly.
 //
@@ -55,8 +56,9 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Binary returns the securecam executable, built on first use with the go command on
-// PATH (go test puts its own first). A failed build fails every test that asks.
+// Binary returns the securecam executable: SECURECAM_TEST_BINARY when set (scripts/test.sh
+// builds it once for every test process of a run), else built on first use with the go
+// command on PATH (go test puts its own first). A failed build fails every test that asks.
 func Binary(t testing.TB) string {
 	t.Helper()
 	build.mu.Lock()
@@ -65,7 +67,11 @@ func Binary(t testing.TB) string {
 		t.Fatal("childtest.Binary: call childtest.Main from TestMain (it removes the binary)")
 	}
 	if build.bin == "" && build.err == nil {
-		build.dir, build.bin, build.err = buildBinary()
+		if bin := os.Getenv("SECURECAM_TEST_BINARY"); bin != "" {
+			build.bin = bin
+		} else {
+			build.dir, build.bin, build.err = buildBinary()
+		}
 	}
 	if build.err != nil {
 		t.Fatal(build.err)
