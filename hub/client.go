@@ -20,6 +20,7 @@ type Client struct {
 	id     Identity
 	connID string // UUID v7: orders connections of a device in time
 	conn   *websocket.Conn
+	out    *corkedConn // conn's write side, for write to cork; nil when not hijacked by the hub
 	q      *sendq.Queue
 	done   chan struct{} // closed when the connection's teardown finished
 
@@ -174,11 +175,20 @@ func (c *Client) closedBy() websocket.StatusCode {
 	return c.closeCode
 }
 
-// write sends one message; the writer goroutine of the queue calls it.
-func (c *Client) write(b []byte) error {
+// write sends one message; the writer goroutine of the queue calls it. With more, the
+// frame may be kept back to go out with the next one (see corkedConn).
+func (c *Client) write(b []byte, more bool) error {
+	if c.out != nil {
+		c.out.corked.Store(more)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout)
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		if c.out != nil {
+			// The writer stops here: send what it kept back, with any close frame
+			// written meanwhile (a close without drain makes this write fail).
+			_ = c.out.uncork(c.hub.cfg.WriteTimeout)
+		}
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil

@@ -89,7 +89,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := h.newClient(id)
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w, c}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{Subprotocol},
 		InsecureSkipVerify: true, // origins are the Authenticator's job
 		OnPingReceived:     c.pingReceived,
@@ -116,9 +116,11 @@ const (
 	connWriteBuffer = 1024
 )
 
-// smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones.
+// smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones,
+// the write buffer over the client's corkedConn.
 type smallBuffers struct {
 	http.ResponseWriter
+	c *Client
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -144,7 +146,8 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, connWriteBuffer)), nil
+	w.c.out = &corkedConn{Conn: conn}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.c.out, connWriteBuffer)), nil
 }
 
 // refuseAdmission answers 503 with Retry-After: the accept budget is spent.

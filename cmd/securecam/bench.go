@@ -80,6 +80,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.Addr, "addr", "", "base URL of a running hub to measure instead of a child (idle, route, commands, liveview)")
 	fs.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL server where cluster and commands create their database (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
 	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis of the cluster scenario (default redis://127.0.0.1:6379)")
+	fs.StringVar(&cfg.Centrifugo, "centrifugo", "", "path of a Centrifugo v6 binary: cluster also measures two Centrifugo nodes on the same Redis (see docs/benchmarks.md)")
 	fs.IntVar(&cfg.Conns, "conns", 0, "idle device sockets (default 19900)")
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to spread sockets over (default one per 5,000 sockets)")
 	fs.IntVar(&cfg.Pairs, "pairs", 0, "viewer→camera pairs of route, raw and cluster (default 500)")

@@ -20,7 +20,7 @@ var (
 
 // Queue is a bounded FIFO of messages with an on-demand writer goroutine.
 type Queue struct {
-	write    func(msg []byte) error
+	write    func(msg []byte, more bool) error
 	onPanic  func(v any)
 	maxLen   int
 	maxBytes int
@@ -39,9 +39,12 @@ type Queue struct {
 // New returns a queue of at most maxLen messages and maxBytes bytes (a single message
 // larger than maxBytes is still accepted into an empty queue). write sends one message
 // and is called from the writer goroutine only; after it fails the queue is aborted.
+// more tells write that the writer holds further messages it will write right after
+// this one: write may leave msg buffered then, and must send everything it buffered
+// when called with more false (the writer always ends with such a call).
 // onPanic, if not nil, is called with the value of a panic in write (the queue is then
 // aborted).
-func New(maxLen, maxBytes int, write func(msg []byte) error, onPanic func(v any)) *Queue {
+func New(maxLen, maxBytes int, write func(msg []byte, more bool) error, onPanic func(v any)) *Queue {
 	return &Queue{write: write, onPanic: onPanic, maxLen: maxLen, maxBytes: maxBytes}
 }
 
@@ -115,7 +118,7 @@ func (q *Queue) run() {
 		q.bytes = 0
 		q.mu.Unlock()
 		for i, msg := range batch {
-			if err := q.write(msg); err != nil {
+			if err := q.write(msg, i < len(batch)-1); err != nil {
 				q.mu.Lock()
 				q.abortLocked(err)
 				q.running = false

@@ -21,7 +21,7 @@ func newGate() *gate {
 	return &gate{release: make(chan struct{}), entered: make(chan struct{}, 100)}
 }
 
-func (g *gate) write(b []byte) error {
+func (g *gate) write(b []byte, _ bool) error {
 	g.entered <- struct{}{}
 	<-g.release
 	g.mu.Lock()
@@ -71,7 +71,7 @@ func TestWriterStartsOnDemandAndStopsWhenDrained(t *testing.T) {
 }
 
 func TestIdleQueueHasNoWriter(t *testing.T) {
-	q := New(10, 1<<20, func([]byte) error { return nil }, nil)
+	q := New(10, 1<<20, func([]byte, bool) error { return nil }, nil)
 	if err := q.Push([]byte("x")); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
@@ -187,7 +187,7 @@ func TestWriteErrorAborts(t *testing.T) {
 
 func TestPanicInWriteIsRecovered(t *testing.T) {
 	var got any
-	q := New(10, 1<<20, func([]byte) error { panic("boom") }, func(v any) { got = v })
+	q := New(10, 1<<20, func([]byte, bool) error { panic("boom") }, func(v any) { got = v })
 	_ = q.Push([]byte("x"))
 	q.Close()
 	q.Wait()
@@ -203,7 +203,7 @@ func BenchmarkPushDrain(b *testing.B) {
 	for _, size := range []int{64, 1024} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			msg := make([]byte, size)
-			q := New(1<<20, 1<<30, func([]byte) error { return nil }, nil)
+			q := New(1<<20, 1<<30, func([]byte, bool) error { return nil }, nil)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
@@ -214,5 +214,33 @@ func BenchmarkPushDrain(b *testing.B) {
 			q.Close()
 			q.Wait()
 		})
+	}
+}
+
+// TestMoreMarksAllButTheLastOfABatch: the writer says more for every message it holds
+// after the one it writes, and ends every batch with more false, so that a write
+// function that keeps messages back (the hub's corked connection) sends them all.
+func TestMoreMarksAllButTheLastOfABatch(t *testing.T) {
+	type call struct {
+		msg  string
+		more bool
+	}
+	var calls []call // the writer's alone until Wait
+	q := New(10, 1<<20, func(b []byte, more bool) error {
+		calls = append(calls, call{string(b), more})
+		return nil
+	}, nil)
+	q.Hold()
+	for _, m := range []string{"a", "b", "c"} {
+		if err := q.Push([]byte(m)); err != nil {
+			t.Fatalf("Push: %v", err)
+		}
+	}
+	q.Release()
+	q.Close()
+	q.Wait()
+	want := []call{{"a", true}, {"b", true}, {"c", false}}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("write calls %v, want %v", calls, want)
 	}
 }

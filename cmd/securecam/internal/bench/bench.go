@@ -57,6 +57,9 @@ type Config struct {
 	PostgresURL string
 	// RedisURL is the Redis of the cluster scenario. Default redis://127.0.0.1:6379.
 	RedisURL string
+	// Centrifugo, when set, is the path of a Centrifugo (v6) binary: cluster then also
+	// measures two Centrifugo nodes on the same Redis with the same load, taking turns.
+	Centrifugo string
 
 	// Conns is the number of idle device sockets. Default 19,900.
 	Conns int

@@ -65,6 +65,10 @@ type Result struct {
 	// (higher is better) and p99 (lower is better).
 	PerSecVsRaw float64 `json:"per_sec_vs_raw,omitempty"`
 	P99VsRaw    float64 `json:"p99_vs_raw,omitempty"`
+	// Ratios to two Centrifugo nodes on the same Redis measured in the same run
+	// (cluster with --centrifugo).
+	PerSecVsCentrifugo float64 `json:"per_sec_vs_centrifugo,omitempty"`
+	P99VsCentrifugo    float64 `json:"p99_vs_centrifugo,omitempty"`
 	// Overhead (liveview): hub minus direct, in milliseconds, at p50 and p90.
 	OverheadP50 float64 `json:"overhead_p50_ms,omitempty"`
 	OverheadP90 float64 `json:"overhead_p90_ms,omitempty"`

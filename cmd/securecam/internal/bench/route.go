@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,40 +105,51 @@ func (f *fleet) startRoute(ctx context.Context) {
 	for _, l := range f.links {
 		f.wg.Go(func() {
 			for {
-				_, b, err := l.recv.Read(ctx)
+				_, frame, err := l.recv.Read(ctx)
 				if err != nil {
 					return
 				}
-				ts, ok := parseStamp(b)
-				if !ok {
-					if bytes.Contains(b, []byte(`"type":"error"`)) {
-						l.errors.Add(1)
+				// Centrifugo may put several messages in one frame, a line each.
+				for b := range bytes.SplitSeq(frame, []byte{'\n'}) {
+					ts, ok := parseStamp(b)
+					if !ok {
+						if isError(b) {
+							l.errors.Add(1)
+						}
+						continue
 					}
-					continue
+					if int64(ts) < l.from.Load() {
+						continue
+					}
+					now := time.Since(f.epoch)
+					l.mu.Lock()
+					l.done = append(l.done, completion{sent: ts, delivered: now, done: now})
+					l.credit()
+					l.mu.Unlock()
+					l.received.Add(1)
 				}
-				if int64(ts) < l.from.Load() {
-					continue
-				}
-				now := time.Since(f.epoch)
-				l.mu.Lock()
-				l.done = append(l.done, completion{sent: ts, delivered: now, done: now})
-				l.credit()
-				l.mu.Unlock()
-				l.received.Add(1)
 			}
 		})
 		f.wg.Go(func() {
 			for {
-				_, b, err := l.send.Read(ctx)
+				_, frame, err := l.send.Read(ctx)
 				if err != nil {
 					return
 				}
-				if bytes.Contains(b, []byte(`"type":"error"`)) {
-					l.errors.Add(1)
+				for b := range bytes.SplitSeq(frame, []byte{'\n'}) {
+					if isError(b) {
+						l.errors.Add(1)
+					}
 				}
 			}
 		})
 	}
+}
+
+// isError reports whether a message is an error: the hub's error message, or
+// Centrifugo's error reply.
+func isError(b []byte) bool {
+	return bytes.Contains(b, []byte(`"type":"error"`)) || bytes.Contains(b, []byte(`"error":{`))
 }
 
 // close closes every socket and waits for the read loops.
@@ -618,14 +630,70 @@ func (r *runner) cluster(ctx context.Context) ([]Result, error) {
 		cf.close()
 		return nil, err
 	}
-	out := r.interleave(ctx, []contender{{rf, "raw", "raw"}, {cf, "cluster", "cluster"}})
+	cs := []contender{{rf, "raw", "raw"}, {cf, "cluster", "cluster"}}
+	if r.cfg.Centrifugo != "" {
+		zf, err := r.centrifugoCluster(ctx)
+		if err != nil {
+			cf.close()
+			rf.close()
+			return nil, err
+		}
+		cs = append(cs, contender{zf, "cluster", "centrifugo"})
+	}
+	out := r.interleave(ctx, cs)
 	for _, srv := range []*server{raw, a, b} {
 		if err := srv.exited(); err != nil {
 			return out[1], err
 		}
 	}
 	compare(out[1], out[0])
+	if len(out) > 2 {
+		compare(out[2], out[0])
+		compareCentrifugo(out[1], out[2])
+	}
+	var rows []Result
+	for _, o := range out {
+		rows = append(rows, o...)
+	}
 	writeTable(r.cfg.Out, r.routeTitle(fmt.Sprintf("cluster: %d pairs, viewers on replica A, cameras on replica B (PostgreSQL, Redis)", r.cfg.Pairs)),
-		routeColumns, append(out[0], out[1]...))
-	return out[1], nil
+		clusterColumns, rows)
+	return rows[len(out[0]):], nil
 }
+
+// centrifugoCluster starts two Centrifugo nodes on the cluster's Redis and sets up
+// the pairs on them, viewers on the first, cameras on the second.
+func (r *runner) centrifugoCluster(ctx context.Context) (*fleet, error) {
+	prefix := fmt.Sprintf("scbench%d_%d", os.Getpid(), time.Now().UnixNano())
+	za, err := r.startCentrifugo(ctx, r.cfg.Centrifugo, "centrifugo-a", r.cfg.RedisURL, prefix)
+	if err != nil {
+		return nil, err
+	}
+	zb, err := r.startCentrifugo(ctx, r.cfg.Centrifugo, "centrifugo-b", r.cfg.RedisURL, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return r.centrifugoFleet(ctx, za, zb, r.cfg.Pairs, prefix)
+}
+
+// compareCentrifugo sets the ratios of results to Centrifugo's of the same phase.
+func compareCentrifugo(rs, cf []Result) {
+	for i := range rs {
+		for _, c := range cf {
+			if c.Phase != rs[i].Phase {
+				continue
+			}
+			if c.PerSec > 0 {
+				rs[i].PerSecVsCentrifugo = rs[i].PerSec / c.PerSec
+			}
+			if c.P99 > 0 {
+				rs[i].P99VsCentrifugo = rs[i].P99 / c.P99
+			}
+		}
+	}
+}
+
+// clusterColumns are routeColumns and the ratios to Centrifugo.
+var clusterColumns = append(slices.Clip(routeColumns),
+	colRatio("msg/s vs centrifugo", func(r Result) float64 { return r.PerSecVsCentrifugo }),
+	colRatio("p99 vs centrifugo", func(r Result) float64 { return r.P99VsCentrifugo }),
+)
