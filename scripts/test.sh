@@ -30,6 +30,9 @@
 #               pinned packages of cmd/securecam/testdata/betterauth are installed
 #               there with npm ci when node_modules is missing or older than the lock
 #               file (once per run, quietly).
+#   Centrifugo  SECURECAM_TEST_CENTRIFUGO if set; else centrifugo (v6, from its public
+#               source) built once with `go install` into SECURECAM_TEST_TOOLS, for the
+#               benchmark tool's comparison (`securecam bench cluster --centrifugo PATH`).
 #   a C compiler, for -race.
 #
 # Whatever is missing is installed with apt-get when running as root on Debian or Ubuntu.
@@ -322,66 +325,26 @@ fi
 versitygw_version=v1.8.0
 tools_dir="${SECURECAM_TEST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/securecam/tools}"
 
-# versitygw_binary: the path of versitygw, built once per version.
-versitygw_binary() {
-	local bin="$tools_dir/versitygw-$versitygw_version/versitygw"
+# go_tool NAME PACKAGE VERSION: the path of a tool built once per version with
+# `go install PACKAGE@VERSION` into the tools directory (outside this module: nothing
+# enters go.mod).
+go_tool() {
+	local name=$1 pkg=$2 version=$3
+	local bin="$tools_dir/$name-$version/$name"
 	if [[ ! -x "$bin" ]]; then
-		log "building versitygw $versitygw_version into $(dirname "$bin") (once; a few minutes)"
+		log "building $name $version into $(dirname "$bin") (once; a few minutes)"
 		mkdir -p "$(dirname "$bin")"
-		# go install pkg@version builds outside this module: nothing enters go.mod.
-		if ! (cd "$scratch" && GOBIN="$(dirname "$bin")" go install \
-			"github.com/versity/versitygw/cmd/versitygw@$versitygw_version" >"$scratch/versitygw-build.log" 2>&1); then
-			tail -n 20 "$scratch/versitygw-build.log" >&2
+		if ! (cd "$scratch" && GOBIN="$(dirname "$bin")" GOFLAGS=-mod=mod go install \
+			"$pkg@$version" >"$scratch/$name-build.log" 2>&1); then
+			tail -n 20 "$scratch/$name-build.log" >&2
 			return 1
 		fi
 	fi
 	echo "$bin"
 }
 
-# start_s3: a throwaway versitygw on a free port; sets s3_endpoint and the credentials.
-start_s3() {
-	local bin dir="$scratch/s3" port attempt pid
-	bin=$(versitygw_binary) || {
-		missing "versitygw (the S3 server of the recordings tests)" \
-			"go install github.com/versity/versitygw/cmd/versitygw@$versitygw_version failed (see above), or set SECURECAM_TEST_S3_ENDPOINT"
-		return 1
-	}
-	mkdir -p "$dir/data"
-	s3_access_key=securecam-test
-	s3_secret_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	for attempt in 1 2 3; do
-		port=$(free_port) || return 1
-		log "starting a throwaway versitygw on port $port"
-		ROOT_ACCESS_KEY_ID="$s3_access_key" ROOT_SECRET_ACCESS_KEY="$s3_secret_key" \
-			"$bin" --port "127.0.0.1:$port" --quiet posix "$dir/data" >"$dir/versitygw.log" 2>&1 &
-		pid=$!
-		for _ in $(seq 1 100); do
-			if port_open "$port"; then
-				cleanup_steps+=("kill $pid 2>/dev/null")
-				s3_endpoint="http://127.0.0.1:$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$pid" 2>/dev/null || true
-		log "versitygw did not start on port $port (attempt $attempt):"
-		tail -n 5 "$dir/versitygw.log" >&2 || true
-	done
-	missing "a throwaway versitygw" "it failed to start; see $dir/versitygw.log above"
-	return 1
-}
+versitygw_binary() { go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$versitygw_version"; }
 
-# s3_answers URL: something accepts connections at the host and port of URL.
-s3_answers() {
-	local hostport=${1#*://} port
-	hostport=${hostport%%/*}
-	port=${hostport##*:}
-	[[ "$port" == "$hostport" ]] && { [[ "$1" == https* ]] && port=443 || port=80; }
-	(exec 3<>"/dev/tcp/${hostport%:*}/$port") 2>/dev/null
-}
-
-s3_endpoint=""
 s3_how=""
 if [[ -n "${SECURECAM_TEST_S3_ENDPOINT:-}" ]] && ! throwaway_only; then
 	s3_endpoint="$SECURECAM_TEST_S3_ENDPOINT"
@@ -470,6 +433,20 @@ if [[ -n "$node_bin" && -n "$npm_bin" ]]; then
 	fi
 fi
 
+# ---------------------------------------------------------------------------- Centrifugo
+
+# The benchmark tool measures the cluster beside Centrifugo (`securecam bench cluster
+# --centrifugo PATH`); its test needs the binary, built from the public source once.
+centrifugo_version=v6.9.1
+if [[ -z "${SECURECAM_TEST_CENTRIFUGO:-}" ]]; then
+	if centrifugo_bin=$(go_tool centrifugo github.com/centrifugal/centrifugo/v6 "$centrifugo_version"); then
+		export SECURECAM_TEST_CENTRIFUGO="$centrifugo_bin"
+	else
+		missing "centrifugo $centrifugo_version (the benchmark's comparison)" \
+			"go install github.com/centrifugal/centrifugo/v6@$centrifugo_version failed (see above), or set SECURECAM_TEST_CENTRIFUGO"
+	fi
+fi
+
 # ---------------------------------------------------------------------------- run
 
 log "go:         $(go version)"
@@ -480,6 +457,7 @@ log "pg_ctl:     $(pg_bindir || true)"
 log "s3:         ${s3_endpoint:-none} ${s3_how:+($s3_how)}"
 log "chromium:   ${chromium:-none}"
 log "ffprobe:    ${ffprobe_bin:-none}"
+log "centrifugo: ${SECURECAM_TEST_CENTRIFUGO:-none}"
 log "node:       ${node_bin:-none}${node_bin:+ ($(node --version))}"
 log "npm:        ${npm_bin:-none}${npm_bin:+ ($(npm --version))}"
 
