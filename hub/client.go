@@ -20,6 +20,7 @@ type Client struct {
 	id     Identity
 	connID string // UUID v7: orders connections of a device in time
 	conn   *websocket.Conn
+	idle   idleWait // parks the read goroutine between messages
 	q      *sendq.Queue
 	done   chan struct{} // closed when the connection's teardown finished
 

@@ -89,7 +89,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := h.newClient(id)
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w, &c.idle}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{Subprotocol},
 		InsecureSkipVerify: true, // origins are the Authenticator's job
 		OnPingReceived:     c.pingReceived,
@@ -116,9 +116,11 @@ const (
 	connWriteBuffer = 1024
 )
 
-// smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones.
+// smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones,
+// and records the connection and its reader in idle.
 type smallBuffers struct {
 	http.ResponseWriter
+	idle *idleWait
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -144,6 +146,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
 		}
 	}
+	w.idle.set(conn, br, n)
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, connWriteBuffer)), nil
 }
 
@@ -224,6 +227,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 	var fl inflight
 	defer fl.wait()
 	for {
+		c.waitReadable()
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
 			return err
