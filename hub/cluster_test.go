@@ -198,6 +198,34 @@ func TestClusterCloseUserSessions(t *testing.T) {
 	}
 }
 
+// SendUser reaches the user's sockets on every replica, the one it was called on
+// included, but not the excepted device's nor another user's.
+func TestClusterSendUser(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t, bustest.RedisURL(t))
+	a, b := cl.hub("node-a", nil), cl.hub("node-b", nil)
+	there, _ := dial(t, b, "d1", "X-User", "u1")
+	here, _ := dial(t, a, "d2", "X-User", "u1", "X-Session", "s2")
+	excepted, _ := dial(t, b, "d3", "X-User", "u1")
+	other, _ := dial(t, b, "d4", "X-User", "u2")
+	if err := a.SendUser(bg(t), "u1", "d3", hub.Envelope{Type: "device", Data: json.RawMessage(`{"change":"created"}`)}); err != nil {
+		t.Fatalf("SendUser: %v", err)
+	}
+	for name, c := range map[string]*client{"socket on the other hub": there, "socket on this hub": here} {
+		if env := c.read(); env.Type != "device" || string(env.Data) != `{"change":"created"}` {
+			t.Fatalf("%s got %q %s, want the device message", name, env.Type, env.Data)
+		}
+	}
+	// node-b queued the message for all its sockets at once, before d1 read it: a
+	// socket that got it would read it before the pong.
+	for name, c := range map[string]*client{"excepted device": excepted, "another user's socket": other} {
+		c.send(hub.Envelope{Type: "ping", ID: "p"})
+		if env := c.read(); env.Type != "pong" {
+			t.Fatalf("%s got %q, want pong (no device message)", name, env.Type)
+		}
+	}
+}
+
 func TestClusterPresenceAcrossHubs(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t, bustest.RedisURL(t))

@@ -20,6 +20,7 @@ const (
 	opCloseSession = "close_session" // close the sockets of Session (broadcast)
 	opCloseUser    = "close_user"    // close the session sockets of User (broadcast)
 	opNode         = "node"          // a node message Name with Data for the other replicas (broadcast)
+	opSendUser     = "send_user"     // deliver the envelope Data of Type to User's devices but Except (broadcast)
 )
 
 type control struct {
@@ -31,7 +32,9 @@ type control struct {
 	Reason  string `json:"reason,omitempty"`
 	Node    string `json:"node,omitempty"`
 	Name    string `json:"name,omitempty"`
-	Data    string `json:"data,omitempty"` // a node message's data, as given
+	Data    string `json:"data,omitempty"`   // a node message's data, as given; send_user's envelope
+	Type    string `json:"type,omitempty"`   // send_user's envelope type
+	Except  string `json:"except,omitempty"` // the device send_user skips
 }
 
 // frame is a decoded bus frame: a message (typ, and the encoded envelope in body) or

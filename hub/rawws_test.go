@@ -307,3 +307,23 @@ func TestPingFloodClosesWith4029(t *testing.T) {
 		}
 	}
 }
+
+// Frames that reach the hub in one write are all handled, without waiting for more
+// bytes: between messages the socket's goroutine waits for the kernel only when its
+// reader holds nothing.
+func TestFramesInOneWrite(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{})
+	c := dialTCP(t, th)
+	c.write(upgradeRequest(th, "batched"))
+	c.readUpgrade()
+	if env := c.readEnvelope(); env.Type != "hello" {
+		t.Fatalf("first message %q, want hello", env.Type)
+	}
+	c.write(append(clientFrame(opText, pingMessage("p1", 0)), clientFrame(opText, pingMessage("p2", 0))...))
+	for _, id := range []string{"p1", "p2"} {
+		if env := c.readEnvelope(); env.Type != "pong" || env.Ref != id {
+			t.Fatalf("got %q ref %q, want pong ref %q", env.Type, env.Ref, id)
+		}
+	}
+}

@@ -171,6 +171,47 @@ func (h *Hub) control(key string, m control) {
 		}
 	case opNode:
 		h.receiveNode(m)
+	case opSendUser:
+		if m.Node != h.cfg.NodeID {
+			h.sendUserLocal(m.User, m.Except, m.Type, []byte(m.Data))
+		}
+	}
+}
+
+// SendUser delivers env to every device of userID connected anywhere in the cluster,
+// except the device except (empty: none). It costs one pass over each replica's
+// sockets and one broadcast on the bus, however many devices the user has. Delivery is
+// at most once and best effort: a socket whose queue overflows closes with 4008, and a
+// replica the broadcast misses (the bus is down) does not deliver. The hub stamps
+// nothing: callers set From.
+func (h *Hub) SendUser(ctx context.Context, userID, except string, env Envelope) error {
+	if userID == "" {
+		return errors.New("hub: send user: empty user id")
+	}
+	b, err := Encode(env)
+	if err != nil {
+		return fmt.Errorf("hub: send user: %w", err)
+	}
+	h.sendUserLocal(userID, except, env.Type, b)
+	m := control{Op: opSendUser, Node: h.cfg.NodeID, User: userID, Except: except, Type: env.Type, Data: string(b)}
+	if err := h.bus.Broadcast(ctx, controlFrame(m)); err != nil {
+		h.metrics.busPublishErrors.Inc()
+		return fmt.Errorf("hub: send user: %w", err)
+	}
+	return nil
+}
+
+// sendUserLocal queues the encoded envelope b of type typ for this replica's sockets
+// of userID, except device except's.
+func (h *Hub) sendUserLocal(userID, except, typ string, b []byte) {
+	var to []*Client
+	h.eachClient(func(c *Client) {
+		if c.id.UserID == userID && c.id.DeviceID != except {
+			to = append(to, c)
+		}
+	})
+	for _, c := range to {
+		_ = c.sendRaw(typ, b) // closed or overflowing (closing with 4008): best effort
 	}
 }
 

@@ -117,7 +117,8 @@ const (
 )
 
 // smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones,
-// the write buffer over the client's corkedConn.
+// the write buffer over the client's corkedConn, and records the connection and its
+// reader in the client's idle.
 type smallBuffers struct {
 	http.ResponseWriter
 	c *Client
@@ -146,6 +147,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("hijack: keep buffered bytes: %w", err)
 		}
 	}
+	w.c.idle.set(conn, br, n)
 	w.c.out = &corkedConn{Conn: conn}
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.c.out, connWriteBuffer)), nil
 }
@@ -227,6 +229,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 	var fl inflight
 	defer fl.wait()
 	for {
+		c.waitReadable()
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
 			return err

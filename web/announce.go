@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
@@ -12,8 +11,10 @@ import (
 )
 
 // announceDevice tells every connected device of the account, linked or not, that d
-// was created, updated or deleted. Delivery is at most once and best effort: a device
-// that misses it reads the list on its next connection.
+// was created, updated or deleted (a deleted device's own socket is closed instead).
+// Delivery is at most once and best effort: a device that misses it reads the list on
+// its next connection. The hub reaches the account's sockets without listing its
+// devices, so an announcement costs the same however many devices the account has.
 func (s *Server) announceDevice(ctx context.Context, userID, change string, d store.Device) {
 	if s.sockets == nil {
 		return
@@ -23,23 +24,11 @@ func (s *Server) announceDevice(ctx context.Context, userID, change string, d st
 		s.log.ErrorContext(ctx, "encode device announcement", "err", err)
 		return
 	}
-	env := hub.Envelope{Type: wire.TypeDevice, Data: data}
-	page := store.Page{Limit: 100}
-	for {
-		devices, next, err := s.store.ListDevices(ctx, userID, page)
-		if err != nil {
-			s.log.WarnContext(ctx, "list devices to announce a change", "device_id", d.ID, "err", err)
-			return
-		}
-		for _, to := range devices {
-			err := s.sockets.Send(ctx, to.ID, env)
-			if err != nil && !errors.Is(err, hub.ErrOffline) {
-				s.log.DebugContext(ctx, "announce device change", "to", to.ID, "err", err)
-			}
-		}
-		if next == "" {
-			return
-		}
-		page.Cursor = next
+	except := ""
+	if change == wire.DeviceDeleted {
+		except = d.ID
+	}
+	if err := s.sockets.SendUser(ctx, userID, except, hub.Envelope{Type: wire.TypeDevice, Data: data}); err != nil {
+		s.log.WarnContext(ctx, "announce device change", "device_id", d.ID, "err", err)
 	}
 }

@@ -110,16 +110,17 @@ type sockets struct {
 	sent   []sentMessage
 }
 
-// sentMessage is a message the server asked the hub to deliver.
+// sentMessage is a message the server asked the hub to deliver to the devices of
+// user, except device except.
 type sentMessage struct {
-	to  string
-	env hub.Envelope
+	user, except string
+	env          hub.Envelope
 }
 
-func (s *sockets) Send(_ context.Context, deviceID string, env hub.Envelope) error {
+func (s *sockets) SendUser(_ context.Context, userID, except string, env hub.Envelope) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent = append(s.sent, sentMessage{deviceID, env})
+	s.sent = append(s.sent, sentMessage{userID, except, env})
 	return nil
 }
 

@@ -83,9 +83,9 @@ type Store interface {
 // every matching socket on every replica with code and reason, and returns nil when
 // none matched.
 type Sockets interface {
-	// Send delivers env to the socket of one device wherever it is connected; a
-	// device connected nowhere is hub.ErrOffline.
-	Send(ctx context.Context, deviceID string, env hub.Envelope) error
+	// SendUser delivers env to every connected device of the user wherever it is
+	// connected, except the device except (empty: none); best effort.
+	SendUser(ctx context.Context, userID, except string, env hub.Envelope) error
 	// CloseDevice closes the sockets of one device.
 	CloseDevice(ctx context.Context, deviceID string, code websocket.StatusCode, reason string) error
 	// CloseSession closes the sockets authenticated by one user session.

@@ -32,6 +32,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -282,6 +283,16 @@ func (c *conn) SetDeadline(t time.Time) error {
 		return err
 	}
 	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+// SyscallConn keeps the descriptor reachable: the hub parks an idle socket's reader on
+// it (hub/idle.go).
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("connlimit: the connection has no descriptor")
+	}
+	return sc.SyscallConn()
 }
 
 // ReadFrom keeps net/http's sendfile path (files served with io.Copy).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +132,26 @@ func open(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	t.Fatal("no securecam_http_connections_open")
 	return 0
+}
+
+// A counted connection keeps its descriptor reachable: the hub waits on it for an idle
+// socket's next frame (hub/idle.go), which keeps the socket's stack small.
+func TestConnKeepsItsDescriptor(t *testing.T) {
+	ln, lim, _ := listen(t, connlimit.Config{})
+	c, _ := accept(t, ln, lim)
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatalf("%T is not a syscall.Conn", c)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
+	if err := raw.Control(func(fd uintptr) {
+		if fd == 0 {
+			t.Error("descriptor 0")
+		}
+	}); err != nil {
+		t.Fatalf("Control: %v", err)
+	}
 }
