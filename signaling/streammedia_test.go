@@ -178,7 +178,7 @@ func TestRelayedFallbackBusy(t *testing.T) {
 	f.acct.link(t, f.camera, other)
 	cam, view, view2 := dial(t, n, f.camera), dial(t, n, f.viewer), dial(t, n, other)
 
-	first := liveSession(t, cam, view, f.camera)
+	first := liveSession(t, st, cam, view, f.camera)
 	if s := wantSession(t, st, first, store.StreamLive, ""); s.MediaProvider != store.MediaP2P {
 		t.Fatalf("first viewer's provider %q, want p2p", s.MediaProvider)
 	}
