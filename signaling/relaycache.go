@@ -9,15 +9,17 @@ import (
 	"github.com/securecam/securecam/store"
 )
 
-// relayCacheTTL is how long a session read for relaying a candidate is trusted without
+// relayCacheTTL is how long a session read for relaying a message is trusted without
 // reading it again. A session closed by another replica may still relay candidates
-// for this long (the parties ignore candidates of a session they left); one closed on
+// for this long (the parties ignore messages of a session they left); one closed on
 // this replica is forgotten at once.
 const relayCacheTTL = time.Second
 
-// relayCache remembers the sessions that trickled ICE candidates are relayed in, so
-// that a candidate — a dozen or more per setup, the bulk of live-view signaling —
-// costs no store read. Only sessions in a negotiating status are kept; the parties
+// relayCache remembers the sessions that a negotiation is relayed in, so that its
+// offer, answer, trickled ICE candidates — a dozen or more per setup, the bulk of
+// live-view signaling — and stream.connected cost no store read. A session is kept
+// when it is accepted here and when a change of it is written here, or when a
+// message of it missed the cache. Only sessions in a negotiating status are kept; the parties
 // of a session never change, so the party check stays exact.
 type relayCache struct {
 	mu      sync.Mutex
@@ -44,6 +46,13 @@ func (c *relayCache) get(id string, now time.Time) (store.StreamSession, uint64,
 		return e.sess, c.gen, true
 	}
 	return store.StreamSession{}, c.gen, false
+}
+
+// generation is the generation to hand to put for a session about to be written.
+func (c *relayCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 // put keeps a session read at now in a negotiating status, unless a forget happened

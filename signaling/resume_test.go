@@ -65,13 +65,13 @@ func TestStreamResume(t *testing.T) {
 			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 			f := newFamily(t, st)
 			cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
-			sid := liveSession(t, cam, view, f.camera)
+			sid := liveSession(t, st, cam, view, f.camera)
 			// A canary: a second viewer's session whose viewer drops and stays away. Its
 			// end shows that a sweep past the grace period has run.
 			second := f.acct.device(t, store.RoleViewer)
 			f.acct.link(t, f.camera, second)
 			view2 := dial(t, n, second)
-			canary := liveSession(t, cam, view2, f.camera)
+			canary := liveSession(t, st, cam, view2, f.camera)
 			view2.drop()
 			waitAway(t, st, canary, second.ID)
 
@@ -122,7 +122,7 @@ func TestStreamResumeAfterHubRestart(t *testing.T) {
 	old := startNode(t, st, cfg)
 	f := newFamily(t, st)
 	cam, view := dial(t, old, f.camera), dial(t, old, f.viewer)
-	sid := liveSession(t, cam, view, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -160,7 +160,7 @@ func TestStreamResumeTooLate(t *testing.T) {
 	}})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
-	sid := liveSession(t, cam, view, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
 	view.drop()
 	waitAway(t, st, sid, f.viewer.ID)
 	clock.Advance(6 * time.Second) // the configured grace period, not the default
@@ -190,7 +190,7 @@ func TestStreamResumeRules(t *testing.T) {
 	wantSession(t, st, sid, store.StreamFailed, signaling.ReasonDisconnected)
 
 	view = dial(t, n, f.viewer)
-	live := liveSession(t, cam, view, f.camera)
+	live := liveSession(t, st, cam, view, f.camera)
 	stranger := f.acct.device(t, store.RoleViewer)
 	other := dial(t, n, stranger)
 	if code := errorCode(t, other.request("stream.resume", live, struct{}{})); code != wire.CodeNotFound {
@@ -215,7 +215,7 @@ func TestRevokedSocketGetsNoResumeGrace(t *testing.T) {
 	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
-	sid := liveSession(t, cam, view, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
 
 	if err := n.hub.CloseDevice(context.Background(), f.viewer.ID, hub.StatusForbidden, "credentials revoked"); err != nil {
 		t.Fatal(err)

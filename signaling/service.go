@@ -116,13 +116,16 @@ type Service struct {
 	bg     context.Context
 	stopBg context.CancelFunc
 
-	relays *relayCache // sessions that candidates are relayed in
+	relays *relayCache             // sessions that candidates are relayed in
+	behind map[string]*behindWrite // session changes written behind the relay (streamwrites.go)
 	access *access.Checker
 
 	// The group commits of commands (commandbatch.go).
 	creates   *batcher[*store.Command, bool]
 	marks     *batcher[string, store.Command]
 	completes *batcher[store.CommandCompletion, store.Command]
+	// The group commit of stream session changes (streamwrites.go).
+	transitions *batcher[store.StreamTransition, store.StreamTransitionResult]
 }
 
 // New returns a Service. It routes nothing until [Service.Attach].
@@ -158,10 +161,12 @@ func New(cfg Config) (*Service, error) {
 		legs:   make(map[string]RelayLeg),
 		remote: newRemote(),
 		relays: newRelayCache(),
+		behind: make(map[string]*behindWrite),
 		access: access.New(cfg.Store),
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.initCommandBatches()
+	s.initStreamBatches()
 	return s, nil
 }
 

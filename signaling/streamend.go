@@ -18,6 +18,8 @@ import (
 // deleted). A device whose socket was replaced by a newer one keeps its sessions, so
 // an ICE restart after a network change can save them.
 func (s *Service) streamsDisconnected(ctx context.Context, id hub.Identity, clean bool) {
+	// A live being written behind the relay keeps the session: read it once written.
+	s.settleAll(ctx)
 	sessions, err := s.store.OpenStreamSessions(ctx, id.DeviceID)
 	if err != nil {
 		s.log.Warn("load open stream sessions", "device_id", id.DeviceID, "err", err)
@@ -82,6 +84,7 @@ func (s *Service) markAway(ctx context.Context, sess store.StreamSession, dev st
 // sent to the party again (the first went to a socket that was gone).
 func (s *Service) handleStreamResume(ctx context.Context, c *hub.Client, env hub.Envelope) {
 	dev := c.Identity().DeviceID
+	s.settle(ctx, env.Session)
 	sess, err := s.partySession(ctx, dev, env.Session)
 	if err == nil && sess.Open() {
 		var cur store.StreamSession
@@ -127,6 +130,8 @@ func (s *Service) LinkRevoked(ctx context.Context, link store.DeviceLink) {
 // and sends stream.ended to its parties but skip. A session closed meanwhile is
 // returned as it is, and nobody is told again.
 func (s *Service) finish(ctx context.Context, sess store.StreamSession, reason, skip string) store.StreamSession {
+	// A live that came first is written first: the session then ends, not fails.
+	s.settle(ctx, sess.ID)
 	cur := sess
 	for range 4 {
 		if !cur.Open() {
@@ -136,7 +141,7 @@ func (s *Service) finish(ctx context.Context, sess store.StreamSession, reason, 
 		if cur.Status == store.StreamLive {
 			to = store.StreamEnded
 		}
-		next, err := s.store.TransitionStream(ctx, cur.ID, []string{cur.Status}, to, reason, s.cfg.Now().UTC())
+		next, err := s.transition(ctx, cur.ID, []string{cur.Status}, to, reason)
 		if errors.Is(err, store.ErrConflict) {
 			cur = next // it moved meanwhile: decide again
 			continue

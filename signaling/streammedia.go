@@ -140,13 +140,15 @@ func (s *Service) waitPublished(ctx context.Context, camera string) error {
 
 // relayAccept accepts a relayed session for the camera: the viewer gets stream.ready.
 func (s *Service) relayAccept(ctx context.Context, sess store.StreamSession) {
-	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamAccepted, "", s.cfg.Now().UTC())
+	gen := s.relays.generation()
+	cur, err := s.transition(ctx, sess.ID, []string{store.StreamRequested}, store.StreamAccepted, "")
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			s.log.Warn("relayed session to accepted", "session_id", sess.ID, "err", err)
 		}
 		return // ended meanwhile
 	}
+	s.relays.put(cur, gen, s.cfg.Now()) // for the viewer's offer
 	err = s.router.Send(ctx, cur.RequesterDeviceID, hub.Envelope{Type: wire.TypeStreamReady, Session: cur.ID,
 		From: cur.CameraDeviceID, Data: marshal(struct{}{})})
 	if errors.Is(err, hub.ErrOffline) {
@@ -190,10 +192,7 @@ func (s *Service) relayOffer(ctx context.Context, dev string, d wire.SessionDesc
 	}
 	s.setLeg(sess.ID, leg)
 	if sess.Status == store.StreamAccepted {
-		_, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			s.log.Warn("stream session to connecting", "session_id", sess.ID, "err", err)
-		}
+		s.markConnecting(sess.ID)
 	}
 	if err := s.router.Send(ctx, dev, hub.Envelope{Type: wire.TypeAnswer, Session: sess.ID, From: sess.CameraDeviceID,
 		Data: marshal(wire.SessionDescription{SDP: answer})}); err != nil {

@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/signaling/wire"
@@ -59,19 +58,11 @@ func (s *Service) webrtcDescription(sender string) sessionHandler {
 
 // markConnecting moves a session that got its first offer from accepted to
 // connecting, behind the relay: the write gates nothing the parties wait for, so it
-// runs in a goroutine of the Service (awaited by Close) instead of holding up the
-// viewer's next messages (its ICE candidates) for a commit. Losing the race to
-// stream.connected (live) or to the session's end is fine: the transition then
-// does not apply.
+// does not hold up the viewer's next messages (its ICE candidates) for a commit.
+// Losing the race to stream.connected (live) or to the session's end is fine: the
+// transition then does not apply.
 func (s *Service) markConnecting(id string) {
-	s.after("connecting:"+id, 0, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := s.store.TransitionStream(ctx, id, []string{store.StreamAccepted}, store.StreamConnecting, "", s.cfg.Now().UTC())
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			s.log.Warn("stream session to connecting", "session_id", id, "err", err)
-		}
-	})
+	s.writeBehind(store.StreamTransition{ID: id, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: s.cfg.Now().UTC()})
 }
 
 func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
@@ -91,20 +82,15 @@ func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envel
 	return nil, s.relay(ctx, sess, dev, env.Type, cand)
 }
 
-func (s *Service) streamConnected(ctx context.Context, _ string, env hub.Envelope, sess store.StreamSession) (any, error) {
+// streamConnected makes a session live, behind the relay: the party is answered at
+// once, and the change is written after the session's earlier ones (connecting).
+func (s *Service) streamConnected(_ context.Context, _ string, env hub.Envelope, sess store.StreamSession) (any, error) {
 	if sess.Status == store.StreamLive {
 		return nil, nil // the other party said so first
 	}
 	if err := in(sess, settingUp, env.Type); err != nil {
 		return nil, err
 	}
-	cur, err := s.store.TransitionStream(ctx, sess.ID, settingUp, store.StreamLive, "", s.cfg.Now().UTC())
-	if errors.Is(err, store.ErrConflict) && cur.Status == store.StreamLive {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, conflict(cur, err, env.Type)
-	}
-	s.log.Info("stream session live", "session_id", cur.ID)
+	s.writeBehind(store.StreamTransition{ID: sess.ID, From: settingUp, To: store.StreamLive, At: s.cfg.Now().UTC()})
 	return nil, nil
 }

@@ -124,7 +124,7 @@ func (s *Service) wakeCamera(ctx context.Context, sess store.StreamSession, came
 	if camera.PushToken == nil || *camera.PushToken == "" {
 		return s.finish(ctx, sess, ReasonCameraOffline, "")
 	}
-	waking, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamWaking, "", s.cfg.Now().UTC())
+	waking, err := s.transition(ctx, sess.ID, []string{store.StreamRequested}, store.StreamWaking, "")
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			s.log.Warn("stream session to waking", "session_id", sess.ID, "err", err)
@@ -153,7 +153,7 @@ func (s *Service) requestedEnvelope(sess store.StreamSession) hub.Envelope {
 // deliverWaking moves a waking session back to requested and sends stream.requested,
 // or, for a relayed session, starts it as such (relay.publish to this replica).
 func (s *Service) deliverWaking(ctx context.Context, sess store.StreamSession, send func(hub.Envelope) error) store.StreamSession {
-	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamWaking}, store.StreamRequested, "", s.cfg.Now().UTC())
+	cur, err := s.transition(ctx, sess.ID, []string{store.StreamWaking}, store.StreamRequested, "")
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			s.log.Warn("stream session to requested", "session_id", sess.ID, "err", err)
@@ -213,10 +213,12 @@ func (s *Service) streamAccept(ctx context.Context, dev string, env hub.Envelope
 	if err := only(store.RoleCamera, dev, sess, env.Type); err != nil {
 		return nil, err
 	}
-	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamAccepted, "", s.cfg.Now().UTC())
+	gen := s.relays.generation()
+	cur, err := s.transition(ctx, sess.ID, []string{store.StreamRequested}, store.StreamAccepted, "")
 	if err != nil {
 		return nil, conflict(cur, err, env.Type)
 	}
+	s.relays.put(cur, gen, s.cfg.Now()) // the offer, the answer and the candidates read it there
 	err = s.router.Send(ctx, cur.RequesterDeviceID, hub.Envelope{Type: wire.TypeStreamReady, Session: cur.ID, From: dev, Data: json.RawMessage(`{}`)})
 	if errors.Is(err, hub.ErrOffline) {
 		// The viewer left before the camera answered.
@@ -241,7 +243,7 @@ func (s *Service) streamDecline(ctx context.Context, dev string, env hub.Envelop
 	if reason == "" {
 		reason = ReasonDeclined
 	}
-	cur, err := s.store.TransitionStream(ctx, sess.ID, []string{store.StreamRequested}, store.StreamFailed, reason, s.cfg.Now().UTC())
+	cur, err := s.transition(ctx, sess.ID, []string{store.StreamRequested}, store.StreamFailed, reason)
 	if err != nil {
 		return nil, conflict(cur, err, env.Type)
 	}

@@ -97,10 +97,11 @@ func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle(wire.TypeStreamRequest, s.handleStreamRequest)
 	h.Handle(wire.TypeStreamAccept, s.onSession(s.streamAccept))
 	h.Handle(wire.TypeStreamDecline, s.onSession(s.streamDecline))
-	h.Handle(wire.TypeOffer, s.onSession(s.webrtcDescription(store.RoleViewer)))
-	h.Handle(wire.TypeAnswer, s.onSession(s.webrtcDescription(store.RoleCamera)))
+	// The negotiation reads its session from the relay cache: no store read per message.
+	h.Handle(wire.TypeOffer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleViewer)))
+	h.Handle(wire.TypeAnswer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleCamera)))
 	h.Handle(wire.TypeCandidate, s.withSession(s.relaySession, s.webrtcCandidate))
-	h.Handle(wire.TypeStreamConnected, s.onSession(s.streamConnected))
+	h.Handle(wire.TypeStreamConnected, s.withSession(s.relaySession, s.streamConnected))
 	h.Handle(wire.TypeStreamEnd, s.onSession(s.streamEnd))
 	h.Handle(wire.TypeStreamResume, s.handleStreamResume)
 }

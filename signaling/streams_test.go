@@ -94,8 +94,9 @@ func quiet(t *testing.T, p *peer) {
 	}
 }
 
-// liveSession runs a session up to live: request, accept, offer, answer, connected.
-func liveSession(t *testing.T, cam, view *peer, camera store.Device) string {
+// liveSession runs a session up to live: request, accept, offer, answer, connected,
+// and waits for live to be written (behind the relay).
+func liveSession(t *testing.T, st store.Store, cam, view *peer, camera store.Device) string {
 	t.Helper()
 	sid := acceptedSession(t, cam, view, camera)
 	mustAck(t, view, "webrtc.offer", sid, sdpMsg{testSDP})
@@ -103,6 +104,7 @@ func liveSession(t *testing.T, cam, view *peer, camera store.Device) string {
 	mustAck(t, cam, "webrtc.answer", sid, sdpMsg{testSDP})
 	view.expect("webrtc.answer")
 	mustAck(t, view, "stream.connected", sid, struct{}{})
+	waitStatus(t, st, sid, store.StreamLive)
 	return sid
 }
 
@@ -184,8 +186,8 @@ func TestStreamFlow(t *testing.T) {
 		t.Errorf("end of candidates relayed as %s from %q", got.Data, got.From)
 	}
 
-	mustAck(t, cam, "stream.connected", sid, struct{}{})
-	s = wantSession(t, st, sid, store.StreamLive, "")
+	mustAck(t, cam, "stream.connected", sid, struct{}{}) // answered at once, live written behind
+	s = waitStatus(t, st, sid, store.StreamLive)
 	if s.StartedAt == nil {
 		t.Fatal("live session has no started_at")
 	}
@@ -397,7 +399,7 @@ func TestStreamPartyDisconnects(t *testing.T) {
 			n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 			f := newFamily(t, st)
 			cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
-			sid := liveSession(t, cam, view, f.camera)
+			sid := liveSession(t, st, cam, view, f.camera)
 			leaver, stayer, leaverID := cam, view, f.camera.ID
 			if tt.leaver == store.RoleViewer {
 				leaver, stayer, leaverID = view, cam, f.viewer.ID
@@ -422,7 +424,7 @@ func TestStreamSurvivesReplacedConnection(t *testing.T) {
 	n := startNode(t, st, nodeOptions{})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
-	sid := liveSession(t, cam, view, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
 
 	// The viewer's phone changed networks: a new socket replaces the old one, and an
 	// ICE restart offer goes through on the same session.
@@ -444,7 +446,7 @@ func TestStreamLinkRevoked(t *testing.T) {
 	other := f.acct.device(t, store.RoleViewer)
 	otherLink := f.acct.link(t, f.camera, other)
 	cam, view, view2 := dial(t, n, f.camera), dial(t, n, f.viewer), dial(t, n, other)
-	sid := liveSession(t, cam, view, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
 	sid2 := acceptedSession(t, cam, view2, f.camera)
 
 	ctx := context.Background()
@@ -586,7 +588,7 @@ func TestStreamViewerLimit(t *testing.T) {
 		viewers = append(viewers, dial(t, n, v))
 	}
 	for _, v := range viewers[:2] {
-		sessions = append(sessions, liveSession(t, cam, v, f.camera))
+		sessions = append(sessions, liveSession(t, st, cam, v, f.camera))
 	}
 	if code := errorCode(t, viewers[2].request("stream.request", "", map[string]string{"camera_device_id": f.camera.ID})); code != wire.CodeBusy {
 		t.Fatalf("third viewer: code %q, want busy", code)

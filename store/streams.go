@@ -81,6 +81,24 @@ type StreamDeadline struct {
 	Reason string
 }
 
+// StreamTransition is one compare and set of TransitionStreams: move session ID to
+// To if its status is one of From, with Reason (when not empty) at At.
+type StreamTransition struct {
+	ID     string
+	From   []string
+	To     string
+	Reason string
+	At     time.Time
+}
+
+// StreamTransitionResult is what a StreamTransition did: Applied when the session
+// moved, and the session as it is after the transition (unchanged when it did not
+// apply). Session.ID is empty when the session does not exist.
+type StreamTransitionResult struct {
+	Session StreamSession
+	Applied bool
+}
+
 // StreamStore is the persistence of live-view sessions.
 type StreamStore interface {
 	// CreateStreamSession inserts s, with status requested when s.Status is empty and
@@ -102,6 +120,12 @@ type StreamStore interface {
 	// session as it is now: after the change, or with ErrConflict the unchanged
 	// session when its status is not in from. ErrNotFound if it does not exist.
 	TransitionStream(ctx context.Context, id string, from []string, to, reason string, at time.Time) (StreamSession, error)
+	// TransitionStreams makes the transitions ts in one transaction (one commit: a
+	// group commit of several sessions' changes), in order, each as TransitionStream
+	// would, and returns a result per transition. A transition that does not apply
+	// (ErrConflict or ErrNotFound of TransitionStream) fails nothing else; an error
+	// means none was made.
+	TransitionStreams(ctx context.Context, ts []StreamTransition) ([]StreamTransitionResult, error)
 	// SwitchStreamProvider moves the open session id (not a media session) from
 	// media provider from to to (compare and set), setting updated_at; a switch to
 	// MediaP2P with maxOpen > 0 is refused with ErrLimitReached when the camera

@@ -17,16 +17,26 @@ type execer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn adapts database/sql to sqlstore.Querier. With stmts set (a pool, not a
-// transaction) each query runs as a statement prepared once.
+// conn adapts database/sql to sqlstore.Querier. With stmts set each query runs as a
+// statement prepared once. In a transaction (tx set) a statement the write pool has
+// prepared already runs as the transaction's; one it has not runs unprepared and is
+// noted in missed, to be prepared once the transaction has freed the one writer.
 type conn struct {
-	x     execer
-	stmts *stmts
+	x      execer
+	stmts  *stmts
+	tx     *sql.Tx
+	missed *[]string
 }
 
 // on returns what runs query: its prepared statement, or the connection.
 func (c conn) on(ctx context.Context, query string) execer {
-	if c.stmts != nil {
+	switch {
+	case c.tx != nil:
+		if st := c.stmts.peek(query); st != nil {
+			return stmtExecer{c.tx.StmtContext(ctx, st)}
+		}
+		*c.missed = append(*c.missed, query)
+	case c.stmts != nil:
 		if st := c.stmts.get(ctx, query); st != nil {
 			return stmtExecer{st}
 		}
@@ -97,6 +107,13 @@ func (s *stmts) get(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// peek returns the prepared statement of query, or nil when there is none yet.
+func (s *stmts) peek(query string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[query]
+}
+
 // close closes the prepared statements.
 func (s *stmts) close() error {
 	s.mu.Lock()
@@ -153,12 +170,17 @@ func (d *sqlDB) InTx(ctx context.Context, fn func(q sqlstore.Querier) error) err
 		return err
 	}
 	committed := false
+	var missed []string
 	defer func() {
 		if !committed { // fn failed or panicked: free the one writer
 			_ = tx.Rollback()
 		}
+		// The writer is free: prepare what ran unprepared, for the next transaction.
+		for _, q := range missed {
+			d.write.stmts.get(ctx, q)
+		}
 	}()
-	if err := fn(conn{x: tx}); err != nil {
+	if err := fn(conn{x: tx, stmts: d.write.stmts, tx: tx, missed: &missed}); err != nil {
 		return err
 	}
 	committed = true

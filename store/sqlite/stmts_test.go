@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/securecam/securecam/store/internal/sqlstore"
 )
 
 func TestStmts(t *testing.T) {
@@ -57,5 +59,41 @@ func TestStmts(t *testing.T) {
 	}
 	if len(st.m) != maxStmts {
 		t.Errorf("%d statements cached, want the cap %d", len(st.m), maxStmts)
+	}
+}
+
+// A transaction on the one-connection write pool runs the statements the pool has
+// prepared as its own, and prepares the others once it has ended (preparing them
+// inside would wait for the connection the transaction holds).
+func TestStmtsInTx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tx.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	d := &sqlDB{write: conn{x: w, stmts: newStmts(w)}}
+	defer d.write.stmts.close()
+	if _, err := d.Write().Exec(ctx, `CREATE TABLE a (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	const insert = `INSERT INTO a VALUES ($1)`
+	for i := range 3 {
+		err := d.InTx(ctx, func(q sqlstore.Querier) error {
+			_, err := q.Exec(ctx, insert, i)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+		if d.write.stmts.peek(insert) == nil {
+			t.Fatalf("after transaction %d the insert is not prepared", i)
+		}
+	}
+	var n int
+	if err := d.Write().QueryRow(ctx, `SELECT count(*) FROM a`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("count = %d, %v", n, err)
 	}
 }

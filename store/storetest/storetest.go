@@ -66,6 +66,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"Leases", testLeases},
 		{"StreamSessions", testStreamSessions},
 		{"StreamTransitions", testStreamTransitions},
+		{"StreamTransitionBatch", testStreamTransitionBatch},
 		{"StreamLimit", testStreamLimit},
 		{"OpenStreamSessions", testOpenStreamSessions},
 		{"ExpireStreamSessions", testExpireStreamSessions},

@@ -177,6 +177,71 @@ func testStreamTransitions(t *testing.T, s store.Store) {
 	}
 }
 
+func testStreamTransitionBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	a, b, c := mkStream(t, s, f, time.Time{}), mkStream(t, s, f, time.Time{}), mkStream(t, s, f, time.Time{})
+	at := time.Now().Add(time.Second).UTC()
+	accepted := []string{store.StreamRequested}
+	setup := []string{store.StreamAccepted, store.StreamConnecting}
+	got, err := s.TransitionStreams(ctx, []store.StreamTransition{
+		{ID: a.ID, From: accepted, To: store.StreamAccepted, At: at},
+		// In order: a is accepted by the transition before.
+		{ID: a.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at.Add(time.Millisecond)},
+		{ID: a.ID, From: setup, To: store.StreamLive, At: at.Add(2 * time.Millisecond)},
+		// Does not apply, and fails nothing else.
+		{ID: b.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at},
+		{ID: c.ID, From: store.OpenStreamStatuses, To: store.StreamFailed, Reason: "declined", At: at},
+		{ID: missing, From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
+		{ID: "nope", From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
+	})
+	noErr(t, "TransitionStreams", err)
+	want := []struct {
+		id, status string
+		applied    bool
+	}{
+		{a.ID, store.StreamAccepted, true},
+		{a.ID, store.StreamConnecting, true},
+		{a.ID, store.StreamLive, true},
+		{b.ID, store.StreamRequested, false},
+		{c.ID, store.StreamFailed, true},
+		{"", "", false},
+		{"", "", false},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d results for %d transitions", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].Session.ID != w.id || got[i].Session.Status != w.status || got[i].Applied != w.applied {
+			t.Errorf("result %d: %s %s applied %v, want %s %s applied %v", i, got[i].Session.ID, got[i].Session.Status,
+				got[i].Applied, w.id, w.status, w.applied)
+		}
+	}
+	if got[2].Session.StartedAt == nil {
+		t.Fatal("live without started_at")
+	}
+	checkTime(t, "StartedAt", *got[2].Session.StartedAt, at.Add(2*time.Millisecond).Truncate(time.Microsecond))
+	if r := got[4].Session; r.EndedAt == nil || r.Reason == nil || *r.Reason != "declined" {
+		t.Errorf("failed in a batch = %+v", r)
+	}
+	for _, id := range []string{a.ID, b.ID, c.ID} {
+		read, err := s.StreamSession(ctx, id)
+		noErr(t, "read back", err)
+		if want := map[string]string{a.ID: store.StreamLive, b.ID: store.StreamRequested, c.ID: store.StreamFailed}[id]; read.Status != want {
+			t.Errorf("session %s is %s after the batch, want %s", id, read.Status, want)
+		}
+	}
+	empty, err := s.TransitionStreams(ctx, nil)
+	noErr(t, "empty batch", err)
+	if len(empty) != 0 {
+		t.Errorf("empty batch answered %d results", len(empty))
+	}
+	_, err = s.TransitionStreams(ctx, []store.StreamTransition{{ID: b.ID, To: store.StreamFailed, At: at}})
+	if err == nil {
+		t.Error("a transition from no status was taken")
+	}
+}
+
 func testStreamLimit(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f := mkFixture(t, s)

@@ -179,6 +179,20 @@ func (s *Store) TransitionStream(ctx context.Context, id string, from []string, 
 	if len(from) == 0 {
 		return store.StreamSession{}, fmt.Errorf("%s: no statuses to move from", op)
 	}
+	ss, err := s.transition(ctx, s.db.Write(), id, from, to, reason, at)
+	if !errors.Is(err, ErrNoRows) {
+		return ss, s.mapErr(op, err)
+	}
+	cur, err := s.StreamSession(ctx, id)
+	if err != nil {
+		return store.StreamSession{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
+}
+
+// transition is the compare and set of TransitionStream on q (id canonical, from
+// not empty): ErrNoRows when the session is missing or not in from.
+func (s *Store) transition(ctx context.Context, q Querier, id string, from []string, to, reason string, at time.Time) (store.StreamSession, error) {
 	at = stamp(at)
 	var started, ended any
 	switch to {
@@ -189,18 +203,48 @@ func (s *Store) TransitionStream(ctx context.Context, id string, from []string, 
 	}
 	args := []any{id, to, nullIfEmpty(reason), started, ended, s.t(at)}
 	in, args := inList(args, from)
-	ss, err := scanStream(s.db.Write().QueryRow(ctx, `UPDATE stream_sessions
+	return scanStream(q.QueryRow(ctx, `UPDATE stream_sessions
 		SET status = $2, reason = COALESCE($3, reason), started_at = COALESCE(started_at, $4),
 		    ended_at = COALESCE($5, ended_at), updated_at = $6
 		WHERE id = $1 AND status IN `+in+` RETURNING `+streamCols, args...))
-	if !errors.Is(err, ErrNoRows) {
-		return ss, s.mapErr(op, err)
+}
+
+// TransitionStreams implements store.Store.
+func (s *Store) TransitionStreams(ctx context.Context, ts []store.StreamTransition) ([]store.StreamTransitionResult, error) {
+	const op = "transition streams"
+	for _, t := range ts {
+		if len(t.From) == 0 {
+			return nil, fmt.Errorf("%s: no statuses to move %s from", op, t.ID)
+		}
 	}
-	cur, err := s.StreamSession(ctx, id)
+	out := make([]store.StreamTransitionResult, len(ts))
+	err := s.db.InTx(ctx, func(q Querier) error {
+		clear(out) // a retried transaction starts again
+		for i, t := range ts {
+			id, ok := canonID(t.ID)
+			if !ok {
+				continue
+			}
+			ss, err := s.transition(ctx, q, id, t.From, t.To, t.Reason, t.At)
+			if err == nil {
+				out[i] = store.StreamTransitionResult{Session: ss, Applied: true}
+				continue
+			}
+			if !errors.Is(err, ErrNoRows) {
+				return err
+			}
+			cur, err := scanStream(q.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions WHERE id = $1`, id))
+			if err != nil && !errors.Is(err, ErrNoRows) {
+				return err
+			}
+			out[i] = store.StreamTransitionResult{Session: cur}
+		}
+		return nil
+	})
 	if err != nil {
-		return store.StreamSession{}, fmt.Errorf("%s: %w", op, err)
+		return nil, s.mapErr(op, err)
 	}
-	return cur, fmt.Errorf("%s: session is %s: %w", op, cur.Status, store.ErrConflict)
+	return out, nil
 }
 
 // checkUploads returns store.ErrLimitReached when camera already has maxOpen open
