@@ -552,7 +552,13 @@ func TestWHIPAsTheOwnersSession(t *testing.T) {
 		t.Fatalf("watchers %d, want 3 (two relay viewers, one live p2p session)", n)
 	}
 
+	// Only the owner publishes as the camera: not even an admin of a share of it.
+	admin := e.newPerson()
+	e.share(a.tok, a.cam.Device.ID, admin, "admin")
+	e.do("POST", "/api/v1/whip?device_id="+a.cam.Device.ID, viewerOffer(t, "VP8"), bearer(admin.tok),
+		header("Content-Type", "application/sdp")).wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
 	_, loc := sig.answer()
+	e.do("DELETE", loc, nil, bearer(admin.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 	e.do("DELETE", loc, nil, bearer(other.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
 	e.do("DELETE", loc, nil, bearer(a.tok)).want(t, http.StatusOK, nil)
 	if rl.Publishing(a.cam.Device.ID) {
