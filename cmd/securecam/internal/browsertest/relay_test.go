@@ -2,6 +2,8 @@ package browsertest
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -12,10 +14,18 @@ import (
 // (relay.publish) and it publishes by WHIP with its user's session: both viewers
 // play its video from the one publication (one open relay publication row, both
 // viewers' sessions relayed, none peer to peer), and the camera's page and a
-// viewer's camera page both say 2 are watching.
+// viewer's camera page both say 2 are watching. After a hub restart (its relay
+// gone) the viewers ask again and the camera, asked again, publishes again: both
+// play again.
 func TestRelayedCameraTwoViewers(t *testing.T) {
 	b := startBrowser(t)
-	h := startHub(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_HTTP_ADDR": l.Addr().String()}
+	_ = l.Close()
+	h := startHub(t, env)
 	signUp(t, h)
 	cam := b.profile(t, "camera")
 	cam.signIn(h.URL)
@@ -53,32 +63,36 @@ func TestRelayedCameraTwoViewers(t *testing.T) {
 
 	// One upload: the camera's one publication to the relay; both viewers' sessions
 	// are relayed, none is peer to peer.
-	streams := viewers[0].fetchJSON("streams?camera_device_id="+camID, "streams")
-	raw := waitFor[string](viewers[0], "the camera's stream sessions", streams+` && JSON.stringify(`+streams+`.items)`, pageTimeout)
-	var items []struct {
-		Requester       string  `json:"requester_device_id"`
-		Status          string  `json:"status"`
-		MediaProvider   string  `json:"media_provider"`
-		PublishEndpoint *string `json:"publish_endpoint"`
-	}
-	if err := json.Unmarshal([]byte(raw), &items); err != nil {
-		t.Fatalf("stream sessions %s: %v", raw, err)
-	}
-	publications, relayed := 0, 0
-	for _, it := range items {
-		switch {
-		case it.Status != "live":
-		case it.MediaProvider != "relay":
-			t.Errorf("a live %s session: the camera uploads more than its publication (%s)", it.MediaProvider, raw)
-		case it.Requester == camID && it.PublishEndpoint != nil:
-			publications++
-		default:
-			relayed++
+	oneUpload := func(name string) {
+		t.Helper()
+		streams := viewers[0].fetchJSON("streams?camera_device_id="+camID, name)
+		raw := waitFor[string](viewers[0], "the camera's stream sessions", streams+` && JSON.stringify(`+streams+`.items)`, pageTimeout)
+		var items []struct {
+			Requester       string  `json:"requester_device_id"`
+			Status          string  `json:"status"`
+			MediaProvider   string  `json:"media_provider"`
+			PublishEndpoint *string `json:"publish_endpoint"`
+		}
+		if err := json.Unmarshal([]byte(raw), &items); err != nil {
+			t.Fatalf("stream sessions %s: %v", raw, err)
+		}
+		publications, relayed := 0, 0
+		for _, it := range items {
+			switch {
+			case it.Status != "live":
+			case it.MediaProvider != "relay":
+				t.Errorf("a live %s session: the camera uploads more than its publication (%s)", it.MediaProvider, raw)
+			case it.Requester == camID && it.PublishEndpoint != nil:
+				publications++
+			default:
+				relayed++
+			}
+		}
+		if publications != 1 || relayed != 2 {
+			t.Fatalf("%d live publications and %d live relayed viewers, want 1 and 2: %s", publications, relayed, raw)
 		}
 	}
-	if publications != 1 || relayed != 2 {
-		t.Fatalf("%d live publications and %d live relayed viewers, want 1 and 2: %s", publications, relayed, raw)
-	}
+	oneUpload("streams")
 
 	waitFor[bool](cam, "the camera page to count 2 watching, through the relay", `
 		document.querySelector('.camera-status').textContent.includes('2 viewers watching · sent once to the hub relay') &&
@@ -87,4 +101,12 @@ func TestRelayedCameraTwoViewers(t *testing.T) {
 		document.querySelector('.stream-settings .watchers')?.dataset.watchers === '2' &&
 		document.querySelector('.stream-settings select.live-mode').value === 'relay'`, pageTimeout)
 	cam.screenshot("camera-mode-relay")
+
+	restartHub(t, h, env)
+	for i, v := range viewers {
+		waitFor[videoState](v, "the video to play again after the hub restarted", playingAfter(video, fmt.Sprintf("restart%d", i)), 3*liveTimeout)
+	}
+	waitFor[bool](cam, "the camera to publish again, to 2 watching", `
+		document.querySelector('.camera-status').textContent.includes('2 viewers watching · sent once to the hub relay')`, 3*liveTimeout)
+	oneUpload("streamsAfterRestart")
 }
