@@ -113,8 +113,36 @@ func (s *Server) handleGetDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := s.cameraAlerts(ctx, principalFrom(ctx).userID, out); err != nil {
 		return err
 	}
+	if g.Camera.IsCamera {
+		n, err := s.watchers(ctx, g.Camera.ID)
+		if err != nil {
+			return err
+		}
+		out[0].Watchers = &n
+	}
 	writeJSON(w, http.StatusOK, out[0])
 	return nil
+}
+
+// watchers counts who watches camera now: its live peer-to-peer sessions (the
+// stored rows, cluster-wide) and the viewers of its publication on this replica's
+// relay (socket-relayed sessions and WHEP players alike; a relay's viewers live
+// on the replica that holds the publication).
+func (s *Server) watchers(ctx context.Context, camera string) (int, error) {
+	open, err := s.store.OpenStreamSessions(ctx, camera)
+	if err != nil {
+		return 0, fmt.Errorf("count watchers: %w", err)
+	}
+	n := 0
+	for _, o := range open {
+		if o.CameraDeviceID == camera && o.MediaProvider == store.MediaP2P && o.Status == store.StreamLive {
+			n++
+		}
+	}
+	if s.media != nil {
+		n += s.media.Viewers(camera)
+	}
+	return n, nil
 }
 
 // livePresence sets each device's status from the cluster-wide presence registry,

@@ -74,6 +74,7 @@ type Store interface {
 	CreateStreamSession(ctx context.Context, s *store.StreamSession, maxOpen int) error
 	StreamSession(ctx context.Context, id string) (store.StreamSession, error)
 	OpenMediaSession(ctx context.Context, cameraDeviceID string) (store.StreamSession, error)
+	OpenStreamSessions(ctx context.Context, deviceID string) ([]store.StreamSession, error)
 
 	AddAuditLog(ctx context.Context, a *store.AuditLog) error
 	ListAuditLogs(ctx context.Context, ownerUserID string, p store.Page) ([]store.AuditLog, string, error)

@@ -37,6 +37,8 @@ type Media interface {
 	WaitReady(ctx context.Context, camera string) error
 	// Session finds a session by id: relay.ErrNoSession when there is none.
 	Session(id string) (MediaSession, error)
+	// Viewers counts the viewers of camera's publication here.
+	Viewers(camera string) int
 	// CloseViewers ends, at once, camera's viewer sessions opened by principal (a
 	// revoked link or share) and returns how many there were.
 	CloseViewers(camera, principal string) int
@@ -78,6 +80,8 @@ func (m relayMedia) Subscribe(ctx context.Context, camera, principal, offer stri
 }
 
 func (m relayMedia) Publishing(camera string) bool { return m.r.Publishing(camera) }
+
+func (m relayMedia) Viewers(camera string) int { return m.r.Viewers(camera) }
 
 func (m relayMedia) CloseViewers(camera, principal string) int {
 	return m.r.CloseViewers(camera, principal)
@@ -241,8 +245,9 @@ func redirect(w http.ResponseWriter, target string) {
 func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	if p.device == nil || p.device.Role != store.RoleCamera {
-		return errForbidden("WHIP publishes as a camera: use the camera's device token")
+	camera, err := s.whipCamera(r, p)
+	if err != nil {
+		return err
 	}
 	offer, err := readSDP(r, contentSDP)
 	if err != nil {
@@ -251,11 +256,14 @@ func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) error {
 	if s.media == nil {
 		return errNoMedia
 	}
-	camera := p.device.ID
 	if row, away, err := s.elsewhere(ctx, camera); err != nil {
 		return err
 	} else if away {
-		redirect(w, strings.TrimSuffix(*row.PublishEndpoint, "/"+*row.MediaSessionID))
+		target := strings.TrimSuffix(*row.PublishEndpoint, "/"+*row.MediaSessionID)
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		redirect(w, target)
 		return nil
 	}
 	sess, answer, err := s.media.Publish(ctx, camera, offer)
@@ -282,6 +290,37 @@ func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 	return nil
+}
+
+// whipCamera is the camera a WHIP request publishes as: a camera's device token, or
+// a session of the camera's owner with ?device_id= (a browser acting as a camera
+// holds its user's session, not a device token).
+func (s *Server) whipCamera(r *http.Request, p *principal) (string, error) {
+	v := r.URL.Query().Get("device_id")
+	if p.device != nil {
+		if p.device.Role != store.RoleCamera {
+			return "", errForbidden("WHIP publishes as a camera: use the camera's device token")
+		}
+		if v != "" && v != p.device.ID {
+			return "", errForbidden("a device token acts for its own device only")
+		}
+		return p.device.ID, nil
+	}
+	if v == "" {
+		return "", errForbidden("WHIP publishes as a camera: use the camera's device token, or a session with ?device_id= of the user's camera")
+	}
+	id, err := bodyID("device_id", v)
+	if err != nil {
+		return "", err
+	}
+	d, err := s.ownedDevice(r.Context(), p.userID, id)
+	if err != nil {
+		return "", err
+	}
+	if d.Role != store.RoleCamera {
+		return "", errForbidden("device_id is not a camera: WHIP publishes as a camera")
+	}
+	return d.ID, nil
 }
 
 // POST /whep/{camera}: a session of a user who may view the camera (its owner or
@@ -415,7 +454,7 @@ func (s *Server) mediaSession(w http.ResponseWriter, r *http.Request) (MediaSess
 	mine := false
 	switch {
 	case sess.Publisher():
-		mine = !whep && p.device != nil && p.device.ID == sess.Camera()
+		mine = !whep && s.publishesAs(ctx, p, sess.Camera())
 	case whep && sess.Camera() == chi.URLParam(r, "camera"):
 		mine = (p.device != nil && sess.Principal() == p.device.ID) ||
 			(p.device == nil && sess.Principal() == "user:"+p.userID)
@@ -424,6 +463,16 @@ func (s *Server) mediaSession(w http.ResponseWriter, r *http.Request) (MediaSess
 		return nil, false, errNotFound("no such session")
 	}
 	return sess, false, nil
+}
+
+// publishesAs reports whether p may act on camera's publication: the camera's device
+// token, or a session of its owner (whipCamera).
+func (s *Server) publishesAs(ctx context.Context, p *principal, camera string) bool {
+	if p.device != nil {
+		return p.device.ID == camera
+	}
+	_, err := s.ownedDevice(ctx, p.userID, camera)
+	return err == nil
 }
 
 // PATCH /whip/{id}, /whep/{camera}/{id} with a trickle-ICE fragment: 204, or 200

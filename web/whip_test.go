@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/securecam/securecam/signaling"
@@ -116,16 +117,20 @@ func (h *httpSignaler) answer() (response, string) {
 // whipCamera publishes a pion camera by WHIP with the camera's token.
 func whipCamera(t *testing.T, e *env, token string) (*media.Camera, *httpSignaler) {
 	t.Helper()
-	cam, sig, err := publishWHIP(e, token)
+	cam, sig, err := publishWHIP(e, token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cam, sig
 }
 
-// publishWHIP publishes a pion camera by WHIP; the test's cleanup closes it.
-func publishWHIP(e *env, token string) (*media.Camera, *httpSignaler, error) {
+// publishWHIP publishes a pion camera by WHIP, as deviceID when set (with a
+// session token); the test's cleanup closes it.
+func publishWHIP(e *env, token, deviceID string) (*media.Camera, *httpSignaler, error) {
 	sig := &httpSignaler{e: e, endpoint: "/api/v1/whip", token: token}
+	if deviceID != "" {
+		sig.endpoint += "?device_id=" + deviceID
+	}
 	cam, err := media.NewCamera(media.CameraConfig{Config: media.Config{Signaler: sig, SettingEngine: media.LoopbackSettingEngine()}})
 	if err != nil {
 		return nil, nil, err
@@ -333,6 +338,10 @@ func TestWHIPWHEPBadInput(t *testing.T) {
 		{"unsupported codec only", whip, a.cam.DeviceToken, "application/sdp", vp9Only, http.StatusUnprocessableEntity, wire.CodeBadRequest},
 		{"viewer token publishing", whip, a.v1.DeviceToken, "application/sdp", good, http.StatusForbidden, wire.CodeForbidden},
 		{"session token publishing", whip, a.tok, "application/sdp", good, http.StatusForbidden, wire.CodeForbidden},
+		{"session publishing as a viewer device", whip + "?device_id=" + a.v1.Device.ID, a.tok, "application/sdp", good, http.StatusForbidden, wire.CodeForbidden},
+		{"session publishing as another account's camera", whip + "?device_id=" + other.cam.Device.ID, a.tok, "application/sdp", good, http.StatusNotFound, wire.CodeNotFound},
+		{"session publishing as a bad device_id", whip + "?device_id=nope", a.tok, "application/sdp", good, http.StatusBadRequest, wire.CodeBadRequest},
+		{"camera token publishing as another camera", whip + "?device_id=" + other.cam.Device.ID, a.cam.DeviceToken, "application/sdp", good, http.StatusForbidden, wire.CodeForbidden},
 		{"no token", whip, "", "application/sdp", good, http.StatusUnauthorized, wire.CodeUnauthorized},
 		{"whep too large", whep, a.tok, "application/sdp", huge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 		{"whep wrong content type", whep, a.tok, "text/plain", good, http.StatusUnsupportedMediaType, wire.CodeBadRequest},
@@ -421,7 +430,7 @@ type askCamera struct {
 func (a *askCamera) RequestPublish(_ context.Context, camera, whipURL string) error {
 	a.asked <- whipURL
 	go func() {
-		if _, _, err := publishWHIP(a.e, a.token); err != nil {
+		if _, _, err := publishWHIP(a.e, a.token, ""); err != nil {
 			a.t.Errorf("camera asked to publish: %v", err)
 		}
 	}()
@@ -489,4 +498,73 @@ func TestShareRevocationClosesTheInviteesWHEPViewers(t *testing.T) {
 	until(t, "the invitee's viewers closed", func() bool { return rl.Viewers(a.cam.Device.ID) == 1 })
 	e.do("POST", "/api/v1/whep/"+a.cam.Device.ID, "v=0", bearer(guest.tok), header("Content-Type", "application/sdp")).
 		wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+}
+
+// TestWHIPAsTheOwnersSession: a browser acting as a camera has its user's session,
+// not a device token: the session with ?device_id= of the user's camera publishes as
+// that camera, and ends it; another account's session cannot touch the publication.
+// GET /devices/{id} counts who watches the camera: relay viewers and live p2p
+// sessions.
+func TestWHIPAsTheOwnersSession(t *testing.T) {
+	var rl *relay.Relay
+	e := newEnv(t, withMedia(t, &rl, nil))
+	a := newAccount(t, e)
+	other := newAccount(t, e)
+	cam, sig, err := publishWHIP(e, a.tok, a.cam.Device.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, "camera connected", cam.Connected())
+	if !rl.Publishing(a.cam.Device.ID) {
+		t.Fatal("the camera does not publish")
+	}
+	watchers := func() int {
+		var d wire.Device
+		e.do("GET", "/api/v1/devices/"+a.cam.Device.ID, nil, bearer(a.tok)).want(t, http.StatusOK, &d)
+		if d.Watchers == nil {
+			t.Fatal("GET /devices/{camera} has no watchers")
+		}
+		return *d.Watchers
+	}
+	if n := watchers(); n != 0 {
+		t.Fatalf("watchers %d before anyone watches, want 0", n)
+	}
+	var v wire.Device
+	e.do("GET", "/api/v1/devices/"+a.v1.Device.ID, nil, bearer(a.tok)).want(t, http.StatusOK, &v)
+	if v.Watchers != nil {
+		t.Fatalf("a viewer device has watchers %d", *v.Watchers)
+	}
+
+	v1, _ := whepViewer(t, e, a.cam.Device.ID, a.v1.DeviceToken)
+	v2, _ := whepViewer(t, e, a.cam.Device.ID, a.tok)
+	waitClosed(t, "viewer 1 first frame", v1.FirstFrame())
+	waitClosed(t, "viewer 2 first frame", v2.FirstFrame())
+	// A live peer-to-peer session counts too; a requested one does not.
+	now := time.Now().UTC()
+	for _, st := range []string{store.StreamLive, store.StreamRequested} {
+		row := store.StreamSession{ID: uuid.NewString(), OwnerUserID: a.cam.Device.UserID, CameraDeviceID: a.cam.Device.ID,
+			RequesterDeviceID: a.v2.Device.ID, Status: st, MediaProvider: store.MediaP2P, CreatedAt: now}
+		if err := e.store.CreateStreamSession(t.Context(), &row, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := watchers(); n != 3 {
+		t.Fatalf("watchers %d, want 3 (two relay viewers, one live p2p session)", n)
+	}
+
+	// Only the owner publishes as the camera: not even an admin of a share of it.
+	admin := e.newPerson()
+	e.share(a.tok, a.cam.Device.ID, admin, "admin")
+	e.do("POST", "/api/v1/whip?device_id="+a.cam.Device.ID, viewerOffer(t, "VP8"), bearer(admin.tok),
+		header("Content-Type", "application/sdp")).wantProblem(t, http.StatusForbidden, wire.CodeForbidden)
+	_, loc := sig.answer()
+	e.do("DELETE", loc, nil, bearer(admin.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+	e.do("DELETE", loc, nil, bearer(other.tok)).wantProblem(t, http.StatusNotFound, wire.CodeNotFound)
+	e.do("DELETE", loc, nil, bearer(a.tok)).want(t, http.StatusOK, nil)
+	if rl.Publishing(a.cam.Device.ID) {
+		t.Fatal("still publishing after the owner's DELETE")
+	}
+	if n := watchers(); n != 1 {
+		t.Fatalf("watchers %d after the publication ended, want 1 (the p2p session)", n)
+	}
 }

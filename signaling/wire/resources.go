@@ -58,6 +58,9 @@ type Device struct {
 	MutedUntil           *time.Time `json:"muted_until,omitempty"`
 	// Shared is set on a camera another account shares with the caller.
 	Shared *DeviceShare `json:"shared,omitempty"`
+	// Watchers is how many watch a camera now (GET /devices/{id} of a camera only):
+	// its live peer-to-peer sessions and the viewers of its relay publication.
+	Watchers *int `json:"watchers,omitempty"`
 }
 
 // FromDevice converts a store row.

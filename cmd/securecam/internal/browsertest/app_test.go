@@ -122,6 +122,16 @@ func TestCameraAndViewer(t *testing.T) {
 		view.do("look like a desktop again", pageTimeout, chromedp.EmulateViewport(viewportWidth, viewportHeight))
 	}
 
+	// The clips under test are the camera's own: with recording mode events (the
+	// default) the hub would ask the camera to publish to its relay on the event and
+	// record it too, a second clip of the event.
+	cam.do("set the recording mode to off", pageTimeout, chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.querySelector('.stream-settings select.recording-mode');
+		s.value = 'off';
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+	})()`))
+	waitFor[bool](cam, "the recording mode saved", `document.querySelector('#announcer').textContent.includes('Recording mode saved.')`, pageTimeout)
+
 	// Motion: Chromium's fake camera is a turning sector, a few percent of the
 	// picture per sample, so at the highest sensitivity (1 % of the picture)
 	// it is motion on every sample.

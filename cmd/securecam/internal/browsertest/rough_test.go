@@ -31,8 +31,8 @@ func (tb *tab) signIn(url string) {
 // person would say it; a new camera is asked for its name and appears on the
 // viewer's Devices page by the socket's device message (its reads of the list
 // held meanwhile); a rename on a viewer's Devices page reaches the camera
-// page's field (announced the same way; the camera page does not poll, so
-// saving there does not undo it), with focus moving into the inline form and
+// page's field (announced the same way; the camera page does not poll the name,
+// so saving there does not undo it), with focus moving into the inline form and
 // back; and a tab
 // replaced by a newer tab of the same browser says so and can take over.
 func TestAccountScreensRenameAndReplacedTab(t *testing.T) {

@@ -2,19 +2,22 @@
 // serves it to every viewer that asks (one RTCPeerConnection per session),
 // answers the standard commands it can honour, detects motion and reports it
 // as events with a short clip, sends telemetry, and keeps the screen awake.
-// Its parts live in camera/: controls and commands, live-view sessions,
-// motion events and clips, telemetry.
+// When the hub asks, it publishes its stream once to the hub's relay (WHIP) for
+// the relayed viewers. Its parts live in camera/: controls and commands,
+// live-view sessions, the relay publication, motion events and clips, telemetry.
 
 import { MotionDetector } from './motion.js';
 import { DEFAULT_MAX_EVENT_MINUTES, MotionEvents } from './camera/clips.js';
 import { Commands, CommandError, VIDEO, capabilities, countCameras, motionSettings, nextCameraTrack, setTorch, uploadSnapshot } from './camera/controls.js';
 import { Sessions } from './camera/sessions.js';
+import { Publisher } from './camera/whip.js';
 import { readTelemetry, watchTelemetry } from './camera/telemetry.js';
 
 // State passed to onChange:
 //   media       'starting' | 'on' | 'error'   (error: text for the user)
 //   stream      the local MediaStream, for the preview
-//   viewers     number of live-view sessions
+//   viewers     number of peer-to-peer live-view sessions
+//   relay       whether the stream is published to the hub's relay (connected)
 //   motion      {enabled, sensitivity}; level: last motion level (1 = trigger)
 //   maxEventMinutes  longest event: endless motion makes one event per this many minutes
 //   motionActive, recording, lastMotionAt
@@ -25,6 +28,7 @@ export class Camera {
     error: '',
     stream: null,
     viewers: 0,
+    relay: false,
     motion: { enabled: true, sensitivity: 0.5 },
     maxEventMinutes: DEFAULT_MAX_EVENT_MINUTES,
     level: 0,
@@ -39,6 +43,7 @@ export class Camera {
   #video = document.createElement('video'); // feeds motion detection and snapshots
   #detector;
   #sessions;
+  #publisher;
   #commands;
   #events;
   #wakeLock = null;
@@ -57,14 +62,12 @@ export class Camera {
     if (maxMinutes) this.state.maxEventMinutes = maxMinutes;
     this.#video.muted = true;
     this.#video.playsInline = true;
-    this.#sessions = new Sessions(socket, {
-      media: async () => {
-        await this.#media;
-        return this.state.stream;
-      },
-      stopped: () => this.#stopped,
-      onCount: (viewers) => this.#set({ viewers }),
-    });
+    const media = async () => {
+      await this.#media;
+      return this.state.stream;
+    };
+    this.#sessions = new Sessions(socket, { media, stopped: () => this.#stopped, onCount: (viewers) => this.#set({ viewers }) });
+    this.#publisher = new Publisher(deviceId, { media, stopped: () => this.#stopped, onChange: (relay) => this.#set({ relay }) });
     this.#commands = new Commands(socket, this);
     this.#events = new MotionEvents(socket, deviceId, {
       stream: () => this.state.stream,
@@ -132,6 +135,7 @@ export class Camera {
     this.#abort.abort();
     this.#detector.stop();
     this.#sessions.closeAll({ reason: 'camera_stopped' });
+    this.#publisher.stop();
     this.#events.stopClip();
     this.state.stream?.getTracks().forEach((t) => t.stop());
     this.#wakeLock?.release().catch(() => {});
@@ -162,6 +166,7 @@ export class Camera {
     if (!current) throw new CommandError('camera_off');
     const track = await nextCameraTrack(current);
     await this.#sessions.replaceTrack(current, track);
+    await this.#publisher.replaceTrack(current, track);
     this.#events.stopClip(); // the clip was recording the old track
     current.stop();
     this.#useStream(new MediaStream([track, ...this.state.stream.getAudioTracks()]));
@@ -202,7 +207,8 @@ export class Camera {
 
   // Media is peer to peer: while the socket reconnects (a hub restart, a
   // drain) the viewers keep their picture, and once it is back the sessions are
-  // resumed. A socket that is over (replaced, forbidden) ends them.
+  // resumed. A socket that is over (replaced, forbidden) ends them and the relay
+  // publication. (A hub that lost the publication asks for it again.)
   #socketChanged(st) {
     switch (st.status) {
       case 'open':
@@ -213,6 +219,7 @@ export class Camera {
         return;
       default:
         this.#sessions.closeAll(null);
+        this.#publisher.stop();
     }
   }
 
@@ -220,6 +227,8 @@ export class Camera {
     switch (msg.type) {
       case 'command':
         return this.#commands.receive(msg.data);
+      case 'relay.publish':
+        return this.#publisher.receive(msg.data);
       case 'presence': // a linked viewer came online: let it see battery and network at once
         return msg.data?.status === 'online' && this.#sendTelemetry();
       case 'stream.requested': // the viewer may be newly linked: tell it what this camera can do

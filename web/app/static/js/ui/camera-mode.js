@@ -8,11 +8,13 @@ import { Camera } from '../camera.js';
 import { triggerLevel } from '../motion.js';
 import { announce, refreshDevices, useAppState } from '../store.js';
 import { ErrorText, navigate, useAction } from './common.js';
+import { StreamSettings, useCameraStatus, watchingText } from './stream-settings.js';
 
 export function CameraPage({ conn }) {
   const camera = useRef(null);
   const [st, setSt] = useState(null);
   const preview = useRef(null);
+  const [device, refresh] = useCameraStatus(conn.device.id);
   useEffect(() => {
     const cam = new Camera(conn.socket, conn.device.id, setSt);
     camera.current = cam;
@@ -33,8 +35,10 @@ export function CameraPage({ conn }) {
   });
   if (!st) return null;
 
-  const status =
-    st.media === 'on' ? `Camera on · ${viewersText(st.viewers)}` : st.media === 'starting' ? 'Starting the camera…' : 'Camera off · not capturing';
+  // Who watches: the hub's count (relay viewers too) once known, else the
+  // camera's own peer-to-peer sessions.
+  const watching = watchingText(device?.watchers ?? st.viewers) + (st.relay ? ' · sent once to the hub relay' : '');
+  const status = st.media === 'on' ? `Camera on · ${watching}` : st.media === 'starting' ? 'Starting the camera…' : 'Camera off · not capturing';
   return html`
     <section class="camera-mode" aria-labelledby="camera-title">
       <div class="section-head">
@@ -50,6 +54,7 @@ export function CameraPage({ conn }) {
       <video ref=${preview} class="preview" autoplay playsinline defaultMuted=${true} muted aria-label="Camera preview"></video>
 
       <${CameraName} device=${conn.device} />
+      ${device && html`<${StreamSettings} device=${device} editable=${true} onSaved=${refresh} />`}
 
       <fieldset class="motion">
         <legend>Motion detection</legend>
@@ -112,8 +117,6 @@ const triggerText = (sensitivity) => {
   const pct = triggerLevel(sensitivity) * 100;
   return `Motion when ${pct < 10 ? pct.toFixed(1) : Math.round(pct)} % of the picture changes`;
 };
-
-const viewersText = (n) => (n === 0 ? 'no one watching' : n === 1 ? '1 viewer watching' : `${n} viewers watching`);
 
 // CameraName edits the camera's name. The field follows the name as renamed
 // elsewhere (a viewer's Devices page; the hub announces it with a "device"

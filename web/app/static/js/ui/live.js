@@ -7,6 +7,7 @@ import { findSnapshot, recentRecordingIds, snapshotFileName } from '../snapshot.
 import { ensureLink, useAppState } from '../store.js';
 import { LiveView } from '../viewer.js';
 import { ErrorText, Link, navigate, useAction } from './common.js';
+import { StreamSettings, useCameraStatus } from './stream-settings.js';
 
 const REASONS = {
   camera_offline: 'Camera offline',
@@ -104,6 +105,7 @@ export function LivePage({ conn, cameraId }) {
 function LiveSingle({ conn, camera }) {
   const { telemetry } = useAppState();
   const [state, stream, view] = useLiveView(conn, camera);
+  const [status, refresh] = useCameraStatus(camera.id);
   const [muted, setMuted] = useState(true);
   const figure = useRef(null);
   const text = statusText(state, camera);
@@ -132,7 +134,8 @@ function LiveSingle({ conn, camera }) {
       <button type="button" onClick=${fullScreen}>Full screen</button>
       <button type="button" onClick=${() => navigate('/')}>Leave</button>
     </div>
-    <${RemoteControls} conn=${conn} camera=${camera} telemetry=${telemetry[camera.id]} />`;
+    <${RemoteControls} conn=${conn} camera=${camera} telemetry=${telemetry[camera.id]} />
+    ${status && html`<${StreamSettings} device=${status} editable=${!camera.shared || camera.shared.role === 'admin'} onSaved=${refresh} />`}`;
 }
 
 // Why a command failed, in plain words.
@@ -249,6 +252,7 @@ function LiveGrid({ conn, cameras }) {
 
 function GridTile({ conn, camera }) {
   const [state, stream, view] = useLiveView(conn, camera);
+  const [status, refresh] = useCameraStatus(camera.id);
   return html`
     <figure class="live tile" data-camera-id=${camera.id} data-phase=${state.phase} data-session=${state.session || ''}>
       <${LiveVideo} stream=${stream} camera=${camera} muted=${true} />
