@@ -345,6 +345,51 @@ go_tool() {
 
 versitygw_binary() { go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$versitygw_version"; }
 
+# start_s3: a throwaway versitygw on a free port; sets s3_endpoint and the credentials.
+start_s3() {
+	local bin dir="$scratch/s3" port attempt pid
+	bin=$(versitygw_binary) || {
+		missing "versitygw (the S3 server of the recordings tests)" \
+			"go install github.com/versity/versitygw/cmd/versitygw@$versitygw_version failed (see above), or set SECURECAM_TEST_S3_ENDPOINT"
+		return 1
+	}
+	mkdir -p "$dir/data"
+	s3_access_key=securecam-test
+	s3_secret_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	for attempt in 1 2 3; do
+		port=$(free_port) || return 1
+		log "starting a throwaway versitygw on port $port"
+		ROOT_ACCESS_KEY_ID="$s3_access_key" ROOT_SECRET_ACCESS_KEY="$s3_secret_key" \
+			"$bin" --port "127.0.0.1:$port" --quiet posix "$dir/data" >"$dir/versitygw.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 1 100); do
+			if port_open "$port"; then
+				cleanup_steps+=("kill $pid 2>/dev/null")
+				s3_endpoint="http://127.0.0.1:$port"
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null || true
+		log "versitygw did not start on port $port (attempt $attempt):"
+		tail -n 5 "$dir/versitygw.log" >&2 || true
+	done
+	missing "a throwaway versitygw" "it failed to start; see $dir/versitygw.log above"
+	return 1
+}
+
+# s3_answers URL: something accepts connections at the host and port of URL.
+s3_answers() {
+	local hostport=${1#*://} port
+	hostport=${hostport%%/*}
+	port=${hostport##*:}
+	[[ "$port" == "$hostport" ]] && { [[ "$1" == https* ]] && port=443 || port=80; }
+	(exec 3<>"/dev/tcp/${hostport%:*}/$port") 2>/dev/null
+}
+
+s3_endpoint=""
+
 s3_how=""
 if [[ -n "${SECURECAM_TEST_S3_ENDPOINT:-}" ]] && ! throwaway_only; then
 	s3_endpoint="$SECURECAM_TEST_S3_ENDPOINT"

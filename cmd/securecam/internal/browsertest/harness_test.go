@@ -59,6 +59,18 @@ func startHub(t *testing.T, env map[string]string) *child.Process {
 	return childtest.Start(t, full)
 }
 
+// startHubAt is startHub on a free loopback address (SECURECAM_HTTP_ADDR, for a hub
+// that restarts on it), with its own data directory; it returns the hub and its
+// environment, for restartHub.
+func startHubAt(t *testing.T) (*child.Process, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	return childtest.StartAt(t, func(addr string) map[string]string {
+		return map[string]string{"SECURECAM_NODE_ID": "browsertest", "SECURECAM_LOG_LEVEL": "debug",
+			"SECURECAM_DATA_DIR": dir, "SECURECAM_HTTP_ADDR": addr}
+	})
+}
+
 // ---------------------------------------------------------------------------- browser
 
 // browser is one headless Chromium with a fake camera and microphone.

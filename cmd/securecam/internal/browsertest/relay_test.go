@@ -3,7 +3,6 @@ package browsertest
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -19,13 +18,7 @@ import (
 // play again.
 func TestRelayedCameraTwoViewers(t *testing.T) {
 	b := startBrowser(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_HTTP_ADDR": l.Addr().String()}
-	_ = l.Close()
-	h := startHub(t, env)
+	h, env := startHubAt(t)
 	signUp(t, h)
 	cam := b.profile(t, "camera")
 	cam.signIn(h.URL)

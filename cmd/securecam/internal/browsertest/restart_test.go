@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -26,13 +25,7 @@ const healTimeout = 15 * time.Second
 // connection, reconnect their sockets and resume the session.
 func TestLiveViewSurvivesHubRestart(t *testing.T) {
 	b := startBrowser(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_HTTP_ADDR": l.Addr().String()}
-	_ = l.Close()
-	h := startHub(t, env)
+	h, env := startHubAt(t)
 	cam := b.profile(t, "camera")
 	view := b.profile(t, "viewer")
 

@@ -3,7 +3,6 @@ package sim_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -32,13 +31,9 @@ func hostMedia() sim.Media {
 // startRelayHub starts a hub whose SECURECAM_NODE_URL (where relay.publish sends
 // cameras) is its own address.
 func startRelayHub(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	h := childtest.Start(t, map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr})
+	h, _ := childtest.StartAt(t, func(addr string) map[string]string {
+		return map[string]string{"SECURECAM_HTTP_ADDR": addr, "SECURECAM_NODE_URL": "http://" + addr}
+	})
 	return h.URL
 }
 

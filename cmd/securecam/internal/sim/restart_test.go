@@ -3,7 +3,6 @@ package sim_test
 import (
 	"context"
 	"database/sql"
-	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -217,13 +216,10 @@ func TestLiveViewSurvivesRollingRestart(t *testing.T) {
 // old enough to pass for an orphan); the video keeps coming, and both devices resume
 // the same session.
 func TestLiveViewSurvivesHubCrash(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"SECURECAM_DATA_DIR": t.TempDir(), "SECURECAM_HTTP_ADDR": l.Addr().String()}
-	_ = l.Close()
-	h := childtest.Start(t, env)
+	dir := t.TempDir()
+	h, env := childtest.StartAt(t, func(addr string) map[string]string {
+		return map[string]string{"SECURECAM_DATA_DIR": dir, "SECURECAM_HTTP_ADDR": addr}
+	})
 	// The devices' way to the hub: closed ("") while the test keeps them away.
 	var way atomic.Value
 	way.Store(h.URL)
