@@ -245,7 +245,7 @@ func TestRelayedElsewhereServedThere(t *testing.T) {
 		if ans.Session != sid || ans.From != f.camera.ID || decode[sdpMsg](t, ans).SDP != relayAnswer {
 			t.Fatalf("webrtc.answer session %q from %q: %s", ans.Session, ans.From, ans.Data)
 		}
-		if s := wantSession(t, st, sid, store.StreamConnecting, ""); s.MediaProvider != store.MediaRelay {
+		if s := waitStatus(t, st, sid, store.StreamConnecting); s.MediaProvider != store.MediaRelay {
 			t.Errorf("media_provider %q, want relay", s.MediaProvider)
 		}
 		return sid
@@ -379,7 +379,7 @@ func TestRelayedWokenCamera(t *testing.T) {
 	if ans := view.expect("webrtc.answer"); decode[sdpMsg](t, ans).SDP != relayAnswer {
 		t.Fatalf("webrtc.answer %s, want the relay's", ans.Data)
 	}
-	if s := wantSession(t, st, sid, store.StreamConnecting, ""); s.MediaProvider != store.MediaRelay {
+	if s := waitStatus(t, st, sid, store.StreamConnecting); s.MediaProvider != store.MediaRelay {
 		t.Errorf("media_provider %q, want relay", s.MediaProvider)
 	}
 	ra.leg(t, 0)
