@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -18,12 +19,13 @@ import (
 
 // faultyBus is a bus endpoint whose publishes can go wrong the ways a Redis outage
 // makes them: blind (nobody subscribed yet: 0 receivers) or lossy (a receiver was
-// counted, but the message died with its connection). resume says the bus came back.
+// counted, but the message died with its connection), or down (publishes and
+// broadcasts fail). resume says the bus came back.
 type faultyBus struct {
 	hub.Bus
-	blind, lossy atomic.Bool
-	mu           sync.Mutex
-	resumed      func(since time.Time)
+	blind, lossy, down atomic.Bool
+	mu                 sync.Mutex
+	resumed            func(since time.Time)
 }
 
 func (b *faultyBus) Start(recv func(string, []byte), resumed func(since time.Time)) error {
@@ -35,6 +37,8 @@ func (b *faultyBus) Start(recv func(string, []byte), resumed func(since time.Tim
 
 func (b *faultyBus) Publish(ctx context.Context, key string, msg []byte) (int, error) {
 	switch {
+	case b.down.Load():
+		return 0, errBusDown
 	case b.blind.Load():
 		return 0, nil
 	case b.lossy.Load():
@@ -42,6 +46,15 @@ func (b *faultyBus) Publish(ctx context.Context, key string, msg []byte) (int, e
 	}
 	return b.Bus.Publish(ctx, key, msg)
 }
+
+func (b *faultyBus) Broadcast(ctx context.Context, msg []byte) error {
+	if b.down.Load() {
+		return errBusDown
+	}
+	return b.Bus.Broadcast(ctx, msg)
+}
+
+var errBusDown = errors.New("faulty bus: down")
 
 func (b *faultyBus) resume(since time.Time) {
 	b.mu.Lock()

@@ -43,6 +43,10 @@ const (
 	nodeRelayLegDone = "signaling.relay_leg_done"
 )
 
+// errNotForwarded marks a message for another replica that the bus did not take: the
+// hub's failure, not the sender's.
+var errNotForwarded = errors.New("not forwarded to the replica of the relay leg")
+
 // remoteSubscribeWait bounds the wait for another replica's answer to a viewer's
 // offer.
 const remoteSubscribeWait = 10 * time.Second
@@ -196,9 +200,14 @@ type remoteLeg struct {
 	once sync.Once
 }
 
+// AddCandidate forwards the candidate to the leg's replica; it fails only with
+// errNotForwarded (the relay there logs a candidate it refuses).
 func (l *remoteLeg) AddCandidate(candidate string, sdpMid *string, sdpMLineIndex *uint16) error {
-	return l.s.broadcast(nodeRelayCandidate, relayNodeMsg{Ref: l.ref,
-		Candidate: &wire.Candidate{Candidate: candidate, SDPMid: sdpMid, SDPMLineIndex: sdpMLineIndex}})
+	if err := l.s.broadcast(nodeRelayCandidate, relayNodeMsg{Ref: l.ref,
+		Candidate: &wire.Candidate{Candidate: candidate, SDPMid: sdpMid, SDPMLineIndex: sdpMLineIndex}}); err != nil {
+		return fmt.Errorf("%w: %w", errNotForwarded, err)
+	}
+	return nil
 }
 
 func (l *remoteLeg) Done() <-chan struct{} { return l.done }

@@ -226,10 +226,16 @@ func (s *Service) relayCandidate(dev string, cand wire.Candidate, sess store.Str
 	if leg == nil {
 		return wire.Errorf(wire.CodeConflict, "no offer was answered in this session here")
 	}
-	if err := leg.AddCandidate(cand.Candidate, cand.SDPMid, cand.SDPMLineIndex); err != nil {
+	err := leg.AddCandidate(cand.Candidate, cand.SDPMid, cand.SDPMLineIndex)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNotForwarded):
+		s.log.Warn("forward a candidate to the relay", "session_id", sess.ID, "err", err)
+		return wire.Errorf(wire.CodeUnavailable, "could not reach the relay, retry")
+	default:
 		return wire.Errorf(wire.CodeBadRequest, "the relay refused the candidate")
 	}
-	return nil
 }
 
 // setLeg records the leg of a session, closing the one it replaces.

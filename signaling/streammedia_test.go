@@ -77,7 +77,13 @@ type fakeLeg struct {
 	once  sync.Once
 }
 
+// refusedCandidate is a candidate a fakeLeg refuses.
+const refusedCandidate = "candidate:9 1 udp 1 192.0.2.9 9 typ refused"
+
 func (l *fakeLeg) AddCandidate(c string, _ *string, _ *uint16) error {
+	if c == refusedCandidate {
+		return errors.New("refused candidate")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.cands = append(l.cands, c)
@@ -145,6 +151,9 @@ func TestRelayedSession(t *testing.T) {
 	if got := r.leg(t, 0).candidates(); len(got) != 1 || got[0] != cand {
 		t.Errorf("leg candidates %q, want the viewer's", got)
 	}
+	if code := errorCode(t, view.request("webrtc.candidate", sid, map[string]string{"candidate": refusedCandidate})); code != "bad_request" {
+		t.Errorf("a candidate the relay refuses: %s, want bad_request", code)
+	}
 	if code := errorCode(t, cam.request("webrtc.answer", sid, sdpMsg{testSDP})); code != "forbidden" {
 		t.Errorf("the camera's answer in a relayed session: %s, want forbidden", code)
 	}
@@ -200,15 +209,50 @@ func TestRelayedFallbackBusy(t *testing.T) {
 
 // relayReplicas starts two replicas on st and a shared bus, each with its relay and
 // its own WHIP URL (http://a.example, http://b.example).
-func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay) (a, b *node) {
+// relayReplicas starts replica a with relay ra on busA and replica b with relay rb on
+// busB, an endpoint of busA's network.
+func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay, busA, busB hub.Bus) (a, b *node) {
 	t.Helper()
-	net := hub.NewMemoryBus()
 	on := func(bus hub.Bus, r *fakeRelay, host string) *node {
 		return startNode(t, st, nodeOptions{bus: bus, config: func(c *signaling.Config) {
 			c.Relay, c.WHIPURL = r, "http://"+host+"/api/v1/whip"
 		}})
 	}
-	return on(net, ra, "a.example"), on(net.Peer(), rb, "b.example")
+	return on(busA, ra, "a.example"), on(busB, rb, "b.example")
+}
+
+// publishOnA makes f's camera, in live mode relay, publish on replica a's relay ra
+// (its publication's row names a's WHIP endpoint).
+func publishOnA(t *testing.T, st store.Store, f family, ra *fakeRelay) {
+	t.Helper()
+	setLiveMode(t, st, f.camera, store.LiveModeRelay)
+	id := "0190b6a0-0000-7000-8000-0000000000c1"
+	pub, sub := "http://a.example/api/v1/whip/"+id, "http://a.example/api/v1/whep/"+f.camera.ID
+	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
+		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
+	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
+		t.Fatal(err)
+	}
+	ra.publish(f.camera.ID)
+}
+
+// watchRelayed opens a relayed session of f's camera for view, through its offer and
+// the relay's answer, and returns its id.
+func watchRelayed(t *testing.T, st store.Store, f family, view *peer) string {
+	t.Helper()
+	sid := requestStream(t, view, f.camera).SessionID
+	if env := view.expect("stream.ready"); env.Session != sid || env.From != f.camera.ID {
+		t.Fatalf("stream.ready session %q from %q", env.Session, env.From)
+	}
+	view.send("webrtc.offer", "", sid, sdpMsg{testSDP})
+	ans := view.expect("webrtc.answer")
+	if ans.Session != sid || ans.From != f.camera.ID || decode[sdpMsg](t, ans).SDP != relayAnswer {
+		t.Fatalf("webrtc.answer session %q from %q: %s", ans.Session, ans.From, ans.Data)
+	}
+	if s := waitStatus(t, st, sid, store.StreamConnecting); s.MediaProvider != store.MediaRelay {
+		t.Errorf("media_provider %q, want relay", s.MediaProvider)
+	}
+	return sid
 }
 
 // TestRelayedElsewhereServedThere: a camera publishing on replica a's relay is
@@ -221,35 +265,13 @@ func relayReplicas(t *testing.T, st store.Store, ra, rb *fakeRelay) (a, b *node)
 func TestRelayedElsewhereServedThere(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
-	a, b := relayReplicas(t, st, ra, rb)
+	net := hub.NewMemoryBus()
+	a, b := relayReplicas(t, st, ra, rb, net, net.Peer())
 	f := newFamily(t, st)
-	setLiveMode(t, st, f.camera, store.LiveModeRelay)
-	id := "0190b6a0-0000-7000-8000-0000000000c1"
-	pub, sub := "http://a.example/api/v1/whip/"+id, "http://a.example/api/v1/whep/"+f.camera.ID
-	row := store.StreamSession{ID: id, OwnerUserID: f.acct.user.ID, CameraDeviceID: f.camera.ID, RequesterDeviceID: f.camera.ID,
-		Status: store.StreamLive, MediaProvider: store.MediaRelay, MediaSessionID: &id, PublishEndpoint: &pub, SubscribeEndpoint: &sub}
-	if err := st.CreateStreamSession(context.Background(), &row, 0); err != nil {
-		t.Fatal(err)
-	}
-	ra.publish(f.camera.ID)
+	publishOnA(t, st, f, ra)
 	cam, view := dial(t, a, f.camera), dial(t, b, f.viewer)
 
-	watch := func() string {
-		t.Helper()
-		sid := requestStream(t, view, f.camera).SessionID
-		if env := view.expect("stream.ready"); env.Session != sid || env.From != f.camera.ID {
-			t.Fatalf("stream.ready session %q from %q", env.Session, env.From)
-		}
-		view.send("webrtc.offer", "", sid, sdpMsg{testSDP})
-		ans := view.expect("webrtc.answer")
-		if ans.Session != sid || ans.From != f.camera.ID || decode[sdpMsg](t, ans).SDP != relayAnswer {
-			t.Fatalf("webrtc.answer session %q from %q: %s", ans.Session, ans.From, ans.Data)
-		}
-		if s := waitStatus(t, st, sid, store.StreamConnecting); s.MediaProvider != store.MediaRelay {
-			t.Errorf("media_provider %q, want relay", s.MediaProvider)
-		}
-		return sid
-	}
+	watch := func() string { return watchRelayed(t, st, f, view) }
 	sid := watch()
 	cand := "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
 	mustAck(t, view, "webrtc.candidate", sid, map[string]string{"candidate": cand})
@@ -259,7 +281,7 @@ func TestRelayedElsewhereServedThere(t *testing.T) {
 		return len(got) == 1 && got[0] == cand
 	})
 	mustAck(t, view, "stream.connected", sid, struct{}{})
-	wantSession(t, st, sid, store.StreamLive, "")
+	waitStatus(t, st, sid, store.StreamLive)
 	mustAck(t, view, "stream.end", sid, struct{}{})
 	select {
 	case <-leg.Done():
@@ -295,6 +317,36 @@ func TestRelayedElsewhereServedThere(t *testing.T) {
 	}
 	rb.mu.Unlock()
 	quiet(t, cam) // neither relay.publish nor stream.requested
+}
+
+// TestRelayedElsewhereBusDown: a viewer's candidate for a leg served by another
+// replica that the bus does not take is unavailable (the hub's failure: retry), not
+// bad_request; once the bus is back the candidate reaches the leg. A candidate the
+// relay there refuses is acked and dropped, as a lost message.
+func TestRelayedElsewhereBusDown(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	ra, rb := &fakeRelay{publishing: map[string]bool{}}, &fakeRelay{publishing: map[string]bool{}}
+	net := hub.NewMemoryBus()
+	busB := &faultyBus{Bus: net.Peer()}
+	_, b := relayReplicas(t, st, ra, rb, net, busB)
+	f := newFamily(t, st)
+	publishOnA(t, st, f, ra)
+	view := dial(t, b, f.viewer)
+	sid := watchRelayed(t, st, f, view)
+
+	cand := "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
+	busB.down.Store(true)
+	if code := errorCode(t, view.request("webrtc.candidate", sid, map[string]string{"candidate": cand})); code != "unavailable" {
+		t.Errorf("a candidate the bus did not take: %s, want unavailable", code)
+	}
+	busB.down.Store(false)
+	mustAck(t, view, "webrtc.candidate", sid, map[string]string{"candidate": refusedCandidate})
+	mustAck(t, view, "webrtc.candidate", sid, map[string]string{"candidate": cand})
+	leg := ra.leg(t, 0)
+	eventually(t, "the retried candidate on a's leg", func() bool {
+		got := leg.candidates()
+		return len(got) == 1 && got[0] == cand
+	})
 }
 
 // TestRelayedElsewhereGone: a publication recorded on another replica that no
