@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,6 +128,54 @@ func testCommandBatches(t *testing.T, s store.Store) {
 	for _, empty := range [][]string{nil, {"junk"}} {
 		if m, err := s.MarkCommandsDispatched(ctx, empty, at); err != nil || len(m) != 0 {
 			t.Errorf("MarkCommandsDispatched(%v) = %v, %v", empty, m, err)
+		}
+	}
+}
+
+// Batches of one kind run concurrently (PostgreSQL: signaling's pipelined group
+// commits) and may name the same commands in different orders; they must queue, not
+// deadlock. Two writers mark and complete the same open commands, one in each order.
+func testConcurrentCommandBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	const n, rounds = 40, 15
+	for range rounds {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = mkCommand(t, s, f.user.ID, f.viewer.ID, f.cam.ID, time.Minute).ID
+		}
+		reversed := slices.Clone(ids)
+		slices.Reverse(reversed)
+		completions := func(ids []string) []store.CommandCompletion {
+			cs := make([]store.CommandCompletion, len(ids))
+			for i, id := range ids {
+				cs[i] = store.CommandCompletion{ID: id, TargetDeviceID: f.cam.ID, Status: store.CommandAcknowledged}
+			}
+			return cs
+		}
+		errs := make(chan error, 4)
+		var wg sync.WaitGroup
+		for _, order := range [][]string{ids, reversed} {
+			wg.Go(func() {
+				_, err := s.MarkCommandsDispatched(ctx, order, time.Now())
+				errs <- err
+				_, err = s.CompleteCommands(ctx, completions(order), time.Now())
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent batches over the same commands: %v", err)
+			}
+		}
+		for _, id := range ids {
+			c, err := s.Command(ctx, id)
+			noErr(t, "Command", err)
+			if c.Status != store.CommandAcknowledged {
+				t.Fatalf("command %s is %s after both batches, want acknowledged", id, c.Status)
+			}
 		}
 	}
 }

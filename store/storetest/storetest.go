@@ -47,6 +47,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"CommandStateMachine", testCommandStateMachine},
 		{"ExpireCommands", testExpireCommands},
 		{"CommandBatches", testCommandBatches},
+		{"ConcurrentCommandBatches", testConcurrentCommandBatches},
 		{"DeliverableCommandsTo", testDeliverableCommandsTo},
 		{"CommandsChangedSince", testCommandsChangedSince},
 		{"SocketCredentials", testSocketCredentials},

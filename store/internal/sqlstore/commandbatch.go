@@ -85,6 +85,24 @@ func scanString(r Row) (string, error) {
 	return v, err
 }
 
+// lockCommands returns the head of a batch UPDATE of commands and a condition on the
+// rows it locked, for the ids of rows (column c_id); both empty when the engine needs
+// none. Batches run concurrently on PostgreSQL (signaling's
+// pipelined group commits), and two UPDATEs that lock an overlapping set of rows in
+// different orders deadlock: PostgreSQL finds it only after deadlock_timeout (1 s) and
+// aborts one, whose senders then wait that second. There the head is a CTE "locked"
+// that locks the open commands among the ids in id order first, so that batches queue
+// instead. An engine with one writer (SQLite) has no row locks to order.
+func (s *Store) lockCommands(rows string) (head, locked string) {
+	if s.d.LockKeySQL == "" {
+		return "", ""
+	}
+	return `WITH locked AS (SELECT id FROM commands
+		WHERE id IN (SELECT v.c_id FROM ` + rows + `) AND ` + openStatus + `
+		ORDER BY id FOR UPDATE)
+	`, `id IN (SELECT id FROM locked)`
+}
+
 // MarkCommandsDispatched implements store.Store.
 func (s *Store) MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]store.Command, error) {
 	const op = "mark commands dispatched"
@@ -105,9 +123,14 @@ func (s *Store) MarkCommandsDispatched(ctx context.Context, ids []string, at tim
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	cs, err := collect(ctx, s.db.Write(), `UPDATE commands
+	from := s.d.JSONRows(`$1`, `c_id uuid`)
+	head, cond := s.lockCommands(from)
+	if cond == "" {
+		cond = `id IN (SELECT v.c_id FROM ` + from + `)`
+	}
+	cs, err := collect(ctx, s.db.Write(), head+`UPDATE commands
 		SET status = $2, retry_count = COALESCE(retry_count, 0) + 1, last_dispatched_at = $3, updated_at = $3
-		WHERE id IN (SELECT v.c_id FROM `+s.d.JSONRows(`$1`, `c_id uuid`)+`) AND `+openStatus+`
+		WHERE `+cond+` AND `+openStatus+`
 		RETURNING `+commandCols, []any{string(arg), store.CommandDispatched, s.t(at)}, scanCommand)
 	if err != nil {
 		return nil, s.mapErr(op, err)
@@ -164,10 +187,15 @@ func (s *Store) CompleteCommands(ctx context.Context, cs []store.CommandCompleti
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	done, err := collect(ctx, s.db.Write(), `UPDATE commands
+	head, locked := s.lockCommands(s.d.JSONRows(`$1`, `c_id uuid`))
+	if locked != "" {
+		locked = " AND " + locked
+	}
+	done, err := collect(ctx, s.db.Write(), head+`UPDATE commands
 		SET status = v.c_status, error = v.c_error, acknowledged_at = v.c_acknowledged_at, updated_at = $2
 		FROM `+s.d.JSONRows(`$1`, `c_id uuid`, `c_target uuid`, `c_status text`, `c_error text`, `c_acknowledged_at timestamptz`)+`
 		WHERE id = v.c_id AND target_device_id = v.c_target AND `+openStatus+`
+`+locked+`
 		RETURNING `+commandCols, []any{string(arg), s.t(at)}, scanCommand)
 	if err != nil {
 		return nil, s.mapErr(op, err)
