@@ -21,7 +21,7 @@ type Client struct {
 	connID string // UUID v7: orders connections of a device in time
 	conn   *websocket.Conn
 	out    *corkedConn // conn's write side, for write to cork; nil when not hijacked by the hub
-	idle   idleWait // parks the read goroutine between messages
+	idle   idleWait    // parks the read goroutine between messages
 	q      *sendq.Queue
 	done   chan struct{} // closed when the connection's teardown finished
 
