@@ -96,6 +96,7 @@ type fleet struct {
 	links      []*link
 	epoch      time.Time // timestamps count from here
 	roundTrips bool      // commands: completions are round trips, reported apart from delivery
+	pids       []int     // the processes serving the fleet, whose CPU time a phase counts
 	wg         sync.WaitGroup
 }
 
@@ -194,6 +195,7 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 		l.received.Store(0)
 		l.errors.Store(0)
 	}
+	cpu0, cpuErr := f.cpuTime()
 	pctx, cancel := context.WithTimeout(ctx, ph.duration)
 	defer cancel()
 	start := time.Now()
@@ -279,6 +281,13 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
+	cpu1, err := f.cpuTime()
+	if cpuErr == nil && err == nil {
+		s, _ := total()
+		if s > 0 {
+			res.CPUPerMsgMicros = float64((cpu1 - cpu0).Nanoseconds()) / 1e3 / float64(s)
+		}
+	}
 	var cs []completion
 	var sent int64
 	for _, l := range f.links {
@@ -291,6 +300,19 @@ func (f *fleet) run(ctx context.Context, r *runner, label string, ph phase) Resu
 	}
 	sp.tally(&res, sent, cs, f.roundTrips)
 	return res
+}
+
+// cpuTime sums the CPU time of the fleet's server processes (0 without any).
+func (f *fleet) cpuTime() (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range f.pids {
+		d, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
 }
 
 // routePhases are the loads route, raw and cluster measure.
@@ -321,7 +343,7 @@ func (r *runner) hubFleet(ctx context.Context, viewerHub, cameraHub *server, pai
 	if err := r.linkAll(ctx, user, cams, viewers); err != nil {
 		return nil, err
 	}
-	f := &fleet{links: make([]*link, pairs), epoch: r.start}
+	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(viewerHub, cameraHub)}
 	err = r.parallel(ctx, "open live-view sessions", pairs, func(ctx context.Context, i int) error {
 		cam, err := r.dial.dialHub(ctx, cameraHub.url, cams[i].Token)
 		if err != nil {
@@ -354,6 +376,18 @@ func (r *runner) hubFleet(ctx context.Context, viewerHub, cameraHub *server, pai
 		return nil, err
 	}
 	return f, nil
+}
+
+// serverPids returns the distinct process ids of servers (none for a hub given by
+// address).
+func serverPids(servers ...*server) []int {
+	var pids []int
+	for _, s := range servers {
+		if s.pid != 0 && !slices.Contains(pids, s.pid) {
+			pids = append(pids, s.pid)
+		}
+	}
+	return pids
 }
 
 // openSession takes a live-view session from stream.request to live, the way a
@@ -394,7 +428,7 @@ func openSession(ctx context.Context, viewer, cam *websocket.Conn, cameraID stri
 
 // rawFleet sets up Pairs socket pairs on the bare relay.
 func (r *runner) rawFleet(ctx context.Context, s *server, pairs int) (*fleet, error) {
-	f := &fleet{links: make([]*link, pairs), epoch: r.start}
+	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(s)}
 	placeholder := strings.Repeat("0", 36) // a session id's length
 	err := r.parallel(ctx, "connect raw pairs", pairs, func(ctx context.Context, i int) error {
 		a, b := "v"+strconv.Itoa(i), "c"+strconv.Itoa(i)
@@ -510,6 +544,7 @@ func medianResult(rs []Result) Result {
 	m.P90 = median(func(r Result) float64 { return r.P90 })
 	m.P99 = median(func(r Result) float64 { return r.P99 })
 	m.Max = median(func(r Result) float64 { return r.Max })
+	m.CPUPerMsgMicros = median(func(r Result) float64 { return r.CPUPerMsgMicros })
 	return m
 }
 
@@ -525,6 +560,9 @@ func compare(rs, raw []Result) {
 			}
 			if b.P99 > 0 {
 				rs[i].P99VsRaw = rs[i].P99 / b.P99
+			}
+			if b.CPUPerMsgMicros > 0 {
+				rs[i].CPUVsRaw = rs[i].CPUPerMsgMicros / b.CPUPerMsgMicros
 			}
 		}
 	}
@@ -544,6 +582,8 @@ var routeColumns = []column{
 	colInt("errors", func(r Result) int64 { return r.Errors }),
 	colRatio("msg/s vs raw", func(r Result) float64 { return r.PerSecVsRaw }),
 	colRatio("p99 vs raw", func(r Result) float64 { return r.P99VsRaw }),
+	{"CPU/msg", func(r Result) string { return fmt.Sprintf("%.1f µs", r.CPUPerMsgMicros) }},
+	colRatio("CPU vs raw", func(r Result) float64 { return r.CPUVsRaw }),
 }
 
 // routeTitle heads the tables of route, raw and cluster.
