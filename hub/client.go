@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ type Client struct {
 	id     Identity
 	connID string // UUID v7: orders connections of a device in time
 	conn   *websocket.Conn
-	out    *corkedConn // conn's write side, for write to cork; nil when not hijacked by the hub
+	out    *corkedConn // conn's write side, for write to cork and time out
 	idle   idleWait    // parks the read goroutine between messages
 	q      *sendq.Queue
 	done   chan struct{} // closed when the connection's teardown finished
@@ -177,18 +178,16 @@ func (c *Client) closedBy() websocket.StatusCode {
 }
 
 // write sends one message; the writer goroutine of the queue calls it. With more, the
-// frame may be kept back to go out with the next one (see corkedConn).
+// frame may be kept back to go out with the next one (see corkedConn), whose write
+// deadline bounds the write. A write that ran out of time drops the socket.
 func (c *Client) write(b []byte, more bool) error {
-	if c.out != nil {
-		c.out.corked.Store(more)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		if c.out != nil {
-			// The writer stops here: send what it kept back, with any close frame
-			// written meanwhile (a close without drain makes this write fail).
-			_ = c.out.uncork(c.hub.cfg.WriteTimeout)
+	c.out.corked.Store(more)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		// The writer stops here: send what it kept back, with any close frame written
+		// meanwhile (a close without drain makes this write fail).
+		_ = c.out.uncork()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = c.conn.CloseNow()
 		}
 		return fmt.Errorf("write: %w", err)
 	}

@@ -16,9 +16,14 @@ const maxCorked = 64 << 10
 // flush of the writer's last message: a burst of queued messages costs one write
 // system call instead of one per message. Frames other goroutines write meanwhile
 // (pongs, pings, a close) join the same write, right after the batch.
+//
+// Every write to the connection gets a deadline of timeout from its start: the
+// socket's writer passes the library no context of its own (a context with a timeout
+// per message costs a timer and a registration with the library per message).
 type corkedConn struct {
 	net.Conn
-	corked atomic.Bool
+	timeout time.Duration
+	corked  atomic.Bool
 
 	mu      sync.Mutex // guards pending; the library serializes frames, this only the buffer
 	pending []byte     // kept-back bytes; nil when empty, so an idle socket holds none
@@ -33,18 +38,26 @@ func (c *corkedConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if len(c.pending) == 0 {
-		return c.Conn.Write(p)
+		return c.write(p)
 	}
 	buf := append(c.pending, p...)
 	c.pending = nil
-	n, err := c.Conn.Write(buf)
+	n, err := c.write(buf)
 	return max(0, n-(len(buf)-len(p))), err
 }
 
-// uncork stops keeping bytes back and sends those kept, within timeout. The writer
-// calls it when a write failed: the batch ends there, and what others wrote meanwhile
-// (a close frame the failure followed) must still go out.
-func (c *corkedConn) uncork(timeout time.Duration) error {
+// write writes b to the connection within the timeout; c.mu is held.
+func (c *corkedConn) write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// uncork stops keeping bytes back and sends those kept. The writer calls it when a
+// write failed: the batch ends there, and what others wrote meanwhile (a close frame
+// the failure followed) must still go out.
+func (c *corkedConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked.Store(false)
@@ -53,8 +66,6 @@ func (c *corkedConn) uncork(timeout time.Duration) error {
 	}
 	buf := c.pending
 	c.pending = nil
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(timeout))
-	defer func() { _ = c.Conn.SetWriteDeadline(time.Time{}) }()
-	_, err := c.Conn.Write(buf)
+	_, err := c.write(buf)
 	return err
 }

@@ -84,7 +84,7 @@ func TestUncorkSendsWhatWasKeptBack(t *testing.T) {
 	if _, err := c.Write([]byte("close frame")); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if err := c.uncork(time.Second); err != nil {
+	if err := c.uncork(); err != nil {
 		t.Fatalf("uncork: %v", err)
 	}
 	if len(under.writes) != 1 || string(under.writes[0]) != "close frame" {

@@ -433,6 +433,25 @@ func TestSlowClientOverflowCloses4008(t *testing.T) {
 	th.hook.waitDisconnect(t, "d1")
 }
 
+// TestWriteTimeoutDropsStalledReader: a write that cannot finish within WriteTimeout
+// (the peer stopped reading) drops the socket, long before the heartbeat would.
+func TestWriteTimeoutDropsStalledReader(t *testing.T) {
+	t.Parallel()
+	th := newHub(t, hub.Config{SendQueueSize: 1 << 20, SendQueueBytes: 1 << 30, WriteTimeout: 100 * time.Millisecond})
+	dial(t, th, "d1")
+	// The client does not read: the socket buffers fill and a write blocks. The queue
+	// is large enough never to overflow first.
+	big := hub.Envelope{Type: "blob", Data: json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)}
+	for i := 0; i < 1000; i++ {
+		if err := th.Send(bg(t), "d1", big); err != nil {
+			break // the writer failed: the queue refuses
+		}
+	}
+	if d := th.hook.waitDisconnect(t, "d1"); d.clean {
+		t.Fatal("write timeout reported clean")
+	}
+}
+
 func TestHeartbeatTimeoutDropsSilentConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Default heartbeats: a ping after 25 s of silence, dropped after 60 s, checked

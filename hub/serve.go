@@ -148,7 +148,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	w.c.idle.set(conn, br, n)
-	w.c.out = &corkedConn{Conn: conn}
+	w.c.out = &corkedConn{Conn: conn, timeout: w.c.hub.cfg.WriteTimeout}
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.c.out, connWriteBuffer)), nil
 }
 
@@ -214,6 +214,11 @@ func (h *Hub) serveConn(c *Client) {
 	h.metrics.connections.Inc()
 	defer h.metrics.connections.Dec()
 
+	// The connection's reads take no context (the library would register with it on
+	// every read): the connection's end closes the socket instead, which ends a read.
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.CloseNow() })
+	defer stop()
+
 	registered := h.connect(ctx, c)
 	var err error
 	if registered {
@@ -230,7 +235,7 @@ func (h *Hub) readLoop(ctx context.Context, c *Client) error {
 	defer fl.wait()
 	for {
 		c.waitReadable()
-		typ, b, err := c.conn.Read(ctx)
+		typ, b, err := c.conn.Read(context.Background()) // see serveConn
 		if err != nil {
 			return err
 		}
