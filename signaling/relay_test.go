@@ -1,6 +1,8 @@
 package signaling_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/securecam/securecam/signaling"
@@ -43,4 +45,44 @@ func TestCandidateRelayAfterClose(t *testing.T) {
 	}
 	quiet(t, cam)
 	quiet(t, view)
+}
+
+// A candidate is relayed with its data as encoding/json writes the candidate: data in
+// that form as it arrived (the hub does not decode and encode it again), any other form
+// (member order, unknown members, escapes, case of names) normalized; an invalid one is
+// refused either way.
+func TestCandidateDataRelayedInOneForm(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	n := startNode(t, st, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := requestStream(t, view, f.camera).SessionID
+	cam.expect("stream.requested")
+	mustAck(t, cam, "stream.accept", sid, struct{}{})
+	view.expect("stream.ready")
+	mustAck(t, view, "webrtc.offer", sid, sdpMsg{testSDP})
+	cam.expect("webrtc.offer")
+
+	const line = "candidate:1 1 udp 1 127.0.0.1 9 typ host"
+	for _, c := range []struct{ in, out string }{
+		{`{"candidate":"` + line + `","sdp_mid":"0","sdp_mline_index":0}`, `{"candidate":"` + line + `","sdp_mid":"0","sdp_mline_index":0}`},
+		{`{"candidate":""}`, `{"candidate":""}`},
+		{`{"sdp_mline_index":1,"Candidate":"` + line + `","extra":[1],"SDP_MID":"v"}`, `{"candidate":"` + line + `","sdp_mid":"v","sdp_mline_index":1}`},
+		{`{"candidate":"candidate:\u0078"}`, `{"candidate":"candidate:x"}`},
+	} {
+		mustAck(t, view, "webrtc.candidate", sid, json.RawMessage(c.in))
+		if got := cam.expect("webrtc.candidate"); string(got.Data) != c.out {
+			t.Errorf("%s relayed as %s, want %s", c.in, got.Data, c.out)
+		}
+	}
+	for _, in := range []string{
+		`{"candidate":"x"}`,
+		`{"candidate":"candidate:x","sdp_mid":"` + strings.Repeat("m", 65) + `"}`,
+		`{"candidate":"candidate:x","sdp_mline_index":65536}`,
+	} {
+		if code := errorCode(t, view.request("webrtc.candidate", sid, json.RawMessage(in))); code != wire.CodeBadRequest {
+			t.Errorf("%s: code %q, want bad_request", in, code)
+		}
+	}
+	quiet(t, cam)
 }

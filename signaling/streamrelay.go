@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/securecam/securecam/hub"
@@ -9,9 +10,9 @@ import (
 	"github.com/securecam/securecam/store"
 )
 
-// relay forwards a party's message to the other party, stamped with from.
-func (s *Service) relay(ctx context.Context, sess store.StreamSession, dev, typ string, data any) error {
-	err := s.router.Send(ctx, other(sess, dev), hub.Envelope{Type: typ, Session: sess.ID, From: dev, Data: marshal(data)})
+// relay forwards a party's message with data to the other party, stamped with from.
+func (s *Service) relay(ctx context.Context, sess store.StreamSession, dev, typ string, data json.RawMessage) error {
+	err := s.router.Send(ctx, other(sess, dev), hub.Envelope{Type: typ, Session: sess.ID, From: dev, Data: data})
 	switch {
 	case err == nil:
 		return nil
@@ -46,7 +47,7 @@ func (s *Service) webrtcDescription(sender string) sessionHandler {
 		if sess.MediaProvider == store.MediaRelay {
 			return nil, s.relayOffer(ctx, dev, d, sess)
 		}
-		if err := s.relay(ctx, sess, dev, env.Type, d); err != nil {
+		if err := s.relay(ctx, sess, dev, env.Type, marshal(d)); err != nil {
 			return nil, err
 		}
 		if sender == store.RoleViewer && sess.Status == store.StreamAccepted {
@@ -65,7 +66,22 @@ func (s *Service) markConnecting(id string) {
 	s.writeBehind(store.StreamTransition{ID: id, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: s.cfg.Now().UTC()})
 }
 
+// webrtcCandidate relays a candidate to the other party, or applies a viewer's to its
+// relay leg. Data in the form the hub itself writes (wire.CanonicalCandidate: what the
+// parties' libraries send) is relayed as it arrived: decoding and encoding it again
+// would give the same bytes.
 func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
+	if sess.MediaProvider != store.MediaRelay {
+		if ok, err := wire.CanonicalCandidate(env.Data); ok {
+			if err == nil {
+				err = in(sess, negotiating, env.Type)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.relay(ctx, sess, dev, env.Type, env.Data)
+		}
+	}
 	var cand wire.Candidate
 	if err := wire.DecodeData(env.Data, &cand); err != nil {
 		return nil, err
@@ -79,7 +95,7 @@ func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envel
 	if sess.MediaProvider == store.MediaRelay {
 		return nil, s.relayCandidate(dev, cand, sess)
 	}
-	return nil, s.relay(ctx, sess, dev, env.Type, cand)
+	return nil, s.relay(ctx, sess, dev, env.Type, marshal(cand))
 }
 
 // streamConnected makes a session live, behind the relay: the party is answered at

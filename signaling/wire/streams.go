@@ -66,20 +66,6 @@ type Candidate struct {
 	SDPMLineIndex *uint16 `json:"sdp_mline_index,omitempty"`
 }
 
-// Validate checks the candidate's sizes. The hub does not parse candidates: the peers do.
-func (c Candidate) Validate() error {
-	if len(c.Candidate) > MaxCandidateBytes {
-		return Errorf(CodeBadRequest, "candidate is longer than %d bytes", MaxCandidateBytes)
-	}
-	if c.Candidate != "" && !strings.HasPrefix(c.Candidate, "candidate:") {
-		return Errorf(CodeBadRequest, `candidate must be an SDP "candidate:" attribute or ""`)
-	}
-	if c.SDPMid != nil && len(*c.SDPMid) > 64 {
-		return Errorf(CodeBadRequest, "sdp_mid is longer than 64 bytes")
-	}
-	return nil
-}
-
 // StreamReason is the data of stream.accept, stream.decline, stream.end and
 // stream.ended.
 type StreamReason struct {
