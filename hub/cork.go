@@ -25,8 +25,32 @@ type corkedConn struct {
 	timeout time.Duration
 	corked  atomic.Bool
 
-	mu      sync.Mutex // guards pending; the library serializes frames, this only the buffer
-	pending []byte     // kept-back bytes; nil when empty, so an idle socket holds none
+	mu      sync.Mutex // guards pending and buf; the library serializes frames, this only the buffer
+	pending []byte     // kept-back bytes, in *buf; nil when empty, so an idle socket holds none
+	buf     *[]byte    // the pooled buffer of pending; nil with it
+}
+
+// corkBuffers are the buffers of kept-back bytes, shared by the sockets: a socket
+// holds one only while it keeps bytes back.
+var corkBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 8<<10)
+	return &b
+}}
+
+// keep appends p to the kept-back bytes; c.mu is held.
+func (c *corkedConn) keep(p []byte) {
+	if c.buf == nil {
+		c.buf = corkBuffers.Get().(*[]byte)
+		c.pending = (*c.buf)[:0]
+	}
+	c.pending = append(c.pending, p...)
+}
+
+// release returns the buffer of the kept-back bytes, which were written; c.mu is held.
+func (c *corkedConn) release() {
+	*c.buf = c.pending[:0]
+	corkBuffers.Put(c.buf)
+	c.buf, c.pending = nil, nil
 }
 
 // Write implements io.Writer for the library's write buffer.
@@ -34,16 +58,17 @@ func (c *corkedConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked.Load() && len(c.pending)+len(p) <= maxCorked {
-		c.pending = append(c.pending, p...)
+		c.keep(p)
 		return len(p), nil
 	}
 	if len(c.pending) == 0 {
 		return c.write(p)
 	}
-	buf := append(c.pending, p...)
-	c.pending = nil
-	n, err := c.write(buf)
-	return max(0, n-(len(buf)-len(p))), err
+	c.keep(p)
+	n, err := c.write(c.pending)
+	kept := len(c.pending) - len(p)
+	c.release()
+	return max(0, n-kept), err
 }
 
 // write writes b to the connection within the timeout; c.mu is held.
@@ -64,8 +89,7 @@ func (c *corkedConn) uncork() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	buf := c.pending
-	c.pending = nil
-	_, err := c.write(buf)
+	_, err := c.write(c.pending)
+	c.release()
 	return err
 }

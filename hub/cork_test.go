@@ -94,3 +94,25 @@ func TestUncorkSendsWhatWasKeptBack(t *testing.T) {
 		t.Fatal("still corked after uncork")
 	}
 }
+
+// discardConn takes every write.
+type discardConn struct{ net.Conn }
+
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
+
+// BenchmarkCorkedConnBatch: a writer's batch of 8 messages of a route load (one
+// write to the network).
+func BenchmarkCorkedConnBatch(b *testing.B) {
+	c := &corkedConn{Conn: discardConn{}}
+	frame := bytes.Repeat([]byte("x"), 260)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.corked.Store(true)
+		for range 7 {
+			_, _ = c.Write(frame)
+		}
+		c.corked.Store(false)
+		_, _ = c.Write(frame)
+	}
+}
