@@ -82,3 +82,33 @@ func TestCanonicalCandidate(t *testing.T) {
 		t.Errorf(`{"candidate":"x"}: %v, %v; want canonical and invalid`, ok, err)
 	}
 }
+
+// benchCandidate is the data of a 256-byte webrtc.candidate of `securecam bench route`.
+var benchCandidate = []byte(`{"candidate":"candidate:1 17 ` + strings.Repeat("x", 180) + `"}`)
+
+// BenchmarkCandidateDecodeEncode: the relay's path for data in any other form.
+func BenchmarkCandidateDecodeEncode(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		var c wire.Candidate
+		if err := wire.DecodeData(benchCandidate, &c); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCanonicalCandidate: the relay's path for data in the form it writes.
+func BenchmarkCanonicalCandidate(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := wire.CanonicalCandidate(benchCandidate); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
