@@ -19,8 +19,12 @@ const relayCacheTTL = time.Second
 // offer, answer, trickled ICE candidates — a dozen or more per setup, the bulk of
 // live-view signaling — and stream.connected cost no store read. A session is kept
 // when it is accepted here and when a change of it is written here, or when a
-// message of it missed the cache. Only sessions in a negotiating status are kept; the parties
-// of a session never change, so the party check stays exact.
+// message of it missed the cache. Only sessions in a negotiating status are kept for
+// those; the parties of a session never change, so the party check stays exact. A
+// session requested here is kept too, for the camera's answer to it (stream.accept
+// or stream.decline: compare-and-sets, exact whatever the cache says); the
+// negotiation reads a session the cache has as requested from the store (it may
+// have been accepted on another replica).
 type relayCache struct {
 	mu      sync.Mutex
 	gen     uint64 // counts forgets: a read that overlapped one is not kept
@@ -55,10 +59,10 @@ func (c *relayCache) generation() uint64 {
 	return c.gen
 }
 
-// put keeps a session read at now in a negotiating status, unless a forget happened
-// since get returned gen.
+// put keeps a session read at now in a negotiating status or requested, unless a
+// forget happened since get returned gen.
 func (c *relayCache) put(sess store.StreamSession, gen uint64, now time.Time) {
-	if !slices.Contains(negotiating, sess.Status) {
+	if sess.Status != store.StreamRequested && !slices.Contains(negotiating, sess.Status) {
 		return
 	}
 	c.mu.Lock()
@@ -87,11 +91,23 @@ func (c *relayCache) sweep(now time.Time) {
 	}
 }
 
-// relaySession is partySession through the relay cache.
+// relaySession is partySession through the relay cache, for the negotiation.
 func (s *Service) relaySession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	return s.cachedSession(ctx, dev, id, negotiating)
+}
+
+// answerSession is partySession through the relay cache, for the camera's answer to
+// a request.
+func (s *Service) answerSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	return s.cachedSession(ctx, dev, id, []string{store.StreamRequested})
+}
+
+// cachedSession is partySession through the relay cache, which it trusts for a
+// session in one of statuses.
+func (s *Service) cachedSession(ctx context.Context, dev, id string, statuses []string) (store.StreamSession, error) {
 	now := s.cfg.Now()
 	sess, gen, ok := s.relays.get(id, now)
-	if ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
+	if ok && slices.Contains(statuses, sess.Status) && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
 		return sess, nil
 	}
 	sess, err := s.partySession(ctx, dev, id)

@@ -29,12 +29,20 @@ func TestRelayCache(t *testing.T) {
 		}, false},
 		{"not negotiating: not kept", func(c *relayCache) bool {
 			_, gen, _ := c.get("s1", t0)
+			waking := live
+			waking.Status = store.StreamWaking
+			c.put(waking, gen, t0)
+			_, _, ok := c.get("s1", t0)
+			return ok
+		}, false},
+		{"requested: kept, for the camera's answer", func(c *relayCache) bool {
+			_, gen, _ := c.get("s1", t0)
 			requested := live
 			requested.Status = store.StreamRequested
 			c.put(requested, gen, t0)
 			_, _, ok := c.get("s1", t0)
 			return ok
-		}, false},
+		}, true},
 		{"forgotten when closed", func(c *relayCache) bool {
 			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)

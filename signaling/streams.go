@@ -95,8 +95,9 @@ var (
 
 func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle(wire.TypeStreamRequest, s.handleStreamRequest)
-	h.Handle(wire.TypeStreamAccept, s.onSession(s.streamAccept))
-	h.Handle(wire.TypeStreamDecline, s.onSession(s.streamDecline))
+	// The camera's answer reads a session requested on this replica from the relay cache.
+	h.Handle(wire.TypeStreamAccept, s.withSession(s.answerSession, s.streamAccept))
+	h.Handle(wire.TypeStreamDecline, s.withSession(s.answerSession, s.streamDecline))
 	// The negotiation reads its session from the relay cache: no store read per message.
 	h.Handle(wire.TypeOffer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleViewer)))
 	h.Handle(wire.TypeAnswer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleCamera)))
