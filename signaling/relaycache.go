@@ -17,7 +17,7 @@ const relayCacheTTL = time.Second
 
 // relayCache remembers the sessions that a negotiation is relayed in, so that its
 // offer, answer, trickled ICE candidates — a dozen or more per setup, the bulk of
-// live-view signaling — and stream.connected cost no store read. A session is kept
+// live-view signaling — stream.connected and stream.end cost no store read. A session is kept
 // when it is accepted here and when a change of it is written here, or when a
 // message of it missed the cache. Only sessions in a negotiating status are kept for
 // those; the parties of a session never change, so the party check stays exact. A
@@ -100,6 +100,12 @@ func (s *Service) relaySession(ctx context.Context, dev, id string) (store.Strea
 // a request.
 func (s *Service) answerSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
 	return s.cachedSession(ctx, dev, id, []string{store.StreamRequested})
+}
+
+// endSession is partySession through the relay cache, for stream.end: finish closes
+// the session with a compare-and-set, which corrects a status the cache has stale.
+func (s *Service) endSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	return s.cachedSession(ctx, dev, id, store.OpenStreamStatuses)
 }
 
 // cachedSession is partySession through the relay cache, which it trusts for a

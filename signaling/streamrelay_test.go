@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -127,6 +128,10 @@ func waitStatus(t *testing.T, st store.Store, id, status string) store.StreamSes
 	}
 }
 
+// relayCacheTTL is signaling's relayCacheTTL: how long a session is served from its
+// relay cache.
+const relayCacheTTL = time.Second
+
 var testCandidate = map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", "sdp_mid": "0", "sdp_mline_index": 0}
 
 // The move to connecting at the first offer is written behind the relay: while the
@@ -206,7 +211,8 @@ func equal(a, b []string) bool {
 func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	gate := newConnectingGate(st)
-	n := startNode(t, gate, nodeOptions{})
+	clock := storetest.NewClock()
+	n := startNode(t, gate, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 	sid := acceptedSession(t, cam, view, f.camera)
@@ -215,6 +221,7 @@ func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	mustAck(t, view, "stream.connected", sid, struct{}{}) // queued behind connecting
 
 	gate.watchReads(sid)
+	clock.Advance(2 * relayCacheTTL) // the end reads its session from the store
 	view.send("stream.end", "end-1", sid, struct{}{})
 	select {
 	case <-gate.reads: // the end read the session: accepted, both changes still queued
@@ -397,4 +404,22 @@ func TestOfferRelayedOnTheRequestingReplica(t *testing.T) {
 	sid := acceptedSession(t, cam, view, f.camera)
 	mustAck(t, view, "webrtc.offer", sid, sdpMsg{testSDP})
 	cam.expect("webrtc.offer")
+}
+
+// stream.end of a session that got live on this replica reads no session from the
+// store, and still closes it as it is stored: ended, since it was live.
+func TestEndReadsNoSession(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	rc := &readCounter{Store: st}
+	n := startNode(t, rc, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := liveSession(t, st, cam, view, f.camera)
+	before := rc.reads.Load()
+	mustAck(t, view, "stream.end", sid, struct{}{})
+	wantEnded(t, cam, sid, signalingHangup)
+	if got := rc.reads.Load() - before; got != 0 {
+		t.Fatalf("%d reads of a session for its stream.end, want 0", got)
+	}
+	wantSession(t, st, sid, store.StreamEnded, signalingHangup)
 }

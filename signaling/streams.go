@@ -103,7 +103,8 @@ func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle(wire.TypeAnswer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleCamera)))
 	h.Handle(wire.TypeCandidate, s.withSession(s.relaySession, s.webrtcCandidate))
 	h.Handle(wire.TypeStreamConnected, s.withSession(s.relaySession, s.streamConnected))
-	h.Handle(wire.TypeStreamEnd, s.onSession(s.streamEnd))
+	// So does stream.end: closing is a compare-and-set that corrects a stale status.
+	h.Handle(wire.TypeStreamEnd, s.withSession(s.endSession, s.streamEnd))
 	h.Handle(wire.TypeStreamResume, s.handleStreamResume)
 }
 
@@ -145,13 +146,9 @@ func reasonOf(env hub.Envelope) (wire.StreamReason, error) {
 	return r, r.Validate()
 }
 
-// onSession loads the session a message names, checks that the sender is one of its
-// parties and answers with what fn returns.
-func (s *Service) onSession(fn sessionHandler) hub.HandlerFunc {
-	return s.withSession(s.partySession, fn)
-}
-
-// withSession is onSession with the session loaded by load.
+// withSession loads the session a message names with load, which checks that the
+// sender is one of its parties (partySession, or it through the relay cache), and
+// answers with what fn returns.
 func (s *Service) withSession(load func(ctx context.Context, dev, id string) (store.StreamSession, error), fn sessionHandler) hub.HandlerFunc {
 	return func(ctx context.Context, c *hub.Client, env hub.Envelope) {
 		dev := c.Identity().DeviceID
