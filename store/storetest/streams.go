@@ -302,6 +302,39 @@ func testStreamWriteBatch(t *testing.T, s store.Store) {
 	if len(open2) != 2 {
 		t.Errorf("f.cam has %d open sessions after the batch, want 2", len(open2))
 	}
+
+	// Concurrent batches, each creating for two cameras in either order, neither
+	// exceed a limit nor deadlock.
+	camA, camB := mkDevice(t, s, f.user.ID, store.RoleCamera), mkDevice(t, s, f.user.ID, store.RoleCamera)
+	var created [2]atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			cams := []store.Device{camA, camB}
+			if i%2 == 1 {
+				cams[0], cams[1] = camB, camA
+			}
+			got, err := s.WriteStreams(ctx, []store.StreamWrite{{Create: mk(cams[0]), MaxOpen: 3}, {Create: mk(cams[1]), MaxOpen: 3}})
+			if err != nil {
+				t.Errorf("concurrent batch: %v", err)
+				return
+			}
+			for j, r := range got {
+				switch {
+				case r.Applied && cams[j].ID == camA.ID:
+					created[0].Add(1)
+				case r.Applied:
+					created[1].Add(1)
+				case !errors.Is(r.Err, store.ErrLimitReached):
+					t.Errorf("concurrent batch: %v", r.Err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if created[0].Load() != 3 || created[1].Load() != 3 {
+		t.Errorf("concurrent batches created %d and %d, want 3 for each camera", created[0].Load(), created[1].Load())
+	}
 }
 
 func testStreamLimit(t *testing.T, s store.Store) {
