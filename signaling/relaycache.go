@@ -17,18 +17,15 @@ const relayCacheTTL = time.Second
 
 // relayCache remembers the sessions that a negotiation is relayed in, so that its
 // offer, answer, trickled ICE candidates — a dozen or more per setup, the bulk of
-// live-view signaling — stream.connected and stream.end cost no store read. A session is kept
+// live-view signaling — and stream.connected cost no store read. A session is kept
 // when it is accepted here and when a change of it is written here, or when a
-// message of it missed the cache. Only sessions in a negotiating status are kept for
-// those; the parties of a session never change, so the party check stays exact. A
-// session requested here is kept too, for the camera's answer to it (stream.accept
-// or stream.decline: compare-and-sets, exact whatever the cache says); the
-// negotiation reads a session the cache has as requested from the store (it may
-// have been accepted on another replica).
+// message of it missed the cache. Only sessions in a negotiating status are kept; the parties
+// of a session never change, so the party check stays exact.
 type relayCache struct {
 	mu      sync.Mutex
 	gen     uint64 // counts forgets: a read that overlapped one is not kept
 	entries map[string]relayEntry
+	asked   map[string]relayEntry // sessions requested here (putAsked)
 }
 
 type relayEntry struct {
@@ -37,7 +34,7 @@ type relayEntry struct {
 }
 
 func newRelayCache() *relayCache {
-	return &relayCache{entries: map[string]relayEntry{}}
+	return &relayCache{entries: map[string]relayEntry{}, asked: map[string]relayEntry{}}
 }
 
 // get returns a session kept less than relayCacheTTL before now, and the generation
@@ -59,10 +56,10 @@ func (c *relayCache) generation() uint64 {
 	return c.gen
 }
 
-// put keeps a session read at now in a negotiating status or requested, unless a
-// forget happened since get returned gen.
+// put keeps a session read at now in a negotiating status, unless a forget happened
+// since get returned gen.
 func (c *relayCache) put(sess store.StreamSession, gen uint64, now time.Time) {
-	if sess.Status != store.StreamRequested && !slices.Contains(negotiating, sess.Status) {
+	if !slices.Contains(negotiating, sess.Status) {
 		return
 	}
 	c.mu.Lock()
@@ -89,31 +86,50 @@ func (c *relayCache) sweep(now time.Time) {
 			delete(c.entries, id)
 		}
 	}
+	for id, e := range c.asked {
+		if now.Sub(e.at) >= relayCacheTTL {
+			delete(c.asked, id)
+		}
+	}
 }
 
-// relaySession is partySession through the relay cache, for the negotiation.
+// putAsked keeps a session just requested here, created at now, for the first
+// message that closes or moves it on (takeAsked): the camera's stream.accept or
+// stream.decline, or an end. Those change it by compare-and-sets, exact however
+// stale the kept session is, so a forget does not drop it; the negotiation never
+// reads it (it may have been accepted on another replica).
+func (c *relayCache) putAsked(sess store.StreamSession, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked[sess.ID] = relayEntry{sess: sess, at: now}
+}
+
+// takeAsked returns, and drops, a session kept by putAsked less than relayCacheTTL
+// before now.
+func (c *relayCache) takeAsked(id string, now time.Time) (store.StreamSession, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.asked[id]
+	delete(c.asked, id)
+	return e.sess, ok && now.Sub(e.at) < relayCacheTTL
+}
+
+// knownSession is partySession for the messages that change a session by a
+// compare-and-set (stream.accept, stream.decline, stream.end): a session requested
+// here is taken from the asked sessions, one being negotiated here from the relay
+// cache, and the store is read only for the others.
+func (s *Service) knownSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	if sess, ok := s.relays.takeAsked(id, s.cfg.Now()); ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
+		return sess, nil
+	}
+	return s.relaySession(ctx, dev, id)
+}
+
+// relaySession is partySession through the relay cache.
 func (s *Service) relaySession(ctx context.Context, dev, id string) (store.StreamSession, error) {
-	return s.cachedSession(ctx, dev, id, negotiating)
-}
-
-// answerSession is partySession through the relay cache, for the camera's answer to
-// a request.
-func (s *Service) answerSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
-	return s.cachedSession(ctx, dev, id, []string{store.StreamRequested})
-}
-
-// endSession is partySession through the relay cache, for stream.end: finish closes
-// the session with a compare-and-set, which corrects a status the cache has stale.
-func (s *Service) endSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
-	return s.cachedSession(ctx, dev, id, store.OpenStreamStatuses)
-}
-
-// cachedSession is partySession through the relay cache, which it trusts for a
-// session in one of statuses.
-func (s *Service) cachedSession(ctx context.Context, dev, id string, statuses []string) (store.StreamSession, error) {
 	now := s.cfg.Now()
 	sess, gen, ok := s.relays.get(id, now)
-	if ok && slices.Contains(statuses, sess.Status) && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
+	if ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
 		return sess, nil
 	}
 	sess, err := s.partySession(ctx, dev, id)

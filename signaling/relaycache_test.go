@@ -29,20 +29,12 @@ func TestRelayCache(t *testing.T) {
 		}, false},
 		{"not negotiating: not kept", func(c *relayCache) bool {
 			_, gen, _ := c.get("s1", t0)
-			waking := live
-			waking.Status = store.StreamWaking
-			c.put(waking, gen, t0)
-			_, _, ok := c.get("s1", t0)
-			return ok
-		}, false},
-		{"requested: kept, for the camera's answer", func(c *relayCache) bool {
-			_, gen, _ := c.get("s1", t0)
 			requested := live
 			requested.Status = store.StreamRequested
 			c.put(requested, gen, t0)
 			_, _, ok := c.get("s1", t0)
 			return ok
-		}, true},
+		}, false},
 		{"forgotten when closed", func(c *relayCache) bool {
 			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
@@ -69,6 +61,26 @@ func TestRelayCache(t *testing.T) {
 			c.sweep(t0.Add(relayCacheTTL / 2))
 			return len(c.entries) > 0
 		}, true},
+		{"asked: kept for one take within the ttl", func(c *relayCache) bool {
+			requested := live
+			requested.Status = store.StreamRequested
+			c.putAsked(requested, t0)
+			c.forget("s1") // compare-and-sets correct what it holds
+			_, ok := c.takeAsked("s1", t0.Add(relayCacheTTL-time.Millisecond))
+			_, again := c.takeAsked("s1", t0)
+			_, _, negotiated := c.get("s1", t0)
+			return ok && !again && !negotiated
+		}, true},
+		{"asked: not after the ttl", func(c *relayCache) bool {
+			c.putAsked(live, t0)
+			_, ok := c.takeAsked("s1", t0.Add(relayCacheTTL))
+			return ok
+		}, false},
+		{"asked: swept after the ttl", func(c *relayCache) bool {
+			c.putAsked(live, t0)
+			c.sweep(t0.Add(relayCacheTTL))
+			return len(c.asked) > 0
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.run(newRelayCache()); got != tt.want {

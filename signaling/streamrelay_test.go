@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
-	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -128,10 +127,6 @@ func waitStatus(t *testing.T, st store.Store, id, status string) store.StreamSes
 	}
 }
 
-// relayCacheTTL is signaling's relayCacheTTL: how long a session is served from its
-// relay cache.
-const relayCacheTTL = time.Second
-
 var testCandidate = map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", "sdp_mid": "0", "sdp_mline_index": 0}
 
 // The move to connecting at the first offer is written behind the relay: while the
@@ -207,12 +202,13 @@ func equal(a, b []string) bool {
 }
 
 // An end that comes after stream.connected waits for the changes written behind the
-// relay: the session was live, so it ends as ended (not failed), with started_at.
+// relay: the session was live, so it ends as ended (not failed), with started_at. The
+// end here is the REST twin, which reads the session from the store (a socket's
+// stream.end reads it from the relay cache, also before the writes behind).
 func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	gate := newConnectingGate(st)
-	clock := storetest.NewClock()
-	n := startNode(t, gate, nodeOptions{config: func(c *signaling.Config) { c.Now = clock.Now }})
+	n := startNode(t, gate, nodeOptions{})
 	f := newFamily(t, st)
 	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
 	sid := acceptedSession(t, cam, view, f.camera)
@@ -221,17 +217,24 @@ func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	mustAck(t, view, "stream.connected", sid, struct{}{}) // queued behind connecting
 
 	gate.watchReads(sid)
-	clock.Advance(2 * relayCacheTTL) // the end reads its session from the store
-	view.send("stream.end", "end-1", sid, struct{}{})
+	ended := make(chan store.StreamSession, 1)
+	go func() {
+		s, err := n.svc.EndStream(context.Background(), f.acct.user.ID, sid, "")
+		if err != nil {
+			t.Error(err)
+		}
+		ended <- s
+	}()
 	select {
 	case <-gate.reads: // the end read the session: accepted, both changes still queued
 	case <-time.After(10 * time.Second):
-		t.Fatal("stream.end did not read its session within 10 s")
+		t.Fatal("the end did not read its session within 10 s")
 	}
 	close(gate.release)
 	wantEnded(t, cam, sid, signalingHangup)
-	if ans := view.next(); ans.Type != "ack" || decode[resumeAck](t, ans).Status != store.StreamEnded {
-		t.Fatalf("stream.end answered %s %s, want an ack with status ended", ans.Type, ans.Data)
+	wantEnded(t, view, sid, signalingHangup)
+	if s := <-ended; s.Status != store.StreamEnded {
+		t.Fatalf("EndStream returned a session %s, want ended", s.Status)
 	}
 	if s := wantSession(t, st, sid, store.StreamEnded, signalingHangup); s.StartedAt == nil {
 		t.Fatalf("ended without started_at: %+v", s)

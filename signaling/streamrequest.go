@@ -86,7 +86,6 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 		CreatedAt:         s.cfg.Now().UTC(),
 	}
 	limit := s.cfg.Streams.MaxViewersPerCamera
-	gen := s.relays.generation()
 	err = s.createStream(ctx, &sess, limit)
 	if errors.Is(err, store.ErrLimitReached) {
 		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeBusy, "the camera already has its maximum of %d viewers", limit)
@@ -94,7 +93,7 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 	if err != nil {
 		return store.StreamSession{}, store.Device{}, err
 	}
-	s.relays.put(sess, gen, s.cfg.Now()) // for the camera's answer
+	s.relays.putAsked(sess, s.cfg.Now()) // for the camera's answer
 	s.log.Info("stream session requested", "session_id", sess.ID, "camera_device_id", sess.CameraDeviceID,
 		"requester_device_id", sess.RequesterDeviceID, "media_provider", sess.MediaProvider)
 	return sess, camera, nil

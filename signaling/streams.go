@@ -95,16 +95,14 @@ var (
 
 func (s *Service) attachStreams(h *hub.Hub) {
 	h.Handle(wire.TypeStreamRequest, s.handleStreamRequest)
-	// The camera's answer reads a session requested on this replica from the relay cache.
-	h.Handle(wire.TypeStreamAccept, s.withSession(s.answerSession, s.streamAccept))
-	h.Handle(wire.TypeStreamDecline, s.withSession(s.answerSession, s.streamDecline))
+	h.Handle(wire.TypeStreamAccept, s.onSession(s.streamAccept))
+	h.Handle(wire.TypeStreamDecline, s.onSession(s.streamDecline))
 	// The negotiation reads its session from the relay cache: no store read per message.
 	h.Handle(wire.TypeOffer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleViewer)))
 	h.Handle(wire.TypeAnswer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleCamera)))
 	h.Handle(wire.TypeCandidate, s.withSession(s.relaySession, s.webrtcCandidate))
 	h.Handle(wire.TypeStreamConnected, s.withSession(s.relaySession, s.streamConnected))
-	// So does stream.end: closing is a compare-and-set that corrects a stale status.
-	h.Handle(wire.TypeStreamEnd, s.withSession(s.endSession, s.streamEnd))
+	h.Handle(wire.TypeStreamEnd, s.onSession(s.streamEnd))
 	h.Handle(wire.TypeStreamResume, s.handleStreamResume)
 }
 
@@ -146,9 +144,15 @@ func reasonOf(env hub.Envelope) (wire.StreamReason, error) {
 	return r, r.Validate()
 }
 
-// withSession loads the session a message names with load, which checks that the
-// sender is one of its parties (partySession, or it through the relay cache), and
-// answers with what fn returns.
+// onSession loads the session a message names, mostly from the relay cache
+// (knownSession: fn must change it by compare-and-sets only, which correct a stale
+// status), checks that the sender is one of its parties and answers with what fn
+// returns.
+func (s *Service) onSession(fn sessionHandler) hub.HandlerFunc {
+	return s.withSession(s.knownSession, fn)
+}
+
+// withSession is onSession with the session loaded by load.
 func (s *Service) withSession(load func(ctx context.Context, dev, id string) (store.StreamSession, error), fn sessionHandler) hub.HandlerFunc {
 	return func(ctx context.Context, c *hub.Client, env hub.Envelope) {
 		dev := c.Identity().DeviceID
