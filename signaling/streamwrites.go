@@ -13,10 +13,11 @@ import (
 // the writes of several sessions that arrive while the previous batch is being
 // written are made in one transaction, so ten setups at once do not queue ten
 // commits on SQLite's one writer (the viewer limit stays exact: the store checks it
-// and inserts in the batch's transaction). The changes nobody waits for — connecting at the first offer, live at the
-// first stream.connected — are written behind the relay (writeBehind): the message is
-// relayed or acknowledged at once, and a goroutine of the Service writes the change,
-// a session's changes in the order they came. What reads a session to close it or to
+// and inserts in the batch's transaction). The changes nobody waits for —
+// connecting at the first offer, live at the first stream.connected — are written
+// behind the relay (writeBehind): the message is relayed or acknowledged at once,
+// and a goroutine of the Service writes the change, a session's changes in the
+// order they came. What reads a session to close it or to
 // keep it (finish, a party's disconnect, stream.resume) first waits for its changes
 // still being written here (settle), so an end never overtakes a live that came first.
 
