@@ -25,6 +25,7 @@ type relayCache struct {
 	mu      sync.Mutex
 	gen     uint64 // counts forgets: a read that overlapped one is not kept
 	entries map[string]relayEntry
+	asked   map[string]relayEntry // sessions requested here (putAsked)
 }
 
 type relayEntry struct {
@@ -34,7 +35,7 @@ type relayEntry struct {
 }
 
 func newRelayCache() *relayCache {
-	return &relayCache{entries: map[string]relayEntry{}}
+	return &relayCache{entries: map[string]relayEntry{}, asked: map[string]relayEntry{}}
 }
 
 // get returns a session kept less than relayCacheTTL before now and when it was read,
@@ -115,6 +116,43 @@ func (c *relayCache) sweep(now time.Time) {
 			delete(c.entries, id)
 		}
 	}
+	for id, e := range c.asked {
+		if now.Sub(e.at) >= relayCacheTTL {
+			delete(c.asked, id)
+		}
+	}
+}
+
+// putAsked keeps a session just requested here, created at now, for the first
+// message that closes or moves it on (takeAsked): the camera's stream.accept or
+// stream.decline, or an end. Those change it by compare-and-sets, exact however
+// stale the kept session is, so a forget does not drop it; the negotiation never
+// reads it (it may have been accepted on another replica).
+func (c *relayCache) putAsked(sess store.StreamSession, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked[sess.ID] = relayEntry{sess: sess, at: now}
+}
+
+// takeAsked returns, and drops, a session kept by putAsked less than relayCacheTTL
+// before now.
+func (c *relayCache) takeAsked(id string, now time.Time) (store.StreamSession, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.asked[id]
+	delete(c.asked, id)
+	return e.sess, ok && now.Sub(e.at) < relayCacheTTL
+}
+
+// knownSession is partySession for the messages that change a session by a
+// compare-and-set (stream.accept, stream.decline, stream.end): a session requested
+// here is taken from the asked sessions, one being negotiated here from the relay
+// cache, and the store is read only for the others.
+func (s *Service) knownSession(ctx context.Context, dev, id string) (store.StreamSession, error) {
+	if sess, ok := s.relays.takeAsked(id, s.cfg.Now()); ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
+		return sess, nil
+	}
+	return s.relaySession(ctx, dev, id)
 }
 
 // relaySession is partySession through the relay cache. An entry past half its time

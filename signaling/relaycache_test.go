@@ -89,6 +89,25 @@ func TestRelayCache(t *testing.T) {
 			c.sweep(t0.Add(relayCacheTTL / 2))
 			return len(c.entries) > 0
 		}, true},
+		{"asked: kept for one take within the ttl", func(c *relayCache) bool {
+			requested := live
+			requested.Status = store.StreamRequested
+			c.putAsked(requested, t0)
+			c.forget("s1") // compare-and-sets correct what it holds
+			_, ok := c.takeAsked("s1", t0.Add(relayCacheTTL-time.Millisecond))
+			_, again := c.takeAsked("s1", t0)
+			return ok && !again && len(c.entries) == 0 // the negotiation does not see it
+		}, true},
+		{"asked: not after the ttl", func(c *relayCache) bool {
+			c.putAsked(live, t0)
+			_, ok := c.takeAsked("s1", t0.Add(relayCacheTTL))
+			return ok
+		}, false},
+		{"asked: swept after the ttl", func(c *relayCache) bool {
+			c.putAsked(live, t0)
+			c.sweep(t0.Add(relayCacheTTL))
+			return len(c.asked) > 0
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.run(newRelayCache()); got != tt.want {

@@ -125,7 +125,7 @@ type Service struct {
 	marks     *batcher[string, store.Command]
 	completes *batcher[store.CommandCompletion, store.Command]
 	// The group commit of stream session changes (streamwrites.go).
-	transitions *batcher[store.StreamTransition, store.StreamTransitionResult]
+	streamWrites *batcher[store.StreamWrite, store.StreamWriteResult]
 }
 
 // New returns a Service. It routes nothing until [Service.Attach].

@@ -84,7 +84,7 @@ func (s *Service) markAway(ctx context.Context, sess store.StreamSession, dev st
 // sent to the party again (the first went to a socket that was gone).
 func (s *Service) handleStreamResume(ctx context.Context, c *hub.Client, env hub.Envelope) {
 	dev := c.Identity().DeviceID
-	s.settle(ctx, env.Session)
+	_, _ = s.settle(ctx, env.Session) // then read: the party check needs the stored session
 	sess, err := s.partySession(ctx, dev, env.Session)
 	if err == nil && sess.Open() {
 		var cur store.StreamSession
@@ -131,8 +131,10 @@ func (s *Service) LinkRevoked(ctx context.Context, link store.DeviceLink) {
 // returned as it is, and nobody is told again.
 func (s *Service) finish(ctx context.Context, sess store.StreamSession, reason, skip string) store.StreamSession {
 	// A live that came first is written first: the session then ends, not fails.
-	s.settle(ctx, sess.ID)
 	cur := sess
+	if written, ok := s.settle(ctx, sess.ID); ok {
+		cur = written // newer than sess, read before the writes
+	}
 	for range 4 {
 		if !cur.Open() {
 			return cur

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securecam/securecam/hub"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
 )
@@ -22,7 +23,8 @@ type storeGate struct {
 	written chan error
 
 	mu      sync.Mutex
-	changes []string
+	changes []string // applied
+	tried   []string // every transition, applied or not
 	watch   string
 	reads   chan struct{}
 }
@@ -33,10 +35,10 @@ func newGate(st store.Store, to string) *storeGate {
 
 func newConnectingGate(st store.Store) *storeGate { return newGate(st, store.StreamConnecting) }
 
-func (g *storeGate) TransitionStreams(ctx context.Context, ts []store.StreamTransition) ([]store.StreamTransitionResult, error) {
+func (g *storeGate) WriteStreams(ctx context.Context, ws []store.StreamWrite) ([]store.StreamWriteResult, error) {
 	gated := false
-	for _, t := range ts {
-		gated = gated || t.To == g.to
+	for _, w := range ws {
+		gated = gated || (w.Create == nil && w.Transition.To == g.to)
 	}
 	if gated {
 		select {
@@ -45,10 +47,15 @@ func (g *storeGate) TransitionStreams(ctx context.Context, ts []store.StreamTran
 			return nil, ctx.Err()
 		}
 	}
-	rs, err := g.Store.TransitionStreams(ctx, ts)
+	rs, err := g.Store.WriteStreams(ctx, ws)
 	g.mu.Lock()
-	for _, r := range rs {
-		if r.Applied {
+	for _, w := range ws {
+		if w.Create == nil {
+			g.tried = append(g.tried, w.Transition.To)
+		}
+	}
+	for i, r := range rs {
+		if r.Applied && ws[i].Create == nil {
 			g.changes = append(g.changes, r.Session.Status)
 		}
 	}
@@ -80,6 +87,12 @@ func (g *storeGate) changed() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.changes...)
+}
+
+func (g *storeGate) triedAll() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.tried...)
 }
 
 // waitWritten waits for one gated change to be written.
@@ -168,6 +181,12 @@ func TestConnectedIsWrittenBehindTheRelay(t *testing.T) {
 	if got := gate.changed(); !equal(got, want) {
 		t.Fatalf("changes written %v, want %v", got, want)
 	}
+	// The second stream.connected, while the first's live was queued, wrote nothing:
+	// the end waits for what is queued behind the relay, then ends the live session.
+	mustAck(t, view, "stream.end", sid, struct{}{})
+	if got, want := gate.triedAll(), append(want, store.StreamEnded); !equal(got, want) {
+		t.Fatalf("changes tried %v, want %v", got, want)
+	}
 }
 
 func equal(a, b []string) bool {
@@ -183,7 +202,9 @@ func equal(a, b []string) bool {
 }
 
 // An end that comes after stream.connected waits for the changes written behind the
-// relay: the session was live, so it ends as ended (not failed), with started_at.
+// relay: the session was live, so it ends as ended (not failed), with started_at. The
+// end here is the REST twin, which reads the session from the store (a socket's
+// stream.end reads it from the relay cache, also before the writes behind).
 func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	gate := newConnectingGate(st)
@@ -196,19 +217,33 @@ func TestEndAfterConnectedEndsALiveSession(t *testing.T) {
 	mustAck(t, view, "stream.connected", sid, struct{}{}) // queued behind connecting
 
 	gate.watchReads(sid)
-	view.send("stream.end", "end-1", sid, struct{}{})
+	ended := make(chan store.StreamSession, 1)
+	go func() {
+		s, err := n.svc.EndStream(context.Background(), f.acct.user.ID, sid, "")
+		if err != nil {
+			t.Error(err)
+		}
+		ended <- s
+	}()
 	select {
 	case <-gate.reads: // the end read the session: accepted, both changes still queued
 	case <-time.After(10 * time.Second):
-		t.Fatal("stream.end did not read its session within 10 s")
+		t.Fatal("the end did not read its session within 10 s")
 	}
 	close(gate.release)
 	wantEnded(t, cam, sid, signalingHangup)
-	if ans := view.next(); ans.Type != "ack" || decode[resumeAck](t, ans).Status != store.StreamEnded {
-		t.Fatalf("stream.end answered %s %s, want an ack with status ended", ans.Type, ans.Data)
+	wantEnded(t, view, sid, signalingHangup)
+	if s := <-ended; s.Status != store.StreamEnded {
+		t.Fatalf("EndStream returned a session %s, want ended", s.Status)
 	}
 	if s := wantSession(t, st, sid, store.StreamEnded, signalingHangup); s.StartedAt == nil {
 		t.Fatalf("ended without started_at: %+v", s)
+	}
+	// The end, which read the session accepted, closed it as the writes behind the
+	// relay left it (live), at the first try.
+	want := []string{store.StreamAccepted, store.StreamConnecting, store.StreamLive, store.StreamEnded}
+	if got := gate.triedAll(); !equal(got, want) {
+		t.Fatalf("changes tried %v, want %v", got, want)
 	}
 }
 
@@ -253,14 +288,14 @@ type crashStore struct {
 	lost chan struct{}
 }
 
-func (c *crashStore) TransitionStreams(ctx context.Context, ts []store.StreamTransition) ([]store.StreamTransitionResult, error) {
-	for _, t := range ts {
-		if t.To == store.StreamLive {
+func (c *crashStore) WriteStreams(ctx context.Context, ws []store.StreamWrite) ([]store.StreamWriteResult, error) {
+	for _, w := range ws {
+		if w.Create == nil && w.Transition.To == store.StreamLive {
 			c.lost <- struct{}{}
 			return nil, errors.New("crashed before the write")
 		}
 	}
-	return c.Store.TransitionStreams(ctx, ts)
+	return c.Store.WriteStreams(ctx, ws)
 }
 
 func (c *crashStore) OpenStreamSessions(ctx context.Context, deviceID string) ([]store.StreamSession, error) {
@@ -341,4 +376,53 @@ func TestNegotiationReadsNoSession(t *testing.T) {
 		t.Fatalf("%d reads of a session during its negotiation, want 0", got)
 	}
 	waitStatus(t, st, sid, store.StreamLive)
+}
+
+// The camera's stream.accept of a session requested on this replica reads no session
+// from the store: the request left it in the relay cache.
+func TestAcceptReadsNoSession(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	rc := &readCounter{Store: st}
+	n := startNode(t, rc, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	before := rc.reads.Load()
+	sid := acceptedSession(t, cam, view, f.camera)
+	if got := rc.reads.Load() - before; got != 0 {
+		t.Fatalf("%d reads of a session from its request to stream.ready, want 0", got)
+	}
+	wantSession(t, st, sid, store.StreamAccepted, "")
+}
+
+// A session requested on the viewer's replica and accepted on the camera's: the
+// viewer's replica, which has the session in its cache as requested, relays the
+// offer (it reads the session, accepted, from the store).
+func TestOfferRelayedOnTheRequestingReplica(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	net := hub.NewMemoryBus()
+	a := startNode(t, st, nodeOptions{bus: net})
+	b := startNode(t, st, nodeOptions{bus: net.Peer()})
+	f := newFamily(t, st)
+	cam, view := dial(t, b, f.camera), dial(t, a, f.viewer)
+	sid := acceptedSession(t, cam, view, f.camera)
+	mustAck(t, view, "webrtc.offer", sid, sdpMsg{testSDP})
+	cam.expect("webrtc.offer")
+}
+
+// stream.end of a session that got live on this replica reads no session from the
+// store, and still closes it as it is stored: ended, since it was live.
+func TestEndReadsNoSession(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	rc := &readCounter{Store: st}
+	n := startNode(t, rc, nodeOptions{})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	sid := liveSession(t, st, cam, view, f.camera)
+	before := rc.reads.Load()
+	mustAck(t, view, "stream.end", sid, struct{}{})
+	wantEnded(t, cam, sid, signalingHangup)
+	if got := rc.reads.Load() - before; got != 0 {
+		t.Fatalf("%d reads of a session for its stream.end, want 0", got)
+	}
+	wantSession(t, st, sid, store.StreamEnded, signalingHangup)
 }

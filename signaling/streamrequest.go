@@ -86,13 +86,14 @@ func (s *Service) openStream(ctx context.Context, userID string, req wire.Stream
 		CreatedAt:         s.cfg.Now().UTC(),
 	}
 	limit := s.cfg.Streams.MaxViewersPerCamera
-	err = s.store.CreateStreamSession(ctx, &sess, limit)
+	err = s.createStream(ctx, &sess, limit)
 	if errors.Is(err, store.ErrLimitReached) {
 		return store.StreamSession{}, store.Device{}, wire.Errorf(wire.CodeBusy, "the camera already has its maximum of %d viewers", limit)
 	}
 	if err != nil {
 		return store.StreamSession{}, store.Device{}, err
 	}
+	s.relays.putAsked(sess, s.cfg.Now()) // for the camera's answer
 	s.log.Info("stream session requested", "session_id", sess.ID, "camera_device_id", sess.CameraDeviceID,
 		"requester_device_id", sess.RequesterDeviceID, "media_provider", sess.MediaProvider)
 	return sess, camera, nil

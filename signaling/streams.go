@@ -144,10 +144,12 @@ func reasonOf(env hub.Envelope) (wire.StreamReason, error) {
 	return r, r.Validate()
 }
 
-// onSession loads the session a message names, checks that the sender is one of its
-// parties and answers with what fn returns.
+// onSession loads the session a message names, mostly from the relay cache
+// (knownSession: fn must change it by compare-and-sets only, which correct a stale
+// status), checks that the sender is one of its parties and answers with what fn
+// returns.
 func (s *Service) onSession(fn sessionHandler) hub.HandlerFunc {
-	return s.withSession(s.partySession, fn)
+	return s.withSession(s.knownSession, fn)
 }
 
 // withSession is onSession with the session loaded by load.

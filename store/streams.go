@@ -81,7 +81,7 @@ type StreamDeadline struct {
 	Reason string
 }
 
-// StreamTransition is one compare and set of TransitionStreams: move session ID to
+// StreamTransition is one compare and set of WriteStreams: move session ID to
 // To if its status is one of From, with Reason (when not empty) at At.
 type StreamTransition struct {
 	ID     string
@@ -91,12 +91,24 @@ type StreamTransition struct {
 	At     time.Time
 }
 
-// StreamTransitionResult is what a StreamTransition did: Applied when the session
-// moved, and the session as it is after the transition (unchanged when it did not
-// apply). Session.ID is empty when the session does not exist.
-type StreamTransitionResult struct {
+// StreamWrite is one write of WriteStreams: the creation of Create (which is not
+// modified), as CreateStreamSession(Create, MaxOpen) would make it, when Create is
+// set; else Transition.
+type StreamWrite struct {
+	Create     *StreamSession
+	MaxOpen    int
+	Transition StreamTransition
+}
+
+// StreamWriteResult is what a StreamWrite did. A transition: Applied when the
+// session moved, and the session as it is after the transition (unchanged when it
+// did not apply; Session.ID empty when the session does not exist). A creation:
+// Applied and the session as inserted, or Err, the refusal of CreateStreamSession
+// (ErrLimitReached, ErrNotFound, an invalid session).
+type StreamWriteResult struct {
 	Session StreamSession
 	Applied bool
+	Err     error
 }
 
 // StreamStore is the persistence of live-view sessions.
@@ -120,12 +132,14 @@ type StreamStore interface {
 	// session as it is now: after the change, or with ErrConflict the unchanged
 	// session when its status is not in from. ErrNotFound if it does not exist.
 	TransitionStream(ctx context.Context, id string, from []string, to, reason string, at time.Time) (StreamSession, error)
-	// TransitionStreams makes the transitions ts in one transaction (one commit: a
-	// group commit of several sessions' changes), in order, each as TransitionStream
-	// would, and returns a result per transition. A transition that does not apply
-	// (ErrConflict or ErrNotFound of TransitionStream) fails nothing else; an error
-	// means none was made.
-	TransitionStreams(ctx context.Context, ts []StreamTransition) ([]StreamTransitionResult, error)
+	// WriteStreams makes the creations and transitions ws in one transaction (one
+	// commit: a group commit of several sessions' writes), in order, each as
+	// CreateStreamSession or TransitionStream would (the viewer limit of a creation
+	// counts the sessions created and closed before it in ws), and returns a result
+	// per write. A creation refused or a transition that does not apply (ErrConflict
+	// or ErrNotFound of TransitionStream) fails nothing else; an error means none was
+	// made.
+	WriteStreams(ctx context.Context, ws []StreamWrite) ([]StreamWriteResult, error)
 	// SwitchStreamProvider moves the open session id (not a media session) from
 	// media provider from to to (compare and set), setting updated_at; a switch to
 	// MediaP2P with maxOpen > 0 is refused with ErrLimitReached when the camera

@@ -68,6 +68,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"StreamSessions", testStreamSessions},
 		{"StreamTransitions", testStreamTransitions},
 		{"StreamTransitionBatch", testStreamTransitionBatch},
+		{"StreamWriteBatch", testStreamWriteBatch},
 		{"StreamLimit", testStreamLimit},
 		{"OpenStreamSessions", testOpenStreamSessions},
 		{"ExpireStreamSessions", testExpireStreamSessions},

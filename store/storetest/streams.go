@@ -184,18 +184,18 @@ func testStreamTransitionBatch(t *testing.T, s store.Store) {
 	at := time.Now().Add(time.Second).UTC()
 	accepted := []string{store.StreamRequested}
 	setup := []string{store.StreamAccepted, store.StreamConnecting}
-	got, err := s.TransitionStreams(ctx, []store.StreamTransition{
-		{ID: a.ID, From: accepted, To: store.StreamAccepted, At: at},
+	got, err := s.WriteStreams(ctx, transitions(
+		store.StreamTransition{ID: a.ID, From: accepted, To: store.StreamAccepted, At: at},
 		// In order: a is accepted by the transition before.
-		{ID: a.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at.Add(time.Millisecond)},
-		{ID: a.ID, From: setup, To: store.StreamLive, At: at.Add(2 * time.Millisecond)},
+		store.StreamTransition{ID: a.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at.Add(time.Millisecond)},
+		store.StreamTransition{ID: a.ID, From: setup, To: store.StreamLive, At: at.Add(2 * time.Millisecond)},
 		// Does not apply, and fails nothing else.
-		{ID: b.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at},
-		{ID: c.ID, From: store.OpenStreamStatuses, To: store.StreamFailed, Reason: "declined", At: at},
-		{ID: missing, From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
-		{ID: "nope", From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
-	})
-	noErr(t, "TransitionStreams", err)
+		store.StreamTransition{ID: b.ID, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: at},
+		store.StreamTransition{ID: c.ID, From: store.OpenStreamStatuses, To: store.StreamFailed, Reason: "declined", At: at},
+		store.StreamTransition{ID: missing, From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
+		store.StreamTransition{ID: "nope", From: store.OpenStreamStatuses, To: store.StreamFailed, At: at},
+	))
+	noErr(t, "WriteStreams", err)
 	want := []struct {
 		id, status string
 		applied    bool
@@ -231,14 +231,109 @@ func testStreamTransitionBatch(t *testing.T, s store.Store) {
 			t.Errorf("session %s is %s after the batch, want %s", id, read.Status, want)
 		}
 	}
-	empty, err := s.TransitionStreams(ctx, nil)
+	empty, err := s.WriteStreams(ctx, nil)
 	noErr(t, "empty batch", err)
 	if len(empty) != 0 {
 		t.Errorf("empty batch answered %d results", len(empty))
 	}
-	_, err = s.TransitionStreams(ctx, []store.StreamTransition{{ID: b.ID, To: store.StreamFailed, At: at}})
+	_, err = s.WriteStreams(ctx, transitions(store.StreamTransition{ID: b.ID, To: store.StreamFailed, At: at}))
 	if err == nil {
 		t.Error("a transition from no status was taken")
+	}
+}
+
+func transitions(ts ...store.StreamTransition) []store.StreamWrite {
+	ws := make([]store.StreamWrite, len(ts))
+	for i, t := range ts {
+		ws[i].Transition = t
+	}
+	return ws
+}
+
+// testStreamWriteBatch: creations in a batch of WriteStreams, beside transitions, in
+// order: the viewer limit counts what the batch created and closed before.
+func testStreamWriteBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkFixture(t, s)
+	cam2 := mkDevice(t, s, f.user.ID, store.RoleCamera)
+	open := mkStream(t, s, f, time.Time{})
+	mk := func(cam store.Device) *store.StreamSession {
+		return &store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: cam.ID, RequesterDeviceID: f.viewer.ID}
+	}
+	at := time.Now().UTC()
+	first, cam2s := mk(f.cam), mk(cam2)
+	got, err := s.WriteStreams(ctx, []store.StreamWrite{
+		{Create: first, MaxOpen: 2},     // the second of f.cam's
+		{Create: mk(f.cam), MaxOpen: 2}, // over the limit
+		{Create: cam2s, MaxOpen: 2},     // another camera counts apart
+		{Transition: store.StreamTransition{ID: open.ID, From: store.OpenStreamStatuses, To: store.StreamFailed, At: at}},
+		{Create: mk(f.cam), MaxOpen: 2}, // in the place the transition freed
+		{Create: &store.StreamSession{OwnerUserID: f.user.ID, CameraDeviceID: missing, RequesterDeviceID: f.viewer.ID}},
+		{Create: &store.StreamSession{OwnerUserID: "nope", CameraDeviceID: f.cam.ID, RequesterDeviceID: f.viewer.ID}},
+		{Create: mk(f.cam), MaxOpen: 2}, // over the limit again
+	})
+	noErr(t, "WriteStreams", err)
+	wantErrs := []error{nil, store.ErrLimitReached, nil, nil, nil, store.ErrNotFound, store.ErrNotFound, store.ErrLimitReached}
+	if len(got) != len(wantErrs) {
+		t.Fatalf("%d results for %d writes", len(got), len(wantErrs))
+	}
+	for i, want := range wantErrs {
+		switch {
+		case want == nil && (got[i].Err != nil || !got[i].Applied):
+			t.Errorf("write %d: applied %v, %v; want applied", i, got[i].Applied, got[i].Err)
+		case want != nil && (!errors.Is(got[i].Err, want) || got[i].Applied):
+			t.Errorf("write %d: applied %v, %v; want %v", i, got[i].Applied, got[i].Err, want)
+		}
+	}
+	if first.ID != "" {
+		t.Errorf("WriteStreams modified the session it created: id %q", first.ID)
+	}
+	for _, i := range []int{0, 2, 4} {
+		c := got[i].Session
+		read, err := s.StreamSession(ctx, c.ID)
+		noErr(t, "read back a created session", err)
+		if read.Status != store.StreamRequested || c.Status != store.StreamRequested || c.MediaProvider != store.MediaP2P ||
+			read.CameraDeviceID != c.CameraDeviceID || c.CreatedAt.IsZero() {
+			t.Errorf("created %+v, read back %+v", c, read)
+		}
+	}
+	open2, err := s.OpenStreamSessions(ctx, f.cam.ID)
+	noErr(t, "OpenStreamSessions", err)
+	if len(open2) != 2 {
+		t.Errorf("f.cam has %d open sessions after the batch, want 2", len(open2))
+	}
+
+	// Concurrent batches, each creating for two cameras in either order, neither
+	// exceed a limit nor deadlock.
+	camA, camB := mkDevice(t, s, f.user.ID, store.RoleCamera), mkDevice(t, s, f.user.ID, store.RoleCamera)
+	var created [2]atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			cams := []store.Device{camA, camB}
+			if i%2 == 1 {
+				cams[0], cams[1] = camB, camA
+			}
+			got, err := s.WriteStreams(ctx, []store.StreamWrite{{Create: mk(cams[0]), MaxOpen: 3}, {Create: mk(cams[1]), MaxOpen: 3}})
+			if err != nil {
+				t.Errorf("concurrent batch: %v", err)
+				return
+			}
+			for j, r := range got {
+				switch {
+				case r.Applied && cams[j].ID == camA.ID:
+					created[0].Add(1)
+				case r.Applied:
+					created[1].Add(1)
+				case !errors.Is(r.Err, store.ErrLimitReached):
+					t.Errorf("concurrent batch: %v", r.Err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if created[0].Load() != 3 || created[1].Load() != 3 {
+		t.Errorf("concurrent batches created %d and %d, want 3 for each camera", created[0].Load(), created[1].Load())
 	}
 }
 

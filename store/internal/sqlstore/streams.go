@@ -60,24 +60,53 @@ func inList(args []any, values []string) (string, []any) {
 // requests cannot both take the last place.
 func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession, maxOpen int) error {
 	const op = "create stream session"
-	id, err := newID(ss.ID)
+	n, err := newStream(*ss)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = s.db.InTx(ctx, func(q Querier) error {
+		if n.limited(maxOpen) {
+			if err := s.lockKey(ctx, q, "stream_camera:"+n.CameraDeviceID); err != nil {
+				return err
+			}
+		}
+		return s.insertStream(ctx, q, n, maxOpen)
+	})
+	if errors.Is(err, store.ErrLimitReached) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err != nil {
+		return s.mapErr(op, err) // ErrNoRows: a device is missing or another user's
+	}
+	*ss = n.StreamSession
+	return nil
+}
+
+// preparedStream is a session to insert, its ids canonical and its defaults set.
+type preparedStream struct {
+	store.StreamSession
+	meta any // Metadata as the driver takes it
+}
+
+// newStream prepares ss for insertStream: store.ErrNotFound when an id is not a UUID.
+func newStream(ss store.StreamSession) (preparedStream, error) {
+	id, err := newID(ss.ID)
+	if err != nil {
+		return preparedStream{}, err
 	}
 	owner, ok1 := canonID(ss.OwnerUserID)
 	camera, ok2 := canonID(ss.CameraDeviceID)
 	requester, ok3 := canonID(ss.RequesterDeviceID)
 	if !ok1 || !ok2 || !ok3 {
-		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		return preparedStream{}, store.ErrNotFound
 	}
-	var meta any
+	n := preparedStream{StreamSession: ss}
 	if len(ss.Metadata) > 0 {
 		if !json.Valid(ss.Metadata) {
-			return fmt.Errorf("%s: metadata is not valid JSON", op)
+			return preparedStream{}, errors.New("metadata is not valid JSON")
 		}
-		meta = string(ss.Metadata)
+		n.meta = string(ss.Metadata)
 	}
-	n := *ss
 	n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID = id, owner, camera, requester
 	if n.Status == "" {
 		n.Status = store.StreamRequested
@@ -95,38 +124,37 @@ func (s *Store) CreateStreamSession(ctx context.Context, ss *store.StreamSession
 		t := stamp(*n.EndedAt)
 		n.EndedAt = &t
 	}
+	return n, nil
+}
 
-	err = s.db.InTx(ctx, func(q Querier) error {
-		if maxOpen > 0 && n.MediaProvider == store.MediaP2P {
-			if err := s.lockKey(ctx, q, "stream_camera:"+camera); err != nil {
-				return err
-			}
-			if err := s.checkUploads(ctx, q, camera, maxOpen); err != nil {
-				return err
-			}
+// limited reports whether the insert of n counts against the camera's limit of
+// maxOpen uploads (then the transaction must hold the camera's lock).
+func (n preparedStream) limited(maxOpen int) bool {
+	return maxOpen > 0 && n.MediaProvider == store.MediaP2P
+}
+
+// insertStream inserts n on q, a transaction holding the camera's lock when n is
+// limited: store.ErrLimitReached when the camera has maxOpen open uploads, ErrNoRows
+// when a device is missing or another user's.
+func (s *Store) insertStream(ctx context.Context, q Querier, n preparedStream, maxOpen int) error {
+	if n.limited(maxOpen) {
+		if err := s.checkUploads(ctx, q, n.CameraDeviceID, maxOpen); err != nil {
+			return err
 		}
-		var got string
-		return q.QueryRow(ctx, `INSERT INTO stream_sessions
-			(id, owner_user_id, camera_device_id, requester_device_id, status, reason, media_provider,
-			 media_session_id, publish_endpoint, subscribe_endpoint, stream_key, started_at, ended_at,
-			 metadata, created_at, updated_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
-			WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND deleted_at IS NULL AND (user_id = $2
-			       OR EXISTS (SELECT 1 FROM shares WHERE camera_device_id = $3 AND user_id = $2 AND status = 'active')))
-			  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)
-			RETURNING id`,
-			n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID, n.Status, n.Reason, n.MediaProvider,
-			n.MediaSessionID, n.PublishEndpoint, n.SubscribeEndpoint, n.StreamKey, s.nt(n.StartedAt), s.nt(n.EndedAt),
-			meta, s.t(n.CreatedAt), s.t(n.UpdatedAt)).Scan(&got)
-	})
-	if errors.Is(err, store.ErrLimitReached) {
-		return fmt.Errorf("%s: %w", op, err)
 	}
-	if err != nil {
-		return s.mapErr(op, err) // ErrNoRows: a device is missing or another user's
-	}
-	*ss = n
-	return nil
+	var got string
+	return q.QueryRow(ctx, `INSERT INTO stream_sessions
+		(id, owner_user_id, camera_device_id, requester_device_id, status, reason, media_provider,
+		 media_session_id, publish_endpoint, subscribe_endpoint, stream_key, started_at, ended_at,
+		 metadata, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $3 AND deleted_at IS NULL AND (user_id = $2
+		       OR EXISTS (SELECT 1 FROM shares WHERE camera_device_id = $3 AND user_id = $2 AND status = 'active')))
+		  AND EXISTS (SELECT 1 FROM devices WHERE id = $4 AND user_id = $2 AND deleted_at IS NULL)
+		RETURNING id`,
+		n.ID, n.OwnerUserID, n.CameraDeviceID, n.RequesterDeviceID, n.Status, n.Reason, n.MediaProvider,
+		n.MediaSessionID, n.PublishEndpoint, n.SubscribeEndpoint, n.StreamKey, s.nt(n.StartedAt), s.nt(n.EndedAt),
+		n.meta, s.t(n.CreatedAt), s.t(n.UpdatedAt)).Scan(&got)
 }
 
 // StreamSession implements store.Store.
@@ -209,35 +237,54 @@ func (s *Store) transition(ctx context.Context, q Querier, id string, from []str
 		WHERE id = $1 AND status IN `+in+` RETURNING `+streamCols, args...))
 }
 
-// TransitionStreams implements store.Store.
-func (s *Store) TransitionStreams(ctx context.Context, ts []store.StreamTransition) ([]store.StreamTransitionResult, error) {
-	const op = "transition streams"
-	for _, t := range ts {
-		if len(t.From) == 0 {
-			return nil, fmt.Errorf("%s: no statuses to move %s from", op, t.ID)
+// WriteStreams implements store.Store. The locks of the cameras whose limit a
+// creation checks are taken first, in the order of their ids, so that concurrent
+// batches cannot deadlock on them.
+func (s *Store) WriteStreams(ctx context.Context, ws []store.StreamWrite) ([]store.StreamWriteResult, error) {
+	const op = "write streams"
+	news := make([]preparedStream, len(ws))
+	refused := make([]error, len(ws))
+	var locks []string
+	for i, w := range ws {
+		if w.Create == nil {
+			if len(w.Transition.From) == 0 {
+				return nil, fmt.Errorf("%s: no statuses to move %s from", op, w.Transition.ID)
+			}
+			continue
+		}
+		n, err := newStream(*w.Create)
+		if err != nil {
+			refused[i] = fmt.Errorf("create stream session: %w", err)
+			continue
+		}
+		news[i] = n
+		if n.limited(w.MaxOpen) {
+			locks = append(locks, n.CameraDeviceID)
 		}
 	}
-	out := make([]store.StreamTransitionResult, len(ts))
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	out := make([]store.StreamWriteResult, len(ws))
 	err := s.db.InTx(ctx, func(q Querier) error {
 		clear(out) // a retried transaction starts again
-		for i, t := range ts {
-			id, ok := canonID(t.ID)
-			if !ok {
-				continue
-			}
-			ss, err := s.transition(ctx, q, id, t.From, t.To, t.Reason, t.At)
-			if err == nil {
-				out[i] = store.StreamTransitionResult{Session: ss, Applied: true}
-				continue
-			}
-			if !errors.Is(err, ErrNoRows) {
+		for _, camera := range locks {
+			if err := s.lockKey(ctx, q, "stream_camera:"+camera); err != nil {
 				return err
 			}
-			cur, err := scanStream(q.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions WHERE id = $1`, id))
-			if err != nil && !errors.Is(err, ErrNoRows) {
+		}
+		for i, w := range ws {
+			var err error
+			switch {
+			case refused[i] != nil:
+				out[i].Err = refused[i]
+			case w.Create != nil:
+				out[i], err = s.createIn(ctx, q, news[i], w.MaxOpen)
+			default:
+				out[i], err = s.transitionIn(ctx, q, w.Transition)
+			}
+			if err != nil {
 				return err
 			}
-			out[i] = store.StreamTransitionResult{Session: cur}
 		}
 		return nil
 	})
@@ -245,6 +292,42 @@ func (s *Store) TransitionStreams(ctx context.Context, ts []store.StreamTransiti
 		return nil, s.mapErr(op, err)
 	}
 	return out, nil
+}
+
+// createIn is a creation of WriteStreams on q: a refusal is the result's Err; an
+// error fails the batch.
+func (s *Store) createIn(ctx context.Context, q Querier, n preparedStream, maxOpen int) (store.StreamWriteResult, error) {
+	const op = "create stream session"
+	err := s.insertStream(ctx, q, n, maxOpen)
+	switch {
+	case err == nil:
+		return store.StreamWriteResult{Session: n.StreamSession, Applied: true}, nil
+	case errors.Is(err, store.ErrLimitReached):
+		return store.StreamWriteResult{Err: fmt.Errorf("%s: %w", op, err)}, nil
+	case errors.Is(err, ErrNoRows):
+		return store.StreamWriteResult{Err: fmt.Errorf("%s: %w", op, store.ErrNotFound)}, nil
+	}
+	return store.StreamWriteResult{}, err
+}
+
+// transitionIn is a transition of WriteStreams on q.
+func (s *Store) transitionIn(ctx context.Context, q Querier, t store.StreamTransition) (store.StreamWriteResult, error) {
+	id, ok := canonID(t.ID)
+	if !ok {
+		return store.StreamWriteResult{}, nil
+	}
+	ss, err := s.transition(ctx, q, id, t.From, t.To, t.Reason, t.At)
+	if err == nil {
+		return store.StreamWriteResult{Session: ss, Applied: true}, nil
+	}
+	if !errors.Is(err, ErrNoRows) {
+		return store.StreamWriteResult{}, err
+	}
+	cur, err := scanStream(q.QueryRow(ctx, `SELECT `+streamCols+` FROM stream_sessions WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNoRows) {
+		return store.StreamWriteResult{}, err
+	}
+	return store.StreamWriteResult{Session: cur}, nil
 }
 
 // checkUploads returns store.ErrLimitReached when camera already has maxOpen open
