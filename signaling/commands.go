@@ -182,8 +182,9 @@ const statusReplaySkew = 2 * time.Second
 // tells them again the status of every command they sent that changed since the bus
 // was last heard, and hands the cameras the live-view requests waiting for them: the
 // bus was away, and what was published to them meanwhile is lost. A source may so see
-// a status twice. Wire it into the hub's Config.
+// a status twice. It also forgets the relay cache. Wire it into the hub's Config.
 func (s *Service) OnBusResume(ctx context.Context, clients []*hub.Client, since time.Time) {
+	s.relays.forgetAll() // sessions closed elsewhere meanwhile were not heard of
 	local := make(map[string]*hub.Client, len(clients))
 	ids := make([]string, 0, len(clients))
 	for _, c := range clients {

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -10,10 +11,16 @@ import (
 )
 
 // relayCacheTTL is how long a session read for relaying a message is trusted without
-// reading it again. A session closed by another replica may still relay candidates
-// for this long (the parties ignore messages of a session they left); one closed on
-// this replica is forgotten at once.
-const relayCacheTTL = time.Second
+// reading it again. A session closing is forgotten at once on the replica that closes
+// it, and on the others when its node message (nodeSessionClosed) arrives; the TTL
+// only bounds how long a session whose node message the bus lost may still relay
+// candidates (the parties ignore messages of a session they left). After the bus
+// resumed, every replica forgets everything it kept.
+const relayCacheTTL = 30 * time.Second
+
+// nodeSessionClosed tells the other replicas that the session named in its data (a
+// JSON string) closed: they forget it from their relay caches.
+const nodeSessionClosed = "signaling.session_closed"
 
 // relayCache remembers the sessions that a negotiation is relayed in, so that its
 // offer, answer, trickled ICE candidates — a dozen or more per setup, the bulk of
@@ -107,6 +114,14 @@ func (c *relayCache) forget(id string) {
 	delete(c.entries, id)
 }
 
+// forgetAll drops every session: what closed while the bus was away was not heard of.
+func (c *relayCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+}
+
 // sweep drops the entries older than relayCacheTTL.
 func (c *relayCache) sweep(now time.Time) {
 	c.mu.Lock()
@@ -180,4 +195,28 @@ func (s *Service) relaySession(ctx context.Context, dev, id string) (store.Strea
 		s.relays.put(sess, gen, now)
 	}
 	return sess, err
+}
+
+// forgetSession drops a session that closed here from this replica's relay cache and
+// tells the other replicas to drop it from theirs.
+func (s *Service) forgetSession(ctx context.Context, id string) {
+	s.relays.forget(id)
+	if s.nodes == nil {
+		return
+	}
+	if err := s.nodes.BroadcastNode(ctx, nodeSessionClosed, marshal(id)); err != nil {
+		s.log.Warn("tell the other replicas a session closed; they relay its messages until their cache expires", "session_id", id, "err", err)
+	}
+}
+
+// attachRelayCache receives the sessions other replicas closed.
+func (s *Service) attachRelayCache(n nodeBus) {
+	n.HandleNode(nodeSessionClosed, func(_ context.Context, data []byte) {
+		var id string
+		if err := json.Unmarshal(data, &id); err != nil || id == "" {
+			s.log.Warn("bad node message", "name", nodeSessionClosed, "err", err)
+			return
+		}
+		s.relays.forget(id)
+	})
 }

@@ -42,6 +42,13 @@ func TestRelayCache(t *testing.T) {
 			_, _, _, ok := c.get("s1", t0)
 			return ok
 		}, false},
+		{"forgotten when the bus resumed", func(c *relayCache) bool {
+			_, _, gen, _ := c.get("s1", t0)
+			c.put(live, gen, t0)
+			c.forgetAll()
+			_, _, _, ok := c.get("s1", t0)
+			return ok
+		}, false},
 		{"a read that overlapped a close is not kept", func(c *relayCache) bool {
 			_, _, gen, _ := c.get("s1", t0)
 			c.forget("s1") // closed while the store read was under way

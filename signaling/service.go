@@ -181,6 +181,7 @@ func (s *Service) Attach(h *hub.Hub) {
 	s.attachEvents(h)
 	s.attachArming(h)
 	s.attachRemote(h)
+	s.attachRelayCache(h)
 }
 
 // OnConnect delivers the commands and stream requests waiting for the device that

@@ -164,7 +164,7 @@ func (s *Service) ended(ctx context.Context, sess store.StreamSession, skip stri
 	if sess.Reason != nil {
 		reason = *sess.Reason
 	}
-	s.relays.forget(sess.ID)
+	s.forgetSession(ctx, sess.ID)
 	s.closeLeg(sess.ID)
 	s.log.Info("stream session closed", "session_id", sess.ID, "status", sess.Status, "reason", reason)
 	env := hub.Envelope{Type: wire.TypeStreamEnded, Session: sess.ID, Data: marshal(wire.StreamReason{Reason: reason})}

@@ -700,3 +700,35 @@ func TestRequestPublish(t *testing.T) {
 		t.Fatalf("relay.publish %s", msg.Data)
 	}
 }
+
+// A session closed on one replica is forgotten by the relay cache of the others: the
+// other party's replica refuses its messages instead of relaying them for the
+// cache's life.
+func TestRelayCacheForgetsSessionClosedElsewhere(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	net := hub.NewMemoryBus()
+	a := startNode(t, st, nodeOptions{bus: net})
+	b := startNode(t, st, nodeOptions{bus: net.Peer()})
+	f := newFamily(t, st)
+	view, cam := dial(t, a, f.viewer), dial(t, b, f.camera)
+	sid := liveSession(t, st, cam, view, f.camera)
+	cand := map[string]string{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"}
+	mustAck(t, view, "webrtc.candidate", sid, cand) // replica A keeps the session
+	cam.expect("webrtc.candidate")
+
+	mustAck(t, cam, "stream.end", sid, struct{}{})
+	wantEnded(t, view, sid, "hangup")
+	// Replica A hears of the close on the bus, in its own time: until then it may
+	// still relay. Within a few round trips (far sooner than the cache's life, and
+	// within the socket's message burst) it refuses.
+	for range 40 {
+		ans := view.request("webrtc.candidate", sid, cand)
+		if ans.Type == "error" {
+			if code := errorCode(t, ans); code != wire.CodeConflict {
+				t.Fatalf("candidate for a closed session: %s, want conflict", code)
+			}
+			return
+		}
+	}
+	t.Fatal("replica A still relays candidates of a session closed on replica B")
+}
