@@ -88,6 +88,14 @@ type Bus interface {
 	Close() error
 }
 
+// publisherThen is a [Bus] that also publishes without waiting for the answer
+// (redisbus.Bus): PublishThen queues msg for key in the order of Publish and
+// PublishThen calls, and hands Publish's result to done, which must not block, from
+// another goroutine. [Hub.SendThen] uses it when the bus has it.
+type publisherThen interface {
+	PublishThen(ctx context.Context, key string, msg []byte, done func(n int, err error))
+}
+
 // Expired is a presence entry the sweep removed: its replica stopped refreshing it.
 type Expired struct {
 	DeviceID string

@@ -93,21 +93,67 @@ func (h *Hub) Send(ctx context.Context, deviceID string, env Envelope) error {
 
 func (h *Hub) route(ctx context.Context, deviceID, typ string, b []byte) error {
 	start := time.Now()
-	selfSubscribed := false
-	if c := h.local(deviceID); c != nil {
-		err := c.sendRaw(typ, b)
-		if err == nil {
-			h.metrics.routeSeconds.WithLabelValues("local").Observe(time.Since(start).Seconds())
-			return nil
-		}
-		if errors.Is(err, ErrQueueFull) {
-			return err
-		}
-		// Closing here, and still subscribed: the device may already be connected
-		// elsewhere, but this replica's own subscription does not count.
-		selfSubscribed = true
+	done, selfSubscribed, err := h.routeLocal(deviceID, typ, b, start)
+	if done {
+		return err
 	}
 	n, err := h.bus.Publish(ctx, deviceID, messageFrame(typ, b))
+	return h.published(n, err, selfSubscribed, start)
+}
+
+// SendThen is Send without waiting for the bus: done gets Send's result, at once
+// when the device is connected here (or the message cannot be encoded), else once the
+// bus answered, from another goroutine; done must not block. The message is queued
+// (here, or for the bus) before SendThen returns, so messages from one goroutine to
+// one device by Send and SendThen arrive in order.
+func (h *Hub) SendThen(ctx context.Context, deviceID string, env Envelope, done func(error)) {
+	b, err := Encode(env)
+	if err != nil {
+		done(fmt.Errorf("hub: send: %w", err))
+		return
+	}
+	start := time.Now()
+	local, selfSubscribed, err := h.routeLocal(deviceID, env.Type, b, start)
+	if local {
+		done(err)
+		return
+	}
+	frame := messageFrame(env.Type, b)
+	pt, ok := h.bus.(publisherThen)
+	if !ok {
+		n, err := h.bus.Publish(ctx, deviceID, frame)
+		done(h.published(n, err, selfSubscribed, start))
+		return
+	}
+	pt.PublishThen(ctx, deviceID, frame, func(n int, err error) {
+		done(h.published(n, err, selfSubscribed, start))
+	})
+}
+
+// routeLocal queues the encoded envelope b for deviceID's socket on this replica.
+// done reports that this settled the message (err is its result); otherwise it goes
+// over the bus, and selfSubscribed says that this replica's socket of the device,
+// closing, is still among the bus's subscribers.
+func (h *Hub) routeLocal(deviceID, typ string, b []byte, start time.Time) (done, selfSubscribed bool, err error) {
+	c := h.local(deviceID)
+	if c == nil {
+		return false, false, nil
+	}
+	err = c.sendRaw(typ, b)
+	if err == nil {
+		h.metrics.routeSeconds.WithLabelValues("local").Observe(time.Since(start).Seconds())
+		return true, false, nil
+	}
+	if errors.Is(err, ErrQueueFull) {
+		return true, false, err
+	}
+	// Closing here, and still subscribed: the device may already be connected
+	// elsewhere, but this replica's own subscription does not count.
+	return false, true, nil
+}
+
+// published turns the bus's answer to a message's publish into route's result.
+func (h *Hub) published(n int, err error, selfSubscribed bool, start time.Time) error {
 	if err != nil {
 		h.metrics.busPublishErrors.Inc()
 		return fmt.Errorf("hub: send: %w", err)

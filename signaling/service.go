@@ -41,6 +41,10 @@ type Store interface {
 // Router delivers a message to a device wherever it is connected: the hub.
 type Router interface {
 	Send(ctx context.Context, deviceID string, env hub.Envelope) error
+	// SendThen is Send answered to done rather than awaited: the message is queued in
+	// order when it returns, and done, which must not block, may run on another
+	// goroutine.
+	SendThen(ctx context.Context, deviceID string, env hub.Envelope, done func(error))
 	// Online reports whether the device is connected anywhere.
 	Online(ctx context.Context, deviceID string) (bool, error)
 }

@@ -12,7 +12,24 @@ import (
 
 // relay forwards a party's message with data to the other party, stamped with from.
 func (s *Service) relay(ctx context.Context, sess store.StreamSession, dev, typ string, data json.RawMessage) error {
-	err := s.router.Send(ctx, other(sess, dev), hub.Envelope{Type: typ, Session: sess.ID, From: dev, Data: data})
+	err := s.router.Send(ctx, other(sess, dev), relayEnvelope(sess, dev, typ, data))
+	return s.relayed(sess, typ, err)
+}
+
+// relayThen is relay without waiting for the bus: done gets relay's result (see
+// [hub.Hub.SendThen]). The message is on its way, in order, when relayThen returns.
+func (s *Service) relayThen(ctx context.Context, sess store.StreamSession, dev, typ string, data json.RawMessage, done func(error)) {
+	s.router.SendThen(ctx, other(sess, dev), relayEnvelope(sess, dev, typ, data), func(err error) {
+		done(s.relayed(sess, typ, err))
+	})
+}
+
+func relayEnvelope(sess store.StreamSession, dev, typ string, data json.RawMessage) hub.Envelope {
+	return hub.Envelope{Type: typ, Session: sess.ID, From: dev, Data: data}
+}
+
+// relayed maps the router's answer to a relayed message to what its sender sees.
+func (s *Service) relayed(sess store.StreamSession, typ string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -66,36 +83,49 @@ func (s *Service) markConnecting(id string) {
 	s.writeBehind(store.StreamTransition{ID: id, From: []string{store.StreamAccepted}, To: store.StreamConnecting, At: s.cfg.Now().UTC()})
 }
 
-// webrtcCandidate relays a candidate to the other party, or applies a viewer's to its
-// relay leg. Data in the form the hub itself writes (wire.CanonicalCandidate: what the
+// handleCandidate relays a party's ICE candidate to the other party, or applies a
+// viewer's to its relay leg. In a peer-to-peer session it does not wait for the other
+// party's replica: the socket's next messages are handled meanwhile, and the answer
+// (the ack of a candidate with an id, or target_offline) follows once the bus
+// answered. Data in the form the hub itself writes (wire.CanonicalCandidate: what the
 // parties' libraries send) is relayed as it arrived: decoding and encoding it again
 // would give the same bytes.
-func (s *Service) webrtcCandidate(ctx context.Context, dev string, env hub.Envelope, sess store.StreamSession) (any, error) {
-	if sess.MediaProvider != store.MediaRelay {
-		if ok, err := wire.CanonicalCandidate(env.Data); ok {
+func (s *Service) handleCandidate(ctx context.Context, c *hub.Client, env hub.Envelope) {
+	dev := c.Identity().DeviceID
+	sess, err := s.relaySession(ctx, dev, env.Session)
+	if err == nil && sess.MediaProvider != store.MediaRelay {
+		if ok, cerr := wire.CanonicalCandidate(env.Data); ok {
+			err = cerr
 			if err == nil {
 				err = in(sess, negotiating, env.Type)
 			}
-			if err != nil {
-				return nil, err
+			if err == nil {
+				s.relayThen(ctx, sess, dev, env.Type, env.Data, func(err error) { s.reply(c, env, nil, err) })
+				return
 			}
-			return nil, s.relay(ctx, sess, dev, env.Type, env.Data)
+			s.reply(c, env, nil, err)
+			return
 		}
 	}
 	var cand wire.Candidate
-	if err := wire.DecodeData(env.Data, &cand); err != nil {
-		return nil, err
+	if err == nil {
+		err = wire.DecodeData(env.Data, &cand)
 	}
-	if err := cand.Validate(); err != nil {
-		return nil, err
+	if err == nil {
+		err = cand.Validate()
 	}
-	if err := in(sess, negotiating, env.Type); err != nil {
-		return nil, err
+	if err == nil {
+		err = in(sess, negotiating, env.Type)
 	}
-	if sess.MediaProvider == store.MediaRelay {
-		return nil, s.relayCandidate(dev, cand, sess)
+	switch {
+	case err != nil:
+	case sess.MediaProvider == store.MediaRelay:
+		err = s.relayCandidate(dev, cand, sess)
+	default:
+		s.relayThen(ctx, sess, dev, env.Type, marshal(cand), func(err error) { s.reply(c, env, nil, err) })
+		return
 	}
-	return nil, s.relay(ctx, sess, dev, env.Type, marshal(cand))
+	s.reply(c, env, nil, err)
 }
 
 // streamConnected makes a session live, behind the relay: the party is answered at

@@ -100,7 +100,7 @@ func (s *Service) attachStreams(h *hub.Hub) {
 	// The negotiation reads its session from the relay cache: no store read per message.
 	h.Handle(wire.TypeOffer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleViewer)))
 	h.Handle(wire.TypeAnswer, s.withSession(s.relaySession, s.webrtcDescription(store.RoleCamera)))
-	h.Handle(wire.TypeCandidate, s.withSession(s.relaySession, s.webrtcCandidate))
+	h.Handle(wire.TypeCandidate, s.handleCandidate)
 	h.Handle(wire.TypeStreamConnected, s.withSession(s.relaySession, s.streamConnected))
 	h.Handle(wire.TypeStreamEnd, s.onSession(s.streamEnd))
 	h.Handle(wire.TypeStreamResume, s.handleStreamResume)

@@ -18,7 +18,8 @@
 // SUBSCRIBE, which Redis executes at once: the confirmation of the broadcast channel
 // means every subscription is back, and the hub is told the bus resumed.
 // Publishes to one device go through one of a few workers (chosen by device id) that
-// pipeline what is queued, which keeps them in order per device.
+// pipeline what is queued, which keeps them in order per device; PublishThen queues a
+// publish without waiting for Redis's answer.
 //
 // Concurrency: Bus and Presence are safe for concurrent use. Bus owns the goroutines it
 // starts in Start and waits for them in Close; the *redis.Client is the caller's. A
@@ -109,12 +110,7 @@ type Bus struct {
 type pubReq struct {
 	channel string
 	msg     []byte
-	res     chan pubRes
-}
-
-type pubRes struct {
-	n   int
-	err error
+	done    func(n int, err error) // called once, on the worker's goroutine
 }
 
 // New returns a bus endpoint on rdb. Call Start (the hub does) before use.
@@ -405,28 +401,44 @@ var workerSeed = maphash.MakeSeed()
 // Publish implements [hub.Bus]. The message joins the pipeline of the worker that
 // owns key; Publish waits for Redis's answer.
 func (b *Bus) Publish(ctx context.Context, key string, msg []byte) (int, error) {
-	req := &pubReq{channel: b.devPrefix + key, msg: msg, res: make(chan pubRes, 1)}
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 1)
+	b.PublishThen(ctx, key, msg, func(n int, err error) { res <- result{n, err} })
+	select {
+	case r := <-res:
+		return r.n, r.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("redisbus: publish: %w", ctx.Err())
+	}
+}
+
+// PublishThen is Publish without waiting for Redis's answer: done gets it, from
+// another goroutine, and must not block. The message is queued before PublishThen
+// returns (it waits for room in the worker's queue, until ctx ends), so messages to a
+// key published one after the other by Publish or PublishThen go out in that order.
+func (b *Bus) PublishThen(ctx context.Context, key string, msg []byte, done func(n int, err error)) {
+	req := &pubReq{channel: b.devPrefix + key, msg: msg, done: func(n int, err error) {
+		if err != nil {
+			err = fmt.Errorf("redisbus: publish: %w", err)
+		}
+		done(n, err)
+	}}
 	b.pubMu.RLock()
 	if b.pubShut {
 		b.pubMu.RUnlock()
-		return 0, hub.ErrBusClosed
+		done(0, hub.ErrBusClosed)
+		return
 	}
 	ch := b.pubs[maphash.String(workerSeed, key)%uint64(len(b.pubs))]
 	select {
 	case ch <- req:
+		b.pubMu.RUnlock()
 	case <-ctx.Done():
 		b.pubMu.RUnlock()
-		return 0, fmt.Errorf("redisbus: publish: %w", ctx.Err())
-	}
-	b.pubMu.RUnlock()
-	select {
-	case r := <-req.res:
-		if r.err != nil {
-			return 0, fmt.Errorf("redisbus: publish: %w", r.err)
-		}
-		return r.n, nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("redisbus: publish: %w", ctx.Err())
+		done(0, fmt.Errorf("redisbus: publish: %w", ctx.Err()))
 	}
 }
 
@@ -445,7 +457,7 @@ func (b *Bus) publishWorker(ch chan *pubReq) {
 			for {
 				select {
 				case r := <-ch:
-					r.res <- pubRes{err: hub.ErrBusClosed}
+					r.done(0, hub.ErrBusClosed)
 				default:
 					return
 				}
@@ -476,7 +488,7 @@ func (b *Bus) publishBatch(batch []*pubReq, cmds []*redis.IntCmd) []*redis.IntCm
 	answered := 0
 	defer func() {
 		for _, r := range batch[answered:] {
-			r.res <- pubRes{err: errPublishPanic} // buffered: never blocks
+			r.done(0, errPublishPanic)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -488,8 +500,8 @@ func (b *Bus) publishBatch(batch []*pubReq, cmds []*redis.IntCmd) []*redis.IntCm
 	_, _ = pipe.Exec(ctx) // errors are per command
 	for i, r := range batch {
 		n, err := cmds[i].Result()
-		r.res <- pubRes{n: int(n), err: err}
-		answered++
+		answered++ // a panic in done must not answer r again
+		r.done(int(n), err)
 	}
 	return cmds
 }
