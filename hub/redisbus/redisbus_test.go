@@ -3,6 +3,7 @@ package redisbus_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -359,5 +360,82 @@ func TestResumedOnlyOnceResubscribed(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("received only %v after the resume", seen)
 		}
+	}
+}
+
+// PublishThen queues before it returns: publishes to one key by PublishThen and
+// Publish arrive in the order of the calls, and each done gets the receiver count
+// (0 for a key nobody subscribes), or ErrBusClosed once the bus is closed.
+func TestPublishThen(t *testing.T) {
+	url := bustest.RedisURL(t)
+	prefix := bustest.Prefix(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan string, 256)
+	a := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix})
+	if err := a.Start(func(_ string, msg []byte) { got <- string(msg) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	if err := a.Subscribe(ctx, "cam"); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	b := redisbus.New(bustest.Client(t, url, prefix), redisbus.Config{Prefix: prefix})
+	if err := b.Start(func(string, []byte) {}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 200
+	counts := make(chan int, n+1)
+	for i := range n {
+		msg := []byte(strconv.Itoa(i))
+		if i%10 == 9 {
+			if c, err := b.Publish(ctx, "cam", msg); err != nil || c != 1 {
+				t.Fatalf("Publish = %d, %v; want 1 receiver", c, err)
+			}
+			continue
+		}
+		b.PublishThen(ctx, "cam", msg, func(c int, err error) {
+			if err != nil {
+				t.Errorf("PublishThen: %v", err)
+			}
+			counts <- c
+		})
+	}
+	b.PublishThen(ctx, "nobody", []byte("x"), func(c int, err error) {
+		if err != nil {
+			t.Errorf("PublishThen: %v", err)
+		}
+		counts <- c + 100 // told apart from the others
+	})
+	for i := range n {
+		select {
+		case msg := <-got:
+			if msg != strconv.Itoa(i) {
+				t.Fatalf("message %d arrived as %q", i, msg)
+			}
+		case <-ctx.Done():
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
+	nobody := false
+	for range n - n/10 + 1 {
+		switch c := <-counts; c {
+		case 1:
+		case 100:
+			nobody = true
+		default:
+			t.Errorf("PublishThen answered %d receivers", c)
+		}
+	}
+	if !nobody {
+		t.Error("PublishThen to a key nobody subscribes did not answer 0")
+	}
+
+	_ = b.Close()
+	closed := make(chan error, 1)
+	b.PublishThen(ctx, "cam", []byte("late"), func(_ int, err error) { closed <- err })
+	if err := <-closed; !errors.Is(err, hub.ErrBusClosed) {
+		t.Fatalf("PublishThen after Close: %v, want ErrBusClosed", err)
 	}
 }
