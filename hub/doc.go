@@ -25,7 +25,9 @@
 // through a bounded per-connection queue drained by at most one writer goroutine,
 // started when the queue gets work and gone when it is empty; enqueueing
 // ([Client.Send], [Hub.Send]) never blocks, and a full queue closes the socket with
-// 4008. Heartbeats use one ticker for all connections. A connection's goroutine waits
+// 4008. [Hub.SendThen] does not wait for the bus either: its callback gets the answer
+// on another goroutine (the Redis bus's publish worker) and must not block.
+// Heartbeats use one ticker for all connections. A connection's goroutine waits
 // for its writer (and any short-lived ping or close goroutine) before it ends, and
 // [Hub.Shutdown] waits for every connection goroutine. The hub's background goroutines
 // (heartbeats, presence refresh and sweep, presence recording, re-validation of the
