@@ -112,7 +112,7 @@ func freePort() (int, error) {
 // publishes into that channel (client-side publish, JSON protocol), the same
 // viewer→camera path across a Redis as the cluster's.
 func (r *runner) centrifugoFleet(ctx context.Context, viewerNode, camNode *server, pairs int, prefix string) (*fleet, error) {
-	f := &fleet{links: make([]*link, pairs), epoch: r.start}
+	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(viewerNode, camNode)}
 	err := r.parallel(ctx, "connect centrifugo pairs", pairs, func(ctx context.Context, i int) error {
 		channel := prefix + "_" + strconv.Itoa(i)
 		recv, err := r.dial.dialCentrifugo(ctx, camNode.url)

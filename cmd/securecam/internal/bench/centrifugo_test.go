@@ -45,8 +45,11 @@ func TestClusterBesideCentrifugo(t *testing.T) {
 			t.Errorf("%s %s: sent %d, received %d, late %d, lost %d, errors %d; want all delivered, none lost",
 				r.Target, r.Phase, r.Sent, r.Received, r.Late, r.Lost, r.Errors)
 		}
-		if r.Target == "cluster" && (r.PerSecVsCentrifugo <= 0 || r.P99VsCentrifugo <= 0) {
-			t.Errorf("cluster %s: no ratio to Centrifugo (%v, %v)", r.Phase, r.PerSecVsCentrifugo, r.P99VsCentrifugo)
+		if r.Target == "cluster" && (r.PerSecVsCentrifugo <= 0 || r.P99VsCentrifugo <= 0 || r.CPUVsCentrifugo <= 0) {
+			t.Errorf("cluster %s: no ratio to Centrifugo (msg/s %v, p99 %v, CPU %v)", r.Phase, r.PerSecVsCentrifugo, r.P99VsCentrifugo, r.CPUVsCentrifugo)
+		}
+		if r.Target == "centrifugo" && r.CPUPerMsgMicros <= 0 {
+			t.Errorf("centrifugo %s: no CPU per message", r.Phase)
 		}
 	}
 	for _, want := range []string{"cluster full", "cluster rate", "centrifugo full", "centrifugo rate"} {

@@ -69,6 +69,7 @@ type Result struct {
 	// (cluster with --centrifugo).
 	PerSecVsCentrifugo float64 `json:"per_sec_vs_centrifugo,omitempty"`
 	P99VsCentrifugo    float64 `json:"p99_vs_centrifugo,omitempty"`
+	CPUVsCentrifugo    float64 `json:"cpu_vs_centrifugo,omitempty"`
 	// CPU time of the server processes (route, raw, cluster) from the start of a
 	// phase to the end of its drain, per message sent in it, in microseconds, and as a
 	// ratio to the bare relay's: a figure that load from outside the benchmark hardly

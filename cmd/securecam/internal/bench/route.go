@@ -728,6 +728,9 @@ func compareCentrifugo(rs, cf []Result) {
 			if c.P99 > 0 {
 				rs[i].P99VsCentrifugo = rs[i].P99 / c.P99
 			}
+			if c.CPUPerMsgMicros > 0 {
+				rs[i].CPUVsCentrifugo = rs[i].CPUPerMsgMicros / c.CPUPerMsgMicros
+			}
 		}
 	}
 }
@@ -736,4 +739,5 @@ func compareCentrifugo(rs, cf []Result) {
 var clusterColumns = append(slices.Clip(routeColumns),
 	colRatio("msg/s vs centrifugo", func(r Result) float64 { return r.PerSecVsCentrifugo }),
 	colRatio("p99 vs centrifugo", func(r Result) float64 { return r.P99VsCentrifugo }),
+	colRatio("CPU vs centrifugo", func(r Result) float64 { return r.CPUVsCentrifugo }),
 )
