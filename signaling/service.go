@@ -43,6 +43,8 @@ type Router interface {
 	Send(ctx context.Context, deviceID string, env hub.Envelope) error
 	// Online reports whether the device is connected anywhere.
 	Online(ctx context.Context, deviceID string) (bool, error)
+	// ConnectedHere reports whether the device has a socket on this replica.
+	ConnectedHere(deviceID string) bool
 }
 
 // Waker wakes an offline device (a push) so it connects and receives what waits for
