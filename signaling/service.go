@@ -79,7 +79,8 @@ type Config struct {
 	SweepInterval time.Duration
 	// CommandBatches bounds the group commits of a kind (command.send inserts,
 	// dispatch marks, command.result answers) written at once, each on a store
-	// connection of its own, while the next batch of that kind gathers. Default 1,
+	// connection of its own, while the next batch of that kind gathers; more than one
+	// runs only while requests back up (signaling/batch.go). Default 1,
 	// what SQLite's one writer takes; the hub on PostgreSQL sets more (cmd/securecam).
 	CommandBatches int
 
