@@ -77,6 +77,12 @@ func (h *Hub) localDevices() []string {
 	return ids
 }
 
+// ConnectedHere reports whether deviceID has a socket on this replica, to which
+// [Hub.Send] hands a message directly (unless that socket closes meanwhile).
+func (h *Hub) ConnectedHere(deviceID string) bool {
+	return h.local(deviceID) != nil
+}
+
 // Send delivers env to deviceID wherever it is connected in the cluster: a socket on
 // this replica gets it queued directly; otherwise it goes over the bus. It returns
 // [ErrOffline] when the device is connected nowhere, [ErrQueueFull] when its local

@@ -175,10 +175,31 @@ func (b *batcher[In, Out]) queuedIns() []In {
 	return ins
 }
 
-// With room for inFlight batches, requests are written at once, alone; past it they
-// queue, and each batch that finishes takes the next part of the queue, in arrival
-// order, up to maxBatch. Never more than inFlight batches are written at once, and no
-// caller is answered before its own batch committed.
+// openBatches starts n batches of g (the batcher idle), held, with one request written at
+// once and each further one with the openAt requests that open it, calling call with
+// the inputs from 0 on. It returns the next input.
+func openBatches(t *testing.T, wg *sync.WaitGroup, g *gatedRun, n int, call func(int)) int {
+	t.Helper()
+	base := g.started()
+	wg.Go(func() { call(0) })
+	waitFor(t, "a batch to start at once", func() bool { return g.started() == base+1 })
+	next := 1
+	for k := 1; k < n; k++ {
+		for range openAt {
+			in := next
+			wg.Go(func() { call(in) })
+			next++
+		}
+		waitFor(t, "a batch to open beside the others", func() bool { return g.started() == base+k+1 })
+	}
+	return next
+}
+
+// Requests queue behind a batch being written; a further batch opens beside it once
+// the queue holds openAt requests, up to inFlight of them, and each batch that
+// finishes takes the next part of the queue, in arrival order, up to maxBatch. Never
+// more than inFlight batches are written at once, and no caller is answered before its
+// own batch committed.
 func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
 	const inFlight, queued = 3, 2*maxBatch + 88
 	g := newGatedRun()
@@ -199,12 +220,9 @@ func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
 			early = append(early, in)
 		}
 	}
-	for i := range inFlight {
-		wg.Go(func() { call(i) })
-		waitFor(t, "a batch to start at once", func() bool { return g.started() == i+1 })
-	}
+	first := openBatches(t, &wg, g, inFlight, call)
 	for i := range queued {
-		wg.Go(func() { call(inFlight + i) })
+		wg.Go(func() { call(first + i) })
 	}
 	waitFor(t, "the callers to queue", func() bool { return b.queued() == queued })
 	order := b.queuedIns()
@@ -230,8 +248,8 @@ func TestPipelinedBatchesAreBoundedAndKeepArrivalOrder(t *testing.T) {
 		t.Errorf("%d batches were written at once, want at most %d", g.most, inFlight)
 	}
 	for i, batch := range g.batches[:inFlight] {
-		if len(batch) != 1 {
-			t.Errorf("batch %d carries %v, want one request written at once", i, batch)
+		if want := min(i, 1)*(openAt-1) + 1; len(batch) != want {
+			t.Errorf("batch %d carries %v, want %d requests", i, batch, want)
 		}
 	}
 	if b.inFlightNow() != 0 || b.queued() != 0 {
@@ -245,16 +263,14 @@ func TestPipelinedBatchFailureStaysInItsBatch(t *testing.T) {
 	g := newGatedRun()
 	g.fail = 0
 	b := &batcher[int, int]{run: g.run, inFlight: 2}
-	errs := make([]error, 6)
+	errs := make([]error, 2*openAt+2) // a queue of openAt+1 behind the two batches
 	var wg sync.WaitGroup
-	for i := range 2 { // 0 (poisoned) and 1, each in a batch of its own
-		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
-		waitFor(t, "a batch to start", func() bool { return g.started() == i+1 })
-	}
-	for i := 2; i < len(errs); i++ {
+	// 0 (poisoned) alone, and 1 to openAt in the batch they open beside it
+	first := openBatches(t, &wg, g, 2, func(i int) { _, errs[i] = b.do(t.Context(), i) })
+	for i := first; i < len(errs); i++ {
 		wg.Go(func() { _, errs[i] = b.do(t.Context(), i) })
 	}
-	waitFor(t, "the callers to queue", func() bool { return b.queued() == len(errs)-2 })
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == len(errs)-first })
 	close(g.releaseFail) // the poisoned batch fails first, while the others wait
 	waitFor(t, "the failed batch to hand its slot on", func() bool { return g.started() == 3 })
 	close(g.release)
@@ -266,5 +282,53 @@ func TestPipelinedBatchFailureStaysInItsBatch(t *testing.T) {
 		if err != nil {
 			t.Errorf("caller %d, not in the failed batch, got %v", i+1, err)
 		}
+	}
+}
+
+// At a moderate rate requests that queue behind a batch being written wait for it and
+// go in the next batch together, though slots are free; a backlog of openAt opens a
+// further batch, up to inFlight at once, and past that requests queue.
+func TestPipelinedBatchesOpenOnlyUnderBacklog(t *testing.T) {
+	const inFlight = 3
+	g := newGatedRun()
+	b := &batcher[int, int]{run: g.run, inFlight: inFlight}
+	var wg sync.WaitGroup
+	call := func(in int) {
+		if out, err := b.do(t.Context(), in); err != nil || out != in {
+			t.Errorf("caller %d got %d, %v", in, out, err)
+		}
+	}
+	wg.Go(func() { call(0) })
+	waitFor(t, "a batch to start at once", func() bool { return g.started() == 1 })
+	for i := 1; i < openAt; i++ {
+		wg.Go(func() { call(i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == openAt-1 })
+	if n := b.inFlightNow(); n != 1 {
+		t.Fatalf("%d batches being written for a queue of %d, want 1", n, openAt-1)
+	}
+	g.release <- struct{}{}
+	waitFor(t, "the next batch to start", func() bool { return g.started() == 2 })
+	g.release <- struct{}{}
+	waitFor(t, "the batcher to go idle", func() bool { return b.inFlightNow() == 0 })
+	g.mu.Lock()
+	if got := g.batches[1]; len(got) != openAt-1 {
+		t.Errorf("second batch %v, want the %d queued requests together", got, openAt-1)
+	}
+	g.mu.Unlock()
+
+	// A backlog: every openAt queued requests open a batch until inFlight are written.
+	next := openBatches(t, &wg, g, inFlight, func(in int) { call(100 + in) })
+	for i := range openAt {
+		wg.Go(func() { call(100 + next + i) })
+	}
+	waitFor(t, "the callers to queue", func() bool { return b.queued() == openAt })
+	if n := b.inFlightNow(); n != inFlight {
+		t.Fatalf("%d batches being written, want %d", n, inFlight)
+	}
+	close(g.release)
+	wg.Wait()
+	if g.most != inFlight {
+		t.Errorf("at most %d batches were written at once, want %d", g.most, inFlight)
 	}
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // The writes of a command's round trip go through group commits: the command.send
-// requests (and command.result answers) that arrive while Config.CommandBatches
-// batches of their kind are being written are written together, in one statement and
-// one commit, and each sender is answered after that commit. What a batch leaves out (a device missing, not linked,
+// requests (and command.result answers) that arrive while a batch of their kind is
+// being written are written together, in one statement and one commit (up to
+// Config.CommandBatches such batches at once under a backlog), and each sender is
+// answered after that commit. What a batch leaves out (a device missing, not linked,
 // a repeated request, an answer that is a repeat or comes too late) takes the
 // one-at-a-time path, which tells the sender why.
 

@@ -32,8 +32,9 @@ func (s *Service) handleCommandSend(ctx context.Context, c *hub.Client, env hub.
 }
 
 // SendCommand persists a command from req.SourceDeviceID (a device of userID) to
-// req.TargetDeviceID and dispatches it: at once if the target is connected anywhere,
-// else it waits (pending) and the target is woken. Whatever the bus answered, a
+// req.TargetDeviceID and dispatches it: at once if the target is connected anywhere
+// (stored dispatched already when it is connected here), else it waits (pending) and
+// the target is woken. Whatever the bus answered, a
 // command that has not reached its target is delivered again after the re-dispatch
 // delays (a target connected to a replica that had not resubscribed after a Redis
 // restart looks offline for a moment). requestID, when not empty, is the sender's
@@ -61,6 +62,11 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	if requestID != "" {
 		cmd.RequestID = &requestID
 	}
+	// A target connected to this replica is handed the command as soon as it is
+	// stored, so the group commit stores it dispatched: no second write to mark it.
+	if s.router.ConnectedHere(cmd.TargetDeviceID) {
+		cmd.Status = store.CommandDispatched
+	}
 	created, err := s.create(ctx, &cmd)
 	if err != nil {
 		return store.Command{}, err
@@ -77,6 +83,10 @@ func (s *Service) SendCommand(ctx context.Context, userID string, req wire.Comma
 	case err != nil: // the bus is in trouble: the command is stored, keep trying
 		s.log.Warn("command dispatch failed; retrying", "command_id", cmd.ID, "err", err)
 		s.retryLater(cmd.ID, 0)
+		return cmd, nil
+	}
+	if cmd.Status == store.CommandDispatched { // stored so (the other paths store it pending)
+		s.scheduleRedispatch(cmd)
 		return cmd, nil
 	}
 	return s.sentDispatched(ctx, cmd), nil

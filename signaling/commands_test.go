@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -448,5 +449,54 @@ func TestPipelinedBatchesOnPostgres(t *testing.T) {
 				t.Errorf("family %d: command %s is %s after its answer was acked, want acknowledged", i, c.ID, c.Status)
 			}
 		}
+	}
+}
+
+// markCounter counts the writes that mark commands dispatched after their insert.
+type markCounter struct {
+	signaling.Store
+	marks atomic.Int32
+}
+
+func (m *markCounter) MarkCommandDispatched(ctx context.Context, id string, at time.Time) (store.Command, error) {
+	m.marks.Add(1)
+	return m.Store.MarkCommandDispatched(ctx, id, at)
+}
+
+func (m *markCounter) MarkCommandsDispatched(ctx context.Context, ids []string, at time.Time) (map[string]store.Command, error) {
+	m.marks.Add(1)
+	return m.Store.MarkCommandsDispatched(ctx, ids, at)
+}
+
+// A command to a target connected to the same replica is stored dispatched by its
+// insert, with no write of its own for the mark. (Its re-dispatches:
+// TestSilentTargetGetsRedispatchesWithBackoff.)
+func TestCommandToATargetHereIsStoredDispatched(t *testing.T) {
+	st := storetest.NewSQLite(t)
+	counter := &markCounter{}
+	n := startNode(t, st, nodeOptions{config: func(c *signaling.Config) {
+		counter.Store = c.Store
+		c.Store = counter
+		c.RedispatchDelays = []time.Duration{time.Hour} // none during the test
+	}})
+	f := newFamily(t, st)
+	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+
+	ack := sendCommand(view, f.camera, "ping", nil)
+	if ack.Status != store.CommandDispatched {
+		t.Errorf("ack status = %q, want dispatched", ack.Status)
+	}
+	if got := decode[wire.CommandMessage](t, cam.expect("command")); got.CommandID != ack.CommandID {
+		t.Fatalf("delivered %s, want %s", got.CommandID, ack.CommandID)
+	}
+	if m := counter.marks.Load(); m != 0 {
+		t.Errorf("%d mark writes before the re-dispatch, want none", m)
+	}
+	stored, err := st.Command(t.Context(), ack.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != store.CommandDispatched || stored.RetryCount != 1 || stored.LastDispatchedAt == nil {
+		t.Errorf("stored %+v, want dispatched once", stored)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/securecam/securecam/hub"
+	"github.com/securecam/securecam/hub/bustest"
 	"github.com/securecam/securecam/signaling"
 	"github.com/securecam/securecam/store"
 	"github.com/securecam/securecam/store/storetest"
@@ -226,12 +227,15 @@ func (s slowDispatchStore) awaitAnswer(ctx context.Context, id string) {
 
 // The ack of command.send tells the command's status as stored when it is sent: the
 // camera's answer, when it came first; a failed command is failed, with its error,
-// never acknowledged.
+// never acknowledged. (The camera is on another replica: a target on the sender's
+// replica is stored dispatched by the insert, with no mark to wait for.)
 func TestCommandAckTellsTheTrueStatus(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	n := startNode(t, slowDispatchStore{st}, nodeOptions{})
+	url, prefix := bustest.RedisURL(t), bustest.Prefix(t)
+	a := startRedisReplica(t, slowDispatchStore{st}, url, prefix, nil)
+	b := startRedisReplica(t, slowDispatchStore{st}, url, prefix, nil)
 	f := newFamily(t, st)
-	cam, view := dial(t, n, f.camera), dial(t, n, f.viewer)
+	cam, view := dial(t, a, f.camera), dial(t, b, f.viewer)
 
 	for _, result := range []map[string]any{
 		{"status": "acknowledged"},

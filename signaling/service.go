@@ -47,6 +47,8 @@ type Router interface {
 	SendThen(ctx context.Context, deviceID string, env hub.Envelope, done func(error))
 	// Online reports whether the device is connected anywhere.
 	Online(ctx context.Context, deviceID string) (bool, error)
+	// ConnectedHere reports whether the device has a socket on this replica.
+	ConnectedHere(deviceID string) bool
 }
 
 // Waker wakes an offline device (a push) so it connects and receives what waits for
@@ -81,7 +83,8 @@ type Config struct {
 	SweepInterval time.Duration
 	// CommandBatches bounds the group commits of a kind (command.send inserts,
 	// dispatch marks, command.result answers) written at once, each on a store
-	// connection of its own, while the next batch of that kind gathers. Default 1,
+	// connection of its own, while the next batch of that kind gathers; more than one
+	// runs only while requests back up (signaling/batch.go). Default 1,
 	// what SQLite's one writer takes; the hub on PostgreSQL sets more (cmd/securecam).
 	CommandBatches int
 

@@ -341,7 +341,10 @@ type Store interface {
 	// inserts each command of cs whose source and target are devices of its owner
 	// joined by an active link and whose request id (when set) is not taken, filling it
 	// in as CreateCommand does; inserted[i] reports cs[i]. The others are untouched:
-	// CreateCommand tells a missing device from a repeated request.
+	// CreateCommand tells a missing device from a repeated request. A command whose
+	// Status is dispatched (its caller hands it to the target as soon as it commits) is
+	// inserted dispatched, as MarkCommandsDispatched at its CreatedAt would leave it;
+	// any other Status is inserted pending.
 	CreateLinkedCommands(ctx context.Context, cs []*Command) (inserted []bool, err error)
 	Command(ctx context.Context, id string) (Command, error)
 	ListCommands(ctx context.Context, ownerUserID string, f CommandFilter, p Page) (items []Command, nextCursor string, err error)

@@ -119,7 +119,8 @@ func (n *node) close() {
 }
 
 // pgCommandBatches is how many group commits of each kind of command write the hub
-// on PostgreSQL writes at once; pgMaxConns makes room in the pool for them (three
+// on PostgreSQL writes at once at most (more than one only under a backlog,
+// signaling's openAt); pgMaxConns makes room in the pool for them (three
 // kinds) beside everything else. pgx's default pool is the larger of 4 and the CPUs.
 const (
 	pgCommandBatches = 4

@@ -67,6 +67,31 @@ func testCommandBatches(t *testing.T, s store.Store) {
 			t.Errorf("command %d not inserted but given id %s", i+2, c.ID)
 		}
 	}
+	// A command its caller hands over as it commits is inserted dispatched, once, at
+	// its creation; any other status asked for is pending.
+	handed, asked := mk(f.viewer.ID, f.cam.ID, ""), mk(f.viewer.ID, f.cam.ID, "")
+	handed.Status, asked.Status = store.CommandDispatched, store.CommandAcknowledged
+	inserted, err = s.CreateLinkedCommands(ctx, []*store.Command{handed, asked})
+	noErr(t, "CreateLinkedCommands (dispatched)", err)
+	if !slices.Equal(inserted, []bool{true, true}) {
+		t.Fatalf("inserted = %v, want both", inserted)
+	}
+	for _, c := range []*store.Command{handed, asked} {
+		got, err := s.Command(ctx, c.ID)
+		noErr(t, "Command", err)
+		if got.Status != c.Status || got.RetryCount != c.RetryCount || (got.LastDispatchedAt == nil) != (c.LastDispatchedAt == nil) {
+			t.Errorf("stored %+v, filled in %+v", got, c)
+		}
+	}
+	if got, _ := s.Command(ctx, handed.ID); got.Status != store.CommandDispatched || got.RetryCount != 1 || got.LastDispatchedAt == nil {
+		t.Errorf("inserted dispatched = %+v, want dispatched once", got)
+	} else {
+		checkTime(t, "LastDispatchedAt", *got.LastDispatchedAt, handed.CreatedAt)
+	}
+	if got, _ := s.Command(ctx, asked.ID); got.Status != store.CommandPending || got.RetryCount != 0 || got.LastDispatchedAt != nil {
+		t.Errorf("inserted asking for acknowledged = %+v, want pending", got)
+	}
+
 	// The repeat goes through CreateCommand, which finds the first.
 	again := mk(f.viewer.ID, f.cam.ID, "r-1")
 	created, err := s.CreateCommand(ctx, again, time.Hour)

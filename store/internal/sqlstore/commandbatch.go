@@ -21,6 +21,7 @@ type newCommandRow struct {
 	Type      string          `json:"c_type"`
 	Payload   json.RawMessage `json:"c_payload"`
 	RequestID *string         `json:"c_request_id"`
+	Status    string          `json:"c_status"`
 	ExpiresAt any             `json:"c_expires_at"`
 	CreatedAt any             `json:"c_created_at"`
 }
@@ -40,11 +41,14 @@ func (s *Store) CreateLinkedCommands(ctx context.Context, cs []*store.Command) (
 		if !ok || n.Payload[0] != '{' {
 			continue // names no row, or a payload SQLite's JSON would change: left out
 		}
+		if c.Status == store.CommandDispatched {
+			n.Status, n.RetryCount, n.LastDispatchedAt = store.CommandDispatched, 1, &n.CreatedAt
+		}
 		filled[i] = n
 		at[n.ID] = i
 		rows = append(rows, newCommandRow{ID: n.ID, Owner: n.OwnerUserID, Source: n.SourceDeviceID,
 			Target: n.TargetDeviceID, Type: n.CommandType, Payload: n.Payload, RequestID: n.RequestID,
-			ExpiresAt: s.t(n.ExpiresAt), CreatedAt: s.t(n.CreatedAt)})
+			Status: n.Status, ExpiresAt: s.t(n.ExpiresAt), CreatedAt: s.t(n.CreatedAt)})
 	}
 	if len(rows) == 0 {
 		return inserted, nil
@@ -55,18 +59,20 @@ func (s *Store) CreateLinkedCommands(ctx context.Context, cs []*store.Command) (
 	}
 	ids, err := collect(ctx, s.db.Write(), `INSERT INTO commands
 		(id, owner_user_id, source_device_id, target_device_id, command_type, payload, status,
-		 retry_count, request_id, expires_at, created_at, updated_at)
-		SELECT v.c_id, v.c_owner, v.c_source, v.c_target, v.c_type, v.c_payload, $2,
-		       0, v.c_request_id, v.c_expires_at, v.c_created_at, v.c_created_at
+		 retry_count, last_dispatched_at, request_id, expires_at, created_at, updated_at)
+		SELECT v.c_id, v.c_owner, v.c_source, v.c_target, v.c_type, v.c_payload, v.c_status,
+		       CASE WHEN v.c_status = $2 THEN 1 ELSE 0 END,
+		       CASE WHEN v.c_status = $2 THEN v.c_created_at END,
+		       v.c_request_id, v.c_expires_at, v.c_created_at, v.c_created_at
 		FROM `+s.d.JSONRows(`$1`, `c_id uuid`, `c_owner uuid`, `c_source uuid`, `c_target uuid`, `c_type text`,
-		`c_payload jsonb`, `c_request_id text`, `c_expires_at timestamptz`, `c_created_at timestamptz`)+`
+		`c_payload jsonb`, `c_request_id text`, `c_status text`, `c_expires_at timestamptz`, `c_created_at timestamptz`)+`
 		WHERE EXISTS (SELECT 1 FROM devices WHERE id = v.c_source AND user_id = v.c_owner AND deleted_at IS NULL)
 		  AND EXISTS (SELECT 1 FROM devices WHERE id = v.c_target AND user_id = v.c_owner AND deleted_at IS NULL)
 		  AND EXISTS (SELECT 1 FROM device_links WHERE status = $3
 		              AND ((camera_device_id = v.c_source AND client_device_id = v.c_target)
 		                OR (camera_device_id = v.c_target AND client_device_id = v.c_source)))
 		ON CONFLICT (source_device_id, request_id) DO NOTHING
-		RETURNING id`, []any{string(arg), store.CommandPending, store.LinkActive}, scanString)
+		RETURNING id`, []any{string(arg), store.CommandDispatched, store.LinkActive}, scanString)
 	if err != nil {
 		return nil, s.mapErr(op, err)
 	}
