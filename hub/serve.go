@@ -110,10 +110,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Buffer sizes of a hijacked connection (net/http's are 4 KiB each): idle sockets
-// dominate the hub's memory, and messages are small.
+// dominate the hub's memory, and messages are small. A relayed candidate's frame fits
+// in 512 bytes; a larger payload is read straight into the message, and the writes a
+// full buffer makes join the socket's cork below it, so small buffers add no system
+// call where it counts (docs/benchmarks.md, idle: 512-byte buffers).
 const (
-	connReadBuffer  = 1024
-	connWriteBuffer = 1024
+	connReadBuffer  = 512
+	connWriteBuffer = 512
 )
 
 // smallBuffers swaps net/http's 4 KiB buffers of a hijacked connection for small ones,
