@@ -112,35 +112,24 @@ func freePort() (int, error) {
 // publishes into that channel (client-side publish, JSON protocol), the same
 // viewer→camera path across a Redis as the cluster's.
 func (r *runner) centrifugoFleet(ctx context.Context, viewerNode, camNode *server, pairs int, prefix string) (*fleet, error) {
-	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(viewerNode, camNode)}
-	err := r.parallel(ctx, "connect centrifugo pairs", pairs, func(ctx context.Context, i int) error {
+	return r.connectFleet(ctx, "connect centrifugo pairs", pairs, serverPids(viewerNode, camNode), func(ctx context.Context, i int) (*link, error) {
 		channel := prefix + "_" + strconv.Itoa(i)
 		recv, err := r.dial.dialCentrifugo(ctx, camNode.url)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sub, _ := json.Marshal(map[string]any{"id": 2, "subscribe": map[string]string{"channel": channel}})
 		if err := centrifugoCall(ctx, recv, 2, sub); err != nil {
 			_ = recv.CloseNow()
-			return fmt.Errorf("subscribe %s: %w", channel, err)
+			return nil, fmt.Errorf("subscribe %s: %w", channel, err)
 		}
 		snd, err := r.dial.dialCentrifugo(ctx, viewerNode.url)
 		if err != nil {
 			_ = recv.CloseNow()
-			return err
+			return nil, err
 		}
-		f.links[i] = newCentrifugoLink(snd, recv, channel, r.cfg.Size)
-		return nil
+		return newCentrifugoLink(snd, recv, channel, r.cfg.Size), nil
 	})
-	if err != nil {
-		for _, l := range f.links {
-			if l != nil {
-				closeAll([]*websocket.Conn{l.send, l.recv})
-			}
-		}
-		return nil, err
-	}
-	return f, nil
 }
 
 // dialCentrifugo opens a Centrifugo client connection (JSON protocol) and connects it.

@@ -343,29 +343,37 @@ func (r *runner) hubFleet(ctx context.Context, viewerHub, cameraHub *server, pai
 	if err := r.linkAll(ctx, user, cams, viewers); err != nil {
 		return nil, err
 	}
-	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(viewerHub, cameraHub)}
-	err = r.parallel(ctx, "open live-view sessions", pairs, func(ctx context.Context, i int) error {
+	return r.connectFleet(ctx, "open live-view sessions", pairs, serverPids(viewerHub, cameraHub), func(ctx context.Context, i int) (*link, error) {
 		cam, err := r.dial.dialHub(ctx, cameraHub.url, cams[i].Token)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		viewer, err := r.dial.dialHub(ctx, viewerHub.url, viewers[i].Token)
 		if err != nil {
 			_ = cam.CloseNow()
-			return err
+			return nil, err
 		}
 		if !sessions {
-			f.links[i] = &link{send: viewer, recv: cam, target: cams[i].ID}
-			return nil
+			return &link{send: viewer, recv: cam, target: cams[i].ID}, nil
 		}
 		session, err := openSession(ctx, viewer, cam, cams[i].ID)
 		if err != nil {
 			_ = cam.CloseNow()
 			_ = viewer.CloseNow()
-			return err
+			return nil, err
 		}
-		f.links[i] = newLink(viewer, cam, session, r.cfg.Size)
-		return nil
+		return newLink(viewer, cam, session, r.cfg.Size), nil
+	})
+}
+
+// connectFleet sets up pairs links with connect, in parallel; if one fails, the
+// links made are closed.
+func (r *runner) connectFleet(ctx context.Context, what string, pairs int, pids []int, connect func(ctx context.Context, i int) (*link, error)) (*fleet, error) {
+	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: pids}
+	err := r.parallel(ctx, what, pairs, func(ctx context.Context, i int) error {
+		l, err := connect(ctx, i)
+		f.links[i] = l
+		return err
 	})
 	if err != nil {
 		for _, l := range f.links {
@@ -428,31 +436,20 @@ func openSession(ctx context.Context, viewer, cam *websocket.Conn, cameraID stri
 
 // rawFleet sets up Pairs socket pairs on the bare relay.
 func (r *runner) rawFleet(ctx context.Context, s *server, pairs int) (*fleet, error) {
-	f := &fleet{links: make([]*link, pairs), epoch: r.start, pids: serverPids(s)}
 	placeholder := strings.Repeat("0", 36) // a session id's length
-	err := r.parallel(ctx, "connect raw pairs", pairs, func(ctx context.Context, i int) error {
+	return r.connectFleet(ctx, "connect raw pairs", pairs, serverPids(s), func(ctx context.Context, i int) (*link, error) {
 		a, b := "v"+strconv.Itoa(i), "c"+strconv.Itoa(i)
 		recv, err := r.dial.dialRaw(ctx, s.url, b, a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		snd, err := r.dial.dialRaw(ctx, s.url, a, b)
 		if err != nil {
 			_ = recv.CloseNow()
-			return err
+			return nil, err
 		}
-		f.links[i] = newLink(snd, recv, placeholder, r.cfg.Size)
-		return nil
+		return newLink(snd, recv, placeholder, r.cfg.Size), nil
 	})
-	if err != nil {
-		for _, l := range f.links {
-			if l != nil {
-				closeAll([]*websocket.Conn{l.send, l.recv})
-			}
-		}
-		return nil, err
-	}
-	return f, nil
 }
 
 // measure starts the read loops of a fleet with start, runs the phases on it and
@@ -550,22 +547,30 @@ func medianResult(rs []Result) Result {
 
 // compare sets the ratios of results to the bare relay's result of the same phase.
 func compare(rs, raw []Result) {
+	samePhase(rs, raw, func(r *Result, b Result) {
+		r.PerSecVsRaw = ratio(r.PerSec, b.PerSec)
+		r.P99VsRaw = ratio(r.P99, b.P99)
+		r.CPUVsRaw = ratio(r.CPUPerMsgMicros, b.CPUPerMsgMicros)
+	})
+}
+
+// samePhase calls set for each result and the base result of its phase.
+func samePhase(rs, base []Result, set func(r *Result, b Result)) {
 	for i := range rs {
-		for _, b := range raw {
-			if b.Phase != rs[i].Phase {
-				continue
-			}
-			if b.PerSec > 0 {
-				rs[i].PerSecVsRaw = rs[i].PerSec / b.PerSec
-			}
-			if b.P99 > 0 {
-				rs[i].P99VsRaw = rs[i].P99 / b.P99
-			}
-			if b.CPUPerMsgMicros > 0 {
-				rs[i].CPUVsRaw = rs[i].CPUPerMsgMicros / b.CPUPerMsgMicros
+		for _, b := range base {
+			if b.Phase == rs[i].Phase {
+				set(&rs[i], b)
 			}
 		}
 	}
+}
+
+// ratio is x/y, or 0 (no ratio) when y is not positive.
+func ratio(x, y float64) float64 {
+	if y <= 0 {
+		return 0
+	}
+	return x / y
 }
 
 var routeColumns = []column{
@@ -717,22 +722,11 @@ func (r *runner) centrifugoCluster(ctx context.Context) (*fleet, error) {
 
 // compareCentrifugo sets the ratios of results to Centrifugo's of the same phase.
 func compareCentrifugo(rs, cf []Result) {
-	for i := range rs {
-		for _, c := range cf {
-			if c.Phase != rs[i].Phase {
-				continue
-			}
-			if c.PerSec > 0 {
-				rs[i].PerSecVsCentrifugo = rs[i].PerSec / c.PerSec
-			}
-			if c.P99 > 0 {
-				rs[i].P99VsCentrifugo = rs[i].P99 / c.P99
-			}
-			if c.CPUPerMsgMicros > 0 {
-				rs[i].CPUVsCentrifugo = rs[i].CPUPerMsgMicros / c.CPUPerMsgMicros
-			}
-		}
-	}
+	samePhase(rs, cf, func(r *Result, c Result) {
+		r.PerSecVsCentrifugo = ratio(r.PerSec, c.PerSec)
+		r.P99VsCentrifugo = ratio(r.P99, c.P99)
+		r.CPUVsCentrifugo = ratio(r.CPUPerMsgMicros, c.CPUPerMsgMicros)
+	})
 }
 
 // clusterColumns are routeColumns and the ratios to Centrifugo.
