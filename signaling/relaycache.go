@@ -36,49 +36,24 @@ type relayCache struct {
 }
 
 type relayEntry struct {
-	sess       store.StreamSession
-	at         time.Time
-	refreshing bool // a read to renew the entry is under way
+	sess store.StreamSession
+	at   time.Time
 }
 
 func newRelayCache() *relayCache {
 	return &relayCache{entries: map[string]relayEntry{}, asked: map[string]relayEntry{}}
 }
 
-// get returns a session kept less than relayCacheTTL before now and when it was read,
-// and the generation to hand to put after reading the session from the store.
-func (c *relayCache) get(id string, now time.Time) (store.StreamSession, time.Time, uint64, bool) {
+// get returns a session kept less than relayCacheTTL before now, and the generation
+// to hand to put after reading the session from the store.
+func (c *relayCache) get(id string, now time.Time) (store.StreamSession, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
 	if ok && now.Sub(e.at) < relayCacheTTL {
-		return e.sess, e.at, c.gen, true
+		return e.sess, c.gen, true
 	}
-	return store.StreamSession{}, time.Time{}, c.gen, false
-}
-
-// claim reports whether the caller is to renew the entry of id read at at: true once,
-// until put (or unclaim) ends the renewal.
-func (c *relayCache) claim(id string, at time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[id]
-	if !ok || !e.at.Equal(at) || e.refreshing {
-		return false
-	}
-	e.refreshing = true
-	c.entries[id] = e
-	return true
-}
-
-// unclaim ends a renewal that read nothing.
-func (c *relayCache) unclaim(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[id]; ok {
-		e.refreshing = false
-		c.entries[id] = e
-	}
+	return store.StreamSession{}, c.gen, false
 }
 
 // generation is the generation to hand to put for a session about to be written.
@@ -94,11 +69,7 @@ func (c *relayCache) put(sess store.StreamSession, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.gen != gen:
-		if e, ok := c.entries[sess.ID]; ok {
-			e.refreshing = false // the renewal ends unkept
-			c.entries[sess.ID] = e
-		}
+	case c.gen != gen: // a forget overlapped the read: keep nothing
 	case slices.Contains(negotiating, sess.Status):
 		c.entries[sess.ID] = relayEntry{sess: sess, at: now}
 	default:
@@ -170,24 +141,11 @@ func (s *Service) knownSession(ctx context.Context, dev, id string) (store.Strea
 	return s.relaySession(ctx, dev, id)
 }
 
-// relaySession is partySession through the relay cache. An entry past half its time
-// is renewed by a read in the background, so that a session in steady use is not
-// read on the message path.
+// relaySession is partySession through the relay cache.
 func (s *Service) relaySession(ctx context.Context, dev, id string) (store.StreamSession, error) {
 	now := s.cfg.Now()
-	sess, at, gen, ok := s.relays.get(id, now)
+	sess, gen, ok := s.relays.get(id, now)
 	if ok && (dev == sess.CameraDeviceID || dev == sess.RequesterDeviceID) {
-		if now.Sub(at) >= relayCacheTTL/2 && s.relays.claim(id, at) {
-			s.background(func(bg context.Context) {
-				read := s.cfg.Now()
-				sess, err := s.partySession(bg, dev, id)
-				if err != nil {
-					s.relays.unclaim(id)
-					return
-				}
-				s.relays.put(sess, gen, read)
-			})
-		}
 		return sess, nil
 	}
 	sess, err := s.partySession(ctx, dev, id)

@@ -16,82 +16,63 @@ func TestRelayCache(t *testing.T) {
 		want bool
 	}{
 		{"kept within the ttl", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
-			_, _, _, ok := c.get("s1", t0.Add(relayCacheTTL-time.Millisecond))
+			_, _, ok := c.get("s1", t0.Add(relayCacheTTL-time.Millisecond))
 			return ok
 		}, true},
 		{"read again after the ttl", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
-			_, _, _, ok := c.get("s1", t0.Add(relayCacheTTL))
+			_, _, ok := c.get("s1", t0.Add(relayCacheTTL))
 			return ok
 		}, false},
 		{"not negotiating: not kept", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			requested := live
 			requested.Status = store.StreamRequested
 			c.put(requested, gen, t0)
-			_, _, _, ok := c.get("s1", t0)
+			_, _, ok := c.get("s1", t0)
 			return ok
 		}, false},
 		{"forgotten when closed", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
 			c.forget("s1")
-			_, _, _, ok := c.get("s1", t0)
+			_, _, ok := c.get("s1", t0)
 			return ok
 		}, false},
 		{"forgotten when the bus resumed", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
 			c.forgetAll()
-			_, _, _, ok := c.get("s1", t0)
+			_, _, ok := c.get("s1", t0)
 			return ok
 		}, false},
 		{"a read that overlapped a close is not kept", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.forget("s1") // closed while the store read was under way
 			c.put(live, gen, t0)
-			_, _, _, ok := c.get("s1", t0)
+			_, _, ok := c.get("s1", t0)
 			return ok
 		}, false},
 		{"a read in another status drops the entry", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
 			ended := live
 			ended.Status = store.StreamEnded
 			c.put(ended, gen, t0.Add(time.Millisecond))
-			_, _, _, ok := c.get("s1", t0.Add(time.Millisecond))
+			_, _, ok := c.get("s1", t0.Add(time.Millisecond))
 			return ok
 		}, false},
-		{"renewed once at a time, and kept from the renewal", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
-			c.put(live, gen, t0)
-			_, at, gen, _ := c.get("s1", t0.Add(relayCacheTTL/2))
-			if !c.claim("s1", at) || c.claim("s1", at) {
-				return false // a renewal must be claimed exactly once
-			}
-			c.put(live, gen, t0.Add(relayCacheTTL/2))
-			_, _, _, ok := c.get("s1", t0.Add(relayCacheTTL))
-			return ok
-		}, true},
-		{"a renewal that read nothing can be claimed again", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
-			c.put(live, gen, t0)
-			_, at, _, _ := c.get("s1", t0.Add(relayCacheTTL/2))
-			c.claim("s1", at)
-			c.unclaim("s1")
-			return c.claim("s1", at)
-		}, true},
 		{"swept after the ttl", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
 			c.sweep(t0.Add(relayCacheTTL))
 			return len(c.entries) > 0
 		}, false},
 		{"kept by a sweep within the ttl", func(c *relayCache) bool {
-			_, _, gen, _ := c.get("s1", t0)
+			_, gen, _ := c.get("s1", t0)
 			c.put(live, gen, t0)
 			c.sweep(t0.Add(relayCacheTTL / 2))
 			return len(c.entries) > 0
